@@ -1,0 +1,77 @@
+# pgflo - PostgreSQL change data capture as a Unix toolset.
+# GNU make, non-recursive.  `make check` and `make demo` install missing
+# Debian packages first (scripts/install-deps).
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+PKG_CONFIG ?= pkg-config
+VERSION := $(shell cat VERSION)
+
+PKGS = libpq libnats jansson libpcre2-8 libcurl yaml-0.1
+CFLAGS ?= -g -O2
+override CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral $(CFLAGS)
+override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	-DPCRE2_CODE_UNIT_WIDTH=8 -DPGFLO_VERSION='"$(VERSION)"' \
+	-Icommon -MMD -MP
+override CPPFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDLIBS = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+
+# make SANITIZE=1: AddressSanitizer and UBSan; make WERROR=1: as in CI.
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer
+override CFLAGS += $(if $(SANITIZE),$(SAN)) $(if $(WERROR),-Werror)
+override LDFLAGS += $(if $(SANITIZE),$(SAN))
+
+TOOLS = $(patsubst tools/%.c,%,$(wildcard tools/pgflo-*.c))
+BINS = $(TOOLS:%=bin/%)
+COMMON_OBJS = $(patsubst %.c,%.o,$(wildcard common/*.c))
+MAN1 = $(wildcard man/*.1)
+MAN5 = $(wildcard man/*.5)
+MAN7 = $(wildcard man/*.7)
+
+all: $(BINS)
+
+common/libpgflo.a: $(COMMON_OBJS)
+	$(AR) rcs $@ $^
+
+bin/%: tools/%.o common/libpgflo.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/install-deps
+
+check: deps
+	$(MAKE) WERROR=1 all
+	scripts/bats-summary tests/*.bats
+
+bench: deps all
+	scripts/bench $(BENCH)
+
+demo: deps all
+	scripts/demo
+
+lint:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
+	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1)
+	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
+	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(MAN1:man/%=$(DESTDIR)$(MANDIR)/man1/%) \
+		$(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%) \
+		$(MAN7:man/%=$(DESTDIR)$(MANDIR)/man7/%)
+
+clean:
+	rm -rf bin common/*.o common/*.d common/*.a tools/*.o tools/*.d
+
+.PHONY: all deps check bench demo lint install uninstall clean
+.SECONDARY:
+-include $(wildcard tools/*.d common/*.d)

@@ -1,0 +1,238 @@
+/*
+ * in.c - NDJSON record input: a read(2) buffer with no fixed line
+ * length, a size cap, "<stdin>:LINE" locations, and the dead-letter file that keeps a
+ * bad record from disappearing.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pgflo.h"
+
+#define DEFAULT_MAX_RECORD ((size_t)64 << 20)
+#define READ_CHUNK (1 << 16)
+
+int
+pgflo_reader_open(struct pgflo_reader *r, int fd, const char *name)
+{
+	const char *m;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->name = name != NULL ? name : "<stdin>";
+	r->maxlen = DEFAULT_MAX_RECORD;
+	m = pgflo_env("MAX_RECORD", NULL);
+	if (m != NULL && (pgflo_parse_size(m, &r->maxlen) == -1 ||
+	    r->maxlen == 0)) {
+		snprintf(r->errmsg, sizeof(r->errmsg),
+		    "invalid PGFLO_MAX_RECORD: %s", m);
+		return -1;
+	}
+	return 0;
+}
+
+void
+pgflo_reader_close(struct pgflo_reader *r)
+{
+	pgflo_buf_free(&r->buf);
+	r->line = NULL;
+	if (r->deadletter != NULL)
+		fclose(r->deadletter);
+	r->deadletter = NULL;
+}
+
+int
+pgflo_reader_set_deadletter(struct pgflo_reader *r, const char *path)
+{
+	r->deadletter = fopen(path, "a");
+	if (r->deadletter == NULL) {
+		snprintf(r->errmsg, sizeof(r->errmsg),
+		    "could not open dead-letter file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	r->deadletter_name = path;
+	return 0;
+}
+
+/* Takes bytes [pos, end) as the current line; consumes through skip. */
+static void
+take_line(struct pgflo_reader *r, size_t end, size_t skip)
+{
+	size_t n = end - r->pos;
+
+	r->line = r->buf.data + r->pos;
+	if (n > 0 && r->line[n - 1] == '\r')
+		n--;
+	r->line[n] = '\0';
+	r->len = n;
+	r->pos = r->scan = skip;
+	r->lineno++;
+}
+
+/* Reads more input; 1 got some, 0 EOF, 2 timeout, 3 stop, -1 error. */
+static int
+fill(struct pgflo_reader *r, int timeout_ms)
+{
+	struct pollfd pfd;
+	ssize_t n;
+	int pr;
+
+	/* Drop consumed bytes so the buffer stays the size of a record. */
+	if (r->pos > 0) {
+		memmove(r->buf.data, r->buf.data + r->pos, r->buf.len - r->pos);
+		r->buf.len -= r->pos;
+		r->scan -= r->pos;
+		r->pos = 0;
+	}
+	if (timeout_ms >= 0) {
+		pfd.fd = r->fd;
+		pfd.events = POLLIN;
+		pr = poll(&pfd, 1, timeout_ms);
+		if (pr == 0)
+			return 2;
+		if (pr == -1) {
+			if (errno == EINTR)
+				return pgflo_stopping() ? 3 : 2;
+			goto fail;
+		}
+	}
+	pgflo_buf_grow(&r->buf, READ_CHUNK + 1);
+	for (;;) {
+		n = read(r->fd, r->buf.data + r->buf.len,
+		    r->buf.cap - r->buf.len - 1);
+		if (n >= 0)
+			break;
+		if (errno == EINTR) {
+			if (pgflo_stopping())
+				return 3;
+			continue;
+		}
+		goto fail;
+	}
+	if (n == 0)
+		return 0;
+	r->buf.len += (size_t)n;
+	return 1;
+fail:
+	snprintf(r->errmsg, sizeof(r->errmsg), "%s: read error: %s", r->name,
+	    strerror(errno));
+	return -1;
+}
+
+int
+pgflo_reader_next_timeout(struct pgflo_reader *r, int timeout_ms)
+{
+	char *nl;
+	int f;
+
+	for (;;) {
+		nl = r->scan < r->buf.len ? memchr(r->buf.data + r->scan, '\n',
+		    r->buf.len - r->scan) : NULL;
+		if (nl != NULL) {
+			size_t end = (size_t)(nl - r->buf.data);
+
+			if (end - r->pos > r->maxlen)
+				goto toolong;
+			take_line(r, end, end + 1);
+			if (r->len == 0)
+				continue;	/* empty lines are skipped */
+			return 1;
+		}
+		r->scan = r->buf.len;
+		if (r->buf.len - r->pos > r->maxlen)
+			goto toolong;
+		if (r->eof) {
+			if (r->pos == r->buf.len)
+				return 0;
+			/* An unterminated last line. */
+			pgflo_buf_grow(&r->buf, 1);
+			take_line(r, r->buf.len, r->buf.len);
+			if (r->len == 0)
+				continue;
+			return 1;
+		}
+		switch ((f = fill(r, timeout_ms))) {
+		case 0:
+			r->eof = 1;
+			break;
+		case 1:
+			break;
+		case 2:
+			return 2;
+		case 3:
+			return 0;
+		default:
+			return -1;
+		}
+	}
+toolong:
+	snprintf(r->errmsg, sizeof(r->errmsg),
+	    "%s:%lu: record exceeds the limit of %zu bytes (PGFLO_MAX_RECORD)",
+	    r->name, r->lineno + 1, r->maxlen);
+	return -1;
+}
+
+int
+pgflo_reader_next(struct pgflo_reader *r)
+{
+	return pgflo_reader_next_timeout(r, -1);
+}
+
+json_t *
+pgflo_reader_record(struct pgflo_reader *r)
+{
+	json_error_t jerr;
+	json_t *rec, *op;
+
+	rec = json_loadb(r->line, r->len, 0, &jerr);
+	if (rec == NULL) {
+		snprintf(r->errmsg, sizeof(r->errmsg),
+		    "%s:%lu: invalid JSON: %s (column %d)", r->name, r->lineno,
+		    jerr.text, jerr.column);
+		return NULL;
+	}
+	if (!json_is_object(rec)) {
+		snprintf(r->errmsg, sizeof(r->errmsg),
+		    "%s:%lu: record is not a JSON object", r->name, r->lineno);
+		goto fail;
+	}
+	op = json_object_get(rec, "op");
+	if (!json_is_string(op)) {
+		snprintf(r->errmsg, sizeof(r->errmsg),
+		    "%s:%lu: record has no \"op\" string", r->name, r->lineno);
+		goto fail;
+	}
+	return rec;
+fail:
+	json_decref(rec);
+	return NULL;
+}
+
+int
+pgflo_reader_reject(struct pgflo_reader *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
+		va_end(ap);
+	}
+	if (r->deadletter == NULL)
+		return -1;
+	if (fwrite(r->line, 1, r->len, r->deadletter) != r->len ||
+	    putc('\n', r->deadletter) == EOF || fflush(r->deadletter) == EOF) {
+		snprintf(r->errmsg, sizeof(r->errmsg),
+		    "could not write dead-letter file %s: %s",
+		    r->deadletter_name, strerror(errno));
+		return -1;
+	}
+	r->nbad++;
+	pgflo_warnx("%s (written to %s)", r->errmsg, r->deadletter_name);
+	return 0;
+}

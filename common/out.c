@@ -1,0 +1,110 @@
+/*
+ * out.c - records on stdout.  A pipe or terminal is flushed after every
+ * record so a downstream filter sees it at once; a regular file is
+ * flushed at transaction boundaries and before blocking (STYLE.md 6.6,
+ * git's maybe_flush_or_die).  PGFLO_FLUSH=1/0 overrides.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pgflo.h"
+
+static int flush_each = 1;
+static int out_is_file;
+static struct pgflo_buf jbuf;
+
+void
+pgflo_out_init(void)
+{
+	struct stat st;
+	const char *f;
+
+	out_is_file = fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+	flush_each = !out_is_file;
+	f = pgflo_env("FLUSH", NULL);
+	if (f != NULL)
+		flush_each = strcmp(f, "0") != 0;
+	/* Large stdio buffer: a record is one fwrite, flushes are explicit. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+}
+
+int
+pgflo_out_flush_each(void)
+{
+	return flush_each;
+}
+
+void
+pgflo_check_pipe(int errnum)
+{
+	if (errnum != EPIPE)
+		return;
+	/* nats.c set SIGPIPE to SIG_IGN; die the way the shell expects. */
+	signal(SIGPIPE, SIG_DFL);
+	raise(SIGPIPE);
+	exit(141);
+}
+
+static int
+failed(void)
+{
+	int e = errno;
+
+	pgflo_check_pipe(e);
+	errno = e;
+	return -1;
+}
+
+int
+pgflo_out_line(const char *s, size_t len)
+{
+	if (fwrite(s, 1, len, stdout) != len || putc('\n', stdout) == EOF)
+		return failed();
+	if (flush_each && fflush(stdout) == EOF)
+		return failed();
+	return 0;
+}
+
+int
+pgflo_out_json(const json_t *rec)
+{
+	struct pgflo_jw w;
+
+	pgflo_buf_reset(&jbuf);
+	pgflo_jw_init(&w, &jbuf);
+	pgflo_jw_json(&w, rec);
+	return pgflo_out_line(jbuf.data, jbuf.len);
+}
+
+int
+pgflo_out_flush(int sync)
+{
+	if (fflush(stdout) == EOF)
+		return failed();
+	/* A position is confirmed upstream only once a file holds it. */
+	if (sync && out_is_file && fsync(STDOUT_FILENO) == -1 &&
+	    errno != EINVAL)
+		return failed();
+	return 0;
+}
+
+int
+pgflo_out_close(void)
+{
+	int r = 0;
+
+	pgflo_buf_free(&jbuf);
+	if (fflush(stdout) == EOF)
+		r = failed();
+	if (ferror(stdout))
+		r = -1;
+	if (fclose(stdout) != 0 && r == 0)
+		r = failed();
+	return r;
+}

@@ -1,0 +1,114 @@
+/*
+ * pgconn.c - libpq helpers shared by capture, copy and sink-pg.
+ * Connection strings go to libpq untouched (expand_dbname), so PG*
+ * variables, .pgpass and service files work and no password is ever
+ * rebuilt into a string of ours.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "pgflo.h"
+#include "pgconn.h"
+
+PGconn *
+pgflo_pg_connect(const char *conninfo, int replication, char *errbuf,
+    size_t errlen)
+{
+	const char *keys[4], *vals[4];
+	PGconn *conn;
+	int n = 0;
+
+	keys[n] = "dbname";
+	vals[n++] = conninfo != NULL ? conninfo : "";
+	if (replication) {
+		keys[n] = "replication";
+		vals[n++] = "database";
+	}
+	keys[n] = "fallback_application_name";
+	vals[n++] = pgflo_progname;
+	keys[n] = NULL;
+	vals[n] = NULL;
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (conn == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(errbuf, errlen, "%s", pgflo_pg_errmsg(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+const char *
+pgflo_pg_errmsg(const PGconn *conn)
+{
+	static char msg[1024];
+	size_t n;
+
+	snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	return msg;
+}
+
+const char *
+pgflo_pg_resmsg(const PGresult *res)
+{
+	static char msg[1024];
+	size_t n;
+
+	snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	return msg;
+}
+
+void
+pgflo_pg_quote_ident(struct pgflo_buf *b, const char *ident)
+{
+	const char *p;
+
+	pgflo_buf_putc(b, '"');
+	for (p = ident; *p != '\0'; p++) {
+		if (*p == '"')
+			pgflo_buf_putc(b, '"');
+		pgflo_buf_putc(b, *p);
+	}
+	pgflo_buf_putc(b, '"');
+}
+
+void
+pgflo_pg_quote_literal(struct pgflo_buf *b, const char *s)
+{
+	const char *p;
+
+	/* E'' form so that backslashes mean the same under any setting. */
+	pgflo_buf_puts(b, strchr(s, '\\') != NULL ? "E'" : "'");
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '\'' || *p == '\\')
+			pgflo_buf_putc(b, *p);
+		pgflo_buf_putc(b, *p);
+	}
+	pgflo_buf_putc(b, '\'');
+}
+
+PGresult *
+pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
+    char *errbuf, size_t errlen)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != want) {
+		snprintf(errbuf, errlen, "%s", res != NULL ?
+		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}

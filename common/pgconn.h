@@ -1,0 +1,29 @@
+/*
+ * pgconn.h - libpq helpers (pgconn.c).  Kept out of pgflo.h so that
+ * tools without libpq do not need its headers.
+ */
+#ifndef PGFLO_PGCONN_H
+#define PGFLO_PGCONN_H
+
+#include <libpq-fe.h>
+
+#include "pgflo.h"
+
+/*
+ * Connects with conninfo (a conninfo string or URI, given to libpq as
+ * it is); replication adds replication=database.  NULL with errbuf set.
+ */
+PGconn	*pgflo_pg_connect(const char *conninfo, int replication,
+	    char *errbuf, size_t errlen);
+/* PQerrorMessage / PQresultErrorMessage without the trailing newline. */
+const char *pgflo_pg_errmsg(const PGconn *conn);
+const char *pgflo_pg_resmsg(const PGresult *res);
+/* Appends "ident" with embedded quotes doubled; never unquoted. */
+void	pgflo_pg_quote_ident(struct pgflo_buf *b, const char *ident);
+/* Appends a string literal; for the simple protocol of replication. */
+void	pgflo_pg_quote_literal(struct pgflo_buf *b, const char *s);
+/* PQexec expecting status want; NULL with errbuf set otherwise. */
+PGresult *pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
+	    char *errbuf, size_t errlen);
+
+#endif

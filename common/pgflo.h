@@ -1,0 +1,270 @@
+/*
+ * pgflo.h - the shared library of the pgflo tools (libpgflo.a).
+ *
+ * Every prototype, grouped by the source file that owns it.  Functions
+ * return 0 / -1 (or NULL) and leave the decision to exit to main(); the
+ * only exceptions are pgflo_x*alloc() (exit 1 on out of memory) and the
+ * pgflo_err*() family, whose job is to exit.
+ */
+#ifndef PGFLO_H
+#define PGFLO_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#ifndef PGFLO_VERSION
+#define PGFLO_VERSION "0.0.0"
+#endif
+
+/* Exit status, STYLE.md 6.1. */
+#define PGFLO_EXIT_OK		0
+#define PGFLO_EXIT_FAIL		1	/* runtime or data failure */
+#define PGFLO_EXIT_USAGE	2	/* bad command line or config */
+#define PGFLO_EXIT_UNAVAIL	3	/* cannot connect, connection lost */
+
+#if defined(__GNUC__)
+#define PGFLO_PRINTF(f, a)	__attribute__((format(printf, f, a)))
+#define PGFLO_NORETURN		__attribute__((noreturn))
+#else
+#define PGFLO_PRINTF(f, a)
+#define PGFLO_NORETURN
+#endif
+
+/* msg.c: diagnostics on stderr as "pgflo-xxx: ...", err(3) style. */
+extern const char *pgflo_progname;
+/* Sets the name from argv[0] and shortens argv[0] to it (for getopt). */
+void	pgflo_setprogname(char *argv[]);
+void	pgflo_err(int eval, const char *fmt, ...) PGFLO_PRINTF(2, 3) PGFLO_NORETURN;
+void	pgflo_errx(int eval, const char *fmt, ...) PGFLO_PRINTF(2, 3) PGFLO_NORETURN;
+void	pgflo_warn(const char *fmt, ...) PGFLO_PRINTF(1, 2);
+void	pgflo_warnx(const char *fmt, ...) PGFLO_PRINTF(1, 2);
+void	pgflo_vwarnx(const char *fmt, va_list ap) PGFLO_PRINTF(1, 0);
+/* Prints "pgflo-xxx (pgflo) VERSION" on stdout. */
+void	pgflo_print_version(void);
+/* The usage error tail: "Try 'pgflo-xxx --help' ...", exit 2. */
+void	pgflo_usage_exit(const char *synopsis) PGFLO_NORETURN;
+void	*pgflo_xmalloc(size_t n);
+void	*pgflo_xrealloc(void *p, size_t n);
+char	*pgflo_xstrdup(const char *s);
+
+/* opt.c: checked number parsing and PGFLO_* environment fallbacks. */
+/* Returns the value of PGFLO_<name>, or dflt when unset or empty. */
+const char *pgflo_env(const char *name, const char *dflt);
+int	pgflo_parse_long(const char *s, long min, long max, long *out);
+/* "250ms", "2s", "1.5s", "5m", "1h"; a bare number is seconds. */
+int	pgflo_parse_duration_ms(const char *s, long *ms_out);
+/* "64M", "1G", "512k", bare bytes. */
+int	pgflo_parse_size(const char *s, size_t *out);
+
+/* sig.c: SIGINT/SIGTERM set a flag; loops drain and exit 0. */
+extern volatile sig_atomic_t pgflo_stop_signal;
+/* Installs the handlers without SA_RESTART so blocking calls see EINTR. */
+void	pgflo_catch_signals(void);
+#define pgflo_stopping()	(pgflo_stop_signal != 0)
+
+/* buf.c: a growable byte buffer; the JSON writer's and readers' storage. */
+struct pgflo_buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+void	pgflo_buf_grow(struct pgflo_buf *b, size_t extra);
+void	pgflo_buf_free(struct pgflo_buf *b);
+#define pgflo_buf_reset(b)	((b)->len = 0)
+static inline void
+pgflo_buf_putn(struct pgflo_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len < n + 1)
+		pgflo_buf_grow(b, n + 1);
+	__builtin_memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+static inline void
+pgflo_buf_putc(struct pgflo_buf *b, char c)
+{
+	if (b->cap - b->len < 2)
+		pgflo_buf_grow(b, 2);
+	b->data[b->len++] = c;
+}
+void	pgflo_buf_puts(struct pgflo_buf *b, const char *s);
+void	pgflo_buf_printf(struct pgflo_buf *b, const char *fmt, ...) PGFLO_PRINTF(2, 3);
+/* NUL-terminates without counting it; returns b->data. */
+char	*pgflo_buf_cstr(struct pgflo_buf *b);
+
+/*
+ * jw.c: a small streaming JSON writer for the hot path (no jansson
+ * objects).  Commas are inserted automatically per nesting level.
+ * Strings are escaped; invalid UTF-8 bytes become U+FFFD so the output is
+ * always valid UTF-8 (pgflo_jw_valid_utf8() lets callers choose another
+ * encoding first).
+ */
+#define PGFLO_JW_MAXDEPTH 64
+struct pgflo_jw {
+	struct pgflo_buf *b;
+	int	depth;
+	unsigned char first[PGFLO_JW_MAXDEPTH];	/* no element written yet */
+	int	after_key;
+};
+void	pgflo_jw_init(struct pgflo_jw *w, struct pgflo_buf *b);
+void	pgflo_jw_obj_begin(struct pgflo_jw *w);
+void	pgflo_jw_obj_end(struct pgflo_jw *w);
+void	pgflo_jw_arr_begin(struct pgflo_jw *w);
+void	pgflo_jw_arr_end(struct pgflo_jw *w);
+void	pgflo_jw_key(struct pgflo_jw *w, const char *key);
+void	pgflo_jw_keyn(struct pgflo_jw *w, const char *key, size_t len);
+void	pgflo_jw_str(struct pgflo_jw *w, const char *s);
+void	pgflo_jw_strn(struct pgflo_jw *w, const char *s, size_t len);
+void	pgflo_jw_int(struct pgflo_jw *w, long long v);
+void	pgflo_jw_uint(struct pgflo_jw *w, unsigned long long v);
+void	pgflo_jw_bool(struct pgflo_jw *w, int v);
+void	pgflo_jw_null(struct pgflo_jw *w);
+/* Writes already-valid JSON text as one value. */
+void	pgflo_jw_raw(struct pgflo_jw *w, const char *s, size_t len);
+/* Writes a jansson value (borrowed) compactly. */
+void	pgflo_jw_json(struct pgflo_jw *w, const json_t *v);
+/* Appends the escaped body of a JSON string (no quotes). */
+void	pgflo_json_escape(struct pgflo_buf *b, const char *s, size_t len);
+int	pgflo_jw_valid_utf8(const char *s, size_t len);
+
+/*
+ * out.c: record output on stdout.  Flushes after every record unless
+ * stdout is a regular file (STYLE.md 6.6); PGFLO_FLUSH=1/0 overrides.
+ * EPIPE becomes a SIGPIPE death (nats.c ignores SIGPIPE for us).
+ */
+void	pgflo_out_init(void);
+/* Writes len bytes plus '\n'; -1 on write error (errno set). */
+int	pgflo_out_line(const char *s, size_t len);
+/* Writes a jansson record (borrowed) as one compact line. */
+int	pgflo_out_json(const json_t *rec);
+/* Forces a flush (and fsync for regular files when sync is set). */
+int	pgflo_out_flush(int sync);
+/* True when a per-record flush is in force. */
+int	pgflo_out_flush_each(void);
+/* Flushes and closes stdout; -1 on any write error.  Call last. */
+int	pgflo_out_close(void);
+/* On EPIPE: restore SIGPIPE and raise it (git's check_pipe()). */
+void	pgflo_check_pipe(int errnum);
+
+/*
+ * in.c: NDJSON record input.  A buffered read(2) loop rather than stdio,
+ * so that a tool can wait for input with a timeout (commit a batch, save
+ * a checkpoint while upstream is quiet) without losing a partial line.
+ * Lines have no length limit but PGFLO_MAX_RECORD (default 64 MiB);
+ * empty lines are skipped; the last line may lack its '\n'.  Errors name
+ * the location as "<stdin>:LINE".
+ */
+struct pgflo_reader {
+	int	 fd;
+	const char *name;	/* "<stdin>" or a file name */
+	struct pgflo_buf buf;	/* bytes read, not yet consumed */
+	size_t	 pos;		/* start of the unconsumed bytes */
+	size_t	 scan;		/* where the search for '\n' resumes */
+	int	 eof;
+	char	*line;		/* the current line, NUL-terminated, in buf */
+	size_t	 len;		/* its length, without '\n' */
+	unsigned long lineno;
+	size_t	 maxlen;
+	FILE	*deadletter;	/* --dead-letter FILE, or NULL */
+	const char *deadletter_name;
+	unsigned long nbad;	/* lines rejected to the dead letter file */
+	char	 errmsg[512];
+};
+int	pgflo_reader_open(struct pgflo_reader *r, int fd, const char *name);
+void	pgflo_reader_close(struct pgflo_reader *r);
+/* Opens (appends to) the dead-letter file; -1 with errmsg on failure. */
+int	pgflo_reader_set_deadletter(struct pgflo_reader *r, const char *path);
+/*
+ * 1 a line is in r->line, 0 at EOF (or when a stop signal interrupted
+ * the wait), -1 on error (errmsg says why).
+ */
+int	pgflo_reader_next(struct pgflo_reader *r);
+/* As above, but returns 2 when no whole line came within timeout_ms. */
+int	pgflo_reader_next_timeout(struct pgflo_reader *r, int timeout_ms);
+/*
+ * Parses the current line as a record object with a string "op".
+ * Returns a new reference, or NULL with errmsg "<stdin>:N: why".
+ */
+json_t	*pgflo_reader_record(struct pgflo_reader *r);
+/*
+ * A record could not be used: with a dead-letter file, writes the line
+ * there verbatim, warns with why and returns 0 (go on); without one,
+ * returns -1 (the caller fails with r->errmsg).
+ */
+int	pgflo_reader_reject(struct pgflo_reader *r, const char *fmt, ...) PGFLO_PRINTF(2, 3);
+
+/* record.c: field access on parsed records. */
+enum pgflo_op {
+	PGFLO_OP_UNKNOWN = 0,
+	PGFLO_OP_INSERT, PGFLO_OP_UPDATE, PGFLO_OP_DELETE, PGFLO_OP_TRUNCATE,
+	PGFLO_OP_BEGIN, PGFLO_OP_COMMIT, PGFLO_OP_DDL, PGFLO_OP_MESSAGE,
+	PGFLO_OP_SNAPSHOT, PGFLO_OP_POSITION
+};
+enum pgflo_op pgflo_op_parse(const char *s);
+const char *pgflo_op_name(enum pgflo_op op);
+enum pgflo_op pgflo_rec_op(const json_t *rec);
+/* Borrowed string member, or NULL when missing or not a string. */
+const char *pgflo_rec_str(const json_t *rec, const char *key);
+
+/*
+ * lsn.c: LSNs and positions.  A position (commit_lsn, ordinal,
+ * stream_seq) orders the stream totally; DESIGN.md "Positions".
+ */
+typedef uint64_t pgflo_lsn;
+#define PGFLO_LSN_INVALID	((pgflo_lsn)0)
+#define PGFLO_LSN_BUFSZ		24
+int	pgflo_lsn_parse(const char *s, pgflo_lsn *out);
+/* Writes "X/Y" (upper-case hex, as PostgreSQL does) into buf; returns buf. */
+char	*pgflo_lsn_format(pgflo_lsn lsn, char buf[PGFLO_LSN_BUFSZ]);
+
+struct pgflo_pos {
+	pgflo_lsn commit_lsn;	/* 0: none */
+	uint64_t ordinal;
+	uint64_t stream_seq;	/* 0: none */
+};
+/* <0, 0, >0; by commit_lsn then ordinal, else by stream_seq. */
+int	pgflo_pos_cmp(const struct pgflo_pos *a, const struct pgflo_pos *b);
+int	pgflo_pos_is_set(const struct pgflo_pos *p);
+/* From a record's commit_lsn/ordinal/stream_seq members; -1 if malformed. */
+int	pgflo_pos_from_json(const json_t *rec, struct pgflo_pos *p);
+/*
+ * From text: a position record as JSON, "X/Y", "X/Y:ORDINAL" or a bare
+ * stream sequence number.  -1 if none of these.
+ */
+int	pgflo_pos_parse(const char *s, struct pgflo_pos *p);
+/* Appends {"op":"position",...} (no newline) to b. */
+void	pgflo_pos_write(struct pgflo_buf *b, const struct pgflo_pos *p);
+
+/*
+ * store.c: checkpoint stores, one interface for every kind.  A store
+ * holds one position record.  URLs: "file:PATH" (or a plain path);
+ * "nats:BUCKET/KEY" joins with the NATS work.
+ */
+struct pgflo_store;
+struct pgflo_store_ops {
+	const char *scheme;
+	int	(*open)(struct pgflo_store *st, const char *rest);
+	/* 1 found (*text new, NUL-terminated), 0 none, -1 error. */
+	int	(*get)(struct pgflo_store *st, char **text);
+	int	(*put)(struct pgflo_store *st, const char *text, size_t len);
+	void	(*close)(struct pgflo_store *st);
+};
+struct pgflo_store {
+	const struct pgflo_store_ops *ops;
+	char	*url;
+	void	*priv;
+	char	 errmsg[512];
+};
+/* NULL with *errmsg set (static or in errbuf) on failure. */
+struct pgflo_store *pgflo_store_open(const char *url, char *errbuf, size_t errlen);
+/* 1 found, 0 nothing stored, -1 error (st->errmsg). */
+int	pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec);
+int	pgflo_store_put(struct pgflo_store *st, const json_t *rec);
+void	pgflo_store_close(struct pgflo_store *st);
+
+#endif /* PGFLO_H */

@@ -1,0 +1,30 @@
+/*
+ * sig.c - SIGINT/SIGTERM only set a flag.  Installed without SA_RESTART
+ * so that a blocking read or select() returns EINTR and the loop can
+ * drain, flush and exit 0 (STYLE.md 6.7).
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "pgflo.h"
+
+volatile sig_atomic_t pgflo_stop_signal;
+
+static void
+on_stop(int signo)
+{
+	pgflo_stop_signal = signo;
+}
+
+void
+pgflo_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}

@@ -1,0 +1,249 @@
+/*
+ * store.c - checkpoint stores.  Each holds one position record; every
+ * kind sits behind struct pgflo_store_ops so tools name a store by URL
+ * and never care which kind it is.  The file store replaces the file
+ * atomically: write a temporary, fsync, rename, fsync the directory, so
+ * a reader sees the old or the new position, never a torn one.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pgflo.h"
+
+#define STORE_MAX_BYTES (1 << 20)
+
+struct file_store {
+	char	*path;
+	char	*tmp;
+	char	*dir;
+};
+
+static int
+file_open(struct pgflo_store *st, const char *rest)
+{
+	struct file_store *fs;
+	char *copy;
+	size_t n;
+
+	if (*rest == '\0') {
+		snprintf(st->errmsg, sizeof(st->errmsg),
+		    "empty path in checkpoint store %s", st->url);
+		return -1;
+	}
+	fs = pgflo_xmalloc(sizeof(*fs));
+	fs->path = pgflo_xstrdup(rest);
+	n = strlen(rest) + 8;
+	fs->tmp = pgflo_xmalloc(n);
+	snprintf(fs->tmp, n, "%s.tmp", rest);
+	copy = pgflo_xstrdup(rest);
+	fs->dir = pgflo_xstrdup(dirname(copy));
+	free(copy);
+	st->priv = fs;
+	return 0;
+}
+
+static int
+file_get(struct pgflo_store *st, char **text)
+{
+	struct file_store *fs = st->priv;
+	struct pgflo_buf b = { 0 };
+	char chunk[4096];
+	size_t n;
+	FILE *fp;
+
+	if ((fp = fopen(fs->path, "r")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(st->errmsg, sizeof(st->errmsg),
+		    "could not open checkpoint %s: %s", fs->path,
+		    strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		pgflo_buf_putn(&b, chunk, n);
+		if (b.len > STORE_MAX_BYTES)
+			break;
+	}
+	if (ferror(fp) || b.len > STORE_MAX_BYTES) {
+		snprintf(st->errmsg, sizeof(st->errmsg),
+		    "could not read checkpoint %s: %s", fs->path,
+		    ferror(fp) ? strerror(errno) : "file too large");
+		fclose(fp);
+		pgflo_buf_free(&b);
+		return -1;
+	}
+	fclose(fp);
+	*text = pgflo_buf_cstr(&b);
+	return 1;
+}
+
+static int
+file_put(struct pgflo_store *st, const char *text, size_t len)
+{
+	struct file_store *fs = st->priv;
+	const char *what = "write";
+	int fd, dfd;
+
+	fd = open(fs->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		what = "create";
+		goto fail;
+	}
+	while (len > 0) {
+		ssize_t w = write(fd, text, len);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail_fd;
+		}
+		text += w;
+		len -= (size_t)w;
+	}
+	what = "fsync";
+	if (fsync(fd) == -1)
+		goto fail_fd;
+	what = "close";
+	if (close(fd) == -1)
+		goto fail;
+	what = "rename";
+	if (rename(fs->tmp, fs->path) == -1)
+		goto fail;
+	/* The rename itself must reach the disk. */
+	if ((dfd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail_fd:
+	close(fd);
+fail:
+	snprintf(st->errmsg, sizeof(st->errmsg),
+	    "could not %s checkpoint %s: %s", what,
+	    strcmp(what, "rename") == 0 ? fs->path : fs->tmp, strerror(errno));
+	return -1;
+}
+
+static void
+file_close(struct pgflo_store *st)
+{
+	struct file_store *fs = st->priv;
+
+	if (fs == NULL)
+		return;
+	free(fs->path);
+	free(fs->tmp);
+	free(fs->dir);
+	free(fs);
+}
+
+static const struct pgflo_store_ops file_ops = {
+	"file", file_open, file_get, file_put, file_close
+};
+
+static const struct pgflo_store_ops *const store_kinds[] = {
+	&file_ops,
+};
+
+struct pgflo_store *
+pgflo_store_open(const char *url, char *errbuf, size_t errlen)
+{
+	const struct pgflo_store_ops *ops = NULL;
+	struct pgflo_store *st;
+	const char *colon, *rest = url;
+	size_t i, n;
+
+	colon = strchr(url, ':');
+	if (colon != NULL && strchr(url, '/') != NULL &&
+	    strchr(url, '/') < colon)
+		colon = NULL;	/* "./a:b" is a path */
+	if (colon == NULL) {
+		ops = &file_ops;	/* a plain path */
+	} else {
+		n = (size_t)(colon - url);
+		for (i = 0; i < sizeof(store_kinds) / sizeof(store_kinds[0]);
+		    i++)
+			if (strlen(store_kinds[i]->scheme) == n &&
+			    strncmp(store_kinds[i]->scheme, url, n) == 0)
+				ops = store_kinds[i];
+		if (ops == NULL) {
+			snprintf(errbuf, errlen,
+			    "unknown checkpoint store kind in %s "
+			    "(supported: file:PATH)", url);
+			return NULL;
+		}
+		rest = colon + 1;
+	}
+	st = pgflo_xmalloc(sizeof(*st));
+	memset(st, 0, sizeof(*st));
+	st->ops = ops;
+	st->url = pgflo_xstrdup(url);
+	if (ops->open(st, rest) == -1) {
+		snprintf(errbuf, errlen, "%s", st->errmsg);
+		pgflo_store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+int
+pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec)
+{
+	json_error_t jerr;
+	json_t *j;
+	char *text = NULL;
+	int r;
+
+	if ((r = st->ops->get(st, &text)) != 1)
+		return r;
+	j = json_loads(text, 0, &jerr);
+	if (j == NULL || !json_is_object(j) ||
+	    pgflo_rec_op(j) != PGFLO_OP_POSITION ||
+	    pgflo_pos_from_json(j, p) == -1 || !pgflo_pos_is_set(p)) {
+		snprintf(st->errmsg, sizeof(st->errmsg),
+		    "corrupt checkpoint %s: %s", st->url,
+		    j == NULL ? jerr.text : "not a position record");
+		json_decref(j);
+		free(text);
+		return -1;
+	}
+	free(text);
+	if (rec != NULL)
+		*rec = j;
+	else
+		json_decref(j);
+	return 1;
+}
+
+int
+pgflo_store_put(struct pgflo_store *st, const json_t *rec)
+{
+	struct pgflo_buf b = { 0 };
+	struct pgflo_jw w;
+	int r;
+
+	pgflo_jw_init(&w, &b);
+	pgflo_jw_json(&w, rec);
+	pgflo_buf_putc(&b, '\n');
+	r = st->ops->put(st, b.data, b.len);
+	pgflo_buf_free(&b);
+	return r;
+}
+
+void
+pgflo_store_close(struct pgflo_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->ops != NULL && st->ops->close != NULL)
+		st->ops->close(st);
+	free(st->url);
+	free(st);
+}

@@ -1,0 +1,311 @@
+/*
+ * pgflo-checkpoint - store and read positions.
+ *
+ * --save STORE keeps the newest position record of its input (never
+ * moving backwards) and stores it atomically, at most every --interval,
+ * and at EOF or on SIGINT/SIGTERM.  --get STORE prints what is stored.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pgflo.h"
+
+#define SYNOPSIS \
+	"pgflo-checkpoint [-tv] [-i interval] [--dead-letter file] -s store\n" \
+	"       pgflo-checkpoint [-f field] [--default value] -g store"
+
+enum { OPT_DEFAULT = 256, OPT_DEADLETTER };
+
+static const struct option longopts[] = {
+	{ "dead-letter",	required_argument, NULL, OPT_DEADLETTER },
+	{ "default",		required_argument, NULL, OPT_DEFAULT },
+	{ "field",		required_argument, NULL, 'f' },
+	{ "get",		required_argument, NULL, 'g' },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ "interval",		required_argument, NULL, 'i' },
+	{ "save",		required_argument, NULL, 's' },
+	{ "tee",		no_argument,	   NULL, 't' },
+	{ "verbose",		no_argument,	   NULL, 'v' },
+	{ "version",		no_argument,	   NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int tflag, vflag;
+
+static void
+help(void)
+{
+	printf(
+"pgflo-checkpoint stores and reads positions (LSN, stream sequence).\n"
+"\n"
+"Usage:\n"
+"  pgflo-checkpoint [OPTION]... --save STORE   < records\n"
+"  pgflo-checkpoint [OPTION]... --get STORE\n"
+"\n"
+"Options:\n"
+"  -s, --save=STORE        keep the newest position record of stdin in STORE\n"
+"  -g, --get=STORE         print the position held by STORE\n"
+"  -i, --interval=SECS     store at most this often (default 1s; 0: every\n"
+"                          position)\n"
+"  -t, --tee               copy every input record to stdout\n"
+"      --dead-letter=FILE  write bad input lines to FILE and go on\n"
+"  -f, --field=NAME        with --get: print only commit_lsn, ordinal or\n"
+"                          stream_seq\n"
+"      --default=VALUE     with --get: print VALUE when nothing is stored\n"
+"  -v, --verbose           report what was stored at exit\n"
+"  -V, --version           print the version and exit\n"
+"  -h, --help              print this help and exit\n"
+"\n"
+"STORE is file:PATH (or a plain PATH).\n"
+"Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_MAX_RECORD, PGFLO_FLUSH.\n"
+"Exit status: 0 ok, 1 data or I/O failure, 2 usage, 3 store unavailable.\n");
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+get(const char *url, const char *field, const char *dflt)
+{
+	struct pgflo_store *st;
+	struct pgflo_pos pos;
+	char errbuf[512], lsn[PGFLO_LSN_BUFSZ];
+	json_t *rec = NULL;
+	int r;
+
+	if ((st = pgflo_store_open(url, errbuf, sizeof(errbuf))) == NULL)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+	r = pgflo_store_get(st, &pos, &rec);
+	if (r == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
+	if (r == 0) {
+		pgflo_store_close(st);
+		if (dflt == NULL)
+			pgflo_errx(PGFLO_EXIT_FAIL, "no position stored in %s",
+			    url);
+		printf("%s\n", dflt);
+		return 0;
+	}
+	if (field == NULL)
+		r = pgflo_out_json(rec);
+	else if (strcmp(field, "commit_lsn") == 0 && pos.commit_lsn != 0)
+		r = printf("%s\n", pgflo_lsn_format(pos.commit_lsn, lsn));
+	else if (strcmp(field, "ordinal") == 0 && pos.commit_lsn != 0)
+		r = printf("%llu\n", (unsigned long long)pos.ordinal);
+	else if (strcmp(field, "stream_seq") == 0 && pos.stream_seq != 0)
+		r = printf("%llu\n", (unsigned long long)pos.stream_seq);
+	else
+		pgflo_errx(PGFLO_EXIT_FAIL, "position in %s has no %s", url,
+		    field);
+	json_decref(rec);
+	pgflo_store_close(st);
+	return r < 0 ? -1 : 0;
+}
+
+static int
+save(const char *url, long interval_ms, const char *deadletter)
+{
+	struct pgflo_reader rd;
+	struct pgflo_store *st;
+	struct pgflo_pos best, pos, stored;
+	json_t *rec, *pending = NULL;
+	char errbuf[512], lsn[PGFLO_LSN_BUFSZ];
+	long last = 0;
+	int r, have_stored;
+
+	if ((st = pgflo_store_open(url, errbuf, sizeof(errbuf))) == NULL)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+	/* Start from what is stored, so a replay never moves it back. */
+	memset(&stored, 0, sizeof(stored));
+	have_stored = pgflo_store_get(st, &stored, NULL);
+	if (have_stored == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
+	best = stored;
+	if (pgflo_reader_open(&rd, STDIN_FILENO, "<stdin>") == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
+	if (deadletter != NULL &&
+	    pgflo_reader_set_deadletter(&rd, deadletter) == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
+
+	for (;;) {
+		int timeout = -1;
+
+		if (pending != NULL)
+			timeout = (int)(interval_ms - (now_ms() - last));
+		if (pending != NULL && timeout <= 0)
+			r = 2;
+		else
+			r = pgflo_reader_next_timeout(&rd,
+			    timeout < 0 ? -1 : timeout);
+		if (r == -1)
+			pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
+		if (r == 0)
+			break;
+		if (r == 2) {
+			/* Quiet upstream or interval due: store now. */
+			if (pending != NULL) {
+				if (pgflo_store_put(st, pending) == -1)
+					pgflo_errx(PGFLO_EXIT_FAIL, "%s",
+					    st->errmsg);
+				json_decref(pending);
+				pending = NULL;
+				last = now_ms();
+			}
+			continue;
+		}
+		if (tflag && pgflo_out_line(rd.line, rd.len) == -1)
+			pgflo_err(PGFLO_EXIT_FAIL, "write error");
+		if ((rec = pgflo_reader_record(&rd)) == NULL) {
+			if (pgflo_reader_reject(&rd, NULL) == -1)
+				pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
+			continue;
+		}
+		if (pgflo_rec_op(rec) != PGFLO_OP_POSITION) {
+			json_decref(rec);
+			continue;
+		}
+		if (pgflo_pos_from_json(rec, &pos) == -1 ||
+		    !pgflo_pos_is_set(&pos)) {
+			json_decref(rec);
+			if (pgflo_reader_reject(&rd, "%s:%lu: malformed position "
+			    "record", rd.name, rd.lineno) == -1)
+				pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
+			continue;
+		}
+		if (pgflo_pos_is_set(&best) && pgflo_pos_cmp(&pos, &best) <= 0) {
+			json_decref(rec);	/* never move backwards */
+			continue;
+		}
+		best = pos;
+		json_decref(pending);
+		pending = rec;
+		if (interval_ms == 0 || now_ms() - last >= interval_ms) {
+			if (pgflo_store_put(st, pending) == -1)
+				pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
+			json_decref(pending);
+			pending = NULL;
+			last = now_ms();
+		}
+	}
+	if (pending != NULL) {
+		if (pgflo_store_put(st, pending) == -1)
+			pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
+		json_decref(pending);
+	}
+	if (vflag) {
+		if (pgflo_pos_is_set(&best))
+			pgflo_warnx("stored position %s:%llu%s in %s",
+			    best.commit_lsn != 0 ?
+			    pgflo_lsn_format(best.commit_lsn, lsn) : "-",
+			    (unsigned long long)best.ordinal,
+			    best.stream_seq != 0 ? " (with stream_seq)" : "",
+			    url);
+		else
+			pgflo_warnx("no position seen; %s unchanged", url);
+		if (rd.nbad > 0)
+			pgflo_warnx("%lu bad lines written to %s", rd.nbad,
+			    deadletter);
+	}
+	pgflo_reader_close(&rd);
+	pgflo_store_close(st);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *savestore = NULL, *getstore = NULL, *field = NULL;
+	const char *dflt = NULL, *deadletter = NULL, *iv;
+	long interval_ms;
+	int ch;
+
+	pgflo_setprogname(argv);
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		help();
+		return 0;
+	}
+	if (argc > 1 && (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "-V") == 0)) {
+		pgflo_print_version();
+		return 0;
+	}
+	iv = pgflo_env("CHECKPOINT_INTERVAL", "1s");
+	if (pgflo_parse_duration_ms(iv, &interval_ms) == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE,
+		    "invalid PGFLO_CHECKPOINT_INTERVAL: %s", iv);
+	while ((ch = getopt_long(argc, argv, "f:g:hi:s:tVv", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			field = optarg;
+			if (strcmp(field, "commit_lsn") != 0 &&
+			    strcmp(field, "ordinal") != 0 &&
+			    strcmp(field, "stream_seq") != 0)
+				pgflo_errx(PGFLO_EXIT_USAGE, "invalid field: %s "
+				    "(commit_lsn, ordinal or stream_seq)", field);
+			break;
+		case 'g':
+			getstore = optarg;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'i':
+			if (pgflo_parse_duration_ms(optarg, &interval_ms) == -1)
+				pgflo_errx(PGFLO_EXIT_USAGE,
+				    "invalid interval: %s", optarg);
+			break;
+		case 's':
+			savestore = optarg;
+			break;
+		case 't':
+			tflag = 1;
+			break;
+		case 'V':
+			pgflo_print_version();
+			return 0;
+		case 'v':
+			vflag = 1;
+			break;
+		case OPT_DEADLETTER:
+			deadletter = optarg;
+			break;
+		case OPT_DEFAULT:
+			dflt = optarg;
+			break;
+		default:
+			pgflo_usage_exit(SYNOPSIS);
+		}
+	}
+	if (optind < argc) {
+		pgflo_warnx("unexpected argument: %s", argv[optind]);
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	if ((savestore == NULL) == (getstore == NULL)) {
+		pgflo_warnx("give exactly one of --save or --get");
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	pgflo_out_init();
+	if (getstore != NULL) {
+		if (get(getstore, field, dflt) == -1)
+			pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	} else {
+		pgflo_catch_signals();
+		save(savestore, interval_ms, deadletter);
+	}
+	if (pgflo_out_close() == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	return 0;
+}
