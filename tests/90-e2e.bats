@@ -7,18 +7,28 @@ load test_helper
 
 FIX="$BATS_TEST_DIRNAME/fixtures/e2e"
 
-setup_file() {
+have_tools() {
+	[ -x "$TOP/bin/pgflo-capture" ] && [ -x "$TOP/bin/pgflo-sink-pg" ]
+}
+
+setup() {
 	# Until both tools have landed this suite has nothing to run.
-	[ -x "$TOP/bin/pgflo-capture" ] && [ -x "$TOP/bin/pgflo-sink-pg" ] ||
-		skip "pgflo-capture or pgflo-sink-pg not built yet"
+	have_tools || skip "pgflo-capture or pgflo-sink-pg not built yet"
+}
+
+setup_file() {
+	if ! have_tools; then
+		return 0
+	fi
 	pg_start
 	psql_src -f "$FIX/schema.sql" 2>/dev/null
 	psql_dst -f "$FIX/schema.sql" 2>/dev/null
 }
 
 teardown_file() {
-	[ -x "$TOP/bin/pgflo-capture" ] && [ -x "$TOP/bin/pgflo-sink-pg" ] || return 0
-	pg_stop
+	if have_tools; then
+		pg_stop
+	fi
 }
 
 # md5 of every row's text form, in a stable order, for one table.
