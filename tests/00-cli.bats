@@ -87,3 +87,16 @@ tools() {
 		done
 	done
 }
+
+@test "cli: make install puts every tool and page under DESTDIR/PREFIX" {
+	local d="$BATS_TEST_TMPDIR/root" t
+	run -0 make -s -C "$TOP" install DESTDIR="$d" PREFIX=/opt/pgflo
+	for t in $(tools); do
+		[ -x "$d/opt/pgflo/bin/$t" ] || fail "$t not installed"
+		[ -f "$d/opt/pgflo/share/man/man1/$t.1" ] || fail "$t.1 not installed"
+	done
+	[ -f "$d/opt/pgflo/share/man/man5/pgflo-record.5" ]
+	[ -f "$d/opt/pgflo/share/man/man7/pgflo.7" ]
+	run -0 make -s -C "$TOP" uninstall DESTDIR="$d" PREFIX=/opt/pgflo
+	[ -z "$(find "$d" -type f)" ]
+}
