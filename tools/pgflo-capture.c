@@ -806,6 +806,11 @@ on_message(struct cur *c)
 	need(c, len);
 	content = c->p + c->off;
 	c->off += len;
+	/* Past --endpos: stop without writing it. */
+	if (!trans && endpos != 0 && lsn > endpos) {
+		reached_end = 1;
+		return;
+	}
 	if (strcmp(prefix, PGFLO_HEARTBEAT_PREFIX) == 0)
 		goto done;
 	if (strncmp(prefix, PGFLO_DDL_PREFIX, strlen(PGFLO_DDL_PREFIX)) == 0) {
@@ -852,8 +857,6 @@ on_message(struct cur *c)
 	mark_written(lsn, 1);
 done:
 	if (!trans) {
-		if (endpos != 0 && lsn > endpos)
-			return;
 		if (lsn > done_lsn)
 			done_lsn = lsn;
 		if (endpos != 0 && lsn >= endpos)
@@ -1006,8 +1009,7 @@ on_copydata(const char *buf, int len)
 		wal_end = get64(&c);
 		(void)get64(&c);
 		/* Nothing of ours is pending: the server's position is ours. */
-		if (!tx.active && wal_end > done_lsn && (endpos == 0 ||
-		    wal_end <= endpos || 1))
+		if (!tx.active && wal_end > done_lsn)
 			done_lsn = wal_end;
 		if (endpos != 0 && !tx.active && wal_end >= endpos)
 			reached_end = 1;
