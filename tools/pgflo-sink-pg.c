@@ -986,7 +986,7 @@ oids_need(size_t n)
 
 /* The prepared statement for sqlb with oids[0..n), prepared if new. */
 static struct stmt *
-prepare(int n)
+prepare(int n, long idx)
 {
 	struct stmt *s;
 
@@ -1004,7 +1004,7 @@ prepare(int n)
 	snprintf(s->name, sizeof(s->name), "p%u", ++stmtno);
 	s->nparams = n;
 	after_send(PQsendPrepare(conn, s->name, pgflo_buf_cstr(&sqlb), n,
-	    oids), Q_OTHER, -1, 0);
+	    oids), Q_STMT, idx, 1);
 	map_put(&stmts, keyb.data, keyb.len, s);
 	return s;
 }
@@ -1097,7 +1097,7 @@ send_insert_rows(int rows, size_t from, long idx)
 	for (i = 0; i < rows; i++)
 		memcpy(oids + i * run.ncols, run.oids,
 		    (size_t)run.ncols * sizeof(*oids));
-	s = prepare(rows * run.ncols);
+	s = prepare(rows * run.ncols, idx);
 	exec_stmt(s, from, idx, rows);
 }
 
@@ -1133,7 +1133,7 @@ static int
 warn_noid(struct table *t, const struct rec *r)
 {
 	if (!t->warned)
-		pgflo_warnx("%s has no replica identity: %ss skipped",
+		pgflo_warnx("warning: %s has no replica identity: %ss skipped",
 		    t->qname, pgflo_op_name(r->op));
 	t->warned = 1;
 	return 0;
@@ -1366,7 +1366,7 @@ do_update_delete(struct table *t, const struct rec *r, long idx)
 	}
 	if (where_clause(t, r, &param, &n) == -1)
 		return -1;
-	s = prepare(n);
+	s = prepare(n, idx);
 	exec_stmt(s, 0, idx, 1);
 	vals_reset();
 	return 0;
@@ -1501,6 +1501,20 @@ static struct {
 	char	 msg[1200];
 } leave;		/* exit once the replay queue is applied */
 
+/* Server notices (IF NOT EXISTS, TRUNCATE cascades) only with -v. */
+static void
+notice(void *arg, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	(void)arg;
+	if (!vflag)
+		return;
+	while (n > 0 && msg[n - 1] == '\n')
+		n--;
+	pgflo_warnx("server: %.*s", (int)n, msg);
+}
+
 static int
 connect_all(void)
 {
@@ -1522,6 +1536,8 @@ connect_all(void)
 		goto fail;
 	PQsetClientEncoding(conn, "UTF8");
 	PQsetClientEncoding(cat, "UTF8");
+	PQsetNoticeProcessor(conn, notice, NULL);
+	PQsetNoticeProcessor(cat, notice, NULL);
 	for (i = 0; setup[i] != NULL; i++) {
 		if ((res = pgflo_pg_exec(conn, setup[i], PGRES_COMMAND_OK,
 		    errbuf, sizeof(errbuf))) == NULL)
@@ -1653,7 +1669,7 @@ print_position(const struct pgflo_pos *p)
 	pgflo_jw_key(&w, "group");
 	pgflo_jw_str(&w, group);
 	pgflo_jw_obj_end(&w);
-	if (pgflo_out_line(b.data, b.len) == -1)
+	if (pgflo_out_line(b.data, b.len) == -1 || pgflo_out_flush(0) == -1)
 		pgflo_err(PGFLO_EXIT_FAIL, "write error");
 	pgflo_buf_free(&b);
 }
@@ -1780,6 +1796,10 @@ rollback(void)
 {
 	memset(&failure, 0, sizeof(failure));
 	send_simple("ROLLBACK", Q_ROLLBACK);
+	/* Prepares after the error were skipped by the aborted pipeline. */
+	send_simple("DEALLOCATE ALL", Q_OTHER);
+	map_clear(&stmts, free_stmt);
+	prepare_pos();
 	drain_all();
 	batch_open = 0;
 	run.active = 0;
@@ -1871,7 +1891,7 @@ fail_txn(long idx, const char *msg)
 		discard.active = 0;
 		for (size_t i = 0; i < retained.n; i++)
 			if (retained.v[i].txn == tag) {
-				struct rec r;
+				struct rec r = { 0 };
 				const char *why;
 				const char *s = retained.data.data +
 				    retained.v[i].off;
@@ -1881,6 +1901,10 @@ fail_txn(long idx, const char *msg)
 					discard.active = 1;
 					discard.lsn = r.pos.commit_lsn;
 				}
+				free(r.types);
+				free(r.newv);
+				free(r.oldv);
+				free(r.keyv);
 				break;
 			}
 		requeue(tag, tag, 1, 1);
