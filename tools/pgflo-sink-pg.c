@@ -855,8 +855,10 @@ keysig(char **keyv, int n)
 	char **s = pgflo_xmalloc((size_t)(n + 1) * sizeof(*s));
 	int i;
 
-	memcpy(s, keyv, (size_t)n * sizeof(*s));
-	qsort(s, (size_t)n, sizeof(*s), cmpstr);
+	if (n > 0) {
+		memcpy(s, keyv, (size_t)n * sizeof(*s));
+		qsort(s, (size_t)n, sizeof(*s), cmpstr);
+	}
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			pgflo_buf_putc(&b, '\x1f');
@@ -992,7 +994,8 @@ prepare(int n, long idx)
 
 	pgflo_buf_reset(&keyb);
 	pgflo_buf_putn(&keyb, sqlb.data, sqlb.len);
-	pgflo_buf_putn(&keyb, oids, (size_t)n * sizeof(*oids));
+	if (n > 0)
+		pgflo_buf_putn(&keyb, oids, (size_t)n * sizeof(*oids));
 	if ((s = map_get(&stmts, keyb.data, keyb.len)) != NULL)
 		return s;
 	if (stmts.n >= MAX_STMTS) {
@@ -1092,7 +1095,8 @@ send_insert_rows(int rows, size_t from, long idx)
 			pgflo_buf_printf(&sqlb, j > 0 ? ",$%d" : "$%d", p++);
 		pgflo_buf_putc(&sqlb, ')');
 	}
-	pgflo_buf_putn(&sqlb, run.tail.data, run.tail.len);
+	if (run.tail.len > 0)
+		pgflo_buf_putn(&sqlb, run.tail.data, run.tail.len);
 	oids_need((size_t)(rows * run.ncols));
 	for (i = 0; i < rows; i++)
 		memcpy(oids + i * run.ncols, run.oids,
