@@ -266,5 +266,12 @@ struct pgflo_store *pgflo_store_open(const char *url, char *errbuf, size_t errle
 int	pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec);
 int	pgflo_store_put(struct pgflo_store *st, const json_t *rec);
 void	pgflo_store_close(struct pgflo_store *st);
+/*
+ * A position argument (--start, --from): what pgflo_pos_parse() takes,
+ * or a store URL ("file:PATH") whose position is read.  1 found, 0 the
+ * store holds none, -1 error (errbuf says why).
+ */
+int	pgflo_pos_arg(const char *arg, struct pgflo_pos *p, char *errbuf,
+	    size_t errlen);
 
 #endif /* PGFLO_H */

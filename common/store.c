@@ -247,3 +247,26 @@ pgflo_store_close(struct pgflo_store *st)
 	free(st->url);
 	free(st);
 }
+
+int
+pgflo_pos_arg(const char *arg, struct pgflo_pos *p, char *errbuf,
+    size_t errlen)
+{
+	struct pgflo_store *st;
+	int r;
+
+	if (pgflo_pos_parse(arg, p) == 0)
+		return 1;
+	if (strchr(arg, ':') == NULL || *arg == '{') {
+		snprintf(errbuf, errlen, "invalid position: %s (a position "
+		    "record, X/Y, X/Y:ORDINAL, a stream sequence or a store)",
+		    arg);
+		return -1;
+	}
+	if ((st = pgflo_store_open(arg, errbuf, errlen)) == NULL)
+		return -1;
+	if ((r = pgflo_store_get(st, p, NULL)) == -1)
+		snprintf(errbuf, errlen, "%s", st->errmsg);
+	pgflo_store_close(st);
+	return r;
+}

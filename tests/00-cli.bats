@@ -1,0 +1,102 @@
+#!/usr/bin/env bats
+# The command-line contract every tool keeps (STYLE.md 6.3): --help on
+# stdout with nothing on stderr and lines of at most 80 columns,
+# --version, and status 2 with "pgflo-xxx:" or "usage:" for a bad option.
+# Every bin/pgflo-* is checked, so a new tool joins by being built.
+
+load test_helper
+
+tools() {
+	local t
+	for t in "$TOP"/bin/pgflo-*; do
+		[ -x "$t" ] && basename "$t"
+	done
+}
+
+@test "cli: every tool in tools/ was built" {
+	local src
+	for src in "$TOP"/tools/pgflo-*.c; do
+		[ -x "$TOP/bin/$(basename "$src" .c)" ] ||
+			fail "$(basename "$src" .c) was not built"
+	done
+}
+
+@test "cli: --help exits 0, writes stdout only, lines <= 80 columns" {
+	local t
+	for t in $(tools); do
+		run --separate-stderr "$t" --help
+		[ "$status" -eq 0 ] || fail "$t --help: status $status"
+		[ -z "$stderr" ] || fail "$t --help wrote to stderr: $stderr"
+		[ -n "$output" ] || fail "$t --help printed nothing"
+		local long
+		long=$(printf '%s\n' "$output" | awk 'length > 80')
+		[ -z "$long" ] || fail "$t --help has lines over 80 columns: $long"
+		[[ "$output" == *"$t"* ]] || fail "$t --help does not name the tool"
+	done
+}
+
+@test "cli: -h is --help" {
+	local t
+	for t in $(tools); do
+		run --separate-stderr "$t" -h
+		[ "$status" -eq 0 ] || fail "$t -h: status $status"
+		[ -z "$stderr" ] || fail "$t -h wrote to stderr"
+	done
+}
+
+@test "cli: --version prints 'pgflo-xxx (pgflo) VERSION'" {
+	local t v
+	v=$(cat "$TOP/VERSION")
+	for t in $(tools); do
+		run --separate-stderr "$t" --version
+		[ "$status" -eq 0 ] || fail "$t --version: status $status"
+		[ "$output" = "$t (pgflo) $v" ] || fail "$t --version: $output"
+		run --separate-stderr "$t" -V
+		[ "$output" = "$t (pgflo) $v" ] || fail "$t -V: $output"
+	done
+}
+
+@test "cli: an unknown option exits 2 with the tool's name and usage" {
+	local t
+	for t in $(tools); do
+		run --separate-stderr "$t" --no-such-option
+		[ "$status" -eq 2 ] || fail "$t: status $status"
+		[[ "$stderr" == "$t: "* || "$stderr" == "usage: "* ]] ||
+			fail "$t: stderr starts with: ${stderr:0:60}"
+		[[ "$stderr" == *"usage: $t"* ]] || fail "$t: no usage line"
+		[[ "$stderr" == *"Try '$t --help'"* ]] || fail "$t: no --help hint"
+		[ -z "$output" ] || fail "$t wrote to stdout: $output"
+	done
+}
+
+@test "cli: every tool has a lint-clean man page" {
+	local t
+	for t in $(tools); do
+		[ -f "$TOP/man/$t.1" ] || fail "no man page man/$t.1"
+	done
+	run mandoc -Tlint -Wwarning "$TOP"/man/*.[157]
+	[ "$status" -eq 0 ] || fail "mandoc -Tlint: $output"
+}
+
+@test "cli: help and man page mention the same long options" {
+	local t opt
+	for t in $(tools); do
+		for opt in $("$t" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+			grep -q -- "${opt#--}" "$TOP/man/$t.1" ||
+				fail "$t: $opt is in --help but not in man/$t.1"
+		done
+	done
+}
+
+@test "cli: make install puts every tool and page under DESTDIR/PREFIX" {
+	local d="$BATS_TEST_TMPDIR/root" t
+	run -0 make -s -C "$TOP" install DESTDIR="$d" PREFIX=/opt/pgflo
+	for t in $(tools); do
+		[ -x "$d/opt/pgflo/bin/$t" ] || fail "$t not installed"
+		[ -f "$d/opt/pgflo/share/man/man1/$t.1" ] || fail "$t.1 not installed"
+	done
+	[ -f "$d/opt/pgflo/share/man/man5/pgflo-record.5" ]
+	[ -f "$d/opt/pgflo/share/man/man7/pgflo.7" ]
+	run -0 make -s -C "$TOP" uninstall DESTDIR="$d" PREFIX=/opt/pgflo
+	[ -z "$(find "$d" -type f)" ]
+}

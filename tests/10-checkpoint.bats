@@ -1,0 +1,229 @@
+#!/usr/bin/env bats
+# pgflo-checkpoint, and through it the record reader and writer of
+# common/ (long lines, unterminated lines, EPIPE, write errors, signals).
+
+load test_helper
+
+pos() {	# pos LSN ORDINAL: one position record
+	printf '{"op":"position","commit_lsn":"%s","ordinal":%s}\n' "$1" "$2"
+}
+
+setup() {
+	S="$BATS_TEST_TMPDIR/cp"
+}
+
+@test "checkpoint: --save keeps the newest position, --get prints it" {
+	run -0 bash -c "{ $(declare -f pos); pos 0/10 3; pos 0/20 1; } |
+		pgflo-checkpoint --save file:$S && pgflo-checkpoint --get file:$S"
+	assert_output '{"op":"position","commit_lsn":"0/20","ordinal":1}'
+}
+
+@test "checkpoint: positions are ordered by commit_lsn, then ordinal" {
+	{ pos 0/20 5; pos 0/20 7; pos 0/1F 9; pos 0/20 6; } |
+		pgflo-checkpoint -i 0 -s "$S"
+	run -0 pgflo-checkpoint -g "$S"
+	assert_output '{"op":"position","commit_lsn":"0/20","ordinal":7}'
+}
+
+@test "checkpoint: a replay of older positions never moves the store back" {
+	pos 1/0 1 | pgflo-checkpoint -s "file:$S"
+	pos 0/FFFFFFFF 99 | pgflo-checkpoint -s "file:$S"
+	run -0 pgflo-checkpoint -g "file:$S" -f commit_lsn
+	assert_output '1/0'
+}
+
+@test "checkpoint: lower-case LSNs are read, upper-case written" {
+	printf '{"op":"position","commit_lsn":"ab/cdef0","ordinal":2}\n' |
+		pgflo-checkpoint -s "$S"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output 'AB/CDEF0'
+	run -0 pgflo-checkpoint -g "$S" -f ordinal
+	assert_output '2'
+}
+
+@test "checkpoint: stream_seq positions are kept" {
+	printf '{"op":"position","stream_seq":41}\n{"op":"position","stream_seq":42}\n' |
+		pgflo-checkpoint -s "$S"
+	run -0 pgflo-checkpoint -g "$S" -f stream_seq
+	assert_output '42'
+	run -1 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output --partial "has no commit_lsn"
+}
+
+@test "checkpoint: other records are ignored; --tee copies every line" {
+	run -0 bash -c "printf '%s\n' '{\"op\":\"insert\",\"table\":\"t\"}' \
+		'{\"op\":\"position\",\"commit_lsn\":\"0/30\",\"ordinal\":1}' \
+		'{\"op\":\"commit\"}' | pgflo-checkpoint --tee -s $S"
+	assert_line --index 0 '{"op":"insert","table":"t"}'
+	assert_line --index 1 '{"op":"position","commit_lsn":"0/30","ordinal":1}'
+	assert_line --index 2 '{"op":"commit"}'
+	[ "${#lines[@]}" -eq 3 ]
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/30'
+}
+
+@test "checkpoint: --get with nothing stored exits 1, or prints --default" {
+	run -1 --separate-stderr pgflo-checkpoint -g "file:$S"
+	assert_equal "$stderr" "pgflo-checkpoint: no position stored in file:$S"
+	run -0 pgflo-checkpoint -g "file:$S" --default 0/0
+	assert_output '0/0'
+}
+
+@test "checkpoint: a corrupt store is an error naming the file, never reset" {
+	echo '{"op":"posit' > "$S"
+	run -1 --separate-stderr pgflo-checkpoint -g "$S"
+	assert_equal "${stderr%%:*}" "pgflo-checkpoint"
+	[[ "$stderr" == *"corrupt checkpoint $S"* ]]
+	run -1 bash -c "$(declare -f pos); pos 0/40 1 | pgflo-checkpoint -s $S"
+	[ "$(cat "$S")" = '{"op":"posit' ]
+}
+
+@test "checkpoint: a malformed line exits 1 naming <stdin>:LINE" {
+	run -1 --separate-stderr bash -c "{ $(declare -f pos); pos 0/10 1; echo; echo '{nope'; } |
+		pgflo-checkpoint -s $S"
+	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:3: invalid JSON: string or '}' expected near 'nope' (column 5)"
+}
+
+@test "checkpoint: a record that is not an object or has no op is an error" {
+	run -1 --separate-stderr bash -c "echo '[1]' | pgflo-checkpoint -s $S"
+	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:1: record is not a JSON object"
+	run -1 --separate-stderr bash -c "echo '{\"a\":1}' | pgflo-checkpoint -s $S"
+	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:1: record has no \"op\" string"
+	run -1 --separate-stderr bash -c "echo '{\"op\":\"position\",\"commit_lsn\":\"zz\"}' | pgflo-checkpoint -s $S"
+	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:1: malformed position record"
+}
+
+@test "checkpoint: --dead-letter keeps bad lines verbatim and goes on" {
+	run -0 --separate-stderr bash -c "{ echo 'bad one'; $(declare -f pos); pos 0/50 2; echo '{\"op\":\"position\",\"commit_lsn\":\"x\"}'; } |
+		pgflo-checkpoint -s $S --dead-letter $BATS_TEST_TMPDIR/dl -v"
+	[[ "$stderr" == *"<stdin>:1: invalid JSON"*"(written to $BATS_TEST_TMPDIR/dl)"* ]]
+	[[ "$stderr" == *"2 bad lines written to"* ]]
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/dl")" 'bad one
+{"op":"position","commit_lsn":"x"}'
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/50'
+}
+
+@test "checkpoint: a line over 1 MiB passes through --tee intact" {
+	big=$(head -c 1500000 /dev/zero | tr '\0' 'x')
+	printf '{"op":"insert","v":"%s"}\n' "$big" > "$BATS_TEST_TMPDIR/in"
+	pos 0/60 1 >> "$BATS_TEST_TMPDIR/in"
+	pgflo-checkpoint -t -s "$S" < "$BATS_TEST_TMPDIR/in" > "$BATS_TEST_TMPDIR/out"
+	cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/60'
+}
+
+@test "checkpoint: PGFLO_MAX_RECORD caps a line, naming it" {
+	printf '{"op":"insert","v":"%s"}\n' "$(head -c 3000 /dev/zero | tr '\0' y)" \
+		> "$BATS_TEST_TMPDIR/in"
+	PGFLO_MAX_RECORD=1k run -1 --separate-stderr pgflo-checkpoint -s "$S" \
+		< "$BATS_TEST_TMPDIR/in"
+	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:1: record exceeds the limit of 1024 bytes (PGFLO_MAX_RECORD)"
+}
+
+@test "checkpoint: an unterminated last line is accepted; empty lines skipped" {
+	run -0 bash -c "printf '\n\n{\"op\":\"position\",\"commit_lsn\":\"0/70\",\"ordinal\":1}' |
+		pgflo-checkpoint -s $S"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/70'
+}
+
+@test "checkpoint: | head -n1 ends at once with empty stderr" {
+	run -0 --separate-stderr bash -c "yes '{\"op\":\"insert\"}' | pgflo-checkpoint -t -s $S | head -n1"
+	assert_output '{"op":"insert"}'
+	assert_equal "$stderr" ""
+}
+
+@test "checkpoint: >/dev/full exits 1 with a write error" {
+	run -1 --separate-stderr bash -c "$(declare -f pos); pos 0/80 1 | pgflo-checkpoint -t -s $S >/dev/full"
+	assert_equal "$stderr" "pgflo-checkpoint: write error: No space left on device"
+}
+
+@test "checkpoint: SIGTERM stores the pending position and exits 0" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-checkpoint -i 1h -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
+	pid=$!
+	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	pos 0/90 1 >&4
+	pos 0/91 1 >&4
+	# -i 1h: the first is stored at once, the second waits for the timer.
+	for _ in $(seq 50); do
+		[ "$(pgflo-checkpoint -g "$S" -f commit_lsn 2>/dev/null)" = 0/90 ] && break
+		sleep 0.1
+	done
+	sleep 0.2
+	kill -TERM "$pid"
+	st=0
+	wait "$pid" || st=$?
+	exec 4>&-
+	assert_equal "$st" 0
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/91'
+}
+
+@test "checkpoint: --interval stores while upstream is quiet" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-checkpoint -i 300ms -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
+	pid=$!
+	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	pos 0/A0 1 >&4
+	pos 0/A1 1 >&4
+	sleep 1
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/A1'
+	exec 4>&-
+	wait "$pid"
+}
+
+@test "checkpoint: kill -9 while saving leaves the old or the new position" {
+	gen() { local i; for i in $(seq 1 20000); do
+		printf '{"op":"position","commit_lsn":"0/%X","ordinal":1}\n' "$i"; done; }
+	gen > "$BATS_TEST_TMPDIR/in"
+	for round in 1 2 3 4 5; do
+		pgflo-checkpoint -i 0 -s "$S" < "$BATS_TEST_TMPDIR/in" 3>&- &
+		pid=$!
+		sleep "0.0$((round * 3))"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		if [ -e "$S" ]; then
+			run -0 pgflo-checkpoint -g "$S"
+			assert_output --regexp '^\{"op":"position","commit_lsn":"0/[0-9A-F]+","ordinal":1\}$'
+		fi
+	done
+}
+
+@test "checkpoint: usage errors exit 2" {
+	run -2 --separate-stderr pgflo-checkpoint
+	[[ "$stderr" == "pgflo-checkpoint: give exactly one of --save or --get"* ]]
+	run -2 --separate-stderr pgflo-checkpoint -s a -g b
+	run -2 --separate-stderr pgflo-checkpoint -g a -f nope
+	[[ "$stderr" == "pgflo-checkpoint: invalid field: nope"* ]]
+	run -2 --separate-stderr pgflo-checkpoint -s a -i soon
+	run -2 --separate-stderr pgflo-checkpoint -g redis:x
+	[[ "$stderr" == *"unknown checkpoint store kind in redis:x"* ]]
+	PGFLO_CHECKPOINT_INTERVAL=zz run -2 --separate-stderr pgflo-checkpoint -s a
+}
+
+@test "checkpoint: PGFLO_CHECKPOINT_INTERVAL is the default --interval" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	PGFLO_CHECKPOINT_INTERVAL=0 pgflo-checkpoint -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
+	pid=$!
+	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	pos 0/B0 1 >&4
+	pos 0/B1 1 >&4
+	sleep 0.5
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/B1'
+	exec 4>&-
+	wait "$pid"
+}
+
+@test "checkpoint: the man page examples that need no server work" {
+	cd "$BATS_TEST_TMPDIR"
+	run -0 bash -c "echo '{\"op\":\"position\",\"commit_lsn\":\"0/1A2B3D00\",\"ordinal\":4}' |
+		pgflo-checkpoint -s file:p.pos && pgflo-checkpoint -g file:p.pos -f commit_lsn"
+	assert_output '0/1A2B3D00'
+	run -0 pgflo-checkpoint -g file:orders.pos -f commit_lsn --default 0/0
+	assert_output '0/0'
+}

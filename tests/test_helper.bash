@@ -1,0 +1,63 @@
+# Shared by every tests/*.bats file: `load test_helper` at the top.
+#
+# Provides
+#   TOP             the repository root (exported); $TOP/bin is first in PATH
+#   pg_start        in setup_file: a throwaway PostgreSQL 15 cluster
+#                   (scripts/test-pg) in $BATS_FILE_TMPDIR/pg; exports PGHOST
+#                   PGPORT PGUSER PGDATABASE PGPASSFILE PGFLO_TEST_PGDIR
+#                   PGFLO_TEST_SOCKDIR PGFLO_SRC PGFLO_DST PGFLO_ADMIN
+#   pg_stop         in teardown_file
+#   nats_start      in setup_file: nats-server with JetStream
+#                   (scripts/test-nats) in $BATS_FILE_TMPDIR/nats; exports
+#                   PGFLO_NATS_URL and PGFLO_TEST_NATSDIR
+#   nats_stop       in teardown_file
+#   psql_src, psql_dst, psql_admin  psql -X -q -At with ON_ERROR_STOP on the
+#                   src, dst or postgres database; extra arguments are
+#                   passed on (`psql_src -c 'select 1'`), or SQL on stdin
+#
+# Server binaries missing is an error, not a skip: scripts/install-deps
+# installs them. Unix sockets never go into bats' tmpdirs (too long a path);
+# test-pg keeps its socket in a short /tmp/pgfloXXXXXX.
+
+bats_require_minimum_version 1.7.0
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+load '/usr/lib/bats/bats-file/load'
+
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+export TOP
+PATH="$TOP/bin:$PATH"
+export PATH
+
+# fd 3 is bats' TAP stream: the daemons must not inherit it, or bats waits
+# for them. The scripts close it too; this is belt and braces.
+pg_start() {
+	"$TOP/scripts/test-pg" start "$BATS_FILE_TMPDIR/pg" 3>&- || return 1
+	. "$BATS_FILE_TMPDIR/pg/env"
+}
+
+pg_stop() {
+	"$TOP/scripts/test-pg" stop "$BATS_FILE_TMPDIR/pg" 3>&-
+}
+
+nats_start() {
+	"$TOP/scripts/test-nats" start "$BATS_FILE_TMPDIR/nats" 3>&- || return 1
+	. "$BATS_FILE_TMPDIR/nats/nats.env"
+}
+
+nats_stop() {
+	"$TOP/scripts/test-nats" stop "$BATS_FILE_TMPDIR/nats" 3>&-
+}
+
+psql_src() {
+	psql -X -q -v ON_ERROR_STOP=1 -At -d "$PGFLO_SRC" "$@"
+}
+
+psql_dst() {
+	psql -X -q -v ON_ERROR_STOP=1 -At -d "$PGFLO_DST" "$@"
+}
+
+psql_admin() {
+	psql -X -q -v ON_ERROR_STOP=1 -At -d "$PGFLO_ADMIN" "$@"
+}
