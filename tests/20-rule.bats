@@ -450,3 +450,23 @@ pgflo-rule: 3 records read, 1 written (0 changed), 0 dropped, 2 bad; 0 rules"
 	run -0 --separate-stderr pgflo-rule -v -f "$FX/rules.yml" < "$FX/users.ndjson"
 	[ "$stderr" = "pgflo-rule: 7 records read, 5 written (2 changed), 2 dropped, 0 bad; 6 rules" ]
 }
+
+@test "rule: the EXAMPLES of pgflo-rule(1) run" {
+	cd "$BATS_TEST_TMPDIR"
+	cp "$FX/rules.yml" rules.yml
+	cp "$FX/routing.yml" routing.yml
+	cat > in.ndjson <<'EOF'
+{"op":"insert","schema":"public","table":"users","types":{"id":"integer","email":"text","age":"integer","phone":"text"},"new":{"id":1,"email":"ann@x.io","age":40,"phone":"5551234567"}}
+{"op":"delete","schema":"public","table":"events","key":["id"],"types":{"id":"integer"},"old":{"id":7}}
+EOF
+	run -0 bash -c "pgflo-rule -t public.users -m email -w 'age >= 18' < in.ndjson"
+	assert_output '{"op":"insert","schema":"public","table":"users","types":{"id":"integer","email":"text","age":"integer","phone":"text"},"new":{"id":1,"email":"a******o","age":40,"phone":"5551234567"}}
+{"op":"delete","schema":"public","table":"events","key":["id"],"types":{"id":"integer"},"old":{"id":7}}'
+	run -0 bash -c "pgflo-rule -f rules.yml -r routing.yml < in.ndjson"
+	# rules.yml filters on balance, which this row lacks: dropped.
+	assert_output '{"op":"delete","schema":"public","table":"events","key":["id"],"types":{"id":"integer"},"old":{"id":7}}'
+	run -0 bash -c "pgflo-rule -t events -w 'tenant_id = 3' --keep-deletes < in.ndjson"
+	assert_line --index 1 '{"op":"delete","schema":"public","table":"events","key":["id"],"types":{"id":"integer"},"old":{"id":7}}'
+	run -0 bash -c "pgflo-rule -t users -e 'phone=/^(\d{3})(\d{3})(\d{4})\$/(\$1) \$2-\$3/' --rename-table crm.members < in.ndjson"
+	assert_line --index 0 '{"op":"insert","schema":"crm","table":"members","types":{"id":"integer","email":"text","age":"integer","phone":"text"},"new":{"id":1,"email":"ann@x.io","age":40,"phone":"(555) 123-4567"}}'
+}
