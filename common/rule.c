@@ -1231,6 +1231,12 @@ remove_from_array(json_t *arr, const char *name)
 	return n;
 }
 
+/* The record members that list column names (pgflo-record(5)). */
+static const char *const colarrs[] = {
+	"key", "unchanged", "json_null", "old_json_null"
+};
+#define NCOLARRS (sizeof(colarrs) / sizeof(colarrs[0]))
+
 static int
 exclude_column(json_t *rec, const char *col)
 {
@@ -1243,8 +1249,8 @@ exclude_column(json_t *rec, const char *col)
 		if (json_is_object(o = json_object_get(rec, objs[i])) &&
 		    json_object_del(o, col) == 0)
 			n = 1;
-	n |= remove_from_array(json_object_get(rec, "unchanged"), col);
-	n |= remove_from_array(json_object_get(rec, "key"), col);
+	for (i = 0; i < NCOLARRS; i++)
+		n |= remove_from_array(json_object_get(rec, colarrs[i]), col);
 	return n;
 }
 
@@ -1259,12 +1265,11 @@ mapped(const char *name, char *const *src, char *const *dst, size_t n)
 	return NULL;
 }
 
-/* Renames columns in new, old, types (keeping key order), key, unchanged. */
+/* Renames columns in new, old, types (keeping key order) and colarrs. */
 static int
 rename_columns(json_t *rec, char *const *src, char *const *dst, size_t n)
 {
 	static const char *const objs[] = { "new", "old", "types" };
-	static const char *const arrs[] = { "key", "unchanged" };
 	const char *key, *to;
 	json_t *o, *v, *repl;
 	size_t i, j;
@@ -1287,8 +1292,8 @@ rename_columns(json_t *rec, char *const *src, char *const *dst, size_t n)
 		json_object_set_new(rec, objs[i], repl);
 		changed = 1;
 	}
-	for (i = 0; i < 2; i++) {
-		if (!json_is_array(o = json_object_get(rec, arrs[i])))
+	for (i = 0; i < NCOLARRS; i++) {
+		if (!json_is_array(o = json_object_get(rec, colarrs[i])))
 			continue;
 		json_array_foreach(o, j, v) {
 			if (!json_is_string(v) || (to = mapped(

@@ -470,3 +470,9 @@ EOF
 	run -0 bash -c "pgflo-rule -t users -e 'phone=/^(\d{3})(\d{3})(\d{4})\$/(\$1) \$2-\$3/' --rename-table crm.members < in.ndjson"
 	assert_line --index 0 '{"op":"insert","schema":"crm","table":"members","types":{"id":"integer","email":"text","age":"integer","phone":"text"},"new":{"id":1,"email":"ann@x.io","age":40,"phone":"(555) 123-4567"}}'
 }
+
+@test "pgflo-rule: renames and excludes reach json_null and old_json_null" {
+	run -0 bash -c "echo '{\"op\":\"update\",\"schema\":\"public\",\"table\":\"t\",\"key\":[\"id\"],\"types\":{\"id\":\"integer\",\"j\":\"jsonb\",\"k\":\"jsonb\"},\"old\":{\"id\":1,\"j\":null},\"new\":{\"id\":1,\"j\":null,\"k\":null},\"json_null\":[\"j\",\"k\"],\"old_json_null\":[\"j\"]}' |
+		pgflo-rule --table t --rename-column j=jj --exclude k"
+	assert_output '{"op":"update","schema":"public","table":"t","key":["id"],"types":{"id":"integer","jj":"jsonb"},"old":{"id":1,"jj":null},"new":{"id":1,"jj":null},"json_null":["jj"],"old_json_null":["jj"]}'
+}

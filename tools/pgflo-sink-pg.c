@@ -265,6 +265,34 @@ span_uint(struct pgflo_span v, uint64_t *out)
 	return 0;
 }
 
+/*
+ * The columns a json_null list names hold JSON null, not SQL NULL: their
+ * spans point at pgflo_js_json_null so that pgflo_pgtext sends 'null'.
+ */
+static int
+mark_json_null(struct pgflo_span list, struct col *cv, int n)
+{
+	struct pgflo_js_iter it;
+	struct pgflo_span v;
+	int i;
+
+	if (list.p == NULL)
+		return 0;
+	if (pgflo_js_arr(&it, list) == -1)
+		return -1;
+	while (pgflo_js_arr_next(&it, &v)) {
+		if (*v.p != '"')
+			return -1;
+		for (i = 0; i < n; i++)
+			if (pgflo_js_str_eq(v, cv[i].name) &&
+			    *cv[i].v.p == 'n') {
+				cv[i].v.p = pgflo_js_json_null;
+				cv[i].v.n = 4;
+			}
+	}
+	return 0;
+}
+
 #define KEYIS(k, s)	((k).n == sizeof(s) + 1 && \
 	memcmp((k).p + 1, s, sizeof(s) - 1) == 0)
 
@@ -274,7 +302,7 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 {
 	struct pgflo_js_iter it;
 	struct pgflo_span k, v, types = { 0 }, newv = { 0 }, oldv = { 0 };
-	struct pgflo_span key = { 0 };
+	struct pgflo_span key = { 0 }, jnull = { 0 }, ojnull = { 0 };
 	char *s;
 	int have_op = 0;
 
@@ -330,6 +358,10 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 			oldv = v;
 		} else if (KEYIS(k, "key")) {
 			key = v;
+		} else if (KEYIS(k, "json_null")) {
+			jnull = v;
+		} else if (KEYIS(k, "old_json_null")) {
+			ojnull = v;
 		}
 	}
 	if (!have_op)
@@ -371,6 +403,10 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 			return -1;
 		r->has_old = 1;
 	}
+	*why = "malformed \"json_null\" or \"old_json_null\"";
+	if (mark_json_null(jnull, r->newv, r->nnew) == -1 ||
+	    mark_json_null(ojnull, r->oldv, r->nold) == -1)
+		return -1;
 	*why = "insert or update without \"new\"";
 	if ((r->op == PGFLO_OP_INSERT || r->op == PGFLO_OP_UPDATE) &&
 	    !r->has_new)
