@@ -16,6 +16,7 @@
 #include <pcre2.h>
 
 #include "pgflo.h"
+#include "pgtext.h"
 #include "rule.h"
 
 enum family {
@@ -30,6 +31,7 @@ struct rule {
 	unsigned ops;
 	int	 allow_empty_deletes;
 	char	*column;
+	size_t	 columnlen;
 	enum pgflo_rule_cmp cmp;
 	char	*value;
 	size_t	 valuelen;
@@ -85,7 +87,10 @@ struct pgflo_ruleset {
 	struct pgflo_buf tmp;
 	char	*sub;		/* pcre2_substitute output */
 	size_t	 subcap;
+	struct rec *rec;	/* the current record */
 };
+
+static void rec_free(struct rec *rc);
 
 struct pgflo_ruleset *
 pgflo_ruleset_new(void)
@@ -153,6 +158,7 @@ pgflo_ruleset_free(struct pgflo_ruleset *rs)
 	pcre2_match_data_free(rs->md);
 	pgflo_buf_free(&rs->tmp);
 	free(rs->sub);
+	rec_free(rs->rec);
 	free(rs);
 }
 
@@ -358,6 +364,7 @@ pgflo_ruleset_add(struct pgflo_ruleset *rs, const struct pgflo_rule_spec *s,
 	r->ops = s->ops != 0 ? s->ops : PGFLO_RULE_ALLOPS;
 	r->allow_empty_deletes = s->allow_empty_deletes;
 	r->column = xstrdup0(s->column);
+	r->columnlen = r->column != NULL ? strlen(r->column) : 0;
 	r->cmp = s->cmp;
 	r->value = xstrdup0(s->value);
 	r->valuelen = r->value != NULL ? strlen(r->value) : 0;
@@ -808,17 +815,541 @@ pgflo_time_parse(const char *s, size_t n, int use_offset, int64_t *us)
 	return 0;
 }
 
+/* ---- the record in place: spans of the raw line ---- */
+
+/*
+ * A record is never loaded into a tree.  The line is validated once
+ * (strictly, as jansson would) while its top-level members are noted as
+ * spans; only the objects and arrays a rule reads are split into
+ * members, and a changed record is written by splicing: replaced values
+ * and keys come from the arena, every other value is copied as the very
+ * bytes it was read as.
+ */
+
+/* The member names rules read (pgflo-record(5)). */
+enum slot {
+	S_OP, S_SCHEMA, S_TABLE, S_TYPES, S_NEW, S_OLD, S_KEY, S_UNCHANGED,
+	S_JSON_NULL, S_OLD_JSON_NULL, NSLOTS
+};
+
+static const char *const slotname[NSLOTS] = {
+	"op", "schema", "table", "types", "new", "old", "key", "unchanged",
+	"json_null", "old_json_null"
+};
+
+/* A member of an object, or an element of an array (key.p NULL). */
+struct item {
+	struct pgflo_span key;	/* raw JSON string */
+	const char *name;	/* decoded key or string element; or NULL */
+	size_t	 namelen;
+	struct pgflo_span v;	/* JSON text: in the line or the arena */
+	int	 slot;		/* top level: the slot it fills, or -1 */
+	int	 dead;
+};
+
+struct cont {
+	int	 state;		/* 0 not split yet, 1 split, -1 absent */
+	int	 dirty;
+	struct item *it;
+	size_t	 n, cap;
+};
+
+struct chunk {
+	struct chunk *next;
+	size_t	 cap, used;
+	char	 data[];
+};
+
+#define CHUNK	65536
+
+struct rec {
+	const char *line;
+	size_t	 len;
+	struct cont top;
+	int	 slot[NSLOTS];	/* index in top.it (the last such key), -1 */
+	struct cont sub[NSLOTS];	/* types .. old_json_null */
+	const char *schema, *table;	/* current, NUL-terminated */
+	struct chunk *arena;
+	struct pgflo_buf esc;
+	struct pgflo_buf out;
+	const char *name;	/* for the locus */
+	unsigned long lineno;
+};
+
+static char *
+arena_alloc(struct rec *rc, size_t n)
+{
+	struct chunk *c = rc->arena;
+	size_t cap;
+
+	if (c == NULL || c->cap - c->used < n) {
+		cap = n > CHUNK ? n : CHUNK;
+		c = pgflo_xmalloc(sizeof(*c) + cap);
+		c->cap = cap;
+		c->used = 0;
+		c->next = rc->arena;
+		rc->arena = c;
+	}
+	c->used += n;
+	return c->data + c->used - n;
+}
+
+/* Keeps one chunk of the usual size for the next record. */
+static void
+arena_reset(struct rec *rc)
+{
+	struct chunk *c, *next, *keep = NULL;
+
+	for (c = rc->arena; c != NULL; c = next) {
+		next = c->next;
+		if (keep == NULL && c->cap == CHUNK) {
+			keep = c;
+			continue;
+		}
+		free(c);
+	}
+	if (keep != NULL) {
+		keep->next = NULL;
+		keep->used = 0;
+	}
+	rc->arena = keep;
+}
+
+static const char *
+arena_copy(struct rec *rc, const char *s, size_t n, int nul)
+{
+	char *p = arena_alloc(rc, n + (nul != 0));
+
+	if (n > 0)
+		memcpy(p, s, n);
+	if (nul)
+		p[n] = '\0';
+	return p;
+}
+
+static void
+rec_free(struct rec *rc)
+{
+	size_t i;
+
+	if (rc == NULL)
+		return;
+	free(rc->top.it);
+	for (i = 0; i < NSLOTS; i++)
+		free(rc->sub[i].it);
+	arena_reset(rc);
+	free(rc->arena);
+	pgflo_buf_free(&rc->esc);
+	pgflo_buf_free(&rc->out);
+	free(rc);
+}
+
+static struct item *
+cont_add(struct cont *c)
+{
+	struct item *x;
+
+	if (c->n == c->cap) {
+		c->cap = c->cap != 0 ? 2 * c->cap : 16;
+		c->it = pgflo_xrealloc(c->it, c->cap * sizeof(*c->it));
+	}
+	x = &c->it[c->n++];
+	memset(x, 0, sizeof(*x));
+	x->slot = -1;
+	return x;
+}
+
+/* The decoded text of a JSON string span (not NUL-terminated). */
+static void
+str_text(struct rec *rc, struct pgflo_span v, const char **s, size_t *n)
+{
+	struct pgflo_buf *b = &rc->esc;
+
+	if (memchr(v.p, '\\', v.n) == NULL) {
+		*s = v.p + 1;
+		*n = v.n - 2;
+		return;
+	}
+	pgflo_buf_reset(b);
+	pgflo_js_str(b, v);
+	*s = arena_copy(rc, b->data, b->len, 0);
+	*n = b->len;
+}
+
+/* The same, NUL-terminated (always a copy). */
+static const char *
+str_cstr(struct rec *rc, struct pgflo_span v, size_t *n)
+{
+	const char *s;
+	size_t len;
+
+	str_text(rc, v, &s, &len);
+	if (n != NULL)
+		*n = len;
+	return arena_copy(rc, s, len, 1);
+}
+
+static const char hexup[] = "0123456789ABCDEF";
+
+/* A JSON string for s (valid UTF-8) in the arena, escaped as jansson does. */
+static struct pgflo_span
+json_string_span(struct rec *rc, const char *s, size_t n)
+{
+	struct pgflo_buf *b = &rc->esc;
+	struct pgflo_span v;
+	size_t i, run = 0;
+
+	pgflo_buf_reset(b);
+	pgflo_buf_grow(b, n + 2);
+	pgflo_buf_putc(b, '"');
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e[6] = { '\\', 'u', '0', '0', 0, 0 };
+
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			run++;
+			continue;
+		}
+		pgflo_buf_putn(b, s + i - run, run);
+		run = 0;
+		switch (c) {
+		case '"': pgflo_buf_putn(b, "\\\"", 2); break;
+		case '\\': pgflo_buf_putn(b, "\\\\", 2); break;
+		case '\b': pgflo_buf_putn(b, "\\b", 2); break;
+		case '\f': pgflo_buf_putn(b, "\\f", 2); break;
+		case '\n': pgflo_buf_putn(b, "\\n", 2); break;
+		case '\r': pgflo_buf_putn(b, "\\r", 2); break;
+		case '\t': pgflo_buf_putn(b, "\\t", 2); break;
+		default:
+			e[4] = hexup[c >> 4];
+			e[5] = hexup[c & 15];
+			pgflo_buf_putn(b, e, 6);
+			break;
+		}
+	}
+	pgflo_buf_putn(b, s + n - run, run);
+	pgflo_buf_putc(b, '"');
+	v.p = arena_copy(rc, b->data, b->len, 0);
+	v.n = b->len;
+	return v;
+}
+
+/* Sets the item's name from its raw key (or string element). */
+static void
+item_name(struct rec *rc, struct item *x, struct pgflo_span s)
+{
+	str_text(rc, s, &x->name, &x->namelen);
+}
+
+static int
+name_eq(const struct item *x, const char *s, size_t n)
+{
+	return x->name != NULL && x->namelen == n &&
+	    memcmp(x->name, s, n) == 0;
+}
+
+static const unsigned char slotlen[NSLOTS] = { 2, 6, 5, 5, 3, 3, 3, 9, 9, 13 };
+
+static int
+slot_of(const char *s, size_t n)
+{
+	int i;
+
+	if (n < 2 || n > 13)
+		return -1;
+	for (i = 0; i < NSLOTS; i++)
+		if (slotlen[i] == n && s[0] == slotname[i][0] &&
+		    memcmp(slotname[i], s, n) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Validates the line as one JSON object, as strictly as jansson does,
+ * noting its members; -1 when it is not one.
+ */
+static int
+scan_top(struct rec *rc)
+{
+	const char *p = rc->line, *end = rc->line + rc->len, *e;
+	struct item *x;
+	int s;
+
+	rc->top.n = 0;
+	for (s = 0; s < NSLOTS; s++)
+		rc->slot[s] = -1;
+	p = pgflo_js_ws(p, end);
+	if (p >= end || *p != '{')
+		return -1;
+	p = pgflo_js_ws(p + 1, end);
+	if (p < end && *p == '}') {
+		p++;
+		goto tail;
+	}
+	for (;;) {
+		if (p >= end || *p != '"' || (e = pgflo_js_skip(p, end)) == NULL)
+			return -1;
+		x = cont_add(&rc->top);
+		x->key.p = p;
+		x->key.n = (size_t)(e - p);
+		p = pgflo_js_ws(e, end);
+		if (p >= end || *p != ':')
+			return -1;
+		p = pgflo_js_ws(p + 1, end);
+		if ((e = pgflo_js_skip(p, end)) == NULL)
+			return -1;
+		x->v.p = p;
+		x->v.n = (size_t)(e - p);
+		p = pgflo_js_ws(e, end);
+		if (p >= end)
+			return -1;
+		if (*p == '}') {
+			p++;
+			break;
+		}
+		if (*p++ != ',')
+			return -1;
+		p = pgflo_js_ws(p, end);
+	}
+tail:
+	return pgflo_js_ws(p, end) == end ? 0 : -1;
+}
+
+static unsigned
+hex4(const unsigned char *p)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		v = v * 16 + (unsigned)(p[i] <= '9' ? p[i] - '0' :
+		    (p[i] | 0x20) - 'a' + 10);
+	return v;
+}
+
+/* Length of the valid UTF-8 sequence at p, 0 when invalid (as jansson). */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80 || (c == 0xf0 && p[1] < 0x90) ||
+		    (c == 0xf4 && p[1] >= 0x90))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * What jansson checks beyond the grammar: UTF-8, and \u escapes that
+ * are neither \u0000 nor a lone surrogate.  Eight bytes at a time while
+ * they are ASCII without a backslash.  The line is valid JSON already,
+ * so every backslash starts an escape.
+ */
+static int
+check_text(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	size_t i = 0, k;
+	unsigned cp;
+
+	while (i < n) {
+		if (n - i >= 8) {
+			uint64_t x, y;
+
+			memcpy(&x, p + i, 8);
+			y = x ^ (ones * '\\');
+			if (((x | ((y - ones) & ~y)) & high) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		if (p[i] < 0x80 && p[i] != '\\') {
+			i++;
+			continue;
+		}
+		if (p[i] != '\\') {
+			if ((k = utf8_len(p + i, n - i)) == 0)
+				return -1;
+			i += k;
+			continue;
+		}
+		if (p[i + 1] != 'u') {
+			i += 2;
+			continue;
+		}
+		cp = hex4(p + i + 2);
+		i += 6;
+		if (cp == 0 || (cp >= 0xdc00 && cp < 0xe000))
+			return -1;
+		if (cp >= 0xd800 && cp < 0xdc00) {
+			if (n - i < 6 || p[i] != '\\' || p[i + 1] != 'u')
+				return -1;
+			cp = hex4(p + i + 2);
+			if (cp < 0xdc00 || cp >= 0xe000)
+				return -1;
+			i += 6;
+		}
+	}
+	return 0;
+}
+
+/* Splits a slot's object or array into items, once per record. */
+static struct cont *
+cont_get(struct rec *rc, enum slot s)
+{
+	struct cont *c = &rc->sub[s];
+	struct pgflo_js_iter it;
+	struct pgflo_span k, v;
+	struct item *x;
+	int obj = s == S_TYPES || s == S_NEW || s == S_OLD;
+
+	if (c->state != 0)
+		return c;
+	c->state = -1;
+	if (rc->slot[s] < 0)
+		return c;
+	v = rc->top.it[rc->slot[s]].v;
+	if (obj) {
+		if (pgflo_js_obj(&it, v) == -1)
+			return c;
+		while (pgflo_js_obj_next(&it, &k, &v)) {
+			x = cont_add(c);
+			x->key = k;
+			x->v = v;
+			item_name(rc, x, k);
+		}
+	} else {
+		if (pgflo_js_arr(&it, v) == -1)
+			return c;
+		while (pgflo_js_arr_next(&it, &v)) {
+			x = cont_add(c);
+			x->v = v;
+			if (*v.p == '"')
+				item_name(rc, x, v);
+		}
+	}
+	c->state = 1;
+	return c;
+}
+
+/* The last live member named so (jansson keeps the last duplicate). */
+static struct item *
+find(struct cont *c, const char *name, size_t n)
+{
+	size_t i;
+
+	if (c->state != 1)
+		return NULL;
+	for (i = c->n; i-- > 0;)
+		if (!c->it[i].dead && name_eq(&c->it[i], name, n))
+			return &c->it[i];
+	return NULL;
+}
+
+static void
+put_value(struct rec *rc, struct pgflo_buf *b, const struct item *x);
+
+/*
+ * Writes an object compactly; a duplicate key is written once, at its
+ * first place with its last value, as jansson did.
+ */
+static void
+put_obj(struct rec *rc, struct pgflo_buf *b, struct cont *c)
+{
+	size_t i, j, last;
+	int first = 1, seen;
+
+	pgflo_buf_putc(b, '{');
+	for (i = 0; i < c->n; i++) {
+		struct item *x = &c->it[i];
+
+		if (x->dead)
+			continue;
+		seen = 0;
+		for (j = 0; j < i && !seen; j++)
+			seen = !c->it[j].dead && name_eq(&c->it[j], x->name,
+			    x->namelen);
+		if (seen)
+			continue;
+		last = i;
+		for (j = i + 1; j < c->n; j++)
+			if (!c->it[j].dead && name_eq(&c->it[j], x->name,
+			    x->namelen))
+				last = j;
+		if (!first)
+			pgflo_buf_putc(b, ',');
+		first = 0;
+		pgflo_buf_putn(b, x->key.p, x->key.n);
+		pgflo_buf_putc(b, ':');
+		put_value(rc, b, &c->it[last]);
+	}
+	pgflo_buf_putc(b, '}');
+}
+
+static void
+put_arr(struct pgflo_buf *b, struct cont *c)
+{
+	size_t i;
+	int first = 1;
+
+	pgflo_buf_putc(b, '[');
+	for (i = 0; i < c->n; i++) {
+		if (c->it[i].dead)
+			continue;
+		if (!first)
+			pgflo_buf_putc(b, ',');
+		first = 0;
+		pgflo_buf_putn(b, c->it[i].v.p, c->it[i].v.n);
+	}
+	pgflo_buf_putc(b, ']');
+}
+
+static void
+put_value(struct rec *rc, struct pgflo_buf *b, const struct item *x)
+{
+	struct cont *c;
+
+	if (x->slot >= 0 && (c = &rc->sub[x->slot])->dirty) {
+		if (x->slot == S_TYPES || x->slot == S_NEW || x->slot == S_OLD)
+			put_obj(rc, b, c);
+		else
+			put_arr(b, c);
+		return;
+	}
+	pgflo_buf_putn(b, x->v.p, x->v.n);
+}
+
+static void
+locus(struct rec *rc, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%lu", rc->name, rc->lineno);
+}
+
 static enum family
-type_family(const char *type, const json_t *v)
+type_family(const char *type, int kind)
 {
 	if (type == NULL) {
-		switch (json_typeof(v)) {
-		case JSON_INTEGER:
+		switch (kind) {
+		case 'i':
 			return FAM_DECIMAL;
-		case JSON_REAL:
+		case 'r':
 			return FAM_FLOAT;
-		case JSON_TRUE:
-		case JSON_FALSE:
+		case 't':
+		case 'f':
 			return FAM_BOOL;
 		default:
 			return FAM_TEXT;
@@ -841,6 +1372,26 @@ type_family(const char *type, const json_t *v)
 	if (strcmp(type, "date") == 0)
 		return FAM_TS;
 	return FAM_TEXT;
+}
+
+/*
+ * The kind of a JSON value by its first byte: '"' string, 'n' null,
+ * 't' 'f' booleans, '{' '[' , 'i' integer, 'r' real (as jansson).
+ */
+static int
+value_kind(struct pgflo_span v)
+{
+	size_t i;
+
+	switch (*v.p) {
+	case '"': case 'n': case 't': case 'f': case '{': case '[':
+		return *v.p;
+	default:
+		for (i = 0; i < v.n; i++)
+			if (v.p[i] == '.' || v.p[i] == 'e' || v.p[i] == 'E')
+				return 'r';
+		return 'i';
+	}
 }
 
 static int
@@ -922,15 +1473,16 @@ operand(struct rule *r, enum family f)
 }
 
 static void
-rule_warn(struct rule *r, const char *locus, const char *fmt, const char *arg)
+rule_warn(struct rule *r, struct rec *rc, const char *fmt, const char *arg)
 {
-	char msg[256];
+	char msg[256], where[300];
 
 	if (r->warned)
 		return;
 	r->warned = 1;
 	snprintf(msg, sizeof(msg), fmt, arg);
-	pgflo_warnx("%s: %s: %s (warned once per rule)", locus, r->where, msg);
+	locus(rc, where, sizeof(where));
+	pgflo_warnx("%s: %s: %s (warned once per rule)", where, r->where, msg);
 }
 
 static int
@@ -975,73 +1527,67 @@ contains(const char *s, size_t n, const char *w, size_t wn)
 	return 0;
 }
 
-/* Does the value (not NULL) of a column of the given type pass? */
+/* Does the value v (not null) of a column of the given type pass? */
 static int
-filter_value(struct pgflo_ruleset *rs, struct rule *r, const json_t *v,
-    const char *type, const char *locus)
+filter_value(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
+    struct pgflo_span v, const char *type)
 {
-	enum family f = type_family(type, v);
+	int kind = value_kind(v);
+	enum family f = type_family(type, kind);
 	const char *s = NULL;
 	size_t slen = 0;
-	char tmp[64];
-	int c, b, rc;
+	int c, b, isnum = kind == 'i' || kind == 'r';
 	double d;
 	int64_t t;
 
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		slen = json_string_length(v);
-	}
+	if (kind == '"')
+		str_text(rc, v, &s, &slen);
 	if (r->cmp == PGFLO_CMP_CONTAINS)
 		return s != NULL && contains(s, slen, r->value, r->valuelen);
 	if (r->cmp == PGFLO_CMP_MATCH || r->cmp == PGFLO_CMP_NOMATCH) {
 		if (s == NULL)
 			return 0;
-		rc = pcre2_match(r->re, (PCRE2_SPTR)s, slen, 0,
+		c = pcre2_match(r->re, (PCRE2_SPTR)s, slen, 0,
 		    PCRE2_NO_UTF_CHECK, rs->md, NULL);
-		if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+		if (c < 0 && c != PCRE2_ERROR_NOMATCH)
 			return 0;
-		return (rc >= 0) == (r->cmp == PGFLO_CMP_MATCH);
+		return (c >= 0) == (r->cmp == PGFLO_CMP_MATCH);
 	}
 	switch (f) {
 	case FAM_DECIMAL:
-		if (json_is_integer(v)) {
-			snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT,
-			    json_integer_value(v));
-			s = tmp;
-			slen = strlen(tmp);
-		} else if (json_is_real(v)) {
-			snprintf(tmp, sizeof(tmp), "%.17g", json_real_value(v));
-			s = tmp;
-			slen = strlen(tmp);
+		if (isnum) {
+			/* The number's own text: exact, whatever its size. */
+			s = v.p;
+			slen = v.n;
 		}
 		if (s == NULL)
 			return 0;
 		if (pgflo_decimal_cmp(s, slen, r->value, r->valuelen, &c)
 		    == -1) {
-			rule_warn(r, locus, "\"%s\" is not a number to compare "
+			rule_warn(r, rc, "\"%s\" is not a number to compare "
 			    "with", r->value);
 			return 0;
 		}
 		return cmp_result(r->cmp, c);
 	case FAM_FLOAT:
-		if (json_is_number(v))
-			d = json_number_value(v);
-		else if (s == NULL || parse_double(s, &d) == -1)
+		if (isnum)
+			d = strtod(arena_copy(rc, v.p, v.n, 1), NULL);
+		else if (s == NULL || parse_double(arena_copy(rc, s, slen, 1),
+		    &d) == -1)
 			return 0;
 		if (operand(r, f) == -1) {
-			rule_warn(r, locus, "\"%s\" is not a number to compare "
+			rule_warn(r, rc, "\"%s\" is not a number to compare "
 			    "with", r->value);
 			return 0;
 		}
 		return cmp_result(r->cmp, cmp_double(d, r->dval));
 	case FAM_BOOL:
-		if (json_is_boolean(v))
-			b = json_is_true(v);
+		if (kind == 't' || kind == 'f')
+			b = kind == 't';
 		else if (s == NULL || parse_bool(s, slen, &b) == -1)
 			return 0;
 		if (operand(r, f) == -1) {
-			rule_warn(r, locus, "\"%s\" is not a boolean", r->value);
+			rule_warn(r, rc, "\"%s\" is not a boolean", r->value);
 			return 0;
 		}
 		return cmp_result(r->cmp, b - r->bval);
@@ -1051,8 +1597,7 @@ filter_value(struct pgflo_ruleset *rs, struct rule *r, const json_t *v,
 		    == -1)
 			return 0;
 		if (operand(r, f) == -1) {
-			rule_warn(r, locus, "\"%s\" is not a timestamp",
-			    r->value);
+			rule_warn(r, rc, "\"%s\" is not a timestamp", r->value);
 			return 0;
 		}
 		if (f == FAM_TSTZ)
@@ -1074,25 +1619,26 @@ filter_value(struct pgflo_ruleset *rs, struct rule *r, const json_t *v,
 
 /* 1 pass, 0 drop. */
 static int
-apply_filter(struct pgflo_ruleset *rs, struct rule *r, json_t *rec,
-    unsigned opbit, const char *locus)
+apply_filter(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
+    unsigned opbit)
 {
-	json_t *row, *v, *types, *t;
+	struct item *v, *t;
+	const char *type = NULL;
 
-	row = json_object_get(rec, opbit == PGFLO_RULE_DELETE ? "old" : "new");
-	v = json_is_object(row) ? json_object_get(row, r->column) : NULL;
+	v = find(cont_get(rc, opbit == PGFLO_RULE_DELETE ? S_OLD : S_NEW),
+	    r->column, r->columnlen);
 	if (v == NULL) {
 		/* A key-only old row of a delete lacks the column. */
 		if (opbit == PGFLO_RULE_DELETE && r->allow_empty_deletes)
 			return 1;
 		return 0;
 	}
-	if (json_is_null(v))
+	if (*v->v.p == 'n')
 		return 0;
-	types = json_object_get(rec, "types");
-	t = json_is_object(types) ? json_object_get(types, r->column) : NULL;
-	return filter_value(rs, r, v, json_is_string(t) ?
-	    json_string_value(t) : NULL, locus);
+	t = find(cont_get(rc, S_TYPES), r->column, r->columnlen);
+	if (t != NULL && *t->v.p == '"')
+		type = str_cstr(rc, t->v, NULL);
+	return filter_value(rs, r, rc, v->v, type);
 }
 
 /* The masked copy of s in rs->tmp; 0 when s is too short to mask. */
@@ -1151,155 +1697,142 @@ regex_string(struct pgflo_ruleset *rs, struct rule *r, const char *s,
 	return 1;
 }
 
+/* Sets types[col] to "text", adding the member when it is missing. */
+static void
+set_type_text(struct rec *rc, const char *col, size_t collen)
+{
+	struct cont *c = cont_get(rc, S_TYPES);
+	struct item *x;
+
+	if (c->state != 1)
+		return;
+	if ((x = find(c, col, collen)) == NULL) {
+		x = cont_add(c);
+		x->key = json_string_span(rc, col, collen);
+		x->name = col;
+		x->namelen = collen;
+	}
+	x->v.p = "\"text\"";
+	x->v.n = 6;
+	c->dirty = 1;
+}
+
 /* Masks or rewrites one column of one row; returns 1 when changed. */
 static int
-transform_row(struct pgflo_ruleset *rs, struct rule *r, json_t *rec,
-    json_t *row, const char *locus)
+transform_row(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
+    enum slot row)
 {
-	json_t *v, *types;
-	const char *s;
+	struct cont *c = cont_get(rc, row);
+	struct item *x = find(c, r->column, r->columnlen);
+	const char *s, *res;
 	size_t n, outlen = 0;
-	char tmp[64];
-	int isnum = 0, rc;
+	int kind, ret;
 
-	if (!json_is_object(row) || (v = json_object_get(row, r->column)) ==
-	    NULL || json_is_null(v))
+	if (x == NULL || (kind = value_kind(x->v)) == 'n')
 		return 0;
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		n = json_string_length(v);
-	} else if (json_is_integer(v)) {
-		n = (size_t)snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
-		s = tmp;
-		isnum = 1;
-	} else if (json_is_real(v)) {
-		n = (size_t)snprintf(tmp, sizeof(tmp), "%.17g",
-		    json_real_value(v));
-		s = tmp;
-		isnum = 1;
+	if (kind == '"')
+		str_text(rc, x->v, &s, &n);
+	else if (kind == 'i' || kind == 'r') {
+		s = x->v.p;
+		n = x->v.n;
 	} else {
-		rule_warn(r, locus, "column %s is not text; left unchanged",
+		rule_warn(r, rc, "column %s is not text; left unchanged",
 		    r->column);
 		return 0;
 	}
 	if (r->kind == PGFLO_RULE_MASK) {
 		if (!mask_string(rs, r, s, n))
 			return 0;
-		json_object_set_new(row, r->column,
-		    json_stringn(rs->tmp.data, rs->tmp.len));
+		res = rs->tmp.data;
+		outlen = rs->tmp.len;
 	} else {
-		rc = regex_string(rs, r, s, n, &outlen);
-		if (rc <= 0) {
-			if (rc < 0)
-				rule_warn(r, locus, "regex failed on column %s",
+		ret = regex_string(rs, r, s, n, &outlen);
+		if (ret <= 0) {
+			if (ret < 0)
+				rule_warn(r, rc, "regex failed on column %s",
 				    r->column);
 			return 0;
 		}
-		v = json_stringn(rs->sub, outlen);
-		if (v == NULL) {
-			rule_warn(r, locus, "regex on column %s made invalid "
+		res = rs->sub;
+		if (!pgflo_jw_valid_utf8(res, outlen)) {
+			rule_warn(r, rc, "regex on column %s made invalid "
 			    "UTF-8; left unchanged", r->column);
 			return 0;
 		}
-		json_object_set_new(row, r->column, v);
 	}
+	x->v = json_string_span(rc, res, outlen);
+	c->dirty = 1;
 	/* A number turned into text: tell the sink. */
-	if (isnum && json_is_object(types = json_object_get(rec, "types")))
-		json_object_set_new(types, r->column, json_string("text"));
+	if (kind != '"')
+		set_type_text(rc, r->column, r->columnlen);
 	return 1;
 }
 
-static int
-remove_from_array(json_t *arr, const char *name)
-{
-	size_t i;
-	int n = 0;
-
-	if (!json_is_array(arr))
-		return 0;
-	for (i = 0; i < json_array_size(arr);) {
-		json_t *v = json_array_get(arr, i);
-
-		if (json_is_string(v) && strcmp(json_string_value(v), name)
-		    == 0) {
-			json_array_remove(arr, i);
-			n = 1;
-		} else
-			i++;
-	}
-	return n;
-}
-
-/* The record members that list column names (pgflo-record(5)). */
-static const char *const colarrs[] = {
-	"key", "unchanged", "json_null", "old_json_null"
+static const enum slot objslots[] = { S_NEW, S_OLD, S_TYPES };
+static const enum slot arrslots[] = {
+	S_KEY, S_UNCHANGED, S_JSON_NULL, S_OLD_JSON_NULL
 };
-#define NCOLARRS (sizeof(colarrs) / sizeof(colarrs[0]))
 
+/* Drops a column from new, old, types and the lists of names. */
 static int
-exclude_column(json_t *rec, const char *col)
+exclude_column(struct rec *rc, const char *col, size_t collen)
 {
-	static const char *const objs[] = { "new", "old", "types" };
+	struct cont *c;
+	size_t i, j;
 	int n = 0;
-	size_t i;
-	json_t *o;
 
-	for (i = 0; i < 3; i++)
-		if (json_is_object(o = json_object_get(rec, objs[i])) &&
-		    json_object_del(o, col) == 0)
+	for (i = 0; i < 3 + 4; i++) {
+		c = cont_get(rc, i < 3 ? objslots[i] : arrslots[i - 3]);
+		if (c->state != 1)
+			continue;
+		for (j = 0; j < c->n; j++) {
+			if (c->it[j].dead || !name_eq(&c->it[j], col, collen))
+				continue;
+			c->it[j].dead = 1;
+			c->dirty = 1;
 			n = 1;
-	for (i = 0; i < NCOLARRS; i++)
-		n |= remove_from_array(json_object_get(rec, colarrs[i]), col);
+		}
+	}
 	return n;
 }
 
 static const char *
-mapped(const char *name, char *const *src, char *const *dst, size_t n)
+mapped(const struct item *x, char *const *src, char *const *dst, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (strcmp(src[i], name) == 0)
+		if (name_eq(x, src[i], strlen(src[i])))
 			return dst[i];
 	return NULL;
 }
 
-/* Renames columns in new, old, types (keeping key order) and colarrs. */
+/* Renames columns in new, old, types (keeping key order) and the lists. */
 static int
-rename_columns(json_t *rec, char *const *src, char *const *dst, size_t n)
+rename_columns(struct rec *rc, char *const *src, char *const *dst,
+    size_t n)
 {
-	static const char *const objs[] = { "new", "old", "types" };
-	const char *key, *to;
-	json_t *o, *v, *repl;
+	struct cont *c;
+	struct item *x;
+	const char *to;
 	size_t i, j;
-	int changed = 0, hit;
+	int changed = 0;
 
-	for (i = 0; i < 3; i++) {
-		if (!json_is_object(o = json_object_get(rec, objs[i])))
+	for (i = 0; i < 3 + 4; i++) {
+		c = cont_get(rc, i < 3 ? objslots[i] : arrslots[i - 3]);
+		if (c->state != 1)
 			continue;
-		hit = 0;
-		json_object_foreach(o, key, v)
-			if (mapped(key, src, dst, n) != NULL)
-				hit = 1;
-		if (!hit)
-			continue;
-		repl = json_object();
-		json_object_foreach(o, key, v) {
-			to = mapped(key, src, dst, n);
-			json_object_set(repl, to != NULL ? to : key, v);
-		}
-		json_object_set_new(rec, objs[i], repl);
-		changed = 1;
-	}
-	for (i = 0; i < NCOLARRS; i++) {
-		if (!json_is_array(o = json_object_get(rec, colarrs[i])))
-			continue;
-		json_array_foreach(o, j, v) {
-			if (!json_is_string(v) || (to = mapped(
-			    json_string_value(v), src, dst, n)) == NULL)
+		for (j = 0; j < c->n; j++) {
+			x = &c->it[j];
+			if (x->dead || (to = mapped(x, src, dst, n)) == NULL)
 				continue;
-			json_array_set_new(o, j, json_string(to));
+			if (i < 3)
+				x->key = json_string_span(rc, to, strlen(to));
+			else
+				x->v = json_string_span(rc, to, strlen(to));
+			x->name = to;
+			x->namelen = strlen(to);
+			c->dirty = 1;
 			changed = 1;
 		}
 	}
@@ -1307,76 +1840,153 @@ rename_columns(json_t *rec, char *const *src, char *const *dst, size_t n)
 }
 
 static int
-rename_table(json_t *rec, const char *schema, const char *table)
+rename_table(struct rec *rc, const char *schema, const char *table)
 {
 	int changed = 0;
-	const char *cur;
+	struct item *x;
 
-	if (table != NULL) {
-		cur = pgflo_rec_str(rec, "table");
-		if (cur == NULL || strcmp(cur, table) != 0) {
-			json_object_set_new(rec, "table", json_string(table));
-			changed = 1;
-		}
+	if (table != NULL && strcmp(rc->table, table) != 0) {
+		x = &rc->top.it[rc->slot[S_TABLE]];
+		x->v = json_string_span(rc, table, strlen(table));
+		rc->table = table;
+		changed = 1;
 	}
-	if (schema != NULL) {
-		cur = pgflo_rec_str(rec, "schema");
-		if (cur == NULL || strcmp(cur, schema) != 0) {
-			json_object_set_new(rec, "schema", json_string(schema));
-			changed = 1;
-		}
+	if (schema != NULL && strcmp(rc->schema, schema) != 0) {
+		x = &rc->top.it[rc->slot[S_SCHEMA]];
+		x->v = json_string_span(rc, schema, strlen(schema));
+		rc->schema = schema;
+		changed = 1;
 	}
 	return changed;
+}
+
+static unsigned
+op_bit(const char *s, size_t n, enum pgflo_op *op)
+{
+	static const struct {
+		const char *name;
+		enum pgflo_op op;
+		unsigned bit;
+	} ops[] = {
+		{ "insert", PGFLO_OP_INSERT, PGFLO_RULE_INSERT },
+		{ "update", PGFLO_OP_UPDATE, PGFLO_RULE_UPDATE },
+		{ "delete", PGFLO_OP_DELETE, PGFLO_RULE_DELETE },
+		{ "truncate", PGFLO_OP_TRUNCATE, PGFLO_RULE_TRUNCATE },
+		{ "ddl", PGFLO_OP_DDL, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strlen(ops[i].name) == n && memcmp(ops[i].name, s, n) == 0) {
+			*op = ops[i].op;
+			return ops[i].bit;
+		}
+	*op = PGFLO_OP_UNKNOWN;
+	return 0;
+}
+
+/* A string member's decoded text, NUL-terminated; NULL if not a string. */
+static const char *
+top_str(struct rec *rc, enum slot s)
+{
+	struct item *x;
+
+	if (rc->slot[s] < 0)
+		return NULL;
+	x = &rc->top.it[rc->slot[s]];
+	if (*x->v.p != '"')
+		return NULL;
+	return str_cstr(rc, x->v, NULL);
+}
+
+static int
+rec_open(struct rec *rc, const char *line, size_t len)
+{
+	struct item *x;
+	size_t i;
+	int s;
+
+	arena_reset(rc);
+	for (s = 0; s < NSLOTS; s++) {
+		rc->sub[s].state = 0;
+		rc->sub[s].dirty = 0;
+		rc->sub[s].n = 0;
+	}
+	rc->line = line;
+	rc->len = len;
+	if (scan_top(rc) == -1 || check_text(line, len) == -1)
+		return -1;
+	for (i = 0; i < rc->top.n; i++) {
+		x = &rc->top.it[i];
+		item_name(rc, x, x->key);
+		if ((s = slot_of(x->name, x->namelen)) >= 0) {
+			if (rc->slot[s] >= 0)
+				rc->top.it[rc->slot[s]].slot = -1;
+			rc->slot[s] = (int)i;
+			x->slot = s;
+		}
+	}
+	return 0;
 }
 
 int
-pgflo_ruleset_apply(struct pgflo_ruleset *rs, json_t *rec, int *changed,
-    const char *locus, char *errbuf, size_t errlen)
+pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
+    const char *name, unsigned long lineno, const char **out, size_t *outlen,
+    int *changed, char *errbuf, size_t errlen)
 {
-	const char *schema, *table;
+	struct rec *rc;
 	struct entry *e;
 	struct route *rt;
+	struct item *opx;
+	enum pgflo_op op;
 	unsigned opbit;
-	size_t i;
+	const char *s;
+	char where[300];
+	size_t i, n;
 	int rows;
 
 	*changed = 0;
-	switch (pgflo_rec_op(rec)) {
-	case PGFLO_OP_INSERT:
-		opbit = PGFLO_RULE_INSERT;
-		break;
-	case PGFLO_OP_UPDATE:
-		opbit = PGFLO_RULE_UPDATE;
-		break;
-	case PGFLO_OP_DELETE:
-		opbit = PGFLO_RULE_DELETE;
-		break;
-	case PGFLO_OP_TRUNCATE:
-		opbit = PGFLO_RULE_TRUNCATE;
-		break;
-	case PGFLO_OP_DDL:
-		opbit = 0;
-		break;
-	default:
-		return 1;	/* begin, commit, position, snapshot, ... */
+	*out = line;
+	*outlen = len;
+	if (rs->rec == NULL) {
+		rs->rec = pgflo_xmalloc(sizeof(*rs->rec));
+		memset(rs->rec, 0, sizeof(*rs->rec));
 	}
-	schema = pgflo_rec_str(rec, "schema");
-	table = pgflo_rec_str(rec, "table");
-	if (table == NULL || schema == NULL) {
-		if (opbit == 0)
-			return 1;
-		snprintf(errbuf, errlen, "%s: %s record without "
-		    "\"schema\" and \"table\" strings", locus,
-		    pgflo_op_name(pgflo_rec_op(rec)));
+	rc = rs->rec;
+	rc->name = name;
+	rc->lineno = lineno;
+	if (rec_open(rc, line, len) == -1)
+		return PGFLO_RULE_BADJSON;
+	if (rc->slot[S_OP] < 0 || *(opx = &rc->top.it[rc->slot[S_OP]])->v.p
+	    != '"') {
+		locus(rc, where, sizeof(where));
+		snprintf(errbuf, errlen, "%s: record has no \"op\" string",
+		    where);
 		return -1;
 	}
-	e = lookup(rs, schema, table);
+	str_text(rc, opx->v, &s, &n);
+	opbit = op_bit(s, n, &op);
+	if (op == PGFLO_OP_UNKNOWN)
+		return 1;	/* begin, commit, position, snapshot, ... */
+	rc->schema = top_str(rc, S_SCHEMA);
+	rc->table = top_str(rc, S_TABLE);
+	if (rc->table == NULL || rc->schema == NULL) {
+		if (opbit == 0)
+			return 1;
+		locus(rc, where, sizeof(where));
+		snprintf(errbuf, errlen, "%s: %s record without "
+		    "\"schema\" and \"table\" strings", where,
+		    pgflo_op_name(op));
+		return -1;
+	}
+	e = lookup(rs, rc->schema, rc->table);
 	if (opbit == 0) {
 		if (e->renames && !e->ddl_warned) {
 			e->ddl_warned = 1;
+			locus(rc, where, sizeof(where));
 			pgflo_warnx("warning: %s: ddl for renamed table %s.%s "
 			    "passed unchanged; its statement is not rewritten",
-			    locus, schema, table);
+			    where, rc->schema, rc->table);
 		}
 		return 1;
 	}
@@ -1388,7 +1998,7 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, json_t *rec, int *changed,
 			continue;
 		switch (r->kind) {
 		case PGFLO_RULE_FILTER:
-			if (rows && !apply_filter(rs, r, rec, opbit, locus))
+			if (rows && !apply_filter(rs, r, rc, opbit))
 				return 0;
 			break;
 		case PGFLO_RULE_MASK:
@@ -1396,22 +2006,21 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, json_t *rec, int *changed,
 			if (!rows)
 				break;
 			if (opbit != PGFLO_RULE_DELETE)
-				*changed |= transform_row(rs, r, rec,
-				    json_object_get(rec, "new"), locus);
+				*changed |= transform_row(rs, r, rc, S_NEW);
 			if (opbit != PGFLO_RULE_INSERT)
-				*changed |= transform_row(rs, r, rec,
-				    json_object_get(rec, "old"), locus);
+				*changed |= transform_row(rs, r, rc, S_OLD);
 			break;
 		case PGFLO_RULE_EXCLUDE:
 			if (rows)
-				*changed |= exclude_column(rec, r->column);
+				*changed |= exclude_column(rc, r->column,
+				    r->columnlen);
 			break;
 		case PGFLO_RULE_RENAME_TABLE:
-			*changed |= rename_table(rec, r->newschema, r->newname);
+			*changed |= rename_table(rc, r->newschema, r->newname);
 			break;
 		case PGFLO_RULE_RENAME_COLUMN:
 			if (rows)
-				*changed |= rename_columns(rec, &r->column,
+				*changed |= rename_columns(rc, &r->column,
 				    &r->newname, 1);
 			break;
 		}
@@ -1419,10 +2028,17 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, json_t *rec, int *changed,
 	if ((rt = e->route) != NULL) {
 		if ((rt->ops & opbit) == 0)
 			return 0;
-		*changed |= rename_table(rec, rt->dest_schema, rt->dest_table);
+		*changed |= rename_table(rc, rt->dest_schema, rt->dest_table);
 		if (rows && rt->nmap > 0)
-			*changed |= rename_columns(rec, rt->src, rt->dst,
+			*changed |= rename_columns(rc, rt->src, rt->dst,
 			    rt->nmap);
+	}
+	if (*changed) {
+		pgflo_buf_reset(&rc->out);
+		pgflo_buf_grow(&rc->out, len + 64);
+		put_obj(rc, &rc->out, &rc->top);
+		*out = rc->out.data;
+		*outlen = rc->out.len;
 	}
 	return 1;
 }

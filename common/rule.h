@@ -7,7 +7,8 @@
 #ifndef PGFLO_RULE_H
 #define PGFLO_RULE_H
 
-#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "pgflo.h"
 
@@ -90,14 +91,19 @@ enum pgflo_rule_cmp pgflo_rule_cmp_parse(const char *s, size_t len);
 unsigned pgflo_rule_op_parse(const char *s, size_t len);
 
 /*
- * Applies the rules to a parsed record (borrowed, modified in place).
- * Returns 1 keep, 0 drop, -1 a malformed record (errbuf says why).
- * *changed is set when the record was modified, so that an unchanged
- * record can be written as its original bytes.  locus names the input
- * line for warnings.
+ * Applies the rules to one record line of len bytes (left as it is).
+ * Returns 1 keep: *out and *outlen are the record to write, the line
+ * itself, or when *changed is set a copy with the changed values and
+ * keys spliced in (valid until the next call); 0 drop; -1 a malformed
+ * record (errbuf says why, naming name:lineno); PGFLO_RULE_BADJSON when
+ * the line is not one valid JSON object (the caller finds the words).
+ * name and lineno name the line in warnings.
  */
-int	pgflo_ruleset_apply(struct pgflo_ruleset *rs, json_t *rec,
-	    int *changed, const char *locus, char *errbuf, size_t errlen);
+#define PGFLO_RULE_BADJSON	(-2)
+int	pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line,
+	    size_t len, const char *name, unsigned long lineno,
+	    const char **out, size_t *outlen, int *changed, char *errbuf,
+	    size_t errlen);
 
 /*
  * Exact comparisons, exposed for tests: returns 0 and sets *res to

@@ -414,12 +414,28 @@ pgflo-rule: 3 records read, 1 written (0 changed), 0 dropped, 2 bad; 0 rules"
 	[[ "$stderr" == *"(written to $BATS_TEST_TMPDIR/dl)" ]]
 }
 
-@test "rule: a rule that would rewrite an integer beyond 64 bits is a bad record" {
-	in='{"op":"insert","schema":"s","table":"t","new":{"a":"abc","j":{"n":123456789012345678901234567890}}}'
+@test "rule: a changed record keeps untouched values byte for byte (big numbers, 1.10, escapes, spacing)" {
+	in='{"op":"insert","schema":"s","table":"t","new":{"a":"abc","j":{"n":123456789012345678901234567890,"f":1.10,"e":1E+2,"s":"\u00e9\/"}}}'
 	run -0 bash -c "echo '$in' | pgflo-rule -w 'a = abc'"
 	assert_output "$in"
-	run -1 --separate-stderr bash -c "echo '$in' | pgflo-rule -m a"
-	[ "$stderr" = "pgflo-rule: <stdin>:1: a rule changes a record holding an integer beyond 64 bits, which cannot be written back exactly" ]
+	run -0 --separate-stderr bash -c "echo '$in' | pgflo-rule -m a"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"a*c","j":{"n":123456789012345678901234567890,"f":1.10,"e":1E+2,"s":"\u00e9\/"}}}'
+	[ -z "$stderr" ]
+	run -0 bash -c "echo '{ \"op\" : \"insert\", \"schema\":\"s\",\"table\":\"t\",\"new\":{ \"a\" : \"abc\" , \"b\" : [1, 2] }}' | pgflo-rule -m a"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"a*c","b":[1, 2]}}'
+}
+
+@test "rule: invalid UTF-8, \\u0000 and lone surrogates are invalid JSON, as jansson says" {
+	run -1 --separate-stderr bash -c "printf '{\"op\":\"commit\",\"x\":\"\\377\"}\n' | pgflo-rule"
+	[[ "$stderr" == "pgflo-rule: <stdin>:1: invalid JSON: "* ]]
+	run -1 --separate-stderr bash -c "printf '%s\n' '{\"op\":\"commit\",\"x\":\"a\\u0000\"}' | pgflo-rule"
+	[[ "$stderr" == "pgflo-rule: <stdin>:1: invalid JSON: "* ]]
+	run -1 --separate-stderr bash -c "printf '%s\n' '{\"op\":\"commit\",\"x\":\"\\udc00\"}' | pgflo-rule"
+	[[ "$stderr" == "pgflo-rule: <stdin>:1: invalid JSON: "* ]]
+	run -1 --separate-stderr bash -c "printf '%s\n' '{\"op\":\"commit\"} x' | pgflo-rule"
+	[[ "$stderr" == "pgflo-rule: <stdin>:1: invalid JSON: "* ]]
+	run -0 bash -c "printf '%s\n' '{\"op\":\"commit\",\"x\":\"\\ud83d\\ude00 \\u00e9\"}' | pgflo-rule"
+	assert_output '{"op":"commit","x":"\ud83d\ude00 \u00e9"}'
 }
 
 @test "rule: a 2 MiB line and an unterminated last line" {

@@ -3,8 +3,9 @@
  *
  * A pure filter: records in, records out, in order.  Rules come from
  * the command line (scoped by --table) and from pg_flo's rules and
- * routing YAML files.  A record no rule touches is written as its
- * original bytes; only changed records are serialized again.
+ * routing YAML files.  Nothing is parsed into a tree: a record no
+ * rule touches is written as its original bytes, and a changed one is
+ * the original with the changed values and keys spliced in (rule.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -285,66 +286,61 @@ bad_line(struct pgflo_reader *r, struct counts *n, const char *msg)
 	n->bad++;
 }
 
+/*
+ * The words for a line the span scanner refused: jansson's, which
+ * only runs on this rare path.
+ */
 static void
-run(struct pgflo_ruleset *rs, struct pgflo_reader *r, struct counts *n)
+bad_json(const struct pgflo_reader *r, char *msg, size_t len)
 {
 	json_error_t jerr;
 	json_t *rec;
-	char locus[300], msg[700];
-	int rc, changed, bigint;
+
+	rec = json_loadb(r->line, r->len, 0, &jerr);
+	if (rec == NULL && strstr(jerr.text, "too big") != NULL)
+		rec = json_loadb(r->line, r->len, JSON_DECODE_INT_AS_REAL,
+		    &jerr);
+	if (rec == NULL)
+		snprintf(msg, len, "%s:%lu: invalid JSON: %s (column %d)",
+		    r->name, r->lineno, jerr.text, jerr.column);
+	else if (!json_is_object(rec))
+		snprintf(msg, len, "%s:%lu: record is not a JSON object",
+		    r->name, r->lineno);
+	else
+		snprintf(msg, len, "%s:%lu: invalid JSON: nested too deeply",
+		    r->name, r->lineno);
+	json_decref(rec);
+}
+
+static void
+run(struct pgflo_ruleset *rs, struct pgflo_reader *r, struct counts *n)
+{
+	const char *out;
+	char msg[700];
+	size_t outlen;
+	int rc, changed;
 
 	while ((rc = pgflo_reader_next(r)) == 1) {
 		n->in++;
-		snprintf(locus, sizeof(locus), "%s:%lu", r->name, r->lineno);
-		bigint = 0;
-		rec = json_loadb(r->line, r->len, 0, &jerr);
-		if (rec == NULL && strstr(jerr.text, "too big") != NULL) {
-			/* Beyond int64: decide on doubles, pass the bytes. */
-			bigint = 1;
-			rec = json_loadb(r->line, r->len,
-			    JSON_DECODE_INT_AS_REAL, &jerr);
-		}
-		if (rec == NULL) {
-			snprintf(msg, sizeof(msg), "%s: invalid JSON: %s "
-			    "(column %d)", locus, jerr.text, jerr.column);
-			bad_line(r, n, msg);
-			continue;
-		}
-		if (!json_is_object(rec) ||
-		    !json_is_string(json_object_get(rec, "op"))) {
-			snprintf(msg, sizeof(msg), "%s: %s", locus,
-			    json_is_object(rec) ? "record has no \"op\" string"
-			    : "record is not a JSON object");
-			json_decref(rec);
-			bad_line(r, n, msg);
-			continue;
-		}
-		rc = pgflo_ruleset_apply(rs, rec, &changed, locus, msg,
-		    sizeof(msg));
-		if (rc == 1 && changed && bigint) {
-			snprintf(msg, sizeof(msg), "%s: a rule changes a record "
-			    "holding an integer beyond 64 bits, which cannot be "
-			    "written back exactly", locus);
+		rc = pgflo_ruleset_apply(rs, r->line, r->len, r->name,
+		    r->lineno, &out, &outlen, &changed, msg, sizeof(msg));
+		if (rc == PGFLO_RULE_BADJSON) {
+			bad_json(r, msg, sizeof(msg));
 			rc = -1;
 		}
 		if (rc == -1) {
-			json_decref(rec);
 			bad_line(r, n, msg);
 			continue;
 		}
-		if (rc == 0)
+		if (rc == 0) {
 			n->dropped++;
-		else {
-			if (changed) {
-				n->changed++;
-				rc = pgflo_out_json(rec);
-			} else
-				rc = pgflo_out_line(r->line, r->len);
-			if (rc == -1)
-				pgflo_err(PGFLO_EXIT_FAIL, "write error");
-			n->out++;
+			continue;
 		}
-		json_decref(rec);
+		if (changed)
+			n->changed++;
+		if (pgflo_out_line(out, outlen) == -1)
+			pgflo_err(PGFLO_EXIT_FAIL, "write error");
+		n->out++;
 	}
 	if (rc == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", r->errmsg);
