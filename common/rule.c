@@ -845,6 +845,8 @@ struct item {
 	struct pgflo_span v;	/* JSON text: in the line or the arena */
 	int	 slot;		/* top level: the slot it fills, or -1 */
 	int	 dead;
+	int	 dup;		/* put_obj: a later duplicate key */
+	size_t	 last;		/* put_obj: the duplicate holding the value */
 };
 
 struct cont {
@@ -872,6 +874,8 @@ struct rec {
 	struct chunk *arena;
 	struct pgflo_buf esc;
 	struct pgflo_buf out;
+	size_t	*htab;		/* put_obj's duplicate finder */
+	size_t	 hcap;
 	const char *name;	/* for the locus */
 	unsigned long lineno;
 };
@@ -941,6 +945,7 @@ rec_free(struct rec *rc)
 	free(rc->arena);
 	pgflo_buf_free(&rc->esc);
 	pgflo_buf_free(&rc->out);
+	free(rc->htab);
 	free(rc);
 }
 
@@ -1264,38 +1269,68 @@ static void
 put_value(struct rec *rc, struct pgflo_buf *b, const struct item *x);
 
 /*
- * Writes an object compactly; a duplicate key is written once, at its
- * first place with its last value, as jansson did.
+ * Marks duplicate keys among the live members: jansson kept one, at the
+ * first place with the last value.  A hash table, so wide rows cost
+ * O(n).
  */
+static void
+mark_dups(struct rec *rc, struct cont *c)
+{
+	size_t i, h, k, mask, empty = (size_t)-1;
+	struct item *x;
+
+	for (k = 16; k < 2 * c->n; k *= 2)
+		;
+	if (rc->hcap < k) {
+		rc->hcap = k;
+		rc->htab = pgflo_xrealloc(rc->htab, k * sizeof(*rc->htab));
+	}
+	mask = k - 1;
+	for (h = 0; h < k; h++)
+		rc->htab[h] = empty;
+	for (i = 0; i < c->n; i++) {
+		x = &c->it[i];
+		x->dup = 0;
+		x->last = i;
+		if (x->dead)
+			continue;
+		h = 1469598103934665603ULL;
+		for (k = 0; k < x->namelen; k++)
+			h = (h ^ (unsigned char)x->name[k]) * 1099511628211ULL;
+		for (h &= mask; rc->htab[h] != empty; h = (h + 1) & mask) {
+			struct item *f = &c->it[rc->htab[h]];
+
+			if (name_eq(f, x->name, x->namelen)) {
+				f->last = i;
+				x->dup = 1;
+				break;
+			}
+		}
+		if (!x->dup)
+			rc->htab[h] = i;
+	}
+}
+
+/* Writes an object compactly, one member per key (mark_dups). */
 static void
 put_obj(struct rec *rc, struct pgflo_buf *b, struct cont *c)
 {
-	size_t i, j, last;
-	int first = 1, seen;
+	size_t i;
+	int first = 1;
 
+	mark_dups(rc, c);
 	pgflo_buf_putc(b, '{');
 	for (i = 0; i < c->n; i++) {
 		struct item *x = &c->it[i];
 
-		if (x->dead)
+		if (x->dead || x->dup)
 			continue;
-		seen = 0;
-		for (j = 0; j < i && !seen; j++)
-			seen = !c->it[j].dead && name_eq(&c->it[j], x->name,
-			    x->namelen);
-		if (seen)
-			continue;
-		last = i;
-		for (j = i + 1; j < c->n; j++)
-			if (!c->it[j].dead && name_eq(&c->it[j], x->name,
-			    x->namelen))
-				last = j;
 		if (!first)
 			pgflo_buf_putc(b, ',');
 		first = 0;
 		pgflo_buf_putn(b, x->key.p, x->key.n);
 		pgflo_buf_putc(b, ':');
-		put_value(rc, b, &c->it[last]);
+		put_value(rc, b, &c->it[x->last]);
 	}
 	pgflo_buf_putc(b, '}');
 }

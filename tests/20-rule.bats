@@ -425,6 +425,13 @@ pgflo-rule: 3 records read, 1 written (0 changed), 0 dropped, 2 bad; 0 rules"
 	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"a*c","b":[1, 2]}}'
 }
 
+@test "rule: duplicate keys in a changed record are written once, at the first place with the last value" {
+	run -0 bash -c "printf '%s\n' '{\"op\":\"insert\",\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"a\":\"q\",\"b\":1},\"new\":{\"a\":\"abcd\",\"c\":2,\"a\":\"wxyz\"}}' | pgflo-rule -m a"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"w**z","c":2}}'
+	run -0 bash -c "echo '{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"a\":1,\"b\":2,\"c\":3}}' | pgflo-rule --rename-column a=c"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"c":3,"b":2}}'
+}
+
 @test "rule: invalid UTF-8, \\u0000 and lone surrogates are invalid JSON, as jansson says" {
 	run -1 --separate-stderr bash -c "printf '{\"op\":\"commit\",\"x\":\"\\377\"}\n' | pgflo-rule"
 	[[ "$stderr" == "pgflo-rule: <stdin>:1: invalid JSON: "* ]]
