@@ -1,0 +1,541 @@
+/*
+ * pgpub.c - tables, publication, slot and DDL triggers of a pipeline
+ * (pgpub.h).  Identifiers are always quoted; values go as parameters on
+ * normal connections and as quoted literals on replication ones.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "pgflo.h"
+#include "pgconn.h"
+#include "pgpub.h"
+
+void
+pgflo_tables_free(struct pgflo_tables *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		free(t->schema[i]);
+		free(t->name[i]);
+	}
+	free(t->schema);
+	free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Glob to LIKE: '*' '%', '?' '_', LIKE's own specials escaped. */
+static void
+glob_like(struct pgflo_buf *b, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '*')
+			pgflo_buf_putc(b, '%');
+		else if (s[i] == '?')
+			pgflo_buf_putc(b, '_');
+		else {
+			if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+				pgflo_buf_putc(b, '\\');
+			pgflo_buf_putc(b, s[i]);
+		}
+	}
+	pgflo_buf_cstr(b);
+}
+
+static int
+tables_has(const struct pgflo_tables *t, const char *s, const char *n)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->schema[i], s) == 0 && strcmp(t->name[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+tables_add(struct pgflo_tables *t, const char *s, const char *n)
+{
+	t->schema = pgflo_xrealloc(t->schema, (t->n + 1) * sizeof(char *));
+	t->name = pgflo_xrealloc(t->name, (t->n + 1) * sizeof(char *));
+	t->schema[t->n] = pgflo_xstrdup(s);
+	t->name[t->n] = pgflo_xstrdup(n);
+	t->n++;
+}
+
+static int
+cmp_idx(const struct pgflo_tables *t, size_t a, size_t b)
+{
+	int c = strcmp(t->schema[a], t->schema[b]);
+
+	return c != 0 ? c : strcmp(t->name[a], t->name[b]);
+}
+
+static void
+tables_sort(struct pgflo_tables *t)
+{
+	size_t i, j;
+	char *s, *n;
+
+	/* Insertion sort: table lists are short. */
+	for (i = 1; i < t->n; i++)
+		for (j = i; j > 0 && cmp_idx(t, j - 1, j) > 0; j--) {
+			s = t->schema[j];
+			n = t->name[j];
+			t->schema[j] = t->schema[j - 1];
+			t->name[j] = t->name[j - 1];
+			t->schema[j - 1] = s;
+			t->name[j - 1] = n;
+		}
+}
+
+int
+pgflo_tables_resolve(PGconn *conn, const char *patterns,
+    struct pgflo_tables *out, char *errbuf, size_t errlen)
+{
+	static const char sql[] =
+	    "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+	    "AND n.nspname LIKE $1 AND c.relname LIKE $2 "
+	    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+	    "AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1, 2";
+	struct pgflo_buf ls = { 0 }, lt = { 0 }, pat = { 0 };
+	const char *p, *end, *dot, *params[2];
+	PGresult *res;
+	int i, r = -1;
+
+	memset(out, 0, sizeof(*out));
+	for (p = patterns; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		pgflo_buf_reset(&pat);
+		pgflo_buf_putn(&pat, p, (size_t)(end - p));
+		while (pat.len > 0 && (pat.data[pat.len - 1] == ' ' ||
+		    pat.data[pat.len - 1] == '\t'))
+			pat.len--;
+		pgflo_buf_cstr(&pat);
+		if (pat.len == 0)
+			continue;
+		pgflo_buf_reset(&ls);
+		pgflo_buf_reset(&lt);
+		if ((dot = strchr(pat.data, '.')) != NULL) {
+			glob_like(&ls, pat.data, (size_t)(dot - pat.data));
+			glob_like(&lt, dot + 1, strlen(dot + 1));
+		} else {
+			glob_like(&ls, "public", 6);
+			glob_like(&lt, pat.data, pat.len);
+		}
+		if (ls.len == 0 || lt.len == 0) {
+			snprintf(errbuf, errlen, "bad table pattern '%s'",
+			    pat.data);
+			goto out;
+		}
+		params[0] = ls.data;
+		params[1] = lt.data;
+		res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			snprintf(errbuf, errlen, "could not list tables: %s",
+			    pgflo_pg_resmsg(res));
+			PQclear(res);
+			goto out;
+		}
+		if (PQntuples(res) == 0) {
+			snprintf(errbuf, errlen, "no table matches '%s'",
+			    pat.data);
+			PQclear(res);
+			goto out;
+		}
+		for (i = 0; i < PQntuples(res); i++)
+			if (!tables_has(out, PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1)))
+				tables_add(out, PQgetvalue(res, i, 0),
+				    PQgetvalue(res, i, 1));
+		PQclear(res);
+	}
+	if (out->n == 0) {
+		snprintf(errbuf, errlen, "no table pattern given");
+		goto out;
+	}
+	tables_sort(out);
+	r = 0;
+out:
+	if (r == -1)
+		pgflo_tables_free(out);
+	pgflo_buf_free(&ls);
+	pgflo_buf_free(&lt);
+	pgflo_buf_free(&pat);
+	return r;
+}
+
+int
+pgflo_slot_name_ok(const char *slot)
+{
+	size_t n = strlen(slot);
+
+	return n > 0 && n <= 63 &&
+	    strspn(slot, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+/* Runs a one-parameter query; NULL with errbuf set on failure. */
+static PGresult *
+query(PGconn *conn, const char *sql, const char *param, const char *what,
+    char *errbuf, size_t errlen)
+{
+	PGresult *res;
+
+	res = PQexecParams(conn, sql, param != NULL ? 1 : 0, NULL, &param,
+	    NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
+		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int
+pgflo_pub_exists(PGconn *conn, const char *pub, char *errbuf, size_t errlen)
+{
+	PGresult *res;
+	int r;
+
+	res = query(conn, "SELECT 1 FROM pg_catalog.pg_publication "
+	    "WHERE pubname = $1", pub, "could not look up the publication",
+	    errbuf, errlen);
+	if (res == NULL)
+		return -1;
+	r = PQntuples(res) > 0;
+	PQclear(res);
+	return r;
+}
+
+static void
+table_list(struct pgflo_buf *b, const struct pgflo_tables *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		if (i > 0)
+			pgflo_buf_puts(b, ", ");
+		pgflo_pg_quote_ident(b, t->schema[i]);
+		pgflo_buf_putc(b, '.');
+		pgflo_pg_quote_ident(b, t->name[i]);
+	}
+}
+
+int
+pgflo_pub_sync(PGconn *conn, const char *pub, const struct pgflo_tables *t,
+    int *changed, char *errbuf, size_t errlen)
+{
+	static const char cur_sql[] =
+	    "SELECT p.puballtables, n.nspname, c.relname "
+	    "FROM pg_catalog.pg_publication p "
+	    "LEFT JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid "
+	    "LEFT JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid "
+	    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	    "WHERE p.pubname = $1";
+	struct pgflo_tables cur = { 0 };
+	struct pgflo_buf sql = { 0 };
+	PGresult *res;
+	int i, same, exists, r = -1;
+	size_t k;
+
+	if (changed != NULL)
+		*changed = 0;
+	if ((res = query(conn, cur_sql, pub, "could not look up the "
+	    "publication", errbuf, errlen)) == NULL)
+		return -1;
+	if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		snprintf(errbuf, errlen, "publication \"%s\" is FOR ALL "
+		    "TABLES; drop it, or name another with -P", pub);
+		PQclear(res);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(res); i++)
+		if (!PQgetisnull(res, i, 1))
+			tables_add(&cur, PQgetvalue(res, i, 1),
+			    PQgetvalue(res, i, 2));
+	tables_sort(&cur);
+	exists = PQntuples(res) > 0;
+	same = cur.n == t->n;
+	for (k = 0; same && k < t->n; k++)
+		same = strcmp(cur.schema[k], t->schema[k]) == 0 &&
+		    strcmp(cur.name[k], t->name[k]) == 0;
+	if (exists && same) {
+		r = 0;
+		goto out;
+	}
+	pgflo_buf_puts(&sql, !exists ? "CREATE PUBLICATION " :
+	    "ALTER PUBLICATION ");
+	pgflo_pg_quote_ident(&sql, pub);
+	pgflo_buf_puts(&sql, !exists ? " FOR TABLE " :
+	    " SET TABLE ");
+	table_list(&sql, t);
+	PQclear(res);
+	res = NULL;
+	if ((res = query(conn, pgflo_buf_cstr(&sql), NULL, !exists ?
+	    "could not create the publication" :
+	    "could not alter the publication", errbuf, errlen)) == NULL)
+		goto out;
+	if (changed != NULL)
+		*changed = 1;
+	r = 0;
+out:
+	PQclear(res);
+	pgflo_tables_free(&cur);
+	pgflo_buf_free(&sql);
+	return r;
+}
+
+int
+pgflo_pub_drop(PGconn *conn, const char *pub, char *errbuf, size_t errlen)
+{
+	struct pgflo_buf sql = { 0 };
+	PGresult *res;
+
+	pgflo_buf_puts(&sql, "DROP PUBLICATION IF EXISTS ");
+	pgflo_pg_quote_ident(&sql, pub);
+	res = query(conn, pgflo_buf_cstr(&sql), NULL,
+	    "could not drop the publication", errbuf, errlen);
+	pgflo_buf_free(&sql);
+	PQclear(res);
+	return res != NULL ? 0 : -1;
+}
+
+int
+pgflo_slot_exists(PGconn *conn, const char *slot, pgflo_lsn *confirmed,
+    char *errbuf, size_t errlen)
+{
+	static const char sql[] =
+	    "SELECT plugin, database = pg_catalog.current_database(), "
+	    "slot_type, confirmed_flush_lsn FROM pg_catalog.pg_replication_slots "
+	    "WHERE slot_name = $1";
+	PGresult *res;
+	int r = -1;
+
+	if (confirmed != NULL)
+		*confirmed = 0;
+	if ((res = query(conn, sql, slot, "could not look up the slot",
+	    errbuf, errlen)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0)
+		r = 0;
+	else if (strcmp(PQgetvalue(res, 0, 2), "logical") != 0 ||
+	    strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0)
+		snprintf(errbuf, errlen, "slot \"%s\" exists but is not a "
+		    "logical pgoutput slot", slot);
+	else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+		snprintf(errbuf, errlen, "slot \"%s\" belongs to another "
+		    "database", slot);
+	else {
+		if (confirmed != NULL && !PQgetisnull(res, 0, 3))
+			pgflo_lsn_parse(PQgetvalue(res, 0, 3), confirmed);
+		r = 1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int
+pgflo_slot_create(PGconn *repl, const char *slot, const char *snapshot,
+    pgflo_lsn *consistent, char **snapname, char *errbuf, size_t errlen)
+{
+	struct pgflo_buf sql = { 0 };
+	PGresult *res;
+	int r = -1;
+
+	pgflo_buf_puts(&sql, "CREATE_REPLICATION_SLOT ");
+	pgflo_pg_quote_ident(&sql, slot);
+	pgflo_buf_puts(&sql, " LOGICAL pgoutput (SNAPSHOT ");
+	pgflo_pg_quote_literal(&sql, snapshot);
+	pgflo_buf_putc(&sql, ')');
+	res = pgflo_pg_exec(repl, pgflo_buf_cstr(&sql), PGRES_TUPLES_OK,
+	    errbuf, errlen);
+	pgflo_buf_free(&sql);
+	if (res == NULL) {
+		char tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%s", errbuf);
+		snprintf(errbuf, errlen, "could not create slot \"%s\": %s",
+		    slot, tmp);
+		return -1;
+	}
+	if (PQnfields(res) < 4 || PQntuples(res) != 1) {
+		snprintf(errbuf, errlen, "could not create slot \"%s\": "
+		    "unexpected reply", slot);
+		goto out;
+	}
+	if (consistent != NULL &&
+	    pgflo_lsn_parse(PQgetvalue(res, 0, 1), consistent) == -1) {
+		snprintf(errbuf, errlen, "could not create slot \"%s\": bad "
+		    "consistent point", slot);
+		goto out;
+	}
+	if (snapname != NULL)
+		*snapname = PQgetisnull(res, 0, 2) ? NULL :
+		    pgflo_xstrdup(PQgetvalue(res, 0, 2));
+	r = 0;
+out:
+	PQclear(res);
+	return r;
+}
+
+int
+pgflo_slot_drop(PGconn *conn, const char *slot, char *errbuf, size_t errlen)
+{
+	PGresult *res;
+	int r;
+
+	res = query(conn, "SELECT pg_catalog.pg_drop_replication_slot("
+	    "slot_name) FROM pg_catalog.pg_replication_slots "
+	    "WHERE slot_name = $1", slot, "could not drop the slot",
+	    errbuf, errlen);
+	if (res == NULL)
+		return -1;
+	r = PQntuples(res) > 0;
+	PQclear(res);
+	return r;
+}
+
+/* "pgflo_ddl_" / "pgflo_ddl_drop_" + slot, as one quoted identifier. */
+static void
+ddl_name(struct pgflo_buf *b, const char *kind, const char *slot)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "pgflo_%s_%s", kind, slot);
+	pgflo_pg_quote_ident(b, name);
+}
+
+static int
+exec_cmd(PGconn *conn, const char *sql, const char *what, char *errbuf,
+    size_t errlen)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
+		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
+		PQclear(res);
+		PQclear(PQexec(conn, "ROLLBACK"));
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
+    char *errbuf, size_t errlen)
+{
+	struct pgflo_buf sql = { 0 }, fn = { 0 }, lit = { 0 };
+	char prefix[128];
+	int r;
+
+	snprintf(prefix, sizeof(prefix), "%s%s", PGFLO_DDL_PREFIX, slot);
+	pgflo_buf_puts(&fn, "public.");
+	ddl_name(&fn, "ddl", slot);
+	pgflo_pg_quote_literal(&lit, pub);
+	pgflo_buf_cstr(&lit);
+
+	pgflo_buf_puts(&sql, "BEGIN;\nCREATE OR REPLACE FUNCTION ");
+	pgflo_buf_puts(&sql, pgflo_buf_cstr(&fn));
+	pgflo_buf_puts(&sql, "() RETURNS event_trigger LANGUAGE plpgsql "
+	    "SECURITY DEFINER SET search_path = pg_catalog AS $pgflo$\n"
+	    "DECLARE\n"
+	    "  r record;\n"
+	    "  rel oid;\n"
+	    "  done oid[] := '{}';\n"
+	    "  nsp text;\n"
+	    "  tbl text;\n"
+	    "BEGIN\n"
+	    "  IF tg_event = 'sql_drop' THEN\n"
+	    "    FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() d\n"
+	    "        WHERE d.object_type = 'table' AND d.original LOOP\n"
+	    "      CONTINUE WHEN NOT EXISTS (SELECT 1 FROM\n"
+	    "          pg_event_trigger_dropped_objects() p\n"
+	    "          WHERE p.object_type = 'publication relation'\n"
+	    "          AND p.object_identity = format('%s in publication %s',\n"
+	    "            r.object_identity, quote_ident(");
+	pgflo_buf_puts(&sql, lit.data);
+	pgflo_buf_puts(&sql, ")));\n"
+	    "      PERFORM pg_logical_emit_message(true, ");
+	pgflo_pg_quote_literal(&sql, prefix);
+	pgflo_buf_puts(&sql, ",\n"
+	    "        json_build_object('tag', tg_tag, 'object_type',\n"
+	    "          r.object_type, 'schema', r.schema_name, 'table',\n"
+	    "          r.object_name, 'statement', current_query())::text);\n"
+	    "    END LOOP;\n"
+	    "    RETURN;\n"
+	    "  END IF;\n"
+	    "  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP\n"
+	    "    CONTINUE WHEN r.classid <> 'pg_class'::regclass;\n"
+	    "    SELECT CASE WHEN c.relkind IN ('i', 'I') THEN\n"
+	    "        (SELECT i.indrelid FROM pg_index i\n"
+	    "         WHERE i.indexrelid = c.oid) ELSE c.oid END\n"
+	    "      INTO rel FROM pg_class c WHERE c.oid = r.objid;\n"
+	    "    CONTINUE WHEN rel IS NULL OR rel = ANY (done);\n"
+	    "    SELECT n.nspname, c.relname INTO nsp, tbl FROM pg_class c\n"
+	    "      JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	    "      WHERE c.oid = rel;\n"
+	    "    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_publication_tables\n"
+	    "      WHERE pubname = ");
+	pgflo_buf_puts(&sql, lit.data);
+	pgflo_buf_puts(&sql, " AND schemaname = nsp AND tablename = tbl);\n"
+	    "    done := done || rel;\n"
+	    "    PERFORM pg_logical_emit_message(true, ");
+	pgflo_pg_quote_literal(&sql, prefix);
+	pgflo_buf_puts(&sql, ",\n"
+	    "      json_build_object('tag', r.command_tag, 'object_type',\n"
+	    "        r.object_type, 'schema', nsp, 'table', tbl,\n"
+	    "        'statement', current_query())::text);\n"
+	    "  END LOOP;\n"
+	    "END\n$pgflo$;\n");
+	pgflo_buf_puts(&sql, "DROP EVENT TRIGGER IF EXISTS ");
+	ddl_name(&sql, "ddl", slot);
+	pgflo_buf_puts(&sql, ";\nDROP EVENT TRIGGER IF EXISTS ");
+	ddl_name(&sql, "ddl_drop", slot);
+	pgflo_buf_puts(&sql, ";\nCREATE EVENT TRIGGER ");
+	ddl_name(&sql, "ddl", slot);
+	pgflo_buf_puts(&sql, " ON ddl_command_end EXECUTE FUNCTION ");
+	pgflo_buf_puts(&sql, fn.data);
+	pgflo_buf_puts(&sql, "();\nCREATE EVENT TRIGGER ");
+	ddl_name(&sql, "ddl_drop", slot);
+	pgflo_buf_puts(&sql, " ON sql_drop EXECUTE FUNCTION ");
+	pgflo_buf_puts(&sql, fn.data);
+	pgflo_buf_puts(&sql, "();\nCOMMIT");
+	r = exec_cmd(conn, pgflo_buf_cstr(&sql),
+	    "could not create the DDL event triggers", errbuf, errlen);
+	pgflo_buf_free(&sql);
+	pgflo_buf_free(&fn);
+	pgflo_buf_free(&lit);
+	return r;
+}
+
+int
+pgflo_ddl_drop(PGconn *conn, const char *slot, char *errbuf, size_t errlen)
+{
+	struct pgflo_buf sql = { 0 };
+	int r;
+
+	pgflo_buf_puts(&sql, "BEGIN; DROP EVENT TRIGGER IF EXISTS ");
+	ddl_name(&sql, "ddl", slot);
+	pgflo_buf_puts(&sql, "; DROP EVENT TRIGGER IF EXISTS ");
+	ddl_name(&sql, "ddl_drop", slot);
+	pgflo_buf_puts(&sql, "; DROP FUNCTION IF EXISTS public.");
+	ddl_name(&sql, "ddl", slot);
+	pgflo_buf_puts(&sql, "(); COMMIT");
+	r = exec_cmd(conn, pgflo_buf_cstr(&sql),
+	    "could not drop the DDL event triggers", errbuf, errlen);
+	pgflo_buf_free(&sql);
+	return r;
+}

@@ -1,0 +1,93 @@
+/*
+ * pgpub.h - the server-side objects of a pipeline (pgpub.c): the tables
+ * it captures, its publication, its logical replication slot and its
+ * DDL event triggers.  Shared by pgflo-capture and pgflo-copy so that
+ * both resolve -t the same way and create the same objects.
+ *
+ * Names, all derived from the slot name S unless given:
+ *   publication       S                          (-P overrides)
+ *   DDL function      public.pgflo_ddl_S()
+ *   event triggers    pgflo_ddl_S (ddl_command_end), pgflo_ddl_drop_S
+ *                     (sql_drop)
+ *   DDL messages      prefix "pgflo.ddl.S" (pg_logical_emit_message)
+ * Every function takes a normal connection unless it says replication,
+ * returns 0 (or a count) or -1 with errbuf set, and never exits.
+ */
+#ifndef PGFLO_PGPUB_H
+#define PGFLO_PGPUB_H
+
+#include <libpq-fe.h>
+
+#include "pgflo.h"
+
+#define PGFLO_HEARTBEAT_PREFIX	"pgflo.heartbeat"
+#define PGFLO_DDL_PREFIX	"pgflo.ddl."
+
+/* A resolved table list, sorted by schema then name, no duplicates. */
+struct pgflo_tables {
+	size_t	 n;
+	char	**schema;
+	char	**name;
+};
+
+/*
+ * Resolves patterns, a comma-separated list of [schema.]table where
+ * either part may hold '*' (any run of characters) and '?' (one
+ * character); the schema defaults to public.  Ordinary and partitioned
+ * tables match; system schemas never do.  A pattern matching nothing is
+ * an error.  *out is new (pgflo_tables_free).
+ */
+int	pgflo_tables_resolve(PGconn *conn, const char *patterns,
+	    struct pgflo_tables *out, char *errbuf, size_t errlen);
+void	pgflo_tables_free(struct pgflo_tables *t);
+
+/* 1 when valid as a slot name ([a-z0-9_], 1 to 63 bytes), else 0. */
+int	pgflo_slot_name_ok(const char *slot);
+
+/*
+ * Makes publication pub hold exactly tables: creates it when missing,
+ * ALTER ... SET TABLE when its list differs.  *changed (may be NULL) is
+ * set to 1 when something was created or altered.
+ */
+int	pgflo_pub_sync(PGconn *conn, const char *pub,
+	    const struct pgflo_tables *tables, int *changed,
+	    char *errbuf, size_t errlen);
+/* 1 exists, 0 not, -1 error. */
+int	pgflo_pub_exists(PGconn *conn, const char *pub, char *errbuf,
+	    size_t errlen);
+/* DROP PUBLICATION IF EXISTS. */
+int	pgflo_pub_drop(PGconn *conn, const char *pub, char *errbuf,
+	    size_t errlen);
+
+/*
+ * 1 when the slot exists (a pgoutput slot of this database), 0 when not,
+ * -1 on error, including a slot of another plugin or database.
+ * *confirmed (may be NULL) gets its confirmed_flush_lsn.
+ */
+int	pgflo_slot_exists(PGconn *conn, const char *slot, pgflo_lsn *confirmed,
+	    char *errbuf, size_t errlen);
+/*
+ * On a replication connection: CREATE_REPLICATION_SLOT slot LOGICAL
+ * pgoutput (SNAPSHOT 'snapshot'), snapshot being "nothing", "export" or
+ * "use".  *consistent (may be NULL) gets the consistent point;
+ * *snapname (may be NULL) a new copy of the exported snapshot's name.
+ */
+int	pgflo_slot_create(PGconn *repl, const char *slot, const char *snapshot,
+	    pgflo_lsn *consistent, char **snapname, char *errbuf, size_t errlen);
+/* pg_drop_replication_slot when it exists; 1 dropped, 0 none. */
+int	pgflo_slot_drop(PGconn *conn, const char *slot, char *errbuf,
+	    size_t errlen);
+
+/*
+ * Installs (replaces) the DDL event triggers of slot: each DDL command
+ * on a table of publication pub, and each DROP TABLE of one, becomes a
+ * transactional message with prefix "pgflo.ddl.<slot>" whose content is
+ * {"tag","object_type","schema","table","statement"}.  Needs a superuser.
+ */
+int	pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
+	    char *errbuf, size_t errlen);
+/* Drops them (IF EXISTS). */
+int	pgflo_ddl_drop(PGconn *conn, const char *slot, char *errbuf,
+	    size_t errlen);
+
+#endif

@@ -1,0 +1,391 @@
+#!/usr/bin/env bats
+# pgflo-capture against a real PostgreSQL 15 (scripts/test-pg).
+
+load test_helper
+
+setup_file() {
+	pg_start
+	psql_src -c "ALTER SYSTEM SET wal_sender_timeout = '10s'" \
+		-c 'SELECT pg_reload_conf()' >/dev/null
+	psql_src <"$BATS_TEST_DIRNAME/fixtures/capture/types.sql"
+}
+
+teardown_file() {
+	pg_stop
+}
+
+# The LSN after everything committed so far: --endpos for deterministic ends.
+endpos() {
+	psql_src -c 'SELECT pg_current_wal_insert_lsn()'
+}
+
+capture() {
+	pgflo-capture -d "$PGFLO_SRC" "$@"
+}
+
+# Creates slot $1 and its publication for tables $2, reading nothing.
+mkslot() {
+	capture -S "$1" -t "$2" --create-slot -E 0/1
+}
+
+@test "pgflo-capture: every type round-trips value by value" {
+	mkslot s_types public.types
+	psql_src -c 'UPDATE types SET id = id + 10'
+	capture -S s_types -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	for id in 11 12; do
+		jq -S -c "select(.op == \"update\" and .new.id == $id) | .new" \
+			"$BATS_TEST_TMPDIR/out" >"$BATS_TEST_TMPDIR/got"
+		psql_src -c "SELECT expected($id)" | jq -S -c . >"$BATS_TEST_TMPDIR/want"
+		run diff <(jq -c 'to_entries[]' "$BATS_TEST_TMPDIR/want") \
+			<(jq -c 'to_entries[]' "$BATS_TEST_TMPDIR/got")
+		assert_success
+		assert_output ''
+	done
+	# What jq cannot see: exact digits, json text and key order, types.
+	run grep -c '"op":"update"' "$BATS_TEST_TMPDIR/out"
+	assert_output 2
+	line=$(grep '"id":11' "$BATS_TEST_TMPDIR/out")
+	for want in '"c_int8":9223372036854775807' '"c_oid":4294967295' \
+		'"c_num":"123456789012345678901234567890.000000000000000000001"' \
+		'"c_num102":"1234.50"' '"c_real":3.4028235e+38' '"c_double":0.1' \
+		'"c_nan":"NaN"' '"c_inf":"-Infinity"' '"c_money":"$1,234.50"' \
+		'"c_json":{"b":[1,2.50,"x y"],"a":null,"a":1e400}' \
+		'"c_jsonb":{"f":1.10,"n":12345678901234567890,"plan":"pro"}' \
+		'"c_bytea":"\\xdeadbeef00"' '"c_tstz":"2026-11-23 16:00:00.5+00"' \
+		'"c_text":"quote\" backslash\\ tab\t newline\n unicode é 😀 nul-free \u0001"' \
+		'"a_int2d":[[1,2],[3,null]]' '"a_float":[1.5,"NaN","-Infinity",1e-300]' \
+		'"a_text":["a","b c",null,"NULL","quote\"","back\\slash","{}",""]' \
+		'"a_jsonb":[{"a":1},[1,"x"],null]' '"a_num":["1.10","NaN","-0.5"]' \
+		'"a_box":["(1,1),(0,0)","(3,3),(2,2)"]' '"a_pair":["(1,x)",null]' \
+		'"a_bounds":"[0:2]={7,8,9}"' '"c_posint":42' '"c_mood":"happy"' \
+		'"types":{"id":"integer","c_int2":"smallint"' '"c_num102":"numeric(10,2)"' \
+		'"c_varchar":"character varying(20)"' '"a_mood":"mood[]"' \
+		'"c_posint":"posint"' '"a_int2d":"integer[]"' '"key":["id"]'; do
+		[[ $line == *"$want"* ]] || { echo "missing $want in $line"; false; }
+	done
+}
+
+@test "pgflo-capture: 1000 inserts, 500 updates, 250 deletes counted exactly" {
+	psql_src -c 'CREATE TABLE counts (id int PRIMARY KEY, v text)'
+	mkslot s_counts public.counts
+	psql_src -c "INSERT INTO counts SELECT g, 'v' || g FROM generate_series(1, 1000) g" \
+		-c "UPDATE counts SET v = 'u' WHERE id <= 500" \
+		-c 'DELETE FROM counts WHERE id > 750'
+	capture -S s_counts -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	run bash -c "jq -r .op '$BATS_TEST_TMPDIR/out' | sort | uniq -c | awk '{print \$2, \$1}'"
+	assert_output "begin 3
+commit 3
+delete 250
+insert 1000
+update 500"
+	# Ordinals: begin 0, changes 1..n, commit n+1, one commit_lsn each.
+	run jq -r 'select(.op == "commit") | .ordinal' "$BATS_TEST_TMPDIR/out"
+	assert_output "1001
+501
+251"
+	run bash -c "jq -r '[.commit_lsn, .ordinal] | @tsv' '$BATS_TEST_TMPDIR/out' | sort -u | wc -l"
+	assert_output 1756
+}
+
+@test "pgflo-capture: unchanged TOAST values are listed, never null" {
+	psql_src -c 'CREATE TABLE toasty (id int PRIMARY KEY, big text, small text)' \
+		-c 'ALTER TABLE toasty ALTER big SET STORAGE EXTERNAL'
+	mkslot s_toast public.toasty
+	psql_src -c "INSERT INTO toasty VALUES (1, repeat(md5('x'), 4000), 'a')" \
+		-c "UPDATE toasty SET small = 'b'"
+	capture -S s_toast -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	run jq -c 'select(.op == "update") | [.new, .unchanged]' "$BATS_TEST_TMPDIR/out"
+	assert_output '[{"id":1,"small":"b"},["big"]]'
+	run jq -r 'select(.op == "insert") | .new.big | length' "$BATS_TEST_TMPDIR/out"
+	assert_output 128000
+}
+
+@test "pgflo-capture: replica identities give the right key and old" {
+	psql_src -c 'CREATE TABLE ri_def (id int PRIMARY KEY, v text)' \
+		-c 'CREATE TABLE ri_full (id int, v text)' \
+		-c 'ALTER TABLE ri_full REPLICA IDENTITY FULL' \
+		-c 'CREATE TABLE ri_idx (id int PRIMARY KEY, u int NOT NULL, v text)' \
+		-c 'CREATE UNIQUE INDEX ri_idx_u ON ri_idx (u)' \
+		-c 'ALTER TABLE ri_idx REPLICA IDENTITY USING INDEX ri_idx_u' \
+		-c 'CREATE TABLE ri_none (id int, v text)' \
+		-c 'ALTER TABLE ri_none REPLICA IDENTITY NOTHING'
+	mkslot s_ri 'public.ri_*'
+	psql_src -c "INSERT INTO ri_def VALUES (1, 'a')" -c "UPDATE ri_def SET v = 'b'" \
+		-c 'UPDATE ri_def SET id = 2' -c 'DELETE FROM ri_def' \
+		-c "INSERT INTO ri_full VALUES (1, 'a')" -c "UPDATE ri_full SET v = 'b'" \
+		-c 'DELETE FROM ri_full' \
+		-c "INSERT INTO ri_idx VALUES (1, 10, 'a')" -c 'UPDATE ri_idx SET u = 11' \
+		-c 'DELETE FROM ri_idx' -c "INSERT INTO ri_none VALUES (1, 'a')"
+	capture -S s_ri -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	run jq -c 'select(.table) | [.table, .op, .key, .old]' "$BATS_TEST_TMPDIR/out"
+	assert_output '["ri_def","insert",["id"],null]
+["ri_def","update",["id"],null]
+["ri_def","update",["id"],{"id":1}]
+["ri_def","delete",["id"],{"id":2}]
+["ri_full","insert",["id","v"],null]
+["ri_full","update",["id","v"],{"id":1,"v":"a"}]
+["ri_full","delete",["id","v"],{"id":1,"v":"b"}]
+["ri_idx","insert",["u"],null]
+["ri_idx","update",["u"],{"u":10}]
+["ri_idx","delete",["u"],{"u":11}]
+["ri_none","insert",[],null]'
+}
+
+@test "pgflo-capture: truncate with cascade gives one record per table" {
+	psql_src -c 'CREATE TABLE tr_a (id int PRIMARY KEY)' \
+		-c 'CREATE TABLE tr_b (id int PRIMARY KEY, a int REFERENCES tr_a)'
+	mkslot s_trunc 'public.tr_?'
+	psql_src -c 'INSERT INTO tr_a VALUES (1)' -c 'INSERT INTO tr_b VALUES (1, 1)' \
+		-c 'TRUNCATE tr_a RESTART IDENTITY CASCADE'
+	capture -S s_trunc -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	run jq -c 'select(.op == "truncate") | [.table, .ordinal, .cascade, .restart_identity]' \
+		"$BATS_TEST_TMPDIR/out"
+	assert_output '["tr_a",1,true,true]
+["tr_b",2,true,true]'
+}
+
+@test "pgflo-capture: messages are records; binary content as content_hex" {
+	psql_src -c 'CREATE TABLE msg_t (id int PRIMARY KEY)'
+	mkslot s_msg public.msg_t
+	psql_src -c "SELECT pg_logical_emit_message(true, 'app', 'deploy 42')" \
+		-c "SELECT pg_logical_emit_message(false, 'app', '\\xff00'::bytea)" \
+		-c "SELECT pg_logical_emit_message(false, 'pgflo.heartbeat', '')" >/dev/null
+	capture -S s_msg -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	run jq -c '[.op, .ordinal, .prefix, .content, .content_hex, .transactional, (.xid != null)]' \
+		"$BATS_TEST_TMPDIR/out"
+	assert_output '["begin",0,null,null,null,null,true]
+["message",1,"app","deploy 42",null,true,true]
+["commit",2,null,null,null,null,true]
+["message",1,"app",null,"\\xff00",false,false]'
+}
+
+@test "pgflo-capture: --track-ddl writes ddl records in order with the data" {
+	psql_src -c 'CREATE TABLE ddl_t (id int PRIMARY KEY)' -c 'CREATE TABLE ddl_other (id int)'
+	capture -S s_ddl -t public.ddl_t --create-slot --track-ddl -E 0/1
+	psql_src -c 'INSERT INTO ddl_t VALUES (1)' \
+		-c 'BEGIN' -c 'ALTER TABLE ddl_t ADD COLUMN v text' \
+		-c "INSERT INTO ddl_t VALUES (2, 'x')" -c 'COMMIT' \
+		-c 'ALTER TABLE ddl_other ADD COLUMN w text' \
+		-c 'CREATE INDEX ON ddl_t (v)' -c 'DROP TABLE ddl_t'
+	capture -S s_ddl --track-ddl -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	run jq -c 'select(.op != "begin" and .op != "commit") | [.op, .ordinal, .table, .tag, .object_type, .statement, .new]' \
+		"$BATS_TEST_TMPDIR/out"
+	assert_output '["insert",1,"ddl_t",null,null,null,{"id":1}]
+["ddl",1,"ddl_t","ALTER TABLE","table","ALTER TABLE ddl_t ADD COLUMN v text",null]
+["insert",2,"ddl_t",null,null,null,{"id":2,"v":"x"}]
+["ddl",1,"ddl_t","CREATE INDEX","index","CREATE INDEX ON ddl_t (v)",null]
+["ddl",1,"ddl_t","DROP TABLE","table","DROP TABLE ddl_t",null]'
+	capture -S s_ddl --drop
+	run psql_src -c "SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE 'pgflo_ddl%s_ddl'"
+	assert_output 0
+}
+
+@test "pgflo-capture: restart from a checkpoint neither loses nor repeats" {
+	psql_src -c 'CREATE TABLE cp_t (id int PRIMARY KEY)'
+	mkslot s_cp public.cp_t
+	psql_src -c 'INSERT INTO cp_t SELECT generate_series(1, 3)' \
+		-c 'INSERT INTO cp_t SELECT generate_series(4, 6)'
+	end=$(endpos)
+	# With an empty checkpoint store nothing is confirmed to the server.
+	capture -S s_cp -c "file:$BATS_TEST_TMPDIR/cp" -E "$end" >"$BATS_TEST_TMPDIR/all"
+	# Downstream made the first transaction and one row of the second durable.
+	jq -c 'select(.new.id == 4) | {op: "position", commit_lsn, ordinal}' \
+		"$BATS_TEST_TMPDIR/all" >"$BATS_TEST_TMPDIR/cp"
+	run jq -c .new.id "$BATS_TEST_TMPDIR/all"
+	assert_output 'null
+1
+2
+3
+null
+null
+4
+5
+6
+null'
+	capture -S s_cp -c "file:$BATS_TEST_TMPDIR/cp" -E "$end" >"$BATS_TEST_TMPDIR/again"
+	run jq -c '[.op, .new.id]' "$BATS_TEST_TMPDIR/again"
+	assert_output '["insert",5]
+["insert",6]
+["commit",null]'
+	# The slot was confirmed only up to the checkpoint: the second
+	# transaction is still there for a plain restart.
+	run bash -c "pgflo-capture -d \"\$PGFLO_SRC\" -S s_cp -E '$end' | jq -c .new.id"
+	assert_output 'null
+4
+5
+6
+null'
+}
+
+@test "pgflo-capture: --start skips what is at or before the position" {
+	psql_src -c 'CREATE TABLE st_t (id int PRIMARY KEY)'
+	mkslot s_start public.st_t
+	psql_src -c 'INSERT INTO st_t SELECT generate_series(1, 3)'
+	end=$(endpos)
+	capture -S s_start -c "file:$BATS_TEST_TMPDIR/none" -E "$end" >"$BATS_TEST_TMPDIR/all"
+	pos=$(jq -r 'select(.new.id == 2) | "\(.commit_lsn):\(.ordinal)"' "$BATS_TEST_TMPDIR/all")
+	run bash -c "pgflo-capture -d \"\$PGFLO_SRC\" -S s_start -I '$pos' -E '$end' | jq -c '[.op, .new.id]'"
+	assert_success
+	assert_output '["insert",3]
+["commit",null]'
+}
+
+@test "pgflo-capture: --endpos stops at once when nothing is pending" {
+	psql_src -c 'CREATE TABLE ep_t (id int)'
+	mkslot s_endpos public.ep_t
+	run -0 timeout 20 pgflo-capture -d "$PGFLO_SRC" -S s_endpos -E "$(endpos)"
+	assert_output ''
+}
+
+@test "pgflo-capture: a 300k-row transaction streams with bounded memory" {
+	psql_src -c 'CREATE TABLE big (id int PRIMARY KEY, v text)'
+	mkslot s_big public.big
+	psql_src -c "INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 300000) g"
+	/usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/rss" \
+		pgflo-capture -d "$PGFLO_SRC" -S s_big -E "$(endpos)" |
+		wc -l >"$BATS_TEST_TMPDIR/n"
+	run cat "$BATS_TEST_TMPDIR/n"
+	assert_output 300002
+	rss=$(cat "$BATS_TEST_TMPDIR/rss")
+	limit=32768
+	# AddressSanitizer's shadow memory and quarantine (make SANITIZE=1).
+	! ldd "$TOP/bin/pgflo-capture" | grep -q libasan || limit=262144
+	echo "peak RSS ${rss} KiB (limit $limit)"
+	[ "$rss" -lt "$limit" ]
+}
+
+@test "pgflo-capture: an idle slot follows the server while another database is busy" {
+	psql_src -c 'CREATE TABLE idle_t (id int)'
+	mkslot s_idle public.idle_t
+	before=$(psql_src -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 's_idle'")
+	pgflo-capture -d "$PGFLO_SRC" -S s_idle -s 1 >"$BATS_TEST_TMPDIR/out" 3>&- &
+	pid=$!
+	psql_dst -c 'CREATE TABLE busy (v text)'
+	for i in 1 2 3 4 5; do
+		psql_dst -c "INSERT INTO busy SELECT repeat('y', 100) FROM generate_series(1, 2000)"
+		sleep 0.5
+	done
+	target=$(psql_src -c 'SELECT pg_current_wal_insert_lsn()')
+	advanced=
+	for i in $(seq 1 40); do
+		advanced=$(psql_src -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 's_idle'")
+		[ "$advanced" = t ] && break
+		sleep 0.25
+	done
+	kill -TERM "$pid"
+	wait "$pid"
+	echo "before $before target $target"
+	[ "$advanced" = t ]
+	[ ! -s "$BATS_TEST_TMPDIR/out" ]
+}
+
+@test "pgflo-capture: SIGTERM mid-stream exits 0 after a whole record" {
+	psql_src -c 'CREATE TABLE term_t (id int PRIMARY KEY, v text)'
+	mkslot s_term public.term_t
+	psql_src -c "INSERT INTO term_t SELECT g, 'v' FROM generate_series(1, 200000) g"
+	pgflo-capture -d "$PGFLO_SRC" -S s_term >"$BATS_TEST_TMPDIR/out" 3>&- &
+	pid=$!
+	for i in $(seq 1 100); do
+		[ -s "$BATS_TEST_TMPDIR/out" ] && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+	[ -s "$BATS_TEST_TMPDIR/out" ]
+	run tail -c 1 "$BATS_TEST_TMPDIR/out"
+	assert_output ''	# a newline: the last record is whole
+	jq -c . "$BATS_TEST_TMPDIR/out" >/dev/null
+}
+
+@test "pgflo-capture: -t globs several schemas; the publication follows the list" {
+	psql_src -c 'CREATE SCHEMA s1' -c 'CREATE SCHEMA s2' \
+		-c 'CREATE TABLE s1.a (id int)' -c 'CREATE TABLE s1.b (id int)' \
+		-c 'CREATE TABLE s2.a (id int)' -c 'CREATE TABLE s2.c (id int)'
+	mkslot s_glob 's1.*,s2.a'
+	run psql_src -c "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = 's_glob' ORDER BY 1"
+	assert_output 's1.a
+s1.b
+s2.a'
+	capture -S s_glob -t '*.c' -E 0/1
+	run psql_src -c "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = 's_glob' ORDER BY 1"
+	assert_output 's2.c'
+	run capture -S s_glob -t 'nosuch.*' -E 0/1
+	assert_failure 1
+	assert_output "pgflo-capture: no table matches 'nosuch.*'"
+}
+
+@test "pgflo-capture: --drop removes the slot and the publication" {
+	psql_src -c 'CREATE TABLE drop_t (id int)'
+	mkslot s_drop public.drop_t
+	run -0 capture -S s_drop --drop
+	run psql_src -c "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 's_drop') + (SELECT count(*) FROM pg_publication WHERE pubname = 's_drop')"
+	assert_output 0
+	run capture -S s_drop -t public.drop_t -E 0/1
+	assert_failure 1
+	assert_output 'pgflo-capture: slot "s_drop" does not exist (use --create-slot)'
+}
+
+@test "pgflo-capture: connection loss reconnects without repeating; --no-loop exits 3" {
+	psql_src -c 'CREATE TABLE loss_t (id int PRIMARY KEY)'
+	mkslot s_loss public.loss_t
+	psql_src -c 'INSERT INTO loss_t VALUES (1)'
+	pgflo-capture -d "$PGFLO_SRC" -S s_loss >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	for i in $(seq 1 100); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 3 ] && break
+		sleep 0.05
+	done
+	psql_src -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's_loss'" >/dev/null
+	psql_src -c 'INSERT INTO loss_t VALUES (2)'
+	for i in $(seq 1 100); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 6 ] && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	wait "$pid"
+	run jq -c '[.op, .new.id]' "$BATS_TEST_TMPDIR/out"
+	assert_output '["begin",null]
+["insert",1]
+["commit",null]
+["begin",null]
+["insert",2]
+["commit",null]'
+	run grep -c 'connection lost' "$BATS_TEST_TMPDIR/err"
+	assert_output 1
+
+	pgflo-capture -d "$PGFLO_SRC" -S s_loss -n >/dev/null 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	sleep 1
+	psql_src -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's_loss'" >/dev/null
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 3 ]
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial 'pgflo-capture: connection lost: '
+}
+
+@test "pgflo-capture: bad or unreachable conninfo gives exit 2 or 3" {
+	run pgflo-capture -d 'nosuchoption=1' -S s1
+	assert_failure 2
+	assert_line --index 0 --partial 'pgflo-capture: bad connection string: invalid connection option "nosuchoption"'
+	run pgflo-capture -d 'host=127.0.0.1 port=1 connect_timeout=2' -S s1
+	assert_failure 3
+	assert_output --partial 'pgflo-capture: could not connect: '
+	run pgflo-capture -d "$PGFLO_SRC" -S 'Bad-Slot'
+	assert_failure 2
+	run pgflo-capture -d "$PGFLO_SRC" -S s1 -E nonsense
+	assert_failure 2
+}
+
+@test "pgflo-capture: missing privileges give a clear error" {
+	run pgflo-capture -d "$PGFLO_SRC user=pgflo_weak" -S s_weak -t public.types
+	assert_failure 1
+	assert_output 'pgflo-capture: role "pgflo_weak" may not use replication: it needs the REPLICATION attribute'
+	psql_src -c "ALTER ROLE pgflo_weak REPLICATION"
+	run pgflo-capture -d "$PGFLO_SRC user=pgflo_weak" -S s_weak -t public.types --create-slot
+	psql_src -c "ALTER ROLE pgflo_weak NOREPLICATION"
+	assert_failure 1
+	assert_output --partial 'pgflo-capture: could not create the publication: ERROR:  permission denied for database src'
+}
