@@ -1,0 +1,445 @@
+/*
+ * pgtext.c - a strict JSON span scanner over raw record lines, and the
+ * JSON -> PostgreSQL text input conversion of pgflo-sink-pg, the
+ * inverse of the capture encoder (pgflo-record(5), VALUES).
+ */
+#include <string.h>
+
+#include "pgflo.h"
+#include "pgtext.h"
+
+#define MAXDEPTH 512
+
+const char *
+pgflo_js_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' ||
+	    *p == '\r'))
+		p++;
+	return p;
+}
+
+static int
+ishex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F');
+}
+
+static const char *
+skip_string(const char *p, const char *end)
+{
+	p++;	/* the opening quote */
+	while (p < end) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"')
+			return p + 1;
+		if (c < 0x20)
+			return NULL;
+		if (c == '\\') {
+			if (++p >= end)
+				return NULL;
+			switch (*p) {
+			case '"': case '\\': case '/': case 'b': case 'f':
+			case 'n': case 'r': case 't':
+				p++;
+				break;
+			case 'u':
+				if (end - p < 5 || !ishex(p[1]) || !ishex(p[2]) ||
+				    !ishex(p[3]) || !ishex(p[4]))
+					return NULL;
+				p += 5;
+				break;
+			default:
+				return NULL;
+			}
+			continue;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+static const char *
+skip_number(const char *p, const char *end)
+{
+	if (p < end && *p == '-')
+		p++;
+	if (p >= end)
+		return NULL;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	else
+		return NULL;
+	if (p < end && *p == '.') {
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	return p;
+}
+
+static const char *
+skip_value(const char *p, const char *end, int depth)
+{
+	p = pgflo_js_ws(p, end);
+	if (p >= end || depth > MAXDEPTH)
+		return NULL;
+	switch (*p) {
+	case '"':
+		return skip_string(p, end);
+	case '{':
+	case '[': {
+		char close = *p == '{' ? '}' : ']';
+		int obj = *p == '{';
+
+		p = pgflo_js_ws(p + 1, end);
+		if (p < end && *p == close)
+			return p + 1;
+		for (;;) {
+			if (obj) {
+				p = pgflo_js_ws(p, end);
+				if (p >= end || *p != '"' ||
+				    (p = skip_string(p, end)) == NULL)
+					return NULL;
+				p = pgflo_js_ws(p, end);
+				if (p >= end || *p++ != ':')
+					return NULL;
+			}
+			if ((p = skip_value(p, end, depth + 1)) == NULL)
+				return NULL;
+			p = pgflo_js_ws(p, end);
+			if (p >= end)
+				return NULL;
+			if (*p == close)
+				return p + 1;
+			if (*p++ != ',')
+				return NULL;
+		}
+	}
+	case 't':
+		return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+	case 'f':
+		return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+	case 'n':
+		return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+	default:
+		return skip_number(p, end);
+	}
+}
+
+const char *
+pgflo_js_skip(const char *p, const char *end)
+{
+	return skip_value(p, end, 0);
+}
+
+int
+pgflo_js_valid(const char *p, size_t n)
+{
+	const char *e = pgflo_js_skip(p, p + n);
+
+	return e != NULL && pgflo_js_ws(e, p + n) == p + n;
+}
+
+static int
+iter_open(struct pgflo_js_iter *it, struct pgflo_span v, char open)
+{
+	const char *p = v.p, *end = v.p + v.n;
+
+	p = pgflo_js_ws(p, end);
+	if (p >= end || *p != open)
+		return -1;
+	it->p = p + 1;
+	it->end = end;
+	it->first = 1;
+	return 0;
+}
+
+int
+pgflo_js_obj(struct pgflo_js_iter *it, struct pgflo_span v)
+{
+	return iter_open(it, v, '{');
+}
+
+int
+pgflo_js_arr(struct pgflo_js_iter *it, struct pgflo_span v)
+{
+	return iter_open(it, v, '[');
+}
+
+/* Spans were validated when the line was: no checks needed here. */
+static int
+iter_sep(struct pgflo_js_iter *it, char close)
+{
+	it->p = pgflo_js_ws(it->p, it->end);
+	if (it->p >= it->end || *it->p == close)
+		return 0;
+	if (!it->first && *it->p == ',')
+		it->p = pgflo_js_ws(it->p + 1, it->end);
+	it->first = 0;
+	return 1;
+}
+
+int
+pgflo_js_obj_next(struct pgflo_js_iter *it, struct pgflo_span *key,
+    struct pgflo_span *val)
+{
+	const char *e;
+
+	if (!iter_sep(it, '}'))
+		return 0;
+	if ((e = skip_string(it->p, it->end)) == NULL)
+		return 0;
+	key->p = it->p;
+	key->n = (size_t)(e - it->p);
+	it->p = pgflo_js_ws(e, it->end);
+	if (it->p < it->end && *it->p == ':')
+		it->p++;
+	it->p = pgflo_js_ws(it->p, it->end);
+	if ((e = pgflo_js_skip(it->p, it->end)) == NULL)
+		return 0;
+	val->p = it->p;
+	val->n = (size_t)(e - it->p);
+	it->p = e;
+	return 1;
+}
+
+int
+pgflo_js_arr_next(struct pgflo_js_iter *it, struct pgflo_span *val)
+{
+	const char *e;
+
+	if (!iter_sep(it, ']'))
+		return 0;
+	if ((e = pgflo_js_skip(it->p, it->end)) == NULL)
+		return 0;
+	val->p = it->p;
+	val->n = (size_t)(e - it->p);
+	it->p = e;
+	return 1;
+}
+
+static unsigned
+hexval(const char *p)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' :
+		    (c | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+static void
+put_utf8(struct pgflo_buf *b, unsigned cp)
+{
+	char u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	pgflo_buf_putn(b, u, n);
+}
+
+void
+pgflo_js_str(struct pgflo_buf *b, struct pgflo_span s)
+{
+	const char *p = s.p + 1, *end = s.p + s.n - 1, *run;
+
+	pgflo_buf_grow(b, s.n);
+	while (p < end) {
+		run = p;
+		while (p < end && *p != '\\')
+			p++;
+		if (p > run)
+			pgflo_buf_putn(b, run, (size_t)(p - run));
+		if (p >= end)
+			break;
+		p++;
+		switch (*p++) {
+		case 'b': pgflo_buf_putc(b, '\b'); break;
+		case 'f': pgflo_buf_putc(b, '\f'); break;
+		case 'n': pgflo_buf_putc(b, '\n'); break;
+		case 'r': pgflo_buf_putc(b, '\r'); break;
+		case 't': pgflo_buf_putc(b, '\t'); break;
+		case 'u': {
+			unsigned cp = hexval(p);
+
+			p += 4;
+			if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 6 &&
+			    p[0] == '\\' && p[1] == 'u') {
+				unsigned lo = hexval(p + 2);
+
+				if (lo >= 0xdc00 && lo < 0xe000) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) +
+					    (lo - 0xdc00);
+					p += 6;
+				}
+			}
+			if (cp >= 0xd800 && cp < 0xe000)
+				cp = 0xfffd;	/* a lone surrogate */
+			put_utf8(b, cp);
+			break;
+		}
+		default:	/* '"', '\\', '/' */
+			pgflo_buf_putc(b, p[-1]);
+			break;
+		}
+	}
+}
+
+int
+pgflo_js_str_eq(struct pgflo_span s, const char *k)
+{
+	size_t n = strlen(k);
+
+	if (s.n == n + 2 && memchr(s.p, '\\', s.n) == NULL)
+		return memcmp(s.p + 1, k, n) == 0;
+	if (memchr(s.p, '\\', s.n) != NULL) {
+		struct pgflo_buf t = { 0 };
+		int eq;
+
+		pgflo_js_str(&t, s);
+		eq = t.len == n && memcmp(t.data, k, n) == 0;
+		pgflo_buf_free(&t);
+		return eq;
+	}
+	return 0;
+}
+
+static int
+is_json_type(const char *t)
+{
+	return strcmp(t, "json") == 0 || strcmp(t, "jsonb") == 0;
+}
+
+/* One array element, quoted as array_in() wants it. */
+static void
+quote_elem(struct pgflo_buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	pgflo_buf_grow(b, n + 2);
+	pgflo_buf_putc(b, '"');
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			pgflo_buf_putc(b, '\\');
+		pgflo_buf_putc(b, s[i]);
+	}
+	pgflo_buf_putc(b, '"');
+}
+
+static void
+array_literal(struct pgflo_buf *b, struct pgflo_span v, int json_elems,
+    char delim, struct pgflo_buf *tmp)
+{
+	struct pgflo_js_iter it;
+	struct pgflo_span e;
+	int n = 0;
+
+	pgflo_js_arr(&it, v);
+	pgflo_buf_putc(b, '{');
+	while (pgflo_js_arr_next(&it, &e)) {
+		if (n++ > 0)
+			pgflo_buf_putc(b, delim);
+		if (*e.p == 'n') {
+			pgflo_buf_puts(b, "NULL");
+		} else if (*e.p == '[' && !json_elems) {
+			array_literal(b, e, json_elems, delim, tmp);
+		} else if (json_elems) {
+			quote_elem(b, e.p, e.n);
+		} else if (*e.p == '"') {
+			pgflo_buf_reset(tmp);
+			pgflo_js_str(tmp, e);
+			quote_elem(b, tmp->data != NULL ? tmp->data : "",
+			    tmp->len);
+		} else if (*e.p == 't' || *e.p == 'f') {
+			pgflo_buf_putc(b, *e.p);
+		} else {
+			/* numbers; an object (a domain over json) as is */
+			quote_elem(b, e.p, e.n);
+		}
+	}
+	pgflo_buf_putc(b, '}');
+}
+
+int
+pgflo_pgtext(struct pgflo_buf *b, struct pgflo_span v, const char *typname)
+{
+	size_t tl = strlen(typname);
+
+	switch (*v.p) {
+	case 'n':
+		return 1;
+	case '"':
+		if (is_json_type(typname))
+			pgflo_buf_putn(b, v.p, v.n);
+		else
+			pgflo_js_str(b, v);
+		return 0;
+	case 't':
+	case 'f':
+		if (is_json_type(typname))
+			pgflo_buf_putn(b, v.p, v.n);
+		else
+			pgflo_buf_putc(b, *v.p);
+		return 0;
+	case '[':
+		if (!is_json_type(typname)) {
+			struct pgflo_buf tmp = { 0 };
+			char et[64];
+			size_t n = tl;
+
+			/* The element type: typname without its "[]". */
+			while (n >= 2 && typname[n - 1] == ']' &&
+			    typname[n - 2] == '[')
+				n -= 2;
+			snprintf(et, sizeof(et), "%.*s", (int)n, typname);
+			array_literal(b, v, is_json_type(et),
+			    strcmp(et, "box") == 0 ? ';' : ',', &tmp);
+			pgflo_buf_free(&tmp);
+			return 0;
+		}
+		/* FALLTHROUGH */
+	default:	/* numbers, objects, json arrays: their JSON text */
+		pgflo_buf_putn(b, v.p, v.n);
+		return 0;
+	}
+}

@@ -1,0 +1,442 @@
+#!/usr/bin/env bats
+# pgflo-sink-pg against a real PostgreSQL: hand-written records (the format
+# of pgflo-record(5)) or records generated from a source table by SQL.
+
+load test_helper
+
+setup_file() {
+	pg_start
+	# The role is called pgflo: keep "$user" from picking our pgflo schema.
+	psql_admin -c "ALTER ROLE pgflo IN DATABASE dst SET search_path = public"
+}
+
+teardown_file() {
+	pg_stop
+}
+
+setup() {
+	# Every test gets its own group so positions do not interfere.
+	export PGFLO_GROUP="t$BATS_TEST_NUMBER"
+}
+
+# rec OP TABLE LSN ORD JSON-REST: one change record on the users table.
+U_TYPES='"key":["id"],"types":{"id":"integer","email":"text","n":"integer"}'
+rec() {
+	printf '{"op":"%s","schema":"public","table":"%s","commit_lsn":"%s","ordinal":%s,%s,%s}\n' \
+		"$1" "$2" "$3" "$4" "$U_TYPES" "$5"
+}
+begin() { printf '{"op":"begin","commit_lsn":"%s","ordinal":0,"xid":1}\n' "$1"; }
+commit() { printf '{"op":"commit","commit_lsn":"%s","ordinal":%s,"xid":1}\n' "$1" "$2"; }
+
+# records TABLE LSN: insert records for every row of TABLE in src, as the
+# capture encoder would write them (row_to_json values, format_type types).
+records() {
+	psql_src -c "SELECT json_build_object('op','insert','schema',n.nspname,
+	  'table',c.relname,'commit_lsn','$2','ordinal',row_number() OVER (),
+	  'key',json_build_array('id'),
+	  'types',(SELECT json_object_agg(attname, format_type(atttypid, atttypmod)
+	    ORDER BY attnum) FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0
+	    AND NOT attisdropped),
+	  'new',row_to_json(_r))
+	  FROM $1 _r, pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	  WHERE c.oid = '$1'::regclass ORDER BY _r.id"
+}
+
+# digest DBFUNC TABLE: md5 of every row as row_to_json text.
+digest() {
+	"$1" -c "SELECT md5(string_agg(row_to_json(_r)::text, E'\n' ORDER BY id)) FROM $2 _r"
+}
+
+@test "pgflo-sink-pg: insert, update, key change and delete; position printed" {
+	psql_dst -c "CREATE TABLE users (id int PRIMARY KEY, email text, n int)"
+	{
+		begin 0/100
+		rec insert users 0/100 1 '"new":{"id":1,"email":"a@x","n":1}'
+		rec insert users 0/100 2 '"new":{"id":2,"email":"b@x","n":2}'
+		commit 0/100 3
+		rec update users 0/200 1 '"new":{"id":1,"email":"c@x","n":10}'
+		rec update users 0/300 1 '"old":{"id":2},"new":{"id":5,"email":"b@x","n":2}'
+		rec delete users 0/400 1 '"old":{"id":1}'
+		rec insert users 0/500 1 '"new":{"id":7,"email":null,"n":7}'
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/500","ordinal":1,"group":"'"$PGFLO_GROUP"'"}'
+	run psql_dst -c "SELECT id, coalesce(email,'NULL'), n FROM users ORDER BY id"
+	assert_output $'5|b@x|2\n7|NULL|7'
+	run psql_dst -c "SELECT commit_lsn, ordinal FROM pgflo.applied WHERE group_name = 't1'"
+	assert_output '0/500|1'
+	run pgflo-sink-pg -d "$PGFLO_DST" --position
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/500","ordinal":1,"group":"'"$PGFLO_GROUP"'"}'
+}
+
+@test "pgflo-sink-pg: replaying the same input twice changes nothing" {
+	psql_dst -c "CREATE TABLE replay (id int PRIMARY KEY, email text, n int)"
+	{
+		rec insert replay 0/100 1 '"new":{"id":1,"email":"a","n":1}'
+		rec update replay 0/200 1 '"new":{"id":1,"email":"a","n":2}'
+		rec insert replay 0/300 1 '"new":{"id":2,"email":"b","n":1}'
+		rec delete replay 0/400 1 '"old":{"id":2}'
+	} >"$BATS_TEST_TMPDIR/in"
+	pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in" >/dev/null
+	psql_dst -c "UPDATE replay SET n = n"
+	run --separate-stderr pgflo-sink-pg -v -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output ''
+	[[ $stderr == *"0 changes applied, 4 records skipped"* ]]
+	run psql_dst -c "SELECT id, email, n FROM replay"
+	assert_output '1|a|2'
+}
+
+@test "pgflo-sink-pg: --position with nothing applied exits 1" {
+	run --separate-stderr pgflo-sink-pg -g nothing-here -d "$PGFLO_DST" --position
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" 'pgflo-sink-pg: no position applied for group nothing-here'
+}
+
+@test "pgflo-sink-pg: the position is accepted by pgflo-checkpoint" {
+	psql_dst -c "CREATE TABLE ck (id int PRIMARY KEY, email text, n int)"
+	rec insert ck 1/A0 4 '"new":{"id":1,"email":"a","n":1}' |
+		pgflo-sink-pg -d "$PGFLO_DST" | pgflo-checkpoint -s "file:$BATS_TEST_TMPDIR/ck"
+	run pgflo-checkpoint -g "file:$BATS_TEST_TMPDIR/ck" -f commit_lsn
+	assert_output '1/A0'
+}
+
+@test "pgflo-sink-pg: REPLICA IDENTITY FULL without a key changes one row only" {
+	psql_dst -c "CREATE TABLE full_t (a int, b json, c point)"
+	psql_dst -c "INSERT INTO full_t VALUES (1, '{\"x\": 1}', '(1,2)'), (1, '{\"x\": 1}', '(1,2)'), (2, null, null)"
+	T='"key":["a","b","c"],"types":{"a":"integer","b":"json","c":"point"}'
+	{
+		echo '{"op":"update","schema":"public","table":"full_t","commit_lsn":"0/10","ordinal":1,'"$T"',"old":{"a":1,"b":{"x":1},"c":"(1,2)"},"new":{"a":9,"b":{"x":1},"c":"(1,2)"}}'
+		echo '{"op":"delete","schema":"public","table":"full_t","commit_lsn":"0/20","ordinal":1,'"$T"',"old":{"a":2,"b":null,"c":null}}'
+	} | pgflo-sink-pg -d "$PGFLO_DST" >/dev/null
+	run psql_dst -c "SELECT a, b::text, c::text FROM full_t ORDER BY a"
+	assert_output $'1|{"x": 1}|(1,2)\n9|{"x":1}|(1,2)'
+}
+
+@test "pgflo-sink-pg: a table without identity gets inserts only and one warning" {
+	psql_dst -c "CREATE TABLE noid (id int, email text, n int)"
+	T='"key":[],"types":{"id":"integer","email":"text","n":"integer"}'
+	{
+		echo '{"op":"insert","schema":"public","table":"noid","commit_lsn":"0/10","ordinal":1,'"$T"',"new":{"id":1,"email":"a","n":1}}'
+		echo '{"op":"update","schema":"public","table":"noid","commit_lsn":"0/20","ordinal":1,'"$T"',"new":{"id":1,"email":"b","n":1}}'
+		echo '{"op":"update","schema":"public","table":"noid","commit_lsn":"0/30","ordinal":1,'"$T"',"new":{"id":1,"email":"c","n":1}}'
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_equal "$stderr" 'pgflo-sink-pg: warning: "public"."noid" has no replica identity: updates skipped'
+	run psql_dst -c "SELECT id, email FROM noid"
+	assert_output '1|a'
+}
+
+@test "pgflo-sink-pg: composite keys and unique-index keys, with key changes" {
+	psql_dst -c "CREATE TABLE comp (a int, b text, v text, PRIMARY KEY (a, b))"
+	psql_dst -c "CREATE TABLE uq (id serial PRIMARY KEY, code text NOT NULL UNIQUE, v text)"
+	C='"key":["a","b"],"types":{"a":"integer","b":"text","v":"text"}'
+	Q='"key":["code"],"types":{"id":"integer","code":"text","v":"text"}'
+	{
+		echo '{"op":"insert","schema":"public","table":"comp","commit_lsn":"0/10","ordinal":1,'"$C"',"new":{"a":1,"b":"x","v":"1"}}'
+		echo '{"op":"insert","schema":"public","table":"comp","commit_lsn":"0/10","ordinal":2,'"$C"',"new":{"a":1,"b":"y","v":"2"}}'
+		echo '{"op":"update","schema":"public","table":"comp","commit_lsn":"0/20","ordinal":1,'"$C"',"old":{"a":1,"b":"x"},"new":{"a":2,"b":"x","v":"3"}}'
+		echo '{"op":"delete","schema":"public","table":"comp","commit_lsn":"0/20","ordinal":2,'"$C"',"old":{"a":1,"b":"y"}}'
+		echo '{"op":"insert","schema":"public","table":"uq","commit_lsn":"0/30","ordinal":1,'"$Q"',"new":{"id":1,"code":"A","v":"1"}}'
+		echo '{"op":"insert","schema":"public","table":"uq","commit_lsn":"0/30","ordinal":2,'"$Q"',"new":{"id":1,"code":"A","v":"2"}}'
+		echo '{"op":"update","schema":"public","table":"uq","commit_lsn":"0/40","ordinal":1,'"$Q"',"old":{"code":"A"},"new":{"id":1,"code":"B","v":"3"}}'
+	} | pgflo-sink-pg -d "$PGFLO_DST" >/dev/null
+	run psql_dst -c "SELECT a, b, v FROM comp"
+	assert_output '2|x|3'
+	run psql_dst -c "SELECT id, code, v FROM uq"
+	assert_output '1|B|3'
+}
+
+@test "pgflo-sink-pg: truncate honours cascade and restart_identity" {
+	psql_dst -c "CREATE TABLE tp (id serial PRIMARY KEY); CREATE TABLE tc (id int REFERENCES tp)"
+	psql_dst -c "INSERT INTO tp DEFAULT VALUES; INSERT INTO tp DEFAULT VALUES; INSERT INTO tc VALUES (1)"
+	echo '{"op":"truncate","schema":"public","table":"tp","commit_lsn":"0/10","ordinal":1,"cascade":true,"restart_identity":true}' |
+		pgflo-sink-pg -d "$PGFLO_DST" >/dev/null
+	run psql_dst -c "SELECT (SELECT count(*) FROM tp) + (SELECT count(*) FROM tc), nextval('tp_id_seq')"
+	assert_output '0|1'
+}
+
+@test "pgflo-sink-pg: an unchanged TOASTed 1 MB jsonb survives an update" {
+	psql_dst -c "CREATE TABLE toast (id int PRIMARY KEY, big jsonb, n int)"
+	psql_dst -c "INSERT INTO toast SELECT 1, jsonb_build_object('s', string_agg(md5(i::text), '')), 0 FROM generate_series(1, 32768) i"
+	before=$(psql_dst -c "SELECT md5(big::text) || length(big::text) FROM toast")
+	echo '{"op":"update","schema":"public","table":"toast","commit_lsn":"0/10","ordinal":1,"key":["id"],"types":{"id":"integer","big":"jsonb","n":"integer"},"new":{"id":1,"n":5},"unchanged":["big"]}' |
+		pgflo-sink-pg -d "$PGFLO_DST" >/dev/null
+	run psql_dst -c "SELECT md5(big::text) || length(big::text), n FROM toast"
+	assert_output "$before|5"
+}
+
+@test "pgflo-sink-pg: values of many types round-trip exactly (md5 equal)" {
+	sql="CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy ''quoted''');
+	CREATE TYPE pair AS (x int, y text);
+	CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+	CREATE TABLE types (id int PRIMARY KEY, i2 int2, i4 int4, i8 int8,
+	  n numeric(38,10), nn numeric, m money, f4 float4, f8 float8, b bool,
+	  t text, vc varchar(50), ch char(5), by bytea, d date, tm time, ttz timetz,
+	  ts timestamp, tstz timestamptz, iv interval, u uuid, ip inet, cidr cidr,
+	  mac macaddr, j json, jb jsonb, ia int4[], ta text[], i2d int[][],
+	  jba jsonb[], mo mood, r int4range, tr tstzrange, p point, bx box,
+	  x xml, bi bit(4), vb varbit, tv tsvector, na numeric[],
+	  dm posint, oi oid, c1 \"char\", ba bool[], bxa box[]);"
+	psql_src -c "$sql"
+	psql_dst -c "$sql"
+	psql_src -c "INSERT INTO types VALUES (1, -32768, 2147483647, 9223372036854775807,
+	  '1234567890123456789012345678.0123456789', '-0.000000000000000000000000000001',
+	  '\$1,234.50', 0.1, 1.0000000000000002, true, E'a\\\\b\"c\\nd\\te''f ✓',
+	  'varchar', 'ab', '\\xdeadbeef00', '2026-11-23', '23:59:59.999999', '12:00+05:30',
+	  '2026-11-23 18:00:00.123456', '2026-11-23 18:00:00.5+01', '1 year 2 mons -3 days 04:05:06.7',
+	  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03',
+	  '{\"b\": [1, 2.50, 1e400], \"a\": 12345678901234567890123}',
+	  '{\"big\": 123456789012345678901234567890, \"f\": 1.10, \"s\": \"x\\\"y\"}',
+	  '{1,NULL,3}', ARRAY['a', NULL, 'b c', 'q\"uote', 'back\\\\slash', 'NULL', '', '{x}'],
+	  '{{1,2},{3,NULL}}', ARRAY['{\"k\": [1, \"a,b\"]}'::jsonb, NULL, '\"str\"'], 'happy ''quoted''',
+	  '[1,10)', '[2026-01-01 00:00+00,infinity)', '(1.5,-2)', '(3,4),(1,2)',
+	  '<a x=\"1\">t</a>', B'1010', B'101', 'a fat:2 cat',
+	  '{1.10,NaN,-0.5}', 7, 4294967295, 'x', '{t,f,NULL}', '{(1,1),(0,0);(2,2),(1,1)}'),
+	  (2, NULL, NULL, NULL, 'NaN', NULL, NULL, 'NaN', '-Infinity', false, '', NULL, NULL, '\\x',
+	  'infinity', NULL, NULL, '-infinity', NULL, '0', NULL, '::1', NULL, NULL, 'null', '[]', '{}',
+	  '{}', '{}', '{}', 'sad', 'empty', NULL, NULL, NULL, NULL, NULL, NULL, '', '{}',
+	  NULL, 0, NULL, NULL, NULL)"
+	records types 0/10 >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	want=$(digest psql_src types)
+	run digest psql_dst types
+	assert_output "$want"
+	# And once more as updates of every column.
+	# (json_build_object writes "key" : value, with spaces.)
+	sed 's/"op" : "insert"/"op" : "update"/; s/"commit_lsn" : "0\/10"/"commit_lsn" : "0\/20"/' \
+		"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/up"
+	psql_dst -c "UPDATE types SET t = 'changed', jb = '{}', ta = '{}'"
+	pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/up" >/dev/null
+	run digest psql_dst types
+	assert_output "$want"
+}
+
+@test "pgflo-sink-pg: hostile identifiers are quoted, never pasted" {
+	psql_dst -c 'CREATE SCHEMA "my sch""ema"; CREATE TABLE "my sch""ema"."tâble ""x""; drop" ("ïd ""k""" int PRIMARY KEY, "v; --" text)'
+	T='"schema":"my sch\"ema","table":"tâble \"x\"; drop","key":["ïd \"k\""],"types":{"ïd \"k\"":"integer","v; --":"text"}'
+	{
+		echo '{"op":"insert",'"$T"',"commit_lsn":"0/10","ordinal":1,"new":{"ïd \"k\"":1,"v; --":"a'"'"'b"}}'
+		echo '{"op":"insert",'"$T"',"commit_lsn":"0/10","ordinal":2,"new":{"ïd \"k\"":2,"v; --":"x"}}'
+		echo '{"op":"update",'"$T"',"commit_lsn":"0/20","ordinal":1,"new":{"ïd \"k\"":1,"v; --":"c\"d"}}'
+		echo '{"op":"delete",'"$T"',"commit_lsn":"0/30","ordinal":1,"old":{"ïd \"k\"":2}}'
+	} | pgflo-sink-pg -d "$PGFLO_DST" >/dev/null
+	run psql_dst -c 'SELECT * FROM "my sch""ema"."tâble ""x""; drop"'
+	assert_output '1|c"d'
+}
+
+@test "pgflo-sink-pg: bad JSON exits 1 naming the line, after committing what came before" {
+	psql_dst -c "CREATE TABLE badj (id int PRIMARY KEY, email text, n int)"
+	{
+		rec insert badj 0/10 1 '"new":{"id":1,"email":"a","n":1}'
+		begin 0/20
+		rec insert badj 0/20 1 '"new":{"id":2,"email":"a","n":1}'
+		echo '{"op":"insert",'
+		commit 0/20 2
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_output '{"op":"position","commit_lsn":"0/10","ordinal":1,"group":"'"$PGFLO_GROUP"'"}'
+	[[ $stderr == "pgflo-sink-pg: <stdin>:4: invalid JSON: "* ]]
+	run psql_dst -c "SELECT id FROM badj"
+	assert_output '1'
+}
+
+@test "pgflo-sink-pg: a constraint violation exits 1 naming line, table and key; its transaction is not applied" {
+	psql_dst -c "CREATE TABLE cv (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	{
+		begin 0/10
+		rec insert cv 0/10 1 '"new":{"id":1,"email":"a","n":1}'
+		commit 0/10 2
+		begin 0/20
+		rec insert cv 0/20 1 '"new":{"id":2,"email":"b","n":1}'
+		rec insert cv 0/20 2 '"new":{"id":3,"email":"c","n":-1}'
+		commit 0/20 3
+		rec insert cv 0/30 1 '"new":{"id":4,"email":"d","n":1}'
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_output '{"op":"position","commit_lsn":"0/10","ordinal":2,"group":"'"$PGFLO_GROUP"'"}'
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:6: insert "public"."cv" (id)=(3): new row for relation "cv" violates check constraint "cv_n_check" (Failing row contains (3, c, -1).)'
+	run psql_dst -c "SELECT id FROM cv"
+	assert_output '1'
+}
+
+@test "pgflo-sink-pg: --dead-letter writes the failing transaction there and goes on" {
+	psql_dst -c "CREATE TABLE dl (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	{
+		rec insert dl 0/10 1 '"new":{"id":1,"email":"a","n":1}'
+		begin 0/20
+		rec insert dl 0/20 1 '"new":{"id":2,"email":"b","n":1}'
+		rec insert dl 0/20 2 '"new":{"id":3,"email":"c","n":-1}'
+		commit 0/20 3
+		rec insert dl 0/30 1 '"new":{"id":4,"email":"d","n":1}'
+		echo 'not json'
+		rec insert dl 0/40 1 '"new":{"id":5,"email":"d","n":1}'
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg --dead-letter "$BATS_TEST_TMPDIR/dead" -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/40","ordinal":1,"group":"'"$PGFLO_GROUP"'"}'
+	run psql_dst -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM dl"
+	assert_output '1,4,5'
+	run cat "$BATS_TEST_TMPDIR/dead"
+	# The bad line is seen at once, the failing transaction at its commit.
+	assert_output "$(sed -n 7p "$BATS_TEST_TMPDIR/in"; sed -n 2,5p "$BATS_TEST_TMPDIR/in")"
+}
+
+@test "pgflo-sink-pg: a partial transaction is never visible" {
+	psql_dst -c "CREATE TABLE part (id int PRIMARY KEY, email text, n int)"
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-sink-pg -m 50 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/fifo" >"$BATS_TEST_TMPDIR/out" 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	begin 0/10 >&5
+	rec insert part 0/10 1 '"new":{"id":1,"email":"a","n":1}' >&5
+	sleep 0.5
+	run psql_dst -c "SELECT count(*) FROM part"
+	assert_output '0'
+	commit 0/10 2 >&5
+	sleep 0.5
+	run psql_dst -c "SELECT count(*) FROM part"
+	assert_output '1'
+	# A quiet input commits the batch: the position is out before EOF.
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_output '{"op":"position","commit_lsn":"0/10","ordinal":2,"group":"'"$PGFLO_GROUP"'"}'
+	begin 0/20 >&5
+	rec insert part 0/20 1 '"new":{"id":2,"email":"a","n":1}' >&5
+	exec 5>&-
+	wait "$pid"
+	run psql_dst -c "SELECT count(*) FROM part"
+	assert_output '1'
+}
+
+@test "pgflo-sink-pg: SIGTERM commits complete transactions, rolls back the rest, exits 0" {
+	psql_dst -c "CREATE TABLE term (id int PRIMARY KEY, email text, n int)"
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-sink-pg -m 1h -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/fifo" >"$BATS_TEST_TMPDIR/out" 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	{
+		begin 0/10
+		rec insert term 0/10 1 '"new":{"id":1,"email":"a","n":1}'
+		commit 0/10 2
+		begin 0/20
+		rec insert term 0/20 1 '"new":{"id":2,"email":"a","n":1}'
+	} >&5
+	sleep 0.5
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	exec 5>&-
+	run psql_dst -c "SELECT id FROM term"
+	assert_output '1'
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_output '{"op":"position","commit_lsn":"0/10","ordinal":2,"group":"'"$PGFLO_GROUP"'"}'
+}
+
+@test "pgflo-sink-pg: kill -9 mid-batch, then a rerun gives the same target" {
+	psql_src -c "CREATE TABLE k9 (id int PRIMARY KEY, v text, n numeric(12,2));
+	  INSERT INTO k9 SELECT i, md5(i::text), i / 7.0 FROM generate_series(1, 30000) i"
+	psql_dst -c "CREATE TABLE k9 (id int PRIMARY KEY, v text, n numeric(12,2))"
+	# One source transaction per 100 rows.
+	records k9 0/0 | awk '{ t = int(NR / 100) + 1; o = NR % 100 + 1;
+	  sub(/"commit_lsn":"0\/0","ordinal":[0-9]+/, sprintf("\"commit_lsn\":\"1/%X\",\"ordinal\":%d", t, o)); print }' \
+		>"$BATS_TEST_TMPDIR/in"
+	pgflo-sink-pg -b 2000 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in" >/dev/null 3>&- &
+	pid=$!
+	sleep 0.3
+	kill -KILL "$pid" || true
+	wait "$pid" || true
+	run pgflo-sink-pg -b 2000 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	want=$(digest psql_src k9)
+	run digest psql_dst k9
+	assert_output "$want"
+}
+
+@test "pgflo-sink-pg: one large source transaction streams through in one commit" {
+	psql_src -c "CREATE TABLE big (id int PRIMARY KEY, v text)
+	  ; INSERT INTO big SELECT i, repeat('x', 100) FROM generate_series(1, 50000) i"
+	psql_dst -c "CREATE TABLE big (id int PRIMARY KEY, v text)"
+	{
+		begin 2/0
+		records big 2/0
+		commit 2/0 50001
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -v -b 1000 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"2/0","ordinal":50001,"group":"'"$PGFLO_GROUP"'"}'
+	[[ $stderr == *"50000 changes applied, 0 records skipped, 1 commits"* ]]
+	run digest psql_dst big
+	assert_output "$(digest psql_src big)"
+}
+
+@test "pgflo-sink-pg: snapshot rows are idempotent upserts and report no position" {
+	psql_dst -c "CREATE TABLE snap (id int PRIMARY KEY, email text, n int)"
+	S='{"op":"insert","schema":"public","table":"snap","snapshot":true,'"$U_TYPES"
+	{
+		echo '{"op":"snapshot","phase":"begin","schema":"public","table":"snap"}'
+		echo "$S"',"new":{"id":1,"email":"a","n":1}}'
+		echo "$S"',"new":{"id":2,"email":"b","n":1}}'
+		echo "$S"',"new":{"id":1,"email":"c","n":2}}'
+		echo '{"op":"snapshot","phase":"end","schema":"public","table":"snap","rows":3}'
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output ''
+	pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	run psql_dst -c "SELECT id, email, n FROM snap ORDER BY id"
+	assert_output $'1|c|2\n2|b|1'
+}
+
+@test "pgflo-sink-pg: --create-tables and --map-schema create only the tables that flow" {
+	psql_dst -c "CREATE SCHEMA other"
+	T='"key":["id"],"types":{"id":"bigint","v":"character varying(10)","ts":"timestamp with time zone","a":"numeric(10,2)[]"}'
+	echo '{"op":"insert","schema":"app","table":"made","commit_lsn":"0/10","ordinal":1,'"$T"',"new":{"id":1,"v":"x","ts":"2026-11-23 18:00:00+00","a":["1.50",null]}}' |
+		pgflo-sink-pg -c -s app=other -d "$PGFLO_DST" >/dev/null
+	run psql_dst -c "SELECT id, v, ts, a FROM other.made"
+	assert_output '1|x|2026-11-23 18:00:00+00|{1.50,NULL}'
+	run psql_dst -c "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'other.made'::regclass AND attnum > 0 ORDER BY attnum"
+	assert_output $'bigint\ncharacter varying(10)\ntimestamp with time zone\nnumeric(10,2)[]'
+	run psql_dst -c "SELECT to_regclass('app.made') IS NULL"
+	assert_output 't'
+}
+
+@test "pgflo-sink-pg: --create-tables refuses a type name that is not one" {
+	T='"key":["id"],"types":{"id":"integer","v":"integer); DROP TABLE users; --"}'
+	run --separate-stderr pgflo-sink-pg -c -d "$PGFLO_DST" <<<'{"op":"insert","schema":"public","table":"evil","commit_lsn":"0/10","ordinal":1,'"$T"',"new":{"id":1,"v":1}}'
+	assert_failure 1
+	[[ $stderr == *"unsafe type name integer); DROP TABLE users; --"* ]]
+	run psql_dst -c "SELECT to_regclass('public.evil') IS NULL, to_regclass('public.users') IS NULL"
+	assert_output 'f|f' || assert_output 't|f'
+}
+
+@test "pgflo-sink-pg: ddl records are a notice, or applied with --apply-ddl" {
+	psql_dst -c "CREATE TABLE ddl_t (id int PRIMARY KEY)"
+	D='{"op":"ddl","schema":"public","table":"ddl_t","commit_lsn":"0/10","ordinal":1,"tag":"ALTER TABLE","object_type":"table","statement":"ALTER TABLE ddl_t ADD COLUMN age integer"}'
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<"$D"
+	assert_success
+	assert_equal "$stderr" 'pgflo-sink-pg: notice: ddl not applied (use --apply-ddl): ALTER TABLE ddl_t ADD COLUMN age integer'
+	run --separate-stderr pgflo-sink-pg -g ddl2 -a -d "$PGFLO_DST" <<<"$D"
+	assert_success
+	run psql_dst -c "SELECT count(*) FROM pg_attribute WHERE attrelid = 'ddl_t'::regclass AND attname = 'age'"
+	assert_output '1'
+}
+
+@test "pgflo-sink-pg: a target it cannot connect to exits 3" {
+	run --separate-stderr pgflo-sink-pg -d "host=127.0.0.1 port=1 dbname=x" </dev/null
+	assert_failure 3
+	[[ $stderr == "pgflo-sink-pg: could not connect: "* ]]
+}
+
+@test "pgflo-sink-pg: missing -d is a usage error" {
+	run --separate-stderr pgflo-sink-pg </dev/null
+	assert_failure 2
+	[[ $stderr == *"usage: pgflo-sink-pg"* ]]
+}

@@ -1,0 +1,2399 @@
+/*
+ * pgflo-sink-pg - apply change records to a target PostgreSQL database,
+ * exactly once.
+ *
+ * Records come from stdin; source transactions are applied whole, several
+ * per target transaction, through prepared statements in libpq pipeline
+ * mode.  The applied position is kept in pgflo.applied in the same target
+ * transaction, so replays are skipped.  The raw lines of the open target
+ * transaction are kept (bounded) so that after an error or a lost
+ * connection the complete source transactions can be applied again.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "pgflo.h"
+#include "pgconn.h"
+#include "pgtext.h"
+
+#define SYNOPSIS \
+	"pgflo-sink-pg [-acpv] [-b rows] [-g group] [-m ms] [-s src=dst]\n" \
+	"                     [--dead-letter file] [--disable-triggers] " \
+	"[--no-loop]\n" \
+	"                     -d conninfo"
+
+#define SYNC_EVERY	256		/* statements per pipeline sync */
+#define MAX_STMTS	1000		/* prepared statements kept */
+#define RETAIN_MAX	((size_t)32 << 20)	/* replayable bytes */
+#define RUN_MAX		128		/* rows per multi-row INSERT */
+#define BACKOFF_MAX	30000
+
+enum {
+	OPT_DEADLETTER = 256, OPT_DISABLE_TRIGGERS, OPT_NO_LOOP
+};
+
+static const struct option longopts[] = {
+	{ "apply-ddl",		no_argument,	   NULL, 'a' },
+	{ "batch-ms",		required_argument, NULL, 'm' },
+	{ "batch-rows",		required_argument, NULL, 'b' },
+	{ "create-tables",	no_argument,	   NULL, 'c' },
+	{ "dbname",		required_argument, NULL, 'd' },
+	{ "dead-letter",	required_argument, NULL, OPT_DEADLETTER },
+	{ "disable-triggers",	no_argument,	   NULL, OPT_DISABLE_TRIGGERS },
+	{ "group",		required_argument, NULL, 'g' },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ "map-schema",		required_argument, NULL, 's' },
+	{ "no-loop",		no_argument,	   NULL, OPT_NO_LOOP },
+	{ "position",		no_argument,	   NULL, 'p' },
+	{ "target",		required_argument, NULL, 'd' },
+	{ "verbose",		no_argument,	   NULL, 'v' },
+	{ "version",		no_argument,	   NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int aflag, cflag, vflag, noloop, notriggers;
+static long batch_rows = 10000, batch_ms = 200;
+static const char *conninfo, *group = "default";
+static char **mapsrc, **mapdst;
+static int nmap;
+static FILE *dlf;
+static const char *dlname;
+
+static void
+help(void)
+{
+	printf(
+"pgflo-sink-pg applies change records (stdin) to a PostgreSQL database,\n"
+"exactly once, and prints a position record after each commit.\n"
+"\n"
+"Usage:\n"
+"  pgflo-sink-pg [OPTION]... -d CONNINFO < records\n"
+"  pgflo-sink-pg [-g GROUP] --position -d CONNINFO\n"
+"\n"
+"Options:\n"
+"  -d, --dbname=CONNINFO   target database (libpq conninfo or URI)\n"
+"  -g, --group=NAME        name of the applied position (default \"default\")\n"
+"  -p, --position          print the applied position and exit\n"
+"  -b, --batch-rows=N      commit after N changes (default 10000)\n"
+"  -m, --batch-ms=MS       commit after MS ms or when input is quiet\n"
+"                          (default 200; also \"2s\")\n"
+"  -c, --create-tables     create missing target tables from the records\n"
+"  -a, --apply-ddl         apply ddl records (else a notice)\n"
+"  -s, --map-schema=S=D    apply changes to schema S in schema D\n"
+"      --disable-triggers  session_replication_role = replica\n"
+"      --dead-letter=FILE  write failing transactions to FILE, go on\n"
+"      --no-loop           exit 3 when the connection is lost\n"
+"  -v, --verbose           report batches and a summary on stderr\n"
+"  -V, --version           print the version and exit\n"
+"  -h, --help              print this help and exit\n"
+"\n"
+"Environment: PGFLO_GROUP, PGFLO_BATCH_ROWS, PGFLO_BATCH_MS, PGFLO_FLUSH,\n"
+"PGFLO_MAX_RECORD, and libpq's PG* variables.\n"
+"Exit status: 0 ok, 1 data or apply failure, 2 usage, 3 unavailable.\n");
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- a small string map ---- */
+
+struct ment {
+	char	*key;
+	size_t	 kn;
+	void	*val;
+	struct ment *next;
+};
+struct map {
+	struct ment **b;
+	size_t	 nb, n;
+};
+
+static size_t
+hash(const char *s, size_t n)
+{
+	size_t h = 1469598103934665603ULL;
+
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static void *
+map_get(struct map *m, const char *k, size_t kn)
+{
+	struct ment *e;
+
+	if (m->nb == 0)
+		return NULL;
+	for (e = m->b[hash(k, kn) % m->nb]; e != NULL; e = e->next)
+		if (e->kn == kn && memcmp(e->key, k, kn) == 0)
+			return e->val;
+	return NULL;
+}
+
+static void
+map_put(struct map *m, const char *k, size_t kn, void *v)
+{
+	struct ment *e;
+	size_t i;
+
+	if (m->nb == 0) {
+		m->nb = 1024;
+		m->b = calloc(m->nb, sizeof(*m->b));
+		if (m->b == NULL)
+			pgflo_errx(PGFLO_EXIT_FAIL, "out of memory");
+	}
+	e = pgflo_xmalloc(sizeof(*e));
+	e->key = pgflo_xmalloc(kn + 1);
+	memcpy(e->key, k, kn);
+	e->key[kn] = '\0';
+	e->kn = kn;
+	e->val = v;
+	i = hash(k, kn) % m->nb;
+	e->next = m->b[i];
+	m->b[i] = e;
+	m->n++;
+}
+
+static void
+map_clear(struct map *m, void (*freeval)(void *))
+{
+	struct ment *e, *n;
+	size_t i;
+
+	for (i = 0; i < m->nb; i++)
+		for (e = m->b[i]; e != NULL; e = n) {
+			n = e->next;
+			if (freeval != NULL)
+				freeval(e->val);
+			free(e->key);
+			free(e);
+		}
+	free(m->b);
+	m->b = NULL;
+	m->nb = m->n = 0;
+}
+
+/* ---- records, parsed in place from the raw line ---- */
+
+struct col {
+	char	*name;
+	const char *type;
+	struct pgflo_span v;
+};
+
+struct rec {
+	enum pgflo_op op;
+	char	*schema, *table;
+	struct pgflo_pos pos;
+	int	 has_lsn, has_seq, snapshot, cascade, restart;
+	int	 has_new, has_old;
+	char	*statement;
+	struct col *types, *newv, *oldv;
+	int	 ntypes, nnew, nold, ctypes, cnew, cold;
+	char	**keyv;
+	int	 nkey, ckey;
+};
+
+static struct pgflo_buf arena;
+
+static char *
+arena_str(struct pgflo_span s)
+{
+	char *p = arena.data + arena.len;
+
+	pgflo_js_str(&arena, s);
+	pgflo_buf_putc(&arena, '\0');
+	return p;
+}
+
+static int
+parse_cols(struct pgflo_span v, struct col **cv, int *n, int *cap,
+    int values)
+{
+	struct pgflo_js_iter it;
+	struct pgflo_span k, val;
+
+	if (pgflo_js_obj(&it, v) == -1)
+		return -1;
+	*n = 0;
+	while (pgflo_js_obj_next(&it, &k, &val)) {
+		if (*n == *cap) {
+			*cap = *cap != 0 ? *cap * 2 : 32;
+			*cv = pgflo_xrealloc(*cv, (size_t)*cap * sizeof(**cv));
+		}
+		(*cv)[*n].name = arena_str(k);
+		(*cv)[*n].type = NULL;
+		(*cv)[*n].v = val;
+		if (!values) {
+			if (*val.p != '"')
+				return -1;
+			(*cv)[*n].type = arena_str(val);
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+static int
+span_uint(struct pgflo_span v, uint64_t *out)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (v.n == 0 || v.n > 19)
+		return -1;
+	for (i = 0; i < v.n; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return -1;
+		x = x * 10 + (uint64_t)(v.p[i] - '0');
+	}
+	*out = x;
+	return 0;
+}
+
+#define KEYIS(k, s)	((k).n == sizeof(s) + 1 && \
+	memcmp((k).p + 1, s, sizeof(s) - 1) == 0)
+
+/* Parses a validated line; -1 with why set for a malformed record. */
+static int
+parse_rec(const char *line, size_t len, struct rec *r, const char **why)
+{
+	struct pgflo_js_iter it;
+	struct pgflo_span k, v, types = { 0 }, newv = { 0 }, oldv = { 0 };
+	struct pgflo_span key = { 0 };
+	char *s;
+	int have_op = 0;
+
+	pgflo_buf_reset(&arena);
+	pgflo_buf_grow(&arena, 2 * len + 256);
+	r->op = PGFLO_OP_UNKNOWN;
+	r->schema = r->table = r->statement = NULL;
+	memset(&r->pos, 0, sizeof(r->pos));
+	r->has_lsn = r->has_seq = r->snapshot = r->cascade = r->restart = 0;
+	r->has_new = r->has_old = 0;
+	r->ntypes = r->nnew = r->nold = r->nkey = 0;
+	*why = "record is not a JSON object";
+	if (pgflo_js_obj(&it, (struct pgflo_span){ line, len }) == -1)
+		return -1;
+	while (pgflo_js_obj_next(&it, &k, &v)) {
+		if (KEYIS(k, "op")) {
+			if (*v.p != '"')
+				goto badop;
+			have_op = 1;
+			r->op = pgflo_op_parse(arena_str(v));
+		} else if (KEYIS(k, "schema") && *v.p == '"') {
+			r->schema = arena_str(v);
+		} else if (KEYIS(k, "table") && *v.p == '"') {
+			r->table = arena_str(v);
+		} else if (KEYIS(k, "commit_lsn") && *v.p == '"') {
+			s = arena_str(v);
+			*why = "malformed commit_lsn";
+			if (pgflo_lsn_parse(s, &r->pos.commit_lsn) == -1)
+				return -1;
+			r->has_lsn = r->pos.commit_lsn != 0;
+		} else if (KEYIS(k, "ordinal") && *v.p != 'n') {
+			*why = "malformed ordinal";
+			if (span_uint(v, &r->pos.ordinal) == -1)
+				return -1;
+		} else if (KEYIS(k, "stream_seq") && *v.p != 'n') {
+			*why = "malformed stream_seq";
+			if (span_uint(v, &r->pos.stream_seq) == -1)
+				return -1;
+			r->has_seq = r->pos.stream_seq != 0;
+		} else if (KEYIS(k, "snapshot")) {
+			r->snapshot = *v.p == 't';
+		} else if (KEYIS(k, "cascade")) {
+			r->cascade = *v.p == 't';
+		} else if (KEYIS(k, "restart_identity")) {
+			r->restart = *v.p == 't';
+		} else if (KEYIS(k, "statement") && *v.p == '"') {
+			r->statement = arena_str(v);
+		} else if (KEYIS(k, "types")) {
+			types = v;
+		} else if (KEYIS(k, "new")) {
+			newv = v;
+		} else if (KEYIS(k, "old")) {
+			oldv = v;
+		} else if (KEYIS(k, "key")) {
+			key = v;
+		}
+	}
+	if (!have_op)
+		goto badop;
+	if (r->op != PGFLO_OP_INSERT && r->op != PGFLO_OP_UPDATE &&
+	    r->op != PGFLO_OP_DELETE && r->op != PGFLO_OP_TRUNCATE)
+		return 0;
+	*why = "record has no schema or table";
+	if (r->schema == NULL || r->table == NULL)
+		return -1;
+	if (r->op == PGFLO_OP_TRUNCATE)
+		return 0;
+	*why = "record has no \"types\" object";
+	if (types.p == NULL || parse_cols(types, &r->types, &r->ntypes,
+	    &r->ctypes, 0) == -1)
+		return -1;
+	if (key.p != NULL && *key.p == '[') {
+		pgflo_js_arr(&it, key);
+		while (pgflo_js_arr_next(&it, &v)) {
+			*why = "malformed \"key\"";
+			if (*v.p != '"')
+				return -1;
+			if (r->nkey == r->ckey) {
+				r->ckey = r->ckey != 0 ? r->ckey * 2 : 16;
+				r->keyv = pgflo_xrealloc(r->keyv,
+				    (size_t)r->ckey * sizeof(*r->keyv));
+			}
+			r->keyv[r->nkey++] = arena_str(v);
+		}
+	}
+	*why = "malformed \"new\" or \"old\"";
+	if (newv.p != NULL && *newv.p != 'n') {
+		if (parse_cols(newv, &r->newv, &r->nnew, &r->cnew, 1) == -1)
+			return -1;
+		r->has_new = 1;
+	}
+	if (oldv.p != NULL && *oldv.p != 'n') {
+		if (parse_cols(oldv, &r->oldv, &r->nold, &r->cold, 1) == -1)
+			return -1;
+		r->has_old = 1;
+	}
+	*why = "insert or update without \"new\"";
+	if ((r->op == PGFLO_OP_INSERT || r->op == PGFLO_OP_UPDATE) &&
+	    !r->has_new)
+		return -1;
+	return 0;
+badop:
+	*why = "record has no \"op\" string";
+	return -1;
+}
+
+/* ---- retained lines of the open target transaction ---- */
+
+struct line {
+	size_t	 off, len;
+	unsigned long lineno;
+	unsigned long txn;	/* source transaction tag */
+};
+struct lines {
+	struct pgflo_buf data;
+	struct line *v;
+	size_t	 n, cap, next;
+};
+
+static struct lines retained, replay;
+static int overflow;		/* retained is incomplete */
+
+static void
+lines_add(struct lines *l, const char *s, size_t n, unsigned long lineno,
+    unsigned long txn)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap != 0 ? l->cap * 2 : 1024;
+		l->v = pgflo_xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n].off = l->data.len;
+	l->v[l->n].len = n;
+	l->v[l->n].lineno = lineno;
+	l->v[l->n].txn = txn;
+	l->n++;
+	pgflo_buf_putn(&l->data, s, n);
+	pgflo_buf_putc(&l->data, '\0');
+}
+
+static void
+lines_reset(struct lines *l)
+{
+	l->n = l->next = 0;
+	pgflo_buf_reset(&l->data);
+	if (l->data.cap > ((size_t)8 << 20)) {
+		pgflo_buf_free(&l->data);
+		free(l->v);
+		l->v = NULL;
+		l->cap = 0;
+	}
+}
+
+/* ---- connections and caches ---- */
+
+static PGconn *conn;		/* data: pipeline mode */
+static PGconn *cat;		/* catalog look-ups, autocommit */
+static struct map stmts, typeoids, tables;
+static unsigned stmtno;
+
+struct table {
+	char	*qname;		/* "dst"."name" */
+	int	 exists;
+	int	 nuniq;
+	char	**uniq;		/* unique index columns, "\x1f"-joined, sorted */
+	int	 warned;
+	char	*keysig;	/* the key last checked */
+	int	 keymode;	/* the key matches a unique index */
+};
+
+static void
+free_table(void *p)
+{
+	struct table *t = p;
+	int i;
+
+	for (i = 0; i < t->nuniq; i++)
+		free(t->uniq[i]);
+	free(t->uniq);
+	free(t->qname);
+	free(t->keysig);
+	free(t);
+}
+
+static void
+free_stmt(void *p)
+{
+	free(p);
+}
+
+/* ---- the pipeline ---- */
+
+enum qkind { Q_STMT, Q_SYNC, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_OTHER };
+struct qent {
+	enum qkind kind;
+	long	 idx;		/* retained line index, -1 none */
+	int	 nrows;
+};
+static struct qent *fifo;
+static size_t fhead, ftail, fcap;
+static int nsince_sync, nsyncs;
+
+static void
+fifo_push(enum qkind kind, long idx, int nrows)
+{
+	if (ftail == fcap) {
+		if (fhead > 0) {
+			memmove(fifo, fifo + fhead,
+			    (ftail - fhead) * sizeof(*fifo));
+			ftail -= fhead;
+			fhead = 0;
+		}
+		if (ftail == fcap) {
+			fcap = fcap != 0 ? fcap * 2 : 1024;
+			fifo = pgflo_xrealloc(fifo, fcap * sizeof(*fifo));
+		}
+	}
+	fifo[ftail].kind = kind;
+	fifo[ftail].idx = idx;
+	fifo[ftail].nrows = nrows;
+	ftail++;
+}
+
+/* The first failure seen while draining. */
+static struct {
+	int	 set;
+	int	 lost;		/* the connection went away */
+	enum qkind kind;
+	long	 idx;
+	int	 nrows;
+	char	 msg[1024];
+} failure;
+
+static void
+set_failure(const struct qent *q, PGresult *res)
+{
+	const char *prim, *det;
+
+	if (failure.set)
+		return;
+	failure.set = 1;
+	failure.kind = q != NULL ? q->kind : Q_OTHER;
+	failure.idx = q != NULL ? q->idx : -1;
+	failure.nrows = q != NULL ? q->nrows : 0;
+	if (PQstatus(conn) == CONNECTION_BAD) {
+		failure.lost = 1;
+		snprintf(failure.msg, sizeof(failure.msg), "%s",
+		    pgflo_pg_errmsg(conn));
+		return;
+	}
+	prim = res != NULL ? PQresultErrorField(res,
+	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	det = res != NULL ? PQresultErrorField(res,
+	    PG_DIAG_MESSAGE_DETAIL) : NULL;
+	if (prim == NULL)
+		snprintf(failure.msg, sizeof(failure.msg), "%s",
+		    res != NULL ? pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
+	else
+		snprintf(failure.msg, sizeof(failure.msg), "%s%s%s", prim,
+		    det != NULL ? " (" : "", det != NULL ? det : "");
+	if (det != NULL)
+		strncat(failure.msg, ")",
+		    sizeof(failure.msg) - strlen(failure.msg) - 1);
+}
+
+static void
+send_sync(void)
+{
+	if (PQpipelineSync(conn) != 1) {
+		set_failure(NULL, NULL);
+		failure.lost = 1;
+	}
+	fifo_push(Q_SYNC, -1, 0);
+	nsyncs++;
+	nsince_sync = 0;
+}
+
+/* Reads results through the next sync; 0, or -1 (see failure). */
+static int
+drain_one(void)
+{
+	PGresult *res;
+	ExecStatusType st;
+	int nulls = 0;
+
+	while (fhead < ftail) {
+		struct qent *q = &fifo[fhead];
+
+		if (PQstatus(conn) == CONNECTION_BAD) {
+			set_failure(q, NULL);
+			failure.lost = 1;
+			fhead = ftail = 0;
+			nsyncs = 0;
+			return -1;
+		}
+		res = PQgetResult(conn);
+		if (q->kind == Q_SYNC) {
+			if (res == NULL) {
+				if (++nulls > 3) {
+					set_failure(q, NULL);
+					failure.lost = 1;
+					return -1;
+				}
+				continue;
+			}
+			nulls = 0;
+			st = PQresultStatus(res);
+			if (st != PGRES_PIPELINE_SYNC) {
+				if (st == PGRES_FATAL_ERROR)
+					set_failure(q, res);
+				PQclear(res);
+				continue;
+			}
+			PQclear(res);
+			fhead++;
+			nsyncs--;
+			return failure.set ? -1 : 0;
+		}
+		if (res == NULL) {
+			fhead++;
+			continue;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_FATAL_ERROR)
+			set_failure(q, res);
+		PQclear(res);
+	}
+	return failure.set ? -1 : 0;
+}
+
+/* Sends a sync if needed and reads every outstanding result. */
+static int
+drain_all(void)
+{
+	int r = 0;
+
+	if (fhead < ftail && fifo[ftail - 1].kind != Q_SYNC)
+		send_sync();
+	while (nsyncs > 0 && !failure.lost)
+		if (drain_one() == -1)
+			r = -1;
+	if (failure.lost) {
+		fhead = ftail = 0;
+		nsyncs = 0;
+	}
+	return failure.set ? -1 : r;
+}
+
+static void
+after_send(int ok, enum qkind kind, long idx, int nrows)
+{
+	if (!ok) {
+		set_failure(NULL, NULL);
+		if (PQstatus(conn) == CONNECTION_BAD)
+			failure.lost = 1;
+		return;
+	}
+	fifo_push(kind, idx, nrows);
+	if (++nsince_sync >= SYNC_EVERY) {
+		send_sync();
+		while (nsyncs > 1 && !failure.set)
+			drain_one();
+	}
+}
+
+static void prepare_pos(void);
+
+static void
+send_simple(const char *sql, enum qkind kind)
+{
+	after_send(PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL,
+	    0), kind, -1, 0);
+}
+
+/* ---- value parameters ---- */
+
+static struct pgflo_buf vals;
+static size_t *voff;
+static int *vnull;
+static const char **vptr;
+static size_t nvals, cvals;
+
+static void
+vals_reset(void)
+{
+	pgflo_buf_reset(&vals);
+	nvals = 0;
+}
+
+static void
+vals_add(struct pgflo_span v, const char *type)
+{
+	if (nvals == cvals) {
+		cvals = cvals != 0 ? cvals * 2 : 256;
+		voff = pgflo_xrealloc(voff, cvals * sizeof(*voff));
+		vnull = pgflo_xrealloc(vnull, cvals * sizeof(*vnull));
+		vptr = pgflo_xrealloc(vptr, cvals * sizeof(*vptr));
+	}
+	voff[nvals] = vals.len;
+	vnull[nvals] = pgflo_pgtext(&vals, v, type);
+	pgflo_buf_putc(&vals, '\0');
+	nvals++;
+}
+
+static const char *const *
+vals_ptrs(size_t from, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		vptr[i] = vnull[from + i] ? NULL : vals.data + voff[from + i];
+	return vptr;
+}
+
+/* ---- type OIDs and tables, looked up on the catalog connection ---- */
+
+static char errbuf[1024];
+
+static int
+type_oid(const char *name, Oid *oid)
+{
+	const char *params[1] = { name };
+	PGresult *res;
+	uintptr_t v;
+
+	if ((v = (uintptr_t)map_get(&typeoids, name, strlen(name))) != 0) {
+		*oid = (Oid)v;
+		return 0;
+	}
+	res = PQexecParams(cat, "SELECT to_regtype($1)::oid", 1, NULL,
+	    params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(errbuf, sizeof(errbuf), "type %s: %s", name,
+		    pgflo_pg_resmsg(res));
+		PQclear(res);
+		return -1;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		snprintf(errbuf, sizeof(errbuf),
+		    "type %s does not exist in the target", name);
+		PQclear(res);
+		return -1;
+	}
+	*oid = (Oid)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	map_put(&typeoids, name, strlen(name), (void *)(uintptr_t)*oid);
+	return 0;
+}
+
+static const char *
+map_schema(const char *s)
+{
+	int i;
+
+	for (i = 0; i < nmap; i++)
+		if (strcmp(mapsrc[i], s) == 0)
+			return mapdst[i];
+	return s;
+}
+
+/*
+ * A type name for CREATE TABLE text: words from format_type(), quoted
+ * identifiers, dots, and typmods of digits only; never an expression.
+ */
+static int
+safe_typename(const char *t)
+{
+	static const char *const words[] = { "precision", "varying", "with",
+	    "without", "time", "zone", "year", "month", "day", "hour",
+	    "minute", "second", "to", NULL };
+	const char *p = t;
+	int nwords = 0, i;
+
+	while (*p != '\0') {
+		if (*p == '"') {
+			for (p++; *p != '\0'; p++)
+				if (*p == '"' && *++p != '"')
+					break;
+			if (p[-1] != '"')
+				return 0;
+			nwords++;
+		} else if ((*p >= 'a' && *p <= 'z') || *p == '_') {
+			const char *w = p;
+
+			while ((*p >= 'a' && *p <= 'z') || *p == '_' ||
+			    (*p >= '0' && *p <= '9'))
+				p++;
+			if (nwords > 0 && w > t && w[-1] == ' ') {
+				for (i = 0; words[i] != NULL; i++)
+					if (strlen(words[i]) == (size_t)(p - w) &&
+					    memcmp(words[i], w, (size_t)(p - w)) == 0)
+						break;
+				if (words[i] == NULL)
+					return 0;
+			}
+			nwords++;
+		} else if (*p == '(') {
+			for (p++; (*p >= '0' && *p <= '9') || *p == ','; p++)
+				;
+			if (*p++ != ')')
+				return 0;
+		} else if (*p == '[') {
+			for (p++; *p >= '0' && *p <= '9'; p++)
+				;
+			if (*p++ != ']')
+				return 0;
+		} else if (*p == '.' || *p == ' ') {
+			p++;
+		} else {
+			return 0;
+		}
+	}
+	return nwords > 0;
+}
+
+static int
+create_table(struct table *t, const struct rec *r, const char *dschema)
+{
+	struct pgflo_buf sql = { 0 };
+	PGresult *res;
+	int i, j, allkey;
+
+	pgflo_buf_puts(&sql, "CREATE SCHEMA IF NOT EXISTS ");
+	pgflo_pg_quote_ident(&sql, dschema);
+	pgflo_buf_puts(&sql, "; CREATE TABLE IF NOT EXISTS ");
+	pgflo_buf_puts(&sql, t->qname);
+	pgflo_buf_puts(&sql, " (");
+	for (i = 0; i < r->ntypes; i++) {
+		if (!safe_typename(r->types[i].type)) {
+			snprintf(errbuf, sizeof(errbuf),
+			    "cannot create %s: unsafe type name %s", t->qname,
+			    r->types[i].type);
+			pgflo_buf_free(&sql);
+			return -1;
+		}
+		if (i > 0)
+			pgflo_buf_puts(&sql, ", ");
+		pgflo_pg_quote_ident(&sql, r->types[i].name);
+		pgflo_buf_putc(&sql, ' ');
+		pgflo_buf_puts(&sql, r->types[i].type);
+	}
+	/* REPLICA IDENTITY FULL lists every column: no primary key then. */
+	allkey = r->nkey == r->ntypes;
+	if (r->nkey > 0 && !allkey) {
+		pgflo_buf_puts(&sql, ", PRIMARY KEY (");
+		for (j = 0; j < r->nkey; j++) {
+			if (j > 0)
+				pgflo_buf_putc(&sql, ',');
+			pgflo_pg_quote_ident(&sql, r->keyv[j]);
+		}
+		pgflo_buf_putc(&sql, ')');
+	}
+	pgflo_buf_putc(&sql, ')');
+	res = PQexec(cat, pgflo_buf_cstr(&sql));
+	pgflo_buf_free(&sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(errbuf, sizeof(errbuf), "cannot create %s: %s",
+		    t->qname, pgflo_pg_resmsg(res));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	if (vflag)
+		pgflo_warnx("created table %s", t->qname);
+	return 0;
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The key's columns sorted and joined with \x1f. */
+static char *
+keysig(char **keyv, int n)
+{
+	struct pgflo_buf b = { 0 };
+	char **s = pgflo_xmalloc((size_t)(n + 1) * sizeof(*s));
+	int i;
+
+	memcpy(s, keyv, (size_t)n * sizeof(*s));
+	qsort(s, (size_t)n, sizeof(*s), cmpstr);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			pgflo_buf_putc(&b, '\x1f');
+		pgflo_buf_puts(&b, s[i]);
+	}
+	free(s);
+	pgflo_buf_cstr(&b);
+	return b.data != NULL ? b.data : pgflo_xstrdup("");
+}
+
+static int
+load_table(struct table *t)
+{
+	const char *params[1] = { t->qname };
+	PGresult *res;
+	int i;
+
+	res = PQexecParams(cat,
+	    "SELECT (SELECT string_agg(x, E'\\x1e') FROM (SELECT"
+	    " (SELECT string_agg(a.attname, E'\\x1f' ORDER BY a.attname"
+	    " COLLATE \"C\") FROM pg_attribute a WHERE a.attrelid = i.indrelid"
+	    " AND a.attnum = ANY (i.indkey)) AS x FROM pg_index i"
+	    " WHERE i.indrelid = r.oid AND i.indisunique AND i.indisvalid"
+	    " AND i.indpred IS NULL AND i.indexprs IS NULL) u)"
+	    " FROM (SELECT to_regclass($1) AS oid) r WHERE r.oid IS NOT NULL",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(errbuf, sizeof(errbuf), "%s: %s", t->qname,
+		    pgflo_pg_resmsg(res));
+		PQclear(res);
+		return -1;
+	}
+	for (i = 0; i < t->nuniq; i++)
+		free(t->uniq[i]);
+	t->nuniq = 0;
+	t->exists = PQntuples(res) > 0;
+	if (t->exists && !PQgetisnull(res, 0, 0)) {
+		char *s = PQgetvalue(res, 0, 0), *p;
+
+		for (;;) {
+			p = strchr(s, '\x1e');
+			t->uniq = pgflo_xrealloc(t->uniq,
+			    (size_t)(t->nuniq + 1) * sizeof(*t->uniq));
+			t->uniq[t->nuniq] = p != NULL ?
+			    strndup(s, (size_t)(p - s)) : pgflo_xstrdup(s);
+			t->nuniq++;
+			if (p == NULL)
+				break;
+			s = p + 1;
+		}
+	}
+	PQclear(res);
+	free(t->keysig);
+	t->keysig = NULL;
+	return 0;
+}
+
+static struct table *
+get_table(const struct rec *r)
+{
+	struct pgflo_buf k = { 0 };
+	struct table *t;
+	const char *ds = map_schema(r->schema);
+	char *sig;
+	int i;
+
+	pgflo_pg_quote_ident(&k, ds);
+	pgflo_buf_putc(&k, '.');
+	pgflo_pg_quote_ident(&k, r->table);
+	t = map_get(&tables, k.data, k.len);
+	if (t == NULL) {
+		t = calloc(1, sizeof(*t));
+		if (t == NULL)
+			pgflo_errx(PGFLO_EXIT_FAIL, "out of memory");
+		t->qname = pgflo_xstrdup(pgflo_buf_cstr(&k));
+		if (load_table(t) == -1) {
+			free_table(t);
+			pgflo_buf_free(&k);
+			return NULL;
+		}
+		if (!t->exists && cflag && r->op != PGFLO_OP_TRUNCATE) {
+			if (create_table(t, r, ds) == -1 ||
+			    load_table(t) == -1) {
+				free_table(t);
+				pgflo_buf_free(&k);
+				return NULL;
+			}
+		}
+		map_put(&tables, k.data, k.len, t);
+	}
+	pgflo_buf_free(&k);
+	if (r->op == PGFLO_OP_TRUNCATE)
+		return t;
+	sig = keysig(r->keyv, r->nkey);
+	if (t->keysig == NULL || strcmp(t->keysig, sig) != 0) {
+		free(t->keysig);
+		t->keysig = sig;
+		t->keymode = 0;
+		for (i = 0; i < t->nuniq && r->nkey > 0; i++)
+			if (strcmp(t->uniq[i], sig) == 0)
+				t->keymode = 1;
+	} else {
+		free(sig);
+	}
+	return t;
+}
+
+/* ---- statements ---- */
+
+struct stmt {
+	char	 name[16];
+	int	 nparams;
+};
+
+static struct pgflo_buf sqlb, keyb;
+static Oid *oids;
+static size_t coids;
+
+static void
+oids_need(size_t n)
+{
+	if (n > coids) {
+		coids = n * 2;
+		oids = pgflo_xrealloc(oids, coids * sizeof(*oids));
+	}
+}
+
+/* The prepared statement for sqlb with oids[0..n), prepared if new. */
+static struct stmt *
+prepare(int n, long idx)
+{
+	struct stmt *s;
+
+	pgflo_buf_reset(&keyb);
+	pgflo_buf_putn(&keyb, sqlb.data, sqlb.len);
+	pgflo_buf_putn(&keyb, oids, (size_t)n * sizeof(*oids));
+	if ((s = map_get(&stmts, keyb.data, keyb.len)) != NULL)
+		return s;
+	if (stmts.n >= MAX_STMTS) {
+		send_simple("DEALLOCATE ALL", Q_OTHER);
+		map_clear(&stmts, free_stmt);
+		prepare_pos();
+	}
+	s = pgflo_xmalloc(sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "p%u", ++stmtno);
+	s->nparams = n;
+	after_send(PQsendPrepare(conn, s->name, pgflo_buf_cstr(&sqlb), n,
+	    oids), Q_STMT, idx, 1);
+	map_put(&stmts, keyb.data, keyb.len, s);
+	return s;
+}
+
+static void
+exec_stmt(struct stmt *s, size_t from, long idx, int nrows)
+{
+	after_send(PQsendQueryPrepared(conn, s->name, s->nparams,
+	    vals_ptrs(from, (size_t)s->nparams), NULL, NULL, 0), Q_STMT, idx,
+	    nrows);
+}
+
+/* A column expression comparable with IS NOT DISTINCT FROM. */
+static void
+cmp_expr(struct pgflo_buf *b, const char *col, const char *type, int param)
+{
+	static const char *const astext[] = { "xml", "point", "line", "lseg",
+	    "box", "path", "polygon", "circle", "json[]", NULL };
+	const char *cast = NULL;
+	int i;
+
+	if (strcmp(type, "json") == 0)
+		cast = "jsonb";
+	for (i = 0; astext[i] != NULL && cast == NULL; i++)
+		if (strncmp(type, astext[i], strlen(astext[i])) == 0)
+			cast = "text";
+	if (param > 0)
+		pgflo_buf_printf(b, "$%d", param);
+	else
+		pgflo_pg_quote_ident(b, col);
+	if (cast != NULL)
+		pgflo_buf_printf(b, "::%s", cast);
+}
+
+static const char *
+col_type(const struct rec *r, int hint, const char *name)
+{
+	int i;
+
+	if (hint < r->ntypes && strcmp(r->types[hint].name, name) == 0)
+		return r->types[hint].type;
+	for (i = 0; i < r->ntypes; i++)
+		if (strcmp(r->types[i].name, name) == 0)
+			return r->types[i].type;
+	return NULL;
+}
+
+static const struct col *
+find_col(const struct col *cv, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(cv[i].name, name) == 0)
+			return &cv[i];
+	return NULL;
+}
+
+/* ---- multi-row insert runs ---- */
+
+static struct {
+	int	 active;
+	struct pgflo_buf sql1;	/* signature: INSERT prefix, columns, types */
+	struct pgflo_buf head;	/* INSERT INTO t (cols) VALUES */
+	struct pgflo_buf tail;	/* ON CONFLICT ... */
+	int	 ncols;
+	Oid	*oids;
+	int	 rows, maxrows;
+	long	 first_idx;
+	long	 ridx[RUN_MAX];	/* retained line of each row */
+	struct map keys;	/* key texts of the rows in the run */
+} run;
+
+static void
+send_insert_rows(int rows, size_t from, long idx)
+{
+	struct stmt *s;
+	int i, j, p = 1;
+
+	pgflo_buf_reset(&sqlb);
+	pgflo_buf_putn(&sqlb, run.head.data, run.head.len);
+	for (i = 0; i < rows; i++) {
+		pgflo_buf_puts(&sqlb, i > 0 ? ",(" : "(");
+		for (j = 0; j < run.ncols; j++)
+			pgflo_buf_printf(&sqlb, j > 0 ? ",$%d" : "$%d", p++);
+		pgflo_buf_putc(&sqlb, ')');
+	}
+	pgflo_buf_putn(&sqlb, run.tail.data, run.tail.len);
+	oids_need((size_t)(rows * run.ncols));
+	for (i = 0; i < rows; i++)
+		memcpy(oids + i * run.ncols, run.oids,
+		    (size_t)run.ncols * sizeof(*oids));
+	s = prepare(rows * run.ncols, idx);
+	exec_stmt(s, from, idx, rows);
+}
+
+/* Sends the pending rows as statements of 2^k rows each. */
+static void
+flush_run(void)
+{
+	size_t from = 0;
+	int left, k;
+
+	if (!run.active)
+		return;
+	left = run.rows;
+	while (left > 0 && !failure.set) {
+		for (k = 1; k * 2 <= left && k * 2 <= run.maxrows; k *= 2)
+			;
+		send_insert_rows(k, from, run.ridx[run.rows - left]);
+		from += (size_t)(k * run.ncols);
+		left -= k;
+	}
+	run.active = 0;
+	run.rows = 0;
+	map_clear(&run.keys, NULL);
+	vals_reset();
+}
+
+/* ---- applying one record ---- */
+
+static unsigned long nskipped, napplied, nbatches;
+static int slowmode;		/* no multi-row statements (locating errors) */
+
+static int
+warn_noid(struct table *t, const struct rec *r)
+{
+	if (!t->warned)
+		pgflo_warnx("warning: %s has no replica identity: %ss skipped",
+		    t->qname, pgflo_op_name(r->op));
+	t->warned = 1;
+	return 0;
+}
+
+static int
+do_insert(struct table *t, const struct rec *r, long idx)
+{
+	struct pgflo_buf sig = { 0 };
+	const char *type;
+	int i, j, nonkey;
+
+	for (i = 0; i < r->nnew; i++) {
+		if ((type = col_type(r, i, r->newv[i].name)) == NULL) {
+			snprintf(errbuf, sizeof(errbuf),
+			    "no type for column %s", r->newv[i].name);
+			return -1;
+		}
+		r->newv[i].type = type;
+	}
+	/* The run's signature: table, columns, types, key mode. */
+	pgflo_buf_puts(&sig, t->qname);
+	pgflo_buf_putc(&sig, t->keymode ? 'K' : 'N');
+	for (i = 0; i < r->nnew; i++) {
+		pgflo_buf_putc(&sig, '\x1f');
+		pgflo_buf_puts(&sig, r->newv[i].name);
+		pgflo_buf_putc(&sig, '\x1e');
+		pgflo_buf_puts(&sig, r->newv[i].type);
+	}
+	if (run.active && (run.sql1.len != sig.len ||
+	    memcmp(run.sql1.data, sig.data, sig.len) != 0 ||
+	    run.rows >= run.maxrows))
+		flush_run();
+	if (failure.set)
+		goto out;
+	if (!run.active) {
+		pgflo_buf_reset(&run.sql1);
+		pgflo_buf_putn(&run.sql1, sig.data, sig.len);
+		run.ncols = r->nnew;
+		run.oids = pgflo_xrealloc(run.oids,
+		    (size_t)(r->nnew + 1) * sizeof(*run.oids));
+		for (i = 0; i < r->nnew; i++)
+			if (type_oid(r->newv[i].type, &run.oids[i]) == -1) {
+				pgflo_buf_free(&sig);
+				return -1;
+			}
+		pgflo_buf_reset(&run.head);
+		pgflo_buf_puts(&run.head, "INSERT INTO ");
+		pgflo_buf_puts(&run.head, t->qname);
+		pgflo_buf_puts(&run.head, " (");
+		for (i = 0; i < r->nnew; i++) {
+			if (i > 0)
+				pgflo_buf_putc(&run.head, ',');
+			pgflo_pg_quote_ident(&run.head, r->newv[i].name);
+		}
+		pgflo_buf_puts(&run.head, ") VALUES ");
+		pgflo_buf_reset(&run.tail);
+		if (t->keymode) {
+			pgflo_buf_puts(&run.tail, " ON CONFLICT (");
+			for (j = 0; j < r->nkey; j++) {
+				if (j > 0)
+					pgflo_buf_putc(&run.tail, ',');
+				pgflo_pg_quote_ident(&run.tail, r->keyv[j]);
+			}
+			pgflo_buf_puts(&run.tail, ") DO ");
+			nonkey = 0;
+			for (i = 0; i < r->nnew; i++) {
+				for (j = 0; j < r->nkey; j++)
+					if (strcmp(r->keyv[j],
+					    r->newv[i].name) == 0)
+						break;
+				if (j < r->nkey)
+					continue;
+				pgflo_buf_puts(&run.tail, nonkey++ == 0 ?
+				    "UPDATE SET " : ",");
+				pgflo_pg_quote_ident(&run.tail,
+				    r->newv[i].name);
+				pgflo_buf_puts(&run.tail, "=EXCLUDED.");
+				pgflo_pg_quote_ident(&run.tail,
+				    r->newv[i].name);
+			}
+			if (nonkey == 0)
+				pgflo_buf_puts(&run.tail, "NOTHING");
+		}
+		run.maxrows = slowmode ? 1 : RUN_MAX;
+		if (run.maxrows * run.ncols > 65535)
+			run.maxrows = 65535 / (run.ncols > 0 ? run.ncols : 1);
+		if (run.maxrows < 1)
+			run.maxrows = 1;
+		run.first_idx = idx;
+		run.active = 1;
+		run.rows = 0;
+		vals_reset();
+	}
+	/* A key twice in one INSERT ... ON CONFLICT is an error: split. */
+	if (t->keymode) {
+		size_t start = vals.len;
+		const struct col *c;
+
+		for (j = 0; j < r->nkey; j++) {
+			c = find_col(r->newv, r->nnew, r->keyv[j]);
+			if (c != NULL)
+				pgflo_buf_putn(&vals, c->v.p, c->v.n);
+			pgflo_buf_putc(&vals, '\x1f');
+		}
+		if (map_get(&run.keys, vals.data + start, vals.len - start) !=
+		    NULL) {
+			vals.len = start;
+			flush_run();
+			pgflo_buf_free(&sig);
+			return failure.set ? 0 : do_insert(t, r, idx);
+		}
+		map_put(&run.keys, vals.data + start, vals.len - start,
+		    (void *)1);
+		vals.len = start;
+	}
+	for (i = 0; i < r->nnew; i++)
+		vals_add(r->newv[i].v, r->newv[i].type);
+	run.ridx[run.rows++] = idx;
+	if (run.rows >= run.maxrows)
+		flush_run();
+out:
+	pgflo_buf_free(&sig);
+	return 0;
+}
+
+/* WHERE for update/delete: by key, or one row matching old. */
+static int
+where_clause(struct table *t, const struct rec *r, int *param, int *n)
+{
+	const struct col *c;
+	const char *type;
+	int i, first = 1;
+
+	if (t->keymode) {
+		pgflo_buf_puts(&sqlb, " WHERE ");
+		for (i = 0; i < r->nkey; i++) {
+			c = r->has_old ? find_col(r->oldv, r->nold,
+			    r->keyv[i]) : NULL;
+			if (c == NULL)
+				c = find_col(r->newv, r->nnew, r->keyv[i]);
+			if (c == NULL) {
+				snprintf(errbuf, sizeof(errbuf),
+				    "no value for key column %s", r->keyv[i]);
+				return -1;
+			}
+			if ((type = col_type(r, i, c->name)) == NULL)
+				goto notype;
+			if (i > 0)
+				pgflo_buf_puts(&sqlb, " AND ");
+			pgflo_pg_quote_ident(&sqlb, c->name);
+			pgflo_buf_printf(&sqlb, "=$%d", (*param)++);
+			oids_need((size_t)*n + 1);
+			if (type_oid(type, &oids[*n]) == -1)
+				return -1;
+			(*n)++;
+			vals_add(c->v, type);
+		}
+		return 0;
+	}
+	pgflo_buf_puts(&sqlb, " WHERE (tableoid, ctid) = (SELECT tableoid, "
+	    "ctid FROM ");
+	pgflo_buf_puts(&sqlb, t->qname);
+	pgflo_buf_puts(&sqlb, " WHERE ");
+	for (i = 0; i < (r->has_old ? r->nold : r->nkey); i++) {
+		c = r->has_old ? &r->oldv[i] :
+		    find_col(r->newv, r->nnew, r->keyv[i]);
+		if (c == NULL)
+			continue;
+		if ((type = col_type(r, i, c->name)) == NULL)
+			goto notype;
+		if (!first)
+			pgflo_buf_puts(&sqlb, " AND ");
+		first = 0;
+		cmp_expr(&sqlb, c->name, type, 0);
+		pgflo_buf_puts(&sqlb, " IS NOT DISTINCT FROM ");
+		cmp_expr(&sqlb, c->name, type, (*param)++);
+		oids_need((size_t)*n + 1);
+		if (type_oid(type, &oids[*n]) == -1)
+			return -1;
+		(*n)++;
+		vals_add(c->v, type);
+	}
+	if (first)
+		pgflo_buf_puts(&sqlb, "true");
+	pgflo_buf_puts(&sqlb, " LIMIT 1)");
+	return 0;
+notype:
+	snprintf(errbuf, sizeof(errbuf), "no type for column %s", c->name);
+	return -1;
+}
+
+static int
+do_update_delete(struct table *t, const struct rec *r, long idx)
+{
+	struct stmt *s;
+	const char *type;
+	int i, param = 1, n = 0;
+
+	if (!t->keymode && r->nkey == 0 && !r->has_old)
+		return warn_noid(t, r);
+	flush_run();
+	vals_reset();
+	pgflo_buf_reset(&sqlb);
+	if (r->op == PGFLO_OP_UPDATE) {
+		if (r->nnew == 0)
+			return 0;
+		pgflo_buf_puts(&sqlb, "UPDATE ");
+		pgflo_buf_puts(&sqlb, t->qname);
+		pgflo_buf_puts(&sqlb, " SET ");
+		for (i = 0; i < r->nnew; i++) {
+			if ((type = col_type(r, i, r->newv[i].name)) == NULL) {
+				snprintf(errbuf, sizeof(errbuf),
+				    "no type for column %s", r->newv[i].name);
+				return -1;
+			}
+			if (i > 0)
+				pgflo_buf_putc(&sqlb, ',');
+			pgflo_pg_quote_ident(&sqlb, r->newv[i].name);
+			pgflo_buf_printf(&sqlb, "=$%d", param++);
+			oids_need((size_t)n + 1);
+			if (type_oid(type, &oids[n]) == -1)
+				return -1;
+			n++;
+			vals_add(r->newv[i].v, type);
+		}
+	} else {
+		pgflo_buf_puts(&sqlb, "DELETE FROM ");
+		pgflo_buf_puts(&sqlb, t->qname);
+	}
+	if (where_clause(t, r, &param, &n) == -1)
+		return -1;
+	s = prepare(n, idx);
+	exec_stmt(s, 0, idx, 1);
+	vals_reset();
+	return 0;
+}
+
+/* Rewrites schema names in a DDL statement: a best effort, see the man page. */
+static char *
+map_ddl(const char *stmt, const char *srcschema)
+{
+	struct pgflo_buf b = { 0 };
+	const char *dst = map_schema(srcschema);
+	size_t sl = strlen(srcschema);
+	const char *p = stmt;
+
+	if (dst == srcschema)
+		return pgflo_xstrdup(stmt);
+	pgflo_buf_puts(&b, "SET LOCAL search_path = ");
+	pgflo_pg_quote_ident(&b, dst);
+	pgflo_buf_puts(&b, ", public; ");
+	while (*p != '\0') {
+		if (strncmp(p, srcschema, sl) == 0 && p[sl] == '.' &&
+		    (p == stmt || !(p[-1] == '_' || (p[-1] >= 'a' &&
+		    p[-1] <= 'z') || (p[-1] >= '0' && p[-1] <= '9')))) {
+			pgflo_pg_quote_ident(&b, dst);
+			p += sl;
+		} else {
+			pgflo_buf_putc(&b, *p++);
+		}
+	}
+	return pgflo_xstrdup(pgflo_buf_cstr(&b));
+}
+
+static int ddl_seen;
+
+static int
+do_ddl(const struct rec *r)
+{
+	PGresult *res;
+	char *sql;
+
+	if (!aflag) {
+		pgflo_warnx("notice: ddl not applied (use --apply-ddl): %s",
+		    r->statement != NULL ? r->statement : "?");
+		return 0;
+	}
+	if (r->statement == NULL)
+		return 0;
+	flush_run();
+	if (drain_all() == -1)
+		return 0;	/* the caller sees failure */
+	/* A DDL text may hold several statements: simple protocol. */
+	PQexitPipelineMode(conn);
+	sql = map_ddl(r->statement, r->schema != NULL ? r->schema : "public");
+	res = PQexec(conn, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(errbuf, sizeof(errbuf), "ddl: %s", pgflo_pg_resmsg(res));
+		PQclear(res);
+		PQenterPipelineMode(conn);
+		return -1;
+	}
+	PQclear(res);
+	PQenterPipelineMode(conn);
+	map_clear(&stmts, free_stmt);
+	send_simple("DEALLOCATE ALL", Q_OTHER);
+	prepare_pos();
+	ddl_seen = 1;
+	return 0;
+}
+
+static int
+apply(const struct rec *r, long idx)
+{
+	struct pgflo_buf sql = { 0 };
+	struct table *t;
+
+	switch (r->op) {
+	case PGFLO_OP_INSERT:
+	case PGFLO_OP_UPDATE:
+	case PGFLO_OP_DELETE:
+	case PGFLO_OP_TRUNCATE:
+		break;
+	case PGFLO_OP_DDL:
+		return do_ddl(r);
+	default:
+		return 0;
+	}
+	if ((t = get_table(r)) == NULL)
+		return -1;
+	napplied++;
+	switch (r->op) {
+	case PGFLO_OP_INSERT:
+		return do_insert(t, r, idx);
+	case PGFLO_OP_UPDATE:
+	case PGFLO_OP_DELETE:
+		return do_update_delete(t, r, idx);
+	default:
+		flush_run();
+		pgflo_buf_puts(&sql, "TRUNCATE ");
+		pgflo_buf_puts(&sql, t->qname);
+		if (r->restart)
+			pgflo_buf_puts(&sql, " RESTART IDENTITY");
+		if (r->cascade)
+			pgflo_buf_puts(&sql, " CASCADE");
+		after_send(PQsendQueryParams(conn, pgflo_buf_cstr(&sql), 0,
+		    NULL, NULL, NULL, NULL, 0), Q_STMT, idx, 1);
+		pgflo_buf_free(&sql);
+		return 0;
+	}
+}
+
+/* ---- batches ---- */
+
+static struct pgflo_pos applied;	/* committed in the target */
+static struct pgflo_pos bpos;		/* with the open batch */
+static int batch_open, bdirty;
+static long batch_start, batch_changes;
+static unsigned long txn_seq;
+static struct {
+	int	 open, begun;
+	pgflo_lsn lsn;
+	unsigned long tag;
+} cur;
+static struct {
+	int	 active;
+	pgflo_lsn lsn;
+} discard;
+static struct {
+	int	 pending;
+	int	 code;
+	char	 msg[1200];
+} leave;		/* exit once the replay queue is applied */
+
+/* Server notices (IF NOT EXISTS, TRUNCATE cascades) only with -v. */
+static void
+notice(void *arg, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	(void)arg;
+	if (!vflag)
+		return;
+	while (n > 0 && msg[n - 1] == '\n')
+		n--;
+	pgflo_warnx("server: %.*s", (int)n, msg);
+}
+
+static int
+connect_all(void)
+{
+	static const char *const setup[] = {
+		"SET DateStyle = ISO",
+		"SET IntervalStyle = postgres",
+		"SET TimeZone = 'UTC'",
+		"SET extra_float_digits = 3",
+		NULL
+	};
+	PGresult *res;
+	int i;
+
+	if ((conn = pgflo_pg_connect(conninfo, 0, errbuf,
+	    sizeof(errbuf))) == NULL)
+		return -1;
+	if ((cat = pgflo_pg_connect(conninfo, 0, errbuf,
+	    sizeof(errbuf))) == NULL)
+		goto fail;
+	PQsetClientEncoding(conn, "UTF8");
+	PQsetClientEncoding(cat, "UTF8");
+	PQsetNoticeProcessor(conn, notice, NULL);
+	PQsetNoticeProcessor(cat, notice, NULL);
+	for (i = 0; setup[i] != NULL; i++) {
+		if ((res = pgflo_pg_exec(conn, setup[i], PGRES_COMMAND_OK,
+		    errbuf, sizeof(errbuf))) == NULL)
+			goto fail;
+		PQclear(res);
+	}
+	if (notriggers) {
+		if ((res = pgflo_pg_exec(conn,
+		    "SET session_replication_role = replica",
+		    PGRES_COMMAND_OK, errbuf, sizeof(errbuf))) == NULL)
+			goto fail;
+		PQclear(res);
+	}
+	return 0;
+fail:
+	PQfinish(conn);
+	PQfinish(cat);
+	conn = cat = NULL;
+	return -1;
+}
+
+/* 1 found, 0 none, -1 error (errbuf). */
+static int
+read_applied(PGconn *c, struct pgflo_pos *p)
+{
+	const char *params[1] = { group };
+	PGresult *res;
+	int r = 0;
+
+	memset(p, 0, sizeof(*p));
+	res = PQexecParams(c, "SELECT commit_lsn::text, ordinal, stream_seq "
+	    "FROM pgflo.applied WHERE group_name = $1 AND "
+	    "to_regclass('pgflo.applied') IS NOT NULL", 1, NULL, params, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL ?
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "", "42P01") ==
+		    0) {
+			PQclear(res);
+			return 0;
+		}
+		snprintf(errbuf, sizeof(errbuf), "reading pgflo.applied: %s",
+		    pgflo_pg_resmsg(res));
+		PQclear(res);
+		return -1;
+	}
+	if (PQntuples(res) == 1) {
+		if (!PQgetisnull(res, 0, 0))
+			pgflo_lsn_parse(PQgetvalue(res, 0, 0), &p->commit_lsn);
+		if (!PQgetisnull(res, 0, 1))
+			p->ordinal = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+		if (!PQgetisnull(res, 0, 2))
+			p->stream_seq = strtoull(PQgetvalue(res, 0, 2), NULL,
+			    10);
+		r = pgflo_pos_is_set(p);
+	}
+	PQclear(res);
+	return r;
+}
+
+static int
+setup_target(void)
+{
+	PGresult *res;
+
+	res = PQexec(cat, "CREATE SCHEMA IF NOT EXISTS pgflo; "
+	    "CREATE TABLE IF NOT EXISTS pgflo.applied ("
+	    "group_name text PRIMARY KEY, commit_lsn pg_lsn, "
+	    "ordinal bigint, stream_seq bigint, "
+	    "updated_at timestamptz NOT NULL DEFAULT now())");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* Already there but not ours to create: fine if readable. */
+		PQclear(res);
+		res = PQexec(cat, "SELECT 1 FROM pgflo.applied LIMIT 0");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			snprintf(errbuf, sizeof(errbuf),
+			    "cannot create or read pgflo.applied: %s",
+			    pgflo_pg_resmsg(res));
+			PQclear(res);
+			return -1;
+		}
+	}
+	PQclear(res);
+	if (read_applied(cat, &applied) == -1)
+		return -1;
+	if (PQenterPipelineMode(conn) != 1) {
+		snprintf(errbuf, sizeof(errbuf), "cannot enter pipeline mode");
+		return -1;
+	}
+	prepare_pos();
+	return drain_all() == -1 ? -1 : 0;
+}
+
+static void
+prepare_pos(void)
+{
+	after_send(PQsendPrepare(conn, "pgflo_pos",
+	    "INSERT INTO pgflo.applied AS a (group_name, commit_lsn, ordinal,"
+	    " stream_seq, updated_at) VALUES ($1, $2::pg_lsn, $3::bigint,"
+	    " $4::bigint, now()) ON CONFLICT (group_name) DO UPDATE SET"
+	    " commit_lsn = coalesce(EXCLUDED.commit_lsn, a.commit_lsn),"
+	    " ordinal = CASE WHEN EXCLUDED.commit_lsn IS NULL THEN a.ordinal"
+	    " ELSE EXCLUDED.ordinal END,"
+	    " stream_seq = coalesce(EXCLUDED.stream_seq, a.stream_seq),"
+	    " updated_at = now()", 4, NULL), Q_OTHER, -1, 0);
+}
+
+static void
+print_position(const struct pgflo_pos *p)
+{
+	struct pgflo_buf b = { 0 };
+	struct pgflo_jw w;
+	char lsn[PGFLO_LSN_BUFSZ];
+
+	pgflo_jw_init(&w, &b);
+	pgflo_jw_obj_begin(&w);
+	pgflo_jw_key(&w, "op");
+	pgflo_jw_str(&w, "position");
+	if (p->commit_lsn != 0) {
+		pgflo_jw_key(&w, "commit_lsn");
+		pgflo_jw_str(&w, pgflo_lsn_format(p->commit_lsn, lsn));
+		pgflo_jw_key(&w, "ordinal");
+		pgflo_jw_uint(&w, p->ordinal);
+	}
+	if (p->stream_seq != 0) {
+		pgflo_jw_key(&w, "stream_seq");
+		pgflo_jw_uint(&w, p->stream_seq);
+	}
+	pgflo_jw_key(&w, "group");
+	pgflo_jw_str(&w, group);
+	pgflo_jw_obj_end(&w);
+	if (pgflo_out_line(b.data, b.len) == -1 || pgflo_out_flush(0) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	pgflo_buf_free(&b);
+}
+
+static void
+open_batch(void)
+{
+	if (batch_open)
+		return;
+	send_simple("BEGIN", Q_BEGIN);
+	batch_open = 1;
+	batch_start = now_ms();
+	batch_changes = 0;
+	bpos = applied;
+	bdirty = 0;
+}
+
+static void handle_failure(void);
+
+/* Commits the open batch; on failure the failure handling takes over. */
+static int
+commit_batch(void)
+{
+	char lsn[PGFLO_LSN_BUFSZ], ord[24], seq[24];
+	const char *params[4];
+
+	if (!batch_open)
+		return 0;
+	flush_run();
+	if (bdirty && !failure.set) {
+		params[0] = group;
+		params[1] = bpos.commit_lsn != 0 ?
+		    pgflo_lsn_format(bpos.commit_lsn, lsn) : NULL;
+		snprintf(ord, sizeof(ord), "%llu",
+		    (unsigned long long)bpos.ordinal);
+		params[2] = bpos.commit_lsn != 0 ? ord : NULL;
+		snprintf(seq, sizeof(seq), "%llu",
+		    (unsigned long long)bpos.stream_seq);
+		params[3] = bpos.stream_seq != 0 ? seq : NULL;
+		after_send(PQsendQueryPrepared(conn, "pgflo_pos", 4, params,
+		    NULL, NULL, 0), Q_OTHER, -1, 0);
+	}
+	if (!failure.set)
+		send_simple("COMMIT", Q_COMMIT);
+	if (drain_all() == -1) {
+		handle_failure();
+		return -1;
+	}
+	batch_open = 0;
+	nbatches++;
+	if (vflag)
+		pgflo_warnx("committed %ld changes", batch_changes);
+	if (bdirty) {
+		applied = bpos;
+		print_position(&applied);
+	}
+	lines_reset(&retained);
+	overflow = 0;
+	slowmode = 0;
+	if (ddl_seen) {
+		map_clear(&tables, free_table);
+		map_clear(&typeoids, NULL);
+		ddl_seen = 0;
+	}
+	return 0;
+}
+
+static void
+dead_letter_line(const char *s, size_t n)
+{
+	if (fwrite(s, 1, n, dlf) != n || putc('\n', dlf) == EOF ||
+	    fflush(dlf) == EOF)
+		pgflo_err(PGFLO_EXIT_FAIL, "could not write dead-letter file %s",
+		    dlname);
+}
+
+/* The line being processed, until it is retained. */
+static struct {
+	const char *s;
+	size_t	 len;
+	unsigned long lineno;
+	int	 pending;
+} curline;
+static int aborted;	/* the batch was rolled back under process() */
+
+/*
+ * Builds the replay queue: the retained lines outside [lo_txn, hi_txn]
+ * (those inside go to the dead-letter file with to_dead), then with
+ * keep_rest the current line and what was still queued.
+ */
+static void
+requeue(unsigned long lo_txn, unsigned long hi_txn, int to_dead,
+    int keep_rest)
+{
+	struct lines nq = { 0 };
+	size_t i;
+
+	for (i = 0; i < retained.n; i++) {
+		struct line *l = &retained.v[i];
+		const char *s = retained.data.data + l->off;
+
+		if (l->txn >= lo_txn && l->txn <= hi_txn) {
+			if (to_dead)
+				dead_letter_line(s, l->len);
+			continue;
+		}
+		lines_add(&nq, s, l->len, l->lineno, 0);
+	}
+	if (keep_rest && curline.pending)
+		lines_add(&nq, curline.s, curline.len, curline.lineno, 0);
+	curline.pending = 0;
+	for (i = replay.next; keep_rest && i < replay.n; i++)
+		lines_add(&nq, replay.data.data + replay.v[i].off,
+		    replay.v[i].len, replay.v[i].lineno, 0);
+	lines_reset(&replay);
+	pgflo_buf_free(&replay.data);
+	free(replay.v);
+	replay = nq;
+	lines_reset(&retained);
+}
+
+static void
+rollback(void)
+{
+	memset(&failure, 0, sizeof(failure));
+	send_simple("ROLLBACK", Q_ROLLBACK);
+	/* Prepares after the error were skipped by the aborted pipeline. */
+	send_simple("DEALLOCATE ALL", Q_OTHER);
+	map_clear(&stmts, free_stmt);
+	prepare_pos();
+	drain_all();
+	batch_open = 0;
+	run.active = 0;
+	run.rows = 0;
+	map_clear(&run.keys, NULL);
+	vals_reset();
+	cur.open = 0;
+	memset(&failure, 0, sizeof(failure));
+	aborted = 1;
+}
+
+static void reconnect(void);
+
+/* Describes retained line idx: "<stdin>:N: op schema.table (key)=(vals)". */
+static void
+describe(long idx, char *out, size_t outlen)
+{
+	struct rec r = { 0 };
+	struct pgflo_buf b = { 0 };
+	const char *why;
+	const struct col *c;
+	struct line *l;
+	int i;
+
+	if (idx < 0 || (size_t)idx >= retained.n) {
+		snprintf(out, outlen, "<stdin>");
+		return;
+	}
+	l = &retained.v[idx];
+	pgflo_buf_printf(&b, "<stdin>:%lu", l->lineno);
+	if (parse_rec(retained.data.data + l->off, l->len, &r, &why) == 0 &&
+	    r.table != NULL) {
+		pgflo_buf_printf(&b, ": %s ", pgflo_op_name(r.op));
+		pgflo_pg_quote_ident(&b, r.schema);
+		pgflo_buf_putc(&b, '.');
+		pgflo_pg_quote_ident(&b, r.table);
+		if (r.nkey > 0) {
+			pgflo_buf_puts(&b, " (");
+			for (i = 0; i < r.nkey; i++)
+				pgflo_buf_printf(&b, "%s%s", i > 0 ? "," : "",
+				    r.keyv[i]);
+			pgflo_buf_puts(&b, ")=(");
+			for (i = 0; i < r.nkey; i++) {
+				c = r.has_old ? find_col(r.oldv, r.nold,
+				    r.keyv[i]) : NULL;
+				if (c == NULL)
+					c = find_col(r.newv, r.nnew, r.keyv[i]);
+				pgflo_buf_printf(&b, "%s%.*s", i > 0 ? "," : "",
+				    c != NULL ? (int)(c->v.n > 64 ? 64 : c->v.n) :
+				    1, c != NULL ? c->v.p : "?");
+			}
+			pgflo_buf_putc(&b, ')');
+		}
+	}
+	snprintf(out, outlen, "%s", pgflo_buf_cstr(&b));
+	pgflo_buf_free(&b);
+	free(r.types);
+	free(r.newv);
+	free(r.oldv);
+	free(r.keyv);
+}
+
+/*
+ * Something in the open batch failed (failure is set).  Roll back, then
+ * apply again every complete source transaction before the failing one,
+ * and either stop there (exit 1) or write the failing one to the
+ * dead-letter file and go on.
+ */
+static void
+fail_txn(long idx, const char *msg)
+{
+	char where[600];
+	unsigned long tag;
+
+	describe(idx, where, sizeof(where));
+	if (overflow) {
+		rollback();
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s (the transaction was too "
+		    "large to keep; nothing of this batch was committed)",
+		    where, msg);
+	}
+	tag = idx >= 0 && (size_t)idx < retained.n ? retained.v[idx].txn :
+	    cur.tag;
+	rollback();
+	if (dlf != NULL) {
+		pgflo_warnx("%s: %s (transaction written to %s)", where, msg,
+		    dlname);
+		/* The rest of that transaction may still be on its way. */
+		discard.active = 0;
+		for (size_t i = 0; i < retained.n; i++)
+			if (retained.v[i].txn == tag) {
+				struct rec r = { 0 };
+				const char *why;
+				const char *s = retained.data.data +
+				    retained.v[i].off;
+
+				if (parse_rec(s, retained.v[i].len, &r,
+				    &why) == 0 && r.has_lsn) {
+					discard.active = 1;
+					discard.lsn = r.pos.commit_lsn;
+				}
+				free(r.types);
+				free(r.newv);
+				free(r.oldv);
+				free(r.keyv);
+				break;
+			}
+		requeue(tag, tag, 1, 1);
+		return;
+	}
+	/* Keep only the transactions before the failing one. */
+	requeue(tag, (unsigned long)-1, 0, 0);
+	leave.pending = 1;
+	leave.code = PGFLO_EXIT_FAIL;
+	snprintf(leave.msg, sizeof(leave.msg), "%s: %s", where, msg);
+}
+
+static void
+handle_failure(void)
+{
+	long idx = failure.idx;
+	char msg[1024];
+
+	if (failure.lost) {
+		reconnect();
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s", failure.msg);
+	if (failure.kind == Q_STMT && failure.nrows > 1 && !slowmode) {
+		/* A multi-row statement: again row by row, to find the row. */
+		rollback();
+		requeue(1, 0, 0, 1);
+		slowmode = 1;
+		return;
+	}
+	if (failure.kind == Q_COMMIT || idx < 0) {
+		rollback();
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s failed: %s",
+		    failure.kind == Q_COMMIT ? "commit" : "apply", msg);
+	}
+	fail_txn(idx, msg);
+}
+
+static void
+reconnect(void)
+{
+	long delay = 500;
+
+	if (overflow)
+		pgflo_errx(PGFLO_EXIT_UNAVAIL, "connection lost: %s "
+		    "(the open transaction is too large to replay; restart)",
+		    failure.msg);
+	if (noloop)
+		pgflo_errx(PGFLO_EXIT_UNAVAIL, "connection lost: %s",
+		    failure.msg);
+	pgflo_warnx("connection lost: %s; reconnecting", failure.msg);
+	PQfinish(conn);
+	PQfinish(cat);
+	conn = cat = NULL;
+	map_clear(&stmts, free_stmt);
+	map_clear(&tables, free_table);
+	map_clear(&typeoids, NULL);
+	for (;;) {
+		if (pgflo_stopping())
+			exit(PGFLO_EXIT_OK);
+		usleep((useconds_t)delay * 1000);
+		memset(&failure, 0, sizeof(failure));
+		fhead = ftail = 0;
+		nsyncs = nsince_sync = 0;
+		if (connect_all() == 0 && setup_target() == 0)
+			break;
+		if (conn != NULL) {
+			PQfinish(conn);
+			PQfinish(cat);
+			conn = cat = NULL;
+		}
+		pgflo_warnx("reconnecting: %s", errbuf);
+		delay = delay * 2 > BACKOFF_MAX ? BACKOFF_MAX : delay * 2;
+	}
+	pgflo_warnx("reconnected");
+	batch_open = 0;
+	run.active = 0;
+	run.rows = 0;
+	map_clear(&run.keys, NULL);
+	vals_reset();
+	cur.open = 0;
+	aborted = 1;
+	requeue(1, 0, 0, 1);
+}
+
+static void
+maybe_commit(void)
+{
+	if (batch_open && (batch_changes >= batch_rows ||
+	    now_ms() - batch_start >= batch_ms || ddl_seen))
+		commit_batch();
+}
+
+static void
+close_txn(void)
+{
+	if (!cur.open)
+		return;
+	cur.open = 0;
+	maybe_commit();
+}
+
+static int
+skip(const struct rec *r)
+{
+	if (r->has_lsn)
+		return applied.commit_lsn != 0 &&
+		    (r->pos.commit_lsn < applied.commit_lsn ||
+		    (r->pos.commit_lsn == applied.commit_lsn &&
+		    r->pos.ordinal <= applied.ordinal));
+	if (r->has_seq)
+		return applied.stream_seq != 0 &&
+		    r->pos.stream_seq <= applied.stream_seq;
+	return 0;
+}
+
+static struct rec rec;
+
+/* One input line (from stdin or the replay queue). */
+static void
+process(const char *line, size_t len, unsigned long lineno)
+{
+	const char *why;
+	long idx;
+	char msg[1200];
+
+	aborted = 0;
+	curline.s = line;
+	curline.len = len;
+	curline.lineno = lineno;
+	curline.pending = 1;
+	if (!pgflo_js_valid(line, len) ||
+	    parse_rec(line, len, &rec, &why) == -1) {
+		json_error_t jerr;
+		json_t *j;
+
+		if (!pgflo_js_valid(line, len)) {
+			j = json_loadb(line, len, 0, &jerr);
+			if (j == NULL)
+				snprintf(msg, sizeof(msg),
+				    "<stdin>:%lu: invalid JSON: %s (column %d)",
+				    lineno, jerr.text, jerr.column);
+			else
+				snprintf(msg, sizeof(msg),
+				    "<stdin>:%lu: invalid JSON", lineno);
+			json_decref(j);
+		} else {
+			snprintf(msg, sizeof(msg), "<stdin>:%lu: %s", lineno,
+			    why);
+		}
+		if (dlf != NULL) {
+			pgflo_warnx("%s (written to %s)", msg, dlname);
+			dead_letter_line(line, len);
+			return;
+		}
+		/* Commit what is complete, then stop. */
+		if (cur.open && cur.begun) {
+			memset(&failure, 0, sizeof(failure));
+			rollback();
+			requeue(cur.tag, (unsigned long)-1, 0, 0);
+			leave.pending = 1;
+			leave.code = PGFLO_EXIT_FAIL;
+			snprintf(leave.msg, sizeof(leave.msg), "%s", msg);
+			return;
+		}
+		commit_batch();
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", msg);
+	}
+	if (discard.active) {
+		if (rec.has_lsn && rec.pos.commit_lsn == discard.lsn) {
+			dead_letter_line(line, len);
+			return;
+		}
+		discard.active = 0;
+	}
+	/* Transaction boundaries. */
+	if (rec.has_lsn) {
+		if (cur.open && cur.lsn != rec.pos.commit_lsn)
+			close_txn();
+		if (aborted)
+			return;
+		if (!cur.open) {
+			cur.open = 1;
+			cur.begun = 0;
+			cur.lsn = rec.pos.commit_lsn;
+			cur.tag = ++txn_seq;
+		}
+		if (rec.op == PGFLO_OP_BEGIN)
+			cur.begun = 1;
+	} else {
+		close_txn();
+		cur.tag = ++txn_seq;
+	}
+	if (aborted)
+		return;	/* requeue() took this line */
+	if (failure.set) {
+		handle_failure();
+		return;
+	}
+	if (skip(&rec)) {
+		nskipped++;
+		if (rec.op == PGFLO_OP_COMMIT)
+			close_txn();
+		return;
+	}
+	if (rec.op == PGFLO_OP_POSITION || rec.op == PGFLO_OP_SNAPSHOT ||
+	    rec.op == PGFLO_OP_UNKNOWN || (rec.op == PGFLO_OP_MESSAGE &&
+	    !rec.has_lsn))
+		return;
+	open_batch();
+	idx = -1;
+	if (!overflow) {
+		if (retained.data.len + len > RETAIN_MAX) {
+			overflow = 1;
+			lines_reset(&retained);
+		} else {
+			idx = (long)retained.n;
+			lines_add(&retained, line, len, lineno, cur.tag);
+		}
+	}
+	curline.pending = 0;
+	if (apply(&rec, idx) == -1) {
+		if (failure.set) {
+			handle_failure();
+			return;
+		}
+		snprintf(msg, sizeof(msg), "%s", errbuf);
+		flush_run();
+		drain_all();
+		if (failure.lost) {
+			reconnect();
+			return;
+		}
+		memset(&failure, 0, sizeof(failure));
+		fail_txn(idx, msg);
+		return;
+	}
+	if (failure.set) {
+		handle_failure();
+		return;
+	}
+	if (rec.op >= PGFLO_OP_INSERT && rec.op <= PGFLO_OP_TRUNCATE)
+		batch_changes++;
+	if (rec.has_lsn) {
+		bpos.commit_lsn = rec.pos.commit_lsn;
+		bpos.ordinal = rec.pos.ordinal;
+		bdirty = 1;
+	}
+	if (rec.has_seq) {
+		bpos.stream_seq = rec.pos.stream_seq;
+		bdirty = 1;
+	}
+	if (rec.op == PGFLO_OP_COMMIT || !rec.has_lsn)
+		close_txn();
+	if (!rec.has_lsn && !cur.open && !aborted)
+		maybe_commit();
+}
+
+/* Commits the complete transactions and rolls back an incomplete one. */
+static void
+finish(void)
+{
+	if (cur.open && cur.begun && batch_open) {
+		rollback();
+		requeue(cur.tag, (unsigned long)-1, 0, 0);
+		leave.pending = 1;
+		leave.code = PGFLO_EXIT_OK;
+		leave.msg[0] = '\0';
+		return;
+	}
+	cur.open = 0;
+	commit_batch();
+}
+
+static int
+print_applied(void)
+{
+	struct pgflo_pos p;
+	int r;
+
+	if ((cat = pgflo_pg_connect(conninfo, 0, errbuf,
+	    sizeof(errbuf))) == NULL)
+		pgflo_errx(PGFLO_EXIT_UNAVAIL, "could not connect: %s", errbuf);
+	r = read_applied(cat, &p);
+	PQfinish(cat);
+	if (r == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+	if (r == 0)
+		pgflo_errx(PGFLO_EXIT_FAIL, "no position applied for group %s",
+		    group);
+	print_position(&p);
+	return 0;
+}
+
+static void
+add_map(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg || eq[1] == '\0') {
+		pgflo_warnx("invalid --map-schema: %s (want SRC=DST)", arg);
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	mapsrc = pgflo_xrealloc(mapsrc, (size_t)(nmap + 1) * sizeof(*mapsrc));
+	mapdst = pgflo_xrealloc(mapdst, (size_t)(nmap + 1) * sizeof(*mapdst));
+	mapsrc[nmap] = strndup(arg, (size_t)(eq - arg));
+	mapdst[nmap] = pgflo_xstrdup(eq + 1);
+	nmap++;
+}
+
+static long
+parse_ms(const char *s, const char *what)
+{
+	long v;
+
+	if (pgflo_parse_long(s, 0, 86400000L, &v) == 0)
+		return v;
+	if (pgflo_parse_duration_ms(s, &v) == 0)
+		return v;
+	pgflo_warnx("invalid %s: %s", what, s);
+	pgflo_usage_exit(SYNOPSIS);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct pgflo_reader rd;
+	const char *deadletter = NULL, *e;
+	int ch, pflag = 0, r, timeout;
+
+	pgflo_setprogname(argv);
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		help();
+		return 0;
+	}
+	if (argc > 1 && (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "-V") == 0)) {
+		pgflo_print_version();
+		return 0;
+	}
+	group = pgflo_env("GROUP", group);
+	e = pgflo_env("BATCH_ROWS", NULL);
+	if (e != NULL && pgflo_parse_long(e, 1, 100000000L, &batch_rows) == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "invalid PGFLO_BATCH_ROWS: %s", e);
+	e = pgflo_env("BATCH_MS", NULL);
+	if (e != NULL)
+		batch_ms = parse_ms(e, "PGFLO_BATCH_MS");
+	while ((ch = getopt_long(argc, argv, "ab:cd:g:hm:ps:Vv", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			aflag = 1;
+			break;
+		case 'b':
+			if (pgflo_parse_long(optarg, 1, 100000000L,
+			    &batch_rows) == -1) {
+				pgflo_warnx("invalid --batch-rows: %s", optarg);
+				pgflo_usage_exit(SYNOPSIS);
+			}
+			break;
+		case 'c':
+			cflag = 1;
+			break;
+		case 'd':
+			conninfo = optarg;
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'm':
+			batch_ms = parse_ms(optarg, "--batch-ms");
+			break;
+		case 'p':
+			pflag = 1;
+			break;
+		case 's':
+			add_map(optarg);
+			break;
+		case 'V':
+			pgflo_print_version();
+			return 0;
+		case 'v':
+			vflag = 1;
+			break;
+		case OPT_DEADLETTER:
+			deadletter = optarg;
+			break;
+		case OPT_DISABLE_TRIGGERS:
+			notriggers = 1;
+			break;
+		case OPT_NO_LOOP:
+			noloop = 1;
+			break;
+		default:
+			pgflo_usage_exit(SYNOPSIS);
+		}
+	}
+	if (optind != argc) {
+		pgflo_warnx("unexpected argument: %s", argv[optind]);
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	if (conninfo == NULL) {
+		pgflo_warnx("no target: use -d CONNINFO");
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	if (*group == '\0')
+		pgflo_errx(PGFLO_EXIT_USAGE, "empty group name");
+	pgflo_out_init();
+	if (pflag) {
+		print_applied();
+		if (pgflo_out_close() == -1)
+			pgflo_err(PGFLO_EXIT_FAIL, "write error");
+		return 0;
+	}
+	if (deadletter != NULL) {
+		if ((dlf = fopen(deadletter, "a")) == NULL)
+			pgflo_err(PGFLO_EXIT_USAGE, "%s", deadletter);
+		dlname = deadletter;
+	}
+	if (pgflo_reader_open(&rd, STDIN_FILENO, "<stdin>") == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
+	pgflo_catch_signals();
+	if (connect_all() == -1)
+		pgflo_errx(PGFLO_EXIT_UNAVAIL, "could not connect: %s", errbuf);
+	if (setup_target() == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+
+	for (;;) {
+		if (replay.next < replay.n) {
+			struct line *l = &replay.v[replay.next++];
+
+			process(replay.data.data + l->off, l->len, l->lineno);
+			continue;
+		}
+		if (replay.n > 0)
+			lines_reset(&replay);
+		if (leave.pending) {
+			finish();
+			if (replay.next < replay.n)
+				continue;
+			if (leave.msg[0] != '\0')
+				pgflo_errx(leave.code, "%s", leave.msg);
+			break;
+		}
+		if (pgflo_stopping()) {
+			finish();
+			if (leave.pending)
+				continue;
+			break;
+		}
+		timeout = -1;
+		if (batch_open && !(cur.open && cur.begun)) {
+			timeout = (int)(batch_ms - (now_ms() - batch_start));
+			if (timeout < 0)
+				timeout = 0;
+		}
+		r = pgflo_reader_next_timeout(&rd, timeout);
+		if (r == 2) {
+			cur.open = 0;	/* no commit record: quiet input ends it */
+			commit_batch();
+			continue;
+		}
+		if (r == -1) {
+			finish();
+			pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
+		}
+		if (r == 0) {
+			if (pgflo_stopping())
+				continue;
+			finish();
+			if (replay.next < replay.n || leave.pending)
+				continue;
+			break;
+		}
+		process(rd.line, rd.len, rd.lineno);
+	}
+	if (vflag)
+		pgflo_warnx("%lu changes applied, %lu records skipped, "
+		    "%lu commits", napplied, nskipped, nbatches);
+	pgflo_reader_close(&rd);
+	if (dlf != NULL)
+		fclose(dlf);
+	PQfinish(conn);
+	PQfinish(cat);
+	if (pgflo_out_close() == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	return 0;
+}
