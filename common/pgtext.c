@@ -400,11 +400,17 @@ array_literal(struct pgflo_buf *b, struct pgflo_span v, int json_elems,
 	pgflo_buf_putc(b, '}');
 }
 
+const char pgflo_js_json_null[] = "null";
+
 int
 pgflo_pgtext(struct pgflo_buf *b, struct pgflo_span v, const char *typname)
 {
 	size_t tl = strlen(typname);
 
+	if (v.p == pgflo_js_json_null) {
+		pgflo_buf_putn(b, "null", 4);
+		return 0;
+	}
 	switch (*v.p) {
 	case 'n':
 		return 1;

@@ -55,5 +55,11 @@ int	pgflo_js_str_eq(struct pgflo_span s, const char *k);
  */
 int	pgflo_pgtext(struct pgflo_buf *b, struct pgflo_span v,
 	    const char *typname);
+/*
+ * A span pointing here stands for a json/jsonb value that is JSON null,
+ * not SQL NULL (a column the record lists in "json_null"): pgflo_pgtext
+ * writes the text null for it.
+ */
+extern const char pgflo_js_json_null[];
 
 #endif

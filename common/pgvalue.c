@@ -175,6 +175,19 @@ scalar_write(struct pgflo_jw *w, enum pgflo_vkind kind, const char *s,
 
 static struct pgflo_buf scratch;
 
+int
+pgflo_value_is_json_null(const struct pgflo_vtype *t, const char *s,
+    size_t len)
+{
+	while (len > 0 && strchr(" \t\n\r", s[0]) != NULL) {
+		s++;
+		len--;
+	}
+	while (len > 0 && strchr(" \t\n\r", s[len - 1]) != NULL)
+		len--;
+	return t->kind == PGFLO_VK_JSON && len == 4 && memcmp(s, "null", 4) == 0;
+}
+
 /*
  * Parses one {...} level of array_out text at s[*pos] into w.  -1 when
  * the text is not what array_out writes.
@@ -210,6 +223,13 @@ array_level(struct pgflo_jw *w, const struct pgflo_vtype *t, const char *s,
 			if (i >= len)
 				return -1;
 			i++;
+			/*
+			 * A JSON null element would read back as SQL NULL:
+			 * such an array keeps its text form.
+			 */
+			if (t->elem == PGFLO_VK_JSON && scratch.len == 4 &&
+			    memcmp(scratch.data, "null", 4) == 0)
+				return -1;
 			scalar_write(w, t->elem, scratch.data != NULL ?
 			    scratch.data : "", scratch.len);
 		} else {

@@ -62,6 +62,13 @@ int	pgflo_vtype_builtin(uint32_t oid, struct pgflo_vtype *t);
  */
 void	pgflo_value_write(struct pgflo_jw *w, const struct pgflo_vtype *t,
 	    const char *text, size_t len);
+/*
+ * True when text is a json/jsonb value that is JSON null: it is written
+ * as null like SQL NULL, so records list such columns in "json_null"
+ * (pgflo-record(5)).  Arrays holding a JSON null keep their text form.
+ */
+int	pgflo_value_is_json_null(const struct pgflo_vtype *t, const char *text,
+	    size_t len);
 /* Appends json text with the white space outside strings removed. */
 void	pgflo_json_compact(struct pgflo_buf *b, const char *text, size_t len);
 

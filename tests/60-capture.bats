@@ -389,3 +389,19 @@ s2.a'
 	assert_failure 1
 	assert_output --partial 'pgflo-capture: could not create the publication: ERROR:  permission denied for database src'
 }
+
+@test "pgflo-capture: --heartbeat writes WAL messages but no records" {
+	psql_src -c 'CREATE TABLE hb_t (id int)'
+	mkslot s_hb public.hb_t
+	capture -S s_hb2 -P s_hb --create-slot -E 0/1
+	pgflo-capture -d "$PGFLO_SRC" -S s_hb --heartbeat 300ms -s 1 >"$BATS_TEST_TMPDIR/out" 3>&- &
+	pid=$!
+	sleep 2
+	kill -TERM "$pid"
+	wait "$pid"
+	[ ! -s "$BATS_TEST_TMPDIR/out" ]
+	run psql_src -c "SELECT count(*) > 2 FROM pg_logical_slot_peek_binary_changes('s_hb2', NULL, NULL, 'proto_version', '1', 'publication_names', 's_hb', 'messages', 'true') WHERE position('pgflo.heartbeat' IN encode(data, 'escape')) > 0"
+	assert_output t
+	run -0 capture -S s_hb2 -P s_hb -E "$(endpos)"
+	assert_output ''
+}

@@ -593,13 +593,14 @@ on_origin(struct cur *c)
 /*
  * TupleData: ncols(2), then per column 'n', 'u', or 't'/'b' len(4) bytes.
  * keyonly: a 'K' tuple, whose non-key columns are nulls to leave out.
- * unch (may be NULL) collects the unchanged TOAST columns.
+ * unch (may be NULL) collects the unchanged TOAST columns, jnull the
+ * json/jsonb columns whose value is JSON null (not SQL NULL).
  */
 static void
 write_tuple(struct pgflo_jw *w, struct cur *c, const struct rel *r,
-    int keyonly, struct pgflo_buf *unch)
+    int keyonly, struct pgflo_buf *unch, struct pgflo_buf *jnull)
 {
-	struct pgflo_jw uw;
+	struct pgflo_jw uw, nw;
 	uint32_t len;
 	int i, n;
 	unsigned kind;
@@ -612,6 +613,8 @@ write_tuple(struct pgflo_jw *w, struct cur *c, const struct rel *r,
 	pgflo_jw_obj_begin(w);
 	if (unch != NULL)
 		pgflo_jw_init(&uw, unch);
+	pgflo_buf_reset(jnull);
+	pgflo_jw_init(&nw, jnull);
 	for (i = 0; i < n; i++) {
 		const struct col *cl = &r->cols[i];
 
@@ -637,6 +640,12 @@ write_tuple(struct pgflo_jw *w, struct cur *c, const struct rel *r,
 			need(c, len);
 			pgflo_jw_raw(w, cl->jkey, cl->jkeylen);
 			w->after_key = 1;
+			if (kind == 't' && pgflo_value_is_json_null(&cl->vt,
+			    (const char *)c->p + c->off, len)) {
+				if (jnull->len == 0)
+					pgflo_jw_arr_begin(&nw);
+				pgflo_jw_str(&nw, cl->name);
+			}
 			if (kind == 't')
 				pgflo_value_write(w, &cl->vt,
 				    (const char *)c->p + c->off, len);
@@ -653,6 +662,8 @@ write_tuple(struct pgflo_jw *w, struct cur *c, const struct rel *r,
 	pgflo_jw_obj_end(w);
 	if (unch != NULL && unch->len > 0)
 		pgflo_jw_arr_end(&uw);
+	if (jnull->len > 0)
+		pgflo_jw_arr_end(&nw);
 }
 
 static struct rel *
@@ -670,7 +681,7 @@ rel_get(uint32_t relid)
 static void
 on_change(struct cur *c, char type)
 {
-	static struct pgflo_buf unch;
+	static struct pgflo_buf unch, jnull;
 	struct pgflo_jw w;
 	struct rel *r;
 	unsigned t;
@@ -684,7 +695,11 @@ on_change(struct cur *c, char type)
 	t = get8(c);
 	if (t == 'K' || t == 'O') {
 		pgflo_jw_key(&w, "old");
-		write_tuple(&w, c, r, t == 'K', NULL);
+		write_tuple(&w, c, r, t == 'K', NULL, &jnull);
+		if (jnull.len > 0) {
+			pgflo_jw_key(&w, "old_json_null");
+			pgflo_jw_raw(&w, jnull.data, jnull.len);
+		}
 		if (type == 'U')
 			t = get8(c);
 	}
@@ -693,10 +708,14 @@ on_change(struct cur *c, char type)
 		if (t != 'N')
 			pgflo_errx(PGFLO_EXIT_FAIL, "malformed change message");
 		pgflo_jw_key(&w, "new");
-		write_tuple(&w, c, r, 0, &unch);
+		write_tuple(&w, c, r, 0, &unch, &jnull);
 		if (unch.len > 0) {
 			pgflo_jw_key(&w, "unchanged");
 			pgflo_jw_raw(&w, unch.data, unch.len);
+		}
+		if (jnull.len > 0) {
+			pgflo_jw_key(&w, "json_null");
+			pgflo_jw_raw(&w, jnull.data, jnull.len);
 		}
 	}
 	pgflo_jw_obj_end(&w);
@@ -806,6 +825,11 @@ on_message(struct cur *c)
 	need(c, len);
 	content = c->p + c->off;
 	c->off += len;
+	/* Past --endpos: stop without writing it. */
+	if (!trans && endpos != 0 && lsn > endpos) {
+		reached_end = 1;
+		return;
+	}
 	if (strcmp(prefix, PGFLO_HEARTBEAT_PREFIX) == 0)
 		goto done;
 	if (strncmp(prefix, PGFLO_DDL_PREFIX, strlen(PGFLO_DDL_PREFIX)) == 0) {
@@ -852,8 +876,6 @@ on_message(struct cur *c)
 	mark_written(lsn, 1);
 done:
 	if (!trans) {
-		if (endpos != 0 && lsn > endpos)
-			return;
 		if (lsn > done_lsn)
 			done_lsn = lsn;
 		if (endpos != 0 && lsn >= endpos)
@@ -1006,8 +1028,7 @@ on_copydata(const char *buf, int len)
 		wal_end = get64(&c);
 		(void)get64(&c);
 		/* Nothing of ours is pending: the server's position is ours. */
-		if (!tx.active && wal_end > done_lsn && (endpos == 0 ||
-		    wal_end <= endpos || 1))
+		if (!tx.active && wal_end > done_lsn)
 			done_lsn = wal_end;
 		if (endpos != 0 && !tx.active && wal_end >= endpos)
 			reached_end = 1;

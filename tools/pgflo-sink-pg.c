@@ -265,6 +265,34 @@ span_uint(struct pgflo_span v, uint64_t *out)
 	return 0;
 }
 
+/*
+ * The columns a json_null list names hold JSON null, not SQL NULL: their
+ * spans point at pgflo_js_json_null so that pgflo_pgtext sends 'null'.
+ */
+static int
+mark_json_null(struct pgflo_span list, struct col *cv, int n)
+{
+	struct pgflo_js_iter it;
+	struct pgflo_span v;
+	int i;
+
+	if (list.p == NULL)
+		return 0;
+	if (pgflo_js_arr(&it, list) == -1)
+		return -1;
+	while (pgflo_js_arr_next(&it, &v)) {
+		if (*v.p != '"')
+			return -1;
+		for (i = 0; i < n; i++)
+			if (pgflo_js_str_eq(v, cv[i].name) &&
+			    *cv[i].v.p == 'n') {
+				cv[i].v.p = pgflo_js_json_null;
+				cv[i].v.n = 4;
+			}
+	}
+	return 0;
+}
+
 #define KEYIS(k, s)	((k).n == sizeof(s) + 1 && \
 	memcmp((k).p + 1, s, sizeof(s) - 1) == 0)
 
@@ -274,7 +302,7 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 {
 	struct pgflo_js_iter it;
 	struct pgflo_span k, v, types = { 0 }, newv = { 0 }, oldv = { 0 };
-	struct pgflo_span key = { 0 };
+	struct pgflo_span key = { 0 }, jnull = { 0 }, ojnull = { 0 };
 	char *s;
 	int have_op = 0;
 
@@ -330,6 +358,10 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 			oldv = v;
 		} else if (KEYIS(k, "key")) {
 			key = v;
+		} else if (KEYIS(k, "json_null")) {
+			jnull = v;
+		} else if (KEYIS(k, "old_json_null")) {
+			ojnull = v;
 		}
 	}
 	if (!have_op)
@@ -371,6 +403,10 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 			return -1;
 		r->has_old = 1;
 	}
+	*why = "malformed \"json_null\" or \"old_json_null\"";
+	if (mark_json_null(jnull, r->newv, r->nnew) == -1 ||
+	    mark_json_null(ojnull, r->oldv, r->nold) == -1)
+		return -1;
 	*why = "insert or update without \"new\"";
 	if ((r->op == PGFLO_OP_INSERT || r->op == PGFLO_OP_UPDATE) &&
 	    !r->has_new)
@@ -855,8 +891,10 @@ keysig(char **keyv, int n)
 	char **s = pgflo_xmalloc((size_t)(n + 1) * sizeof(*s));
 	int i;
 
-	memcpy(s, keyv, (size_t)n * sizeof(*s));
-	qsort(s, (size_t)n, sizeof(*s), cmpstr);
+	if (n > 0) {
+		memcpy(s, keyv, (size_t)n * sizeof(*s));
+		qsort(s, (size_t)n, sizeof(*s), cmpstr);
+	}
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			pgflo_buf_putc(&b, '\x1f');
@@ -992,7 +1030,8 @@ prepare(int n, long idx)
 
 	pgflo_buf_reset(&keyb);
 	pgflo_buf_putn(&keyb, sqlb.data, sqlb.len);
-	pgflo_buf_putn(&keyb, oids, (size_t)n * sizeof(*oids));
+	if (n > 0)
+		pgflo_buf_putn(&keyb, oids, (size_t)n * sizeof(*oids));
 	if ((s = map_get(&stmts, keyb.data, keyb.len)) != NULL)
 		return s;
 	if (stmts.n >= MAX_STMTS) {
@@ -1092,7 +1131,8 @@ send_insert_rows(int rows, size_t from, long idx)
 			pgflo_buf_printf(&sqlb, j > 0 ? ",$%d" : "$%d", p++);
 		pgflo_buf_putc(&sqlb, ')');
 	}
-	pgflo_buf_putn(&sqlb, run.tail.data, run.tail.len);
+	if (run.tail.len > 0)
+		pgflo_buf_putn(&sqlb, run.tail.data, run.tail.len);
 	oids_need((size_t)(rows * run.ncols));
 	for (i = 0; i < rows; i++)
 		memcpy(oids + i * run.ncols, run.oids,
