@@ -594,12 +594,12 @@ plan_columns(PGconn *cat, struct pgflo_typecache *tc, struct table *t)
 	pgflo_buf_free(&sel);
 }
 
-/* Every table's chunks, interleaved across tables, largest tables first. */
+/* Every table's chunks in one queue, in table order. */
 static void
 plan_chunks(void)
 {
 	size_t i, n = 0;
-	long k, maxc = 0;
+	long k;
 
 	for (i = 0; i < ntables; i++) {
 		struct table *t = &tables[i];
@@ -610,11 +610,8 @@ plan_chunks(void)
 			t->nchunks = 1;
 		t->chunks_left = t->nchunks;
 		nchunks += (size_t)t->nchunks;
-		if (t->nchunks > maxc)
-			maxc = t->nchunks;
 	}
 	chunks = pgflo_xmalloc(sizeof(*chunks) * (nchunks + 1));
-	/* Table order keeps a table's rows together on the way out. */
 	for (i = 0; i < ntables; i++)
 		for (k = 0; k < tables[i].nchunks; k++) {
 			chunks[n].t = &tables[i];
@@ -624,7 +621,6 @@ plan_chunks(void)
 			    tables[i].name, k);
 			n++;
 		}
-	(void)maxc;
 }
 
 /* ---- output ---- */
