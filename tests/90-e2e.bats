@@ -200,3 +200,27 @@ SQL
 	run -0 psql_dst -c "select string_agg(id::text, ',' order by id) from trig_audit"
 	assert_output '1'
 }
+
+@test "e2e: copy then capture round-trips every type, JSON null included" {
+	psql_admin -c "DROP DATABASE IF EXISTS copysrc" -c "DROP DATABASE IF EXISTS copydst" \
+		-c "CREATE DATABASE copysrc OWNER pgflo" -c "CREATE DATABASE copydst OWNER pgflo"
+	src="${PGFLO_SRC/dbname=src/dbname=copysrc}"
+	dst="${PGFLO_DST/dbname=dst/dbname=copydst}"
+	psql -X -q -v ON_ERROR_STOP=1 -d "$src" -f "$FIX/schema.sql" 2>/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$dst" -f "$FIX/schema.sql" 2>/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$src" -f "$FIX/rows.sql"
+	pgflo-copy -d "$src" -S cp -t 'public.*' > "$BATS_TEST_TMPDIR/copy"
+	grep -q '"json_null":\["c_json","c_jsonb"\]' "$BATS_TEST_TMPDIR/copy"
+	psql -X -q -d "$src" -c "UPDATE types SET c_text = 'after copy' WHERE id = 1"
+	end=$(psql -X -At -d "$src" -c "select pg_current_wal_insert_lsn()")
+	{ cat "$BATS_TEST_TMPDIR/copy"; pgflo-capture -d "$src" -S cp --endpos "$end"; } |
+		pgflo-sink-pg -d "$dst" > /dev/null
+	local t s d
+	for t in types '"we""ird tab lé"' nokey docs; do
+		s=$(psql -X -At -d "$src" -c "select count(*) || ' ' || md5(string_agg(t::text, '|' order by t::text)) from $t t")
+		d=$(psql -X -At -d "$dst" -c "select count(*) || ' ' || md5(string_agg(t::text, '|' order by t::text)) from $t t")
+		[ "$s" = "$d" ] || fail "table $t differs after copy: $s vs $d"
+	done
+	run -0 psql -X -At -d "$dst" -c "select c_text from types where id = 1"
+	assert_output 'after copy'
+}

@@ -116,6 +116,7 @@ struct worker {
 	pthread_t thread;
 	PGconn	*conn;
 	struct pgflo_buf out;
+	struct pgflo_buf jnull;		/* the row's json_null list */
 	struct pgflo_copyfield *fields;
 	int	 nfields;
 	int	 started;
@@ -132,8 +133,6 @@ static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static size_t qnext;
 /* The output, the counters and the checkpoint. */
 static pthread_mutex_t outlock = PTHREAD_MUTEX_INITIALIZER;
-/* pgvalue.c keeps one static scratch buffer for quoted array elements. */
-static pthread_mutex_t arraylock = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t failed;	/* 1 data, 3 connection */
 static char failmsg[1024];
 static int workers_running;
@@ -778,14 +777,24 @@ format_row(struct worker *wk, const struct table *t, char *row, size_t len)
 		}
 		pgflo_jw_init(&w, b);
 		w.after_key = 1;
-		if (c->vt.kind == PGFLO_VK_ARRAY) {
-			pthread_mutex_lock(&arraylock);
-			pgflo_value_write(&w, &c->vt, f->p, f->len);
-			pthread_mutex_unlock(&arraylock);
-		} else
-			pgflo_value_write(&w, &c->vt, f->p, f->len);
+		pgflo_value_write(&w, &c->vt, f->p, f->len);
+		if (pgflo_value_is_json_null(&c->vt, f->p, f->len)) {
+			if (wk->jnull.len == 0)
+				pgflo_buf_putc(&wk->jnull, '[');
+			else
+				pgflo_buf_putc(&wk->jnull, ',');
+			pgflo_buf_putn(&wk->jnull, c->jkey, c->jkeylen - 1);
+		}
 	}
-	pgflo_buf_putn(b, "}}\n", 3);
+	pgflo_buf_putc(b, '}');
+	/* JSON null is not SQL NULL (pgflo-record(5), json_null). */
+	if (wk->jnull.len > 0) {
+		pgflo_buf_puts(b, ",\"json_null\":");
+		pgflo_buf_putn(b, wk->jnull.data, wk->jnull.len);
+		pgflo_buf_putc(b, ']');
+		pgflo_buf_reset(&wk->jnull);
+	}
+	pgflo_buf_putn(b, "}\n", 2);
 }
 
 /* Copies one chunk; 0, or -1 (failed or stopping). */
@@ -895,6 +904,7 @@ worker_main(void *arg)
 		if (copy_chunk(wk, &chunks[i]) == -1)
 			break;
 	}
+	pgflo_value_thread_done();
 	pthread_mutex_lock(&outlock);
 	workers_running--;
 	pthread_mutex_unlock(&outlock);
@@ -1284,6 +1294,7 @@ main(int argc, char *argv[])
 	for (w = 0; w < nworkers; w++) {
 		PQfinish(workers[w].conn);
 		pgflo_buf_free(&workers[w].out);
+		pgflo_buf_free(&workers[w].jnull);
 		free(workers[w].fields);
 	}
 	PQfinish(cat);
