@@ -1130,11 +1130,7 @@ main(int argc, char *argv[])
 	int exists, last_report = 0, ticks = 0, sig;
 
 	pgflo_setprogname(argv);
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		help();
-		return 0;
-	}
+	pgflo_std_options(argc, argv, help);
 	parse_args(argc, argv);
 	if (progress == -1)
 		progress = isatty(STDERR_FILENO);
