@@ -111,6 +111,21 @@ pgflo_usage_exit(const char *synopsis)
 	exit(PGFLO_EXIT_USAGE);
 }
 
+void
+pgflo_std_options(int argc, char *argv[], void (*help)(void))
+{
+	if (argc < 2)
+		return;
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		help();
+	else if (strcmp(argv[1], "-V") == 0 ||
+	    strcmp(argv[1], "--version") == 0)
+		pgflo_print_version();
+	else
+		return;
+	exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : PGFLO_EXIT_FAIL);
+}
+
 void *
 pgflo_xmalloc(size_t n)
 {

@@ -49,6 +49,11 @@ void	pgflo_vwarnx(const char *fmt, va_list ap) PGFLO_PRINTF(1, 0);
 void	pgflo_print_version(void);
 /* The usage error tail: "Try 'pgflo-xxx --help' ...", exit 2. */
 void	pgflo_usage_exit(const char *synopsis) PGFLO_NORETURN;
+/*
+ * PostgreSQL's rule: -h/--help or -V/--version as the first argument is
+ * answered before anything else is parsed; exits 0 if it was one.
+ */
+void	pgflo_std_options(int argc, char *argv[], void (*help)(void));
 void	*pgflo_xmalloc(size_t n);
 void	*pgflo_xrealloc(void *p, size_t n);
 char	*pgflo_xstrdup(const char *s);
@@ -61,6 +66,9 @@ int	pgflo_parse_long(const char *s, long min, long max, long *out);
 int	pgflo_parse_duration_ms(const char *s, long *ms_out);
 /* "64M", "1G", "512k", bare bytes. */
 int	pgflo_parse_size(const char *s, size_t *out);
+
+/* clock.c: milliseconds on the monotonic clock. */
+long	pgflo_now_ms(void);
 
 /* sig.c: SIGINT/SIGTERM set a flag; loops drain and exit 0. */
 extern volatile sig_atomic_t pgflo_stop_signal;

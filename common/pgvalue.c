@@ -173,7 +173,14 @@ scalar_write(struct pgflo_jw *w, enum pgflo_vkind kind, const char *s,
 	pgflo_jw_strn(w, s, len);
 }
 
-static struct pgflo_buf scratch;
+/* Per thread: pgflo-copy encodes in several worker threads. */
+static _Thread_local struct pgflo_buf scratch;
+
+void
+pgflo_value_thread_done(void)
+{
+	pgflo_buf_free(&scratch);
+}
 
 int
 pgflo_value_is_json_null(const struct pgflo_vtype *t, const char *s,
@@ -388,7 +395,7 @@ pgflo_typecache_free(struct pgflo_typecache *tc)
 	tab_free(&tc->names);
 	tab_free(&tc->hints);
 	free(tc);
-	pgflo_buf_free(&scratch);
+	pgflo_value_thread_done();
 }
 
 /* One parameterised catalog query with a single row expected. */

@@ -69,6 +69,8 @@ void	pgflo_value_write(struct pgflo_jw *w, const struct pgflo_vtype *t,
  */
 int	pgflo_value_is_json_null(const struct pgflo_vtype *t, const char *text,
 	    size_t len);
+/* Frees this thread's scratch buffer; call at the end of a thread. */
+void	pgflo_value_thread_done(void);
 /* Appends json text with the white space outside strings removed. */
 void	pgflo_json_compact(struct pgflo_buf *b, const char *text, size_t len);
 

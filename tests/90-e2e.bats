@@ -154,3 +154,73 @@ SQL
 	run -0 psql_dst -c "select count(*) from load"
 	assert_output 29700
 }
+
+@test "e2e: sink-pg reconnects when its backend is killed and applies everything once" {
+	psql_src -c "CREATE TABLE IF NOT EXISTS recon (id int PRIMARY KEY, v int)"
+	psql_dst -c "CREATE TABLE IF NOT EXISTS public.recon (id int PRIMARY KEY, v int)"
+	psql_src -c "select pg_create_logical_replication_slot('recon', 'pgoutput')" > /dev/null
+	psql_src -c "CREATE PUBLICATION recon FOR TABLE recon"
+	for i in $(seq 1 40); do
+		echo "INSERT INTO recon SELECT g, $i FROM generate_series($((i * 50)), $((i * 50 + 49))) g;"
+		echo "UPDATE recon SET v = v + 1 WHERE id = $((i * 50));"
+	done | psql_src
+	pgflo-capture -d "$PGFLO_SRC" -S recon --endpos "$(endpos)" > "$BATS_TEST_TMPDIR/stream"
+	[ "$(grep -c "\"op\":\"insert\"" "$BATS_TEST_TMPDIR/stream")" -eq 2000 ]
+	# Feed the stream slowly, kill the sink's session in the middle.
+	( while IFS= read -r line; do printf '%s\n' "$line"; sleep 0.002; done \
+		< "$BATS_TEST_TMPDIR/stream" ) 3>&- |
+		pgflo-sink-pg -d "$PGFLO_DST" -g recon --batch-rows 50 3>&- \
+		> "$BATS_TEST_TMPDIR/pos" 2> "$BATS_TEST_TMPDIR/err" &
+	sink=$!
+	sleep 0.6
+	run -0 psql_admin -c "select count(pg_terminate_backend(pid)) > 0 from pg_stat_activity where datname = 'dst' and application_name = 'pgflo-sink-pg'"
+	assert_output t
+	wait "$sink"
+	grep -q "reconnect" "$BATS_TEST_TMPDIR/err" ||
+		fail "no reconnect reported: $(cat "$BATS_TEST_TMPDIR/err")"
+	same_tables recon
+	run -0 psql_dst -c "select count(*), sum(v) from recon"
+	assert_output "$(psql_src -c 'select count(*), sum(v) from recon')"
+}
+
+@test "e2e: --disable-triggers keeps target triggers from firing" {
+	psql_src -c "CREATE TABLE IF NOT EXISTS trig (id int PRIMARY KEY)"
+	psql_dst <<'SQL'
+CREATE TABLE IF NOT EXISTS public.trig (id int PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS public.trig_audit (id int);
+CREATE OR REPLACE FUNCTION trig_audit() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN INSERT INTO public.trig_audit VALUES (NEW.id); RETURN NEW; END$$;
+CREATE TRIGGER trig_audit AFTER INSERT ON public.trig FOR EACH ROW EXECUTE FUNCTION trig_audit();
+SQL
+	rec() { printf '{"op":"insert","schema":"public","table":"trig","key":["id"],"types":{"id":"integer"},"new":{"id":%s},"commit_lsn":"1/%X","ordinal":1}\n' "$1" "$1"; }
+	rec 1 | pgflo-sink-pg -d "$PGFLO_DST" -g trig > /dev/null
+	rec 2 | pgflo-sink-pg -d "$PGFLO_DST" -g trig --disable-triggers > /dev/null
+	run -0 psql_dst -c "select string_agg(id::text, ',' order by id) from trig"
+	assert_output '1,2'
+	run -0 psql_dst -c "select string_agg(id::text, ',' order by id) from trig_audit"
+	assert_output '1'
+}
+
+@test "e2e: copy then capture round-trips every type, JSON null included" {
+	psql_admin -c "DROP DATABASE IF EXISTS copysrc" -c "DROP DATABASE IF EXISTS copydst" \
+		-c "CREATE DATABASE copysrc OWNER pgflo" -c "CREATE DATABASE copydst OWNER pgflo"
+	src="${PGFLO_SRC/dbname=src/dbname=copysrc}"
+	dst="${PGFLO_DST/dbname=dst/dbname=copydst}"
+	psql -X -q -v ON_ERROR_STOP=1 -d "$src" -f "$FIX/schema.sql" 2>/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$dst" -f "$FIX/schema.sql" 2>/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$src" -f "$FIX/rows.sql"
+	pgflo-copy -d "$src" -S cp -t 'public.*' > "$BATS_TEST_TMPDIR/copy"
+	grep -q '"json_null":\["c_json","c_jsonb"\]' "$BATS_TEST_TMPDIR/copy"
+	psql -X -q -d "$src" -c "UPDATE types SET c_text = 'after copy' WHERE id = 1"
+	end=$(psql -X -At -d "$src" -c "select pg_current_wal_insert_lsn()")
+	{ cat "$BATS_TEST_TMPDIR/copy"; pgflo-capture -d "$src" -S cp --endpos "$end"; } |
+		pgflo-sink-pg -d "$dst" > /dev/null
+	local t s d
+	for t in types '"we""ird tab lé"' nokey docs; do
+		s=$(psql -X -At -d "$src" -c "select count(*) || ' ' || md5(string_agg(t::text, '|' order by t::text)) from $t t")
+		d=$(psql -X -At -d "$dst" -c "select count(*) || ' ' || md5(string_agg(t::text, '|' order by t::text)) from $t t")
+		[ "$s" = "$d" ] || fail "table $t differs after copy: $s vs $d"
+	done
+	run -0 psql -X -At -d "$dst" -c "select c_text from types where id = 1"
+	assert_output 'after copy'
+}

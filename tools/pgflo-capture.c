@@ -167,15 +167,6 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Protocol reading: a cursor over one CopyData message.  Malformed input
  * is a protocol violation: exit 1.
@@ -1049,8 +1040,8 @@ stream(void)
 	char *buf;
 	int r, sock, burst;
 
-	next_status = mono_ms() + status_ms;
-	next_hb = heartbeat_ms > 0 ? mono_ms() + heartbeat_ms : 0;
+	next_status = pgflo_now_ms() + status_ms;
+	next_hb = heartbeat_ms > 0 ? pgflo_now_ms() + heartbeat_ms : 0;
 	for (;;) {
 		burst = 0;
 		r = 0;
@@ -1067,7 +1058,7 @@ stream(void)
 			return ST_STOP;
 		if (r == -2 || r == -1)
 			goto lost;
-		now = mono_ms();
+		now = pgflo_now_ms();
 		if (now >= next_status) {
 			poll_checkpoint();
 			if (send_status(1) == -1)
@@ -1300,11 +1291,7 @@ main(int argc, char *argv[])
 	int ch, first = 1, st;
 
 	pgflo_setprogname(argv);
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		help();
-		return 0;
-	}
+	pgflo_std_options(argc, argv, help);
 	if ((env = pgflo_env("STATUS_INTERVAL", NULL)) != NULL)
 		parse_secs(env, "PGFLO_STATUS_INTERVAL", &status_ms);
 	while ((ch = getopt_long(argc, argv, "E:I:P:S:Vc:d:hns:t:", longopts,

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pgflo.h"
@@ -64,15 +63,6 @@ help(void)
 "STORE is file:PATH (or a plain PATH).\n"
 "Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_MAX_RECORD, PGFLO_FLUSH.\n"
 "Exit status: 0 ok, 1 data or I/O failure, 2 usage, 3 store unavailable.\n");
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -142,7 +132,7 @@ save(const char *url, long interval_ms, const char *deadletter)
 		int timeout = -1;
 
 		if (pending != NULL)
-			timeout = (int)(interval_ms - (now_ms() - last));
+			timeout = (int)(interval_ms - (pgflo_now_ms() - last));
 		if (pending != NULL && timeout <= 0)
 			r = 2;
 		else
@@ -160,7 +150,7 @@ save(const char *url, long interval_ms, const char *deadletter)
 					    st->errmsg);
 				json_decref(pending);
 				pending = NULL;
-				last = now_ms();
+				last = pgflo_now_ms();
 			}
 			continue;
 		}
@@ -190,12 +180,12 @@ save(const char *url, long interval_ms, const char *deadletter)
 		best = pos;
 		json_decref(pending);
 		pending = rec;
-		if (interval_ms == 0 || now_ms() - last >= interval_ms) {
+		if (interval_ms == 0 || pgflo_now_ms() - last >= interval_ms) {
 			if (pgflo_store_put(st, pending) == -1)
 				pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
 			json_decref(pending);
 			pending = NULL;
-			last = now_ms();
+			last = pgflo_now_ms();
 		}
 	}
 	if (pending != NULL) {
@@ -231,16 +221,7 @@ main(int argc, char *argv[])
 	int ch;
 
 	pgflo_setprogname(argv);
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		help();
-		return 0;
-	}
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 ||
-	    strcmp(argv[1], "-V") == 0)) {
-		pgflo_print_version();
-		return 0;
-	}
+	pgflo_std_options(argc, argv, help);
 	iv = pgflo_env("CHECKPOINT_INTERVAL", "1s");
 	if (pgflo_parse_duration_ms(iv, &interval_ms) == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE,

@@ -1,0 +1,327 @@
+#!/usr/bin/env bats
+# pgflo-copy against a real PostgreSQL: snapshot copies into pgflo-sink-pg,
+# the handover to pgflo-capture under concurrent writes, resuming after
+# kill -9 with --checkpoint, and the odd tables (empty, never analysed,
+# dead tuples, two schemas, partitions).
+
+load test_helper
+
+BIG_DDL="CREATE TABLE big (id bigint PRIMARY KEY, name text, val int,
+  amount numeric(12,2), ts timestamptz, data jsonb, tags int[], flag bool,
+  f float8, u uuid, d date, b bytea, note varchar(20)[],
+  g int GENERATED ALWAYS AS (val * 2) STORED)"
+
+setup_file() {
+	pg_start
+	psql_src -c "$BIG_DDL"
+	psql_src -c "INSERT INTO big SELECT i,
+	    'name ' || i || CASE WHEN i % 7 = 0 THEN E'\t\\\\q\"\n' ELSE '' END,
+	    i % 1000, (i * 1.01)::numeric(12,2),
+	    '2026-01-01'::timestamptz + i * interval '1.5 s',
+	    jsonb_build_object('i', i, 'tag', 't' || (i % 13), 'a',
+	        jsonb_build_array(i, 1.50, NULL, 'é')),
+	    ARRAY[i, NULL, i % 5],
+	    i % 2 = 0, CASE WHEN i % 100 = 0 THEN 'NaN'::float8 ELSE i / 7.0 END,
+	    md5(i::text)::uuid, '2026-01-01'::date + (i % 365),
+	    decode(md5(i::text), 'hex'),
+	    CASE WHEN i % 3 = 0 THEN ARRAY['a,b', NULL, '{x}'] END
+	  FROM generate_series(1, 500000) i"
+	# One row with a ~2 MB jsonb value.
+	psql_src -c "INSERT INTO big (id, data) SELECT 500001,
+	    jsonb_build_object('blob', string_agg(md5(g::text), ''))
+	  FROM generate_series(1, 65000) g"
+}
+
+teardown_file() {
+	pg_stop
+}
+
+# newdb NAME: an empty target database NAME owned by pgflo; prints its
+# conninfo.
+newdb() {
+	psql_admin -c "CREATE DATABASE $1 OWNER pgflo" >/dev/null
+	psql_admin -c "ALTER ROLE pgflo IN DATABASE $1 SET search_path = public" >/dev/null
+	echo "${PGFLO_SRC/dbname=src/dbname=$1}"
+}
+
+# digest CONNINFO TABLE: row count and md5 of the rows ordered by id.
+digest() {
+	psql -X -q -v ON_ERROR_STOP=1 -At -d "$1" -c "SELECT count(*) || ' ' ||
+	    coalesce(md5(string_agg(_r::text, E'\n' ORDER BY id)), '-')
+	  FROM $2 _r"
+}
+
+# same TARGET TABLE: the table is equal in src and TARGET.
+same() {
+	local a b
+	a=$(digest "$PGFLO_SRC" "$2")
+	b=$(digest "$1" "$2")
+	echo "src $a / target $b"
+	[ "$a" = "$b" ]
+}
+
+slots() {
+	psql_admin -c "SELECT coalesce(string_agg(slot_name, ' ' ORDER BY slot_name), '')
+	  FROM pg_replication_slots"
+}
+
+@test "pgflo-copy: 500,001 rows with a 2 MB jsonb row land equal through pgflo-sink-pg" {
+	dst=$(newdb t1)
+	psql -X -q -d "$dst" -c "$BIG_DDL"
+	run --separate-stderr bash -c 'set -o pipefail
+	  pgflo-copy -d "$PGFLO_SRC" -S big1 -t public.big --no-progress |
+	  tee "$BATS_TEST_TMPDIR/out" | pgflo-sink-pg -d "$1" >/dev/null' _ "$dst"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	run same "$dst" big
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == "src 500001 "* ]]
+	# The generated column is left out, as pgoutput leaves it out.
+	run grep -c '"g":' "$BATS_TEST_TMPDIR/out"
+	[ "$output" = 0 ]
+	lsn=$(psql_admin -c "SELECT confirmed_flush_lsn FROM pg_replication_slots
+	  WHERE slot_name = 'big1'")
+	run head -n1 "$BATS_TEST_TMPDIR/out"
+	[ "$output" = '{"op":"snapshot","phase":"begin","schema":"public","table":"big","slot":"big1","lsn":"'"$lsn"'"}' ]
+	run tail -n1 "$BATS_TEST_TMPDIR/out"
+	[ "$output" = '{"op":"snapshot","phase":"end","schema":"public","table":"big","slot":"big1","lsn":"'"$lsn"'","rows":500001}' ]
+	# The publication is the slot's, as pgflo-capture makes it.
+	run psql_src -c "SELECT schemaname || '.' || tablename FROM pg_publication_tables
+	  WHERE pubname = 'big1'"
+	[ "$output" = public.big ]
+	psql_admin -c "SELECT pg_drop_replication_slot('big1')"
+}
+
+@test "pgflo-copy: a row copies byte-identical to what pgflo-capture streams for it" {
+	psql_src -c "CREATE TABLE vals (id int PRIMARY KEY, a text[], j json,
+	  r real, n numeric, i interval, ts timestamp, h hstore, arr2 int[][])"
+	pgflo-copy -d "$PGFLO_SRC" -S vals1 -t public.vals >/dev/null
+	psql_src -c "INSERT INTO vals VALUES (1, '{\"x y\",NULL,\"q\\\"\"}',
+	  '{\"a\" : [1, 2.50]}', '-Infinity', 1.10, '1 day 02:00', '2026-11-23 18:00:00.5',
+	  'a=>1', '{{1,2},{3,NULL}}')"
+	end=$(psql_src -c "SELECT pg_current_wal_insert_lsn()")
+	pgflo-capture -d "$PGFLO_SRC" -S vals1 -E "$end" | grep '"op":"insert"' |
+	  sed 's/.*"key"/"key"/' >"$BATS_TEST_TMPDIR/cap"
+	pgflo-copy -d "$PGFLO_SRC" --no-slot -t vals | grep '"op":"insert"' |
+	  sed 's/.*"key"/"key"/' >"$BATS_TEST_TMPDIR/copy"
+	cat "$BATS_TEST_TMPDIR/copy"
+	[ -s "$BATS_TEST_TMPDIR/copy" ]
+	cmp "$BATS_TEST_TMPDIR/cap" "$BATS_TEST_TMPDIR/copy"
+	pgflo-capture -d "$PGFLO_SRC" -S vals1 --drop
+}
+
+@test "pgflo-copy: copy then capture under 3,000 concurrent inserts: no gap, no duplicate" {
+	dst=$(newdb t3)
+	ddl="CREATE TABLE live (id int PRIMARY KEY, v text, at timestamptz DEFAULT now());
+	  CREATE TABLE mid (id int PRIMARY KEY, v text)"
+	psql_src -c "$ddl"
+	psql -X -q -d "$dst" -c "$ddl"
+	psql_src -c "INSERT INTO live (id, v) SELECT i, 'seed' FROM generate_series(1, 100) i;
+	  INSERT INTO mid SELECT i, repeat('m', 200) FROM generate_series(1, 300000) i"
+	# 3,000 single-row transactions, paced so they overlap the copy.
+	for i in $(seq 101 3100); do
+		echo "INSERT INTO live (id, v) VALUES ($i, 'live $i');"
+		[ $((i % 3)) -eq 0 ] && echo "SELECT pg_sleep(0.003);"
+	done >"$BATS_TEST_TMPDIR/writer.sql"
+	run --separate-stderr bash -c 'set -o pipefail
+	  psql -X -q -d "$PGFLO_SRC" -f "$BATS_TEST_TMPDIR/writer.sql" >/dev/null &
+	  writer=$!
+	  until [ "$(psql -X -At -d "$PGFLO_SRC" -c "SELECT count(*) FROM live")" -gt 400 ]; do
+		sleep 0.05; done
+	  { pgflo-copy -d "$PGFLO_SRC" -S live1 -t "live,mid" -j 2 || exit 1
+	    until [ "$(psql -X -At -d "$PGFLO_SRC" -c "SELECT count(*) FROM live")" -eq 3100 ]; do
+		sleep 0.05; done
+	    end=$(psql -X -At -d "$PGFLO_SRC" -c "SELECT pg_current_wal_insert_lsn()")
+	    pgflo-capture -d "$PGFLO_SRC" -S live1 -E "$end"; } |
+	  tee "$BATS_TEST_TMPDIR/out" | pgflo-sink-pg -d "$1" >/dev/null' _ "$dst"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	run same "$dst" live
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == "src 3100 "* ]]
+	run same "$dst" mid
+	[ "$status" -eq 0 ]
+	# Each live row arrives exactly once: from the snapshot or the stream.
+	grep '"table":"live"' "$BATS_TEST_TMPDIR/out" | grep '"op":"insert"' |
+	  jq -r .new.id | sort -n >"$BATS_TEST_TMPDIR/ids"
+	run wc -l <"$BATS_TEST_TMPDIR/ids"
+	[ "$output" -eq 3100 ]
+	run bash -c "uniq -d <'$BATS_TEST_TMPDIR/ids' | wc -l"
+	[ "$output" -eq 0 ]
+	# The copy really overlapped the writer.
+	snap=$(grep '"table":"live"' "$BATS_TEST_TMPDIR/out" | grep -c '"snapshot":true')
+	echo "snapshot rows of live: $snap"
+	[ "$snap" -gt 400 ] && [ "$snap" -lt 3100 ]
+	pgflo-capture -d "$PGFLO_SRC" -S live1 --drop
+}
+
+@test "pgflo-copy: a never-analysed table is copied whole in many chunks" {
+	psql_src -c "CREATE TABLE fresh (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off);
+	  INSERT INTO fresh SELECT i, repeat('x', 100) FROM generate_series(1, 20000) i"
+	run psql_src -c "SELECT relpages, reltuples FROM pg_class WHERE relname = 'fresh'"
+	[ "$output" = "0|-1" ]
+	run --separate-stderr bash -c 'pgflo-copy -d "$PGFLO_SRC" --no-slot -t fresh --chunk-pages 16 -j 3 |
+	  grep "\"op\":\"insert\"" | jq -r .new.id | sort -n | uniq | wc -l'
+	[ "$status" -eq 0 ]
+	[ "$output" -eq 20000 ]
+}
+
+@test "pgflo-copy: an empty table gives its begin and end records only" {
+	psql_src -c "CREATE TABLE empty (id int)"
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t empty
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${lines[0]}" = '{"op":"snapshot","phase":"begin","schema":"public","table":"empty"}' ]
+	[ "${lines[1]}" = '{"op":"snapshot","phase":"end","schema":"public","table":"empty","rows":0}' ]
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "pgflo-copy: dead tuples after a big UPDATE are not copied" {
+	psql_src -c "CREATE TABLE churn (id int PRIMARY KEY, n int) WITH (autovacuum_enabled = off);
+	  INSERT INTO churn SELECT i, 0 FROM generate_series(1, 30000) i;
+	  UPDATE churn SET n = n + 1; UPDATE churn SET n = n + 1 WHERE id % 2 = 0"
+	run psql_src -c "SELECT n_dead_tup > 30000 FROM pg_stat_user_tables WHERE relname = 'churn'"
+	[ "$output" = t ]
+	pgflo-copy -d "$PGFLO_SRC" --no-slot -t churn --chunk-pages 8 -j 2 |
+	  grep '"op":"insert"' | jq -r '"\(.new.id) \(.new.n)"' | sort -n >"$BATS_TEST_TMPDIR/rows"
+	psql_src -c "SELECT id || ' ' || n FROM churn ORDER BY id" >"$BATS_TEST_TMPDIR/want"
+	cmp "$BATS_TEST_TMPDIR/rows" "$BATS_TEST_TMPDIR/want"
+}
+
+@test "pgflo-copy: two schemas with the same table name, and partitions through their leaves" {
+	psql_src -c "CREATE SCHEMA s1; CREATE SCHEMA s2;
+	  CREATE TABLE s1.items (id int PRIMARY KEY, v text);
+	  CREATE TABLE s2.items (id int PRIMARY KEY, v text);
+	  INSERT INTO s1.items VALUES (1, 'one'); INSERT INTO s2.items VALUES (2, 'two');
+	  CREATE TABLE s1.part (id int, v text) PARTITION BY RANGE (id);
+	  CREATE TABLE s1.part_a PARTITION OF s1.part FOR VALUES FROM (0) TO (10);
+	  CREATE TABLE s1.part_b PARTITION OF s1.part FOR VALUES FROM (10) TO (20);
+	  INSERT INTO s1.part VALUES (5, 'a'), (15, 'b')"
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t 's*.items,s1.part' -j 1
+	[ "$status" -eq 0 ]
+	run jq -c 'select(.op == "insert") | [.schema, .table, .key, .new]' <<<"$output"
+	[ "${lines[0]}" = '["s1","items",["id"],{"id":1,"v":"one"}]' ]
+	[ "${lines[1]}" = '["s1","part_a",[],{"id":5,"v":"a"}]' ]
+	[ "${lines[2]}" = '["s1","part_b",[],{"id":15,"v":"b"}]' ]
+	[ "${lines[3]}" = '["s2","items",["id"],{"id":2,"v":"two"}]' ]
+	[ "${#lines[@]}" -eq 4 ]
+}
+
+@test "pgflo-copy: kill -9 mid-copy, changes, rerun with --checkpoint: target converges" {
+	dst=$(newdb t8)
+	psql_src -c "CREATE TABLE big2 AS SELECT * FROM big; ALTER TABLE big2 ADD PRIMARY KEY (id)"
+	psql -X -q -d "$dst" -c "$BIG_DDL"
+	psql -X -q -d "$dst" -c "CREATE TABLE big2 AS SELECT * FROM big WITH NO DATA;
+	  ALTER TABLE big2 ADD PRIMARY KEY (id)"
+	ck=$BATS_TEST_TMPDIR/ck
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	# A killed writer may leave a torn last line: the sink sets it aside.
+	pgflo-sink-pg -d "$dst" --dead-letter "$BATS_TEST_TMPDIR/torn" \
+	  <"$BATS_TEST_TMPDIR/fifo" >/dev/null 2>"$BATS_TEST_TMPDIR/sinkerr" 3>&- &
+	sink=$!
+	pgflo-copy -d "$PGFLO_SRC" -S big2 -t big2 -j 2 --chunk-pages 64 -c "file:$ck" \
+	  >"$BATS_TEST_TMPDIR/fifo" 3>&- &
+	copy=$!
+	for _ in $(seq 1 400); do
+		[ "$(grep -c '"op":"chunk"' "$ck" 2>/dev/null)" -ge 20 ] && break
+		sleep 0.05
+	done
+	kill -9 $copy
+	wait $sink
+	done1=$(grep -c '"op":"chunk"' "$ck")
+	echo "chunks done before the kill: $done1"
+	[ "$done1" -ge 20 ]
+	total=$(psql_src -c "SELECT (pg_relation_size('big2') / 8192 + 63) / 64")
+	[ "$done1" -lt "$total" ]
+	# Changes while nothing runs: the slot keeps them.
+	psql_src -c "UPDATE big2 SET name = 'moved ' || id WHERE id % 50 = 0;
+	  DELETE FROM big2 WHERE id % 77 = 0;
+	  INSERT INTO big2 (id, name, data) SELECT i, 'new', '{}' FROM generate_series(600001, 601000) i;
+	  UPDATE big2 SET note = ARRAY['late'] WHERE id BETWEEN 1 AND 1000"
+	run --separate-stderr bash -c 'set -o pipefail
+	  { pgflo-copy -d "$PGFLO_SRC" -S big2 -t big2 -j 2 -c "file:$2" || exit 1
+	    end=$(psql -X -At -d "$PGFLO_SRC" -c "SELECT pg_current_wal_insert_lsn()")
+	    pgflo-capture -d "$PGFLO_SRC" -S big2 -E "$end"; } |
+	  tee "$BATS_TEST_TMPDIR/out2" | pgflo-sink-pg -d "$1" >/dev/null' _ "$dst" "$ck"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	run same "$dst" big2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# The rerun copied less than everything.
+	rows2=$(grep -c '"snapshot":true' "$BATS_TEST_TMPDIR/out2")
+	echo "rows copied by the rerun: $rows2"
+	[ "$rows2" -lt 500000 ]
+	pgflo-capture -d "$PGFLO_SRC" -S big2 --drop
+}
+
+@test "pgflo-copy: --no-slot leaves no slot and no publication behind" {
+	before=$(slots)
+	pubs=$(psql_src -c "SELECT count(*) FROM pg_publication")
+	run --separate-stderr bash -c 'pgflo-copy -d "$PGFLO_SRC" --no-slot -t "s1.items" | wc -l'
+	[ "$status" -eq 0 ]
+	[ "$output" -eq 3 ]
+	[ "$(slots)" = "$before" ]
+	run psql_src -c "SELECT count(*) FROM pg_publication"
+	[ "$output" = "$pubs" ]
+}
+
+@test "pgflo-copy: an existing slot without --checkpoint is refused" {
+	psql_admin -c "SELECT pg_create_logical_replication_slot('taken', 'pgoutput')" -d "$PGFLO_SRC" >/dev/null
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S taken -t s1.items
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = 'pgflo-copy: slot "taken" already exists (resume with the --checkpoint of its copy, or copy again with --reuse-slot)' ]
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S taken -t s1.items --reuse-slot
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	psql_admin -c "SELECT pg_drop_replication_slot('taken')" >/dev/null
+}
+
+@test "pgflo-copy: usage errors exit 2" {
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -t big
+	[ "$status" -eq 2 ]
+	[[ ${stderr_lines[0]} == "pgflo-copy: -S is required (or --no-slot)" ]]
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -S x -t big
+	[ "$status" -eq 2 ]
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S x -t big -c nats:b/k
+	[ "$status" -eq 2 ]
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t big -j 0
+	[ "$status" -eq 2 ]
+	run --separate-stderr pgflo-copy -d "port=1 host=127.0.0.1" --no-slot -t big
+	[ "$status" -eq 3 ]
+	[[ $stderr == "pgflo-copy: could not connect: "* ]]
+}
+
+@test "pgflo-copy: SIGTERM mid-copy stops with whole lines and status 143" {
+	pgflo-copy -d "$PGFLO_SRC" --no-slot -t big -j 2 --chunk-pages 32 \
+	  >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	until [ "$(stat -c %s "$BATS_TEST_TMPDIR/out")" -gt 5000000 ]; do sleep 0.02; done
+	kill -TERM $pid
+	status=0
+	wait $pid || status=$?
+	[ "$status" -eq 143 ]
+	run cat "$BATS_TEST_TMPDIR/err"
+	[ "$output" = "pgflo-copy: interrupted: 1 of 1 tables incomplete" ]
+	jq -c . "$BATS_TEST_TMPDIR/out" >/dev/null
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -lt 500002 ]
+}
+
+@test "pgflo-copy: | head -n1 ends at once, quietly; >/dev/full is a write error" {
+	run --separate-stderr bash -c 'pgflo-copy -d "$PGFLO_SRC" --no-slot -t big | head -n1'
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = '{"op":"snapshot","phase":"begin","schema":"public","table":"big"}' ]
+	run --separate-stderr bash -c 'pgflo-copy -d "$PGFLO_SRC" --no-slot -t s1.items >/dev/full'
+	[ "$status" -eq 1 ]
+	[[ $stderr == "pgflo-copy: write error"* ]]
+}
+
+@test "pgflo-copy: --progress reports rows, rate and the end of each table" {
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t s1.items --progress
+	[ "$status" -eq 0 ]
+	[[ $stderr =~ ^"pgflo-copy: s1.items: 1 rows, "[0-9.]+" "[kMG]?"B, "[0-9]+" rows/s, done"$ ]]
+}
