@@ -358,16 +358,7 @@ main(int argc, char *argv[])
 	int ch;
 
 	pgflo_setprogname(argv);
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		help();
-		return 0;
-	}
-	if (argc > 1 && (strcmp(argv[1], "-V") == 0 ||
-	    strcmp(argv[1], "--version") == 0)) {
-		pgflo_print_version();
-		return 0;
-	}
+	pgflo_std_options(argc, argv, help);
 	rs = pgflo_ruleset_new();
 	while ((ch = getopt_long(argc, argv, "+Ve:f:hkm:o:r:t:vw:x:", longopts,
 	    NULL)) != -1) {
