@@ -381,7 +381,7 @@ s2.a'
 
 @test "pgflo-capture: missing privileges give a clear error" {
 	run pgflo-capture -d "$PGFLO_SRC user=pgflo_weak" -S s_weak -t public.types
-	assert_failure 1
+	assert_failure 2
 	assert_output 'pgflo-capture: role "pgflo_weak" may not use replication: it needs the REPLICATION attribute'
 	psql_src -c "ALTER ROLE pgflo_weak REPLICATION"
 	run pgflo-capture -d "$PGFLO_SRC user=pgflo_weak" -S s_weak -t public.types --create-slot

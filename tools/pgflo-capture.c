@@ -1125,8 +1125,9 @@ check_role(void)
 	    "current_user", PGRES_TUPLES_OK, errbuf, sizeof(errbuf));
 	if (res == NULL)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+	/* Configuration, not bad data: retrying will not help (exit 2). */
 	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-		pgflo_errx(PGFLO_EXIT_FAIL, "role \"%s\" may not use "
+		pgflo_errx(PGFLO_EXIT_USAGE, "role \"%s\" may not use "
 		    "replication: it needs the REPLICATION attribute",
 		    PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?");
 	PQclear(res);
