@@ -43,6 +43,25 @@ pgflo_pg_connect(const char *conninfo, int replication, char *errbuf,
 	return conn;
 }
 
+int
+pgflo_pg_conninfo_ok(const char *conninfo, char *errbuf, size_t errlen)
+{
+	PQconninfoOption *opts;
+	char *perr = NULL, *nl;
+
+	opts = PQconninfoParse(conninfo != NULL ? conninfo : "", &perr);
+	if (opts != NULL) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	snprintf(errbuf, errlen, "bad connection string: %s",
+	    perr != NULL ? perr : "out of memory");
+	if ((nl = strchr(errbuf, '\n')) != NULL)
+		*nl = '\0';
+	PQfreemem(perr);
+	return -1;
+}
+
 const char *
 pgflo_pg_errmsg(const PGconn *conn)
 {

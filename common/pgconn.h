@@ -15,6 +15,11 @@
  */
 PGconn	*pgflo_pg_connect(const char *conninfo, int replication,
 	    char *errbuf, size_t errlen);
+/*
+ * Checks that conninfo parses (a usage error, exit 2, rather than a
+ * connection failure); 0, or -1 with errbuf set.
+ */
+int	pgflo_pg_conninfo_ok(const char *conninfo, char *errbuf, size_t errlen);
 /* PQerrorMessage / PQresultErrorMessage without the trailing newline. */
 const char *pgflo_pg_errmsg(const PGconn *conn);
 const char *pgflo_pg_resmsg(const PGresult *res);

@@ -100,3 +100,12 @@ tools() {
 	run -0 make -s -C "$TOP" uninstall DESTDIR="$d" PREFIX=/opt/pgflo
 	[ -z "$(find "$d" -type f)" ]
 }
+
+@test "cli: a malformed connection string is a usage error, not a lost server" {
+	local t
+	for t in pgflo-capture pgflo-copy; do
+		run -2 --separate-stderr "$t" -d "bogus=1" -S s -t public.t
+		[[ "$stderr" == "$t: bad connection string: invalid connection option \"bogus\""* ]] ||
+			fail "$t: $stderr"
+	done
+}

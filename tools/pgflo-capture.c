@@ -1286,8 +1286,6 @@ main(int argc, char *argv[])
 {
 	const char *startarg = NULL, *endarg = NULL, *env;
 	struct pgflo_pos startpos = { 0 };
-	PQconninfoOption *opts;
-	char *perr = NULL;
 	long backoff = 1000;
 	int ch, first = 1, st;
 
@@ -1379,14 +1377,10 @@ main(int argc, char *argv[])
 		startpos.ordinal = 0, skip_pos.commit_lsn = 0;
 	else
 		skip_pos = startpos;
-	if ((opts = PQconninfoParse(conninfo != NULL ? conninfo : "", &perr))
-	    == NULL) {
-		pgflo_warnx("bad connection string: %s", perr != NULL ?
-		    strtok(perr, "\n") : "out of memory");
-		PQfreemem(perr);
+	if (pgflo_pg_conninfo_ok(conninfo, errbuf, sizeof(errbuf)) == -1) {
+		pgflo_warnx("%s", errbuf);
 		pgflo_usage_exit(SYNOPSIS);
 	}
-	PQconninfoFree(opts);
 	if (cpurl != NULL && !dropflag) {
 		if ((store = pgflo_store_open(cpurl, errbuf,
 		    sizeof(errbuf))) == NULL)

@@ -1069,6 +1069,10 @@ parse_args(int argc, char *argv[])
 		pgflo_warnx("-d is required");
 		pgflo_usage_exit(SYNOPSIS);
 	}
+	if (pgflo_pg_conninfo_ok(conninfo, errbuf, sizeof(errbuf)) == -1) {
+		pgflo_warnx("%s", errbuf);
+		pgflo_usage_exit(SYNOPSIS);
+	}
 	if (tablepats == NULL || *tablepats == '\0') {
 		pgflo_warnx("-t is required");
 		pgflo_usage_exit(SYNOPSIS);
