@@ -440,3 +440,88 @@ digest() {
 	assert_failure 2
 	[[ $stderr == *"usage: pgflo-sink-pg"* ]]
 }
+
+# snaprec TABLE JSON-NEW: one snapshot row of the vals table shape.
+V_TYPES='"key":["id"],"types":{"id":"integer","t":"text","ta":"text[]","j":"jsonb","b":"bytea","n":"numeric","ia":"integer[]"}'
+snaprec() {
+	printf '{"op":"insert","schema":"public","table":"%s","snapshot":true,%s,"new":%s}\n' \
+		"$1" "$V_TYPES" "$2"
+}
+vals_rows() {	# TABLE: rows with every COPY-text hazard
+	snaprec "$1" '{"id":1,"t":"tab\there","ta":["a\tb",null,"c\\d","q\"u","NULL","\\N"],"j":{"k":"v\tw\n","b":"\\","n":1.10},"b":"\\xdeadbeef00","n":"1.10","ia":[[1,null],[3,4]]}'
+	snaprec "$1" '{"id":2,"t":"nl\nline\r\nend","ta":[],"j":[1,"\u00e9",null],"b":"\\x","n":"-0.000001","ia":null}'
+	snaprec "$1" '{"id":3,"t":"back\\slash \\N \\. \\t","ta":null,"j":"str","b":null,"n":"NaN","ia":[]}'
+	snaprec "$1" '{"id":4,"t":"h\u00e9llo \u2713 \ud83d\ude00","ta":["\u00e9"],"j":{},"b":"\\x5c0a09","n":"123456789012345678901234567890.5","ia":[1]}'
+	snaprec "$1" '{"id":5,"t":null,"ta":[null],"j":null,"b":null,"n":null,"ia":[null]}'
+	snaprec "$1" '{"id":6,"t":"\\N","ta":["",""],"j":null,"b":"\\x00","n":"0","ia":[]}' |
+		sed 's/}}$/},"json_null":["j"]}/'
+	snaprec "$1" '{"id":7,"t":"","ta":["{}","a,b"," "],"j":{"a":{"b":[true,false,null]}},"b":"\\x00ff","n":"1e3","ia":[-1]}'
+}
+
+@test "pgflo-sink-pg: snapshot rows through COPY keep NULLs, tabs, newlines, backslashes, unicode, arrays, jsonb, bytea" {
+	for t in vcopy vstage vstmt; do
+		psql_dst -c "CREATE TABLE $t (id int PRIMARY KEY, t text, ta text[], j jsonb, b bytea, n numeric, ia int[])"
+	done
+	# vstage holds every key already: COPY fails, the staging upsert runs.
+	psql_dst -c "INSERT INTO vstage SELECT i, 'old' FROM generate_series(1, 7) i"
+	vals_rows vcopy | pgflo-sink-pg -d "$PGFLO_DST"
+	vals_rows vstage | pgflo-sink-pg -d "$PGFLO_DST"
+	# The statement path: the same rows as streamed inserts, one by one.
+	vals_rows vstmt | sed 's/"snapshot":true/"commit_lsn":"0\/10","ordinal":1/' |
+		pgflo-sink-pg -d "$PGFLO_DST" -b 1 >/dev/null
+	run psql_dst -c "SELECT id, t, ta, j, b, n, ia FROM vcopy WHERE id IN (1, 3, 6) ORDER BY id"
+	assert_output "$(printf '%s\n' '1|tab	here|{"a	b",NULL,"c\\d","q\"u","NULL","\\N"}|{"b": "\\", "k": "v\tw\n", "n": 1.10}|\xdeadbeef00|1.10|{{1,NULL},{3,4}}' \
+		'3|back\slash \N \. \t||"str"||NaN|{}' '6|\N|{"",""}|null|\x00|0|{}')"
+	run psql_dst -c "SELECT t FROM vcopy WHERE id = 2"
+	assert_output $'nl\nline\r\nend'
+	run psql_dst -c "SELECT t, ta[1] FROM vcopy WHERE id = 4"
+	assert_output $'h\u00e9llo \u2713 \U0001F600|\u00e9'
+	run psql_dst -c "SELECT count(*) FROM vcopy WHERE id = 5 AND t IS NULL AND j IS NULL AND b IS NULL AND n IS NULL AND ia = '{NULL}'"
+	assert_output '1'
+	for t in vstage vstmt; do
+		assert_equal "$(digest psql_dst $t)" "$(digest psql_dst vcopy)"
+	done
+}
+
+@test "pgflo-sink-pg: a snapshot row whose key exists updates that row" {
+	psql_dst -c "CREATE TABLE sup (id int PRIMARY KEY, email text, n bigint)"
+	psql_dst -c "INSERT INTO sup VALUES (2, 'old', 0), (9, 'kept', 9)"
+	S='{"op":"insert","schema":"public","table":"sup","snapshot":true,'"$U_TYPES"
+	for i in 1 2 3; do
+		echo "$S"',"new":{"id":'$i',"email":"e'$i'","n":'$i'}}'
+	done >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -v -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	run psql_dst -c "SELECT id, email, n FROM sup ORDER BY id"
+	assert_output $'1|e1|1\n2|e2|2\n3|e3|3\n9|kept|9'
+}
+
+# sv_rows TABLE: four snapshot rows, the third breaking a CHECK constraint.
+sv_rows() {
+	S='{"op":"insert","schema":"public","table":"'$1'","snapshot":true,'"$U_TYPES"
+	for i in 1 2 3 4; do
+		echo "$S"',"new":{"id":'$i',"email":"e'$i'","n":'$((i == 3 ? -1 : i))'}}'
+	done
+}
+
+@test "pgflo-sink-pg: a constraint violation in a COPY of snapshot rows names the record" {
+	psql_dst -c "CREATE TABLE sv (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	sv_rows sv >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:3: insert "public"."sv" (id)=(3): new row for relation "sv" violates check constraint "sv_n_check" (Failing row contains (3, e3, -1).)'
+	run psql_dst -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM sv"
+	assert_output '1,2'
+}
+
+@test "pgflo-sink-pg: --dead-letter takes the bad snapshot row out of a COPY batch" {
+	psql_dst -c "CREATE TABLE svd (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	sv_rows svd >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg --dead-letter "$BATS_TEST_TMPDIR/dead" -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	run psql_dst -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM svd"
+	assert_output '1,2,4'
+	run cat "$BATS_TEST_TMPDIR/dead"
+	assert_output "$(sed -n 3p "$BATS_TEST_TMPDIR/in")"
+}

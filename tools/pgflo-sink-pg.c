@@ -156,6 +156,23 @@ map_put(struct map *m, const char *k, size_t kn, void *v)
 		if (m->b == NULL)
 			pgflo_errx(PGFLO_EXIT_FAIL, "out of memory");
 	}
+	if (m->n >= 2 * m->nb) {
+		struct ment **nb, *n;
+		size_t nnb = m->nb * 4, j;
+
+		if ((nb = calloc(nnb, sizeof(*nb))) == NULL)
+			pgflo_errx(PGFLO_EXIT_FAIL, "out of memory");
+		for (j = 0; j < m->nb; j++)
+			for (e = m->b[j]; e != NULL; e = n) {
+				n = e->next;
+				i = hash(e->key, e->kn) % nnb;
+				e->next = nb[i];
+				nb[i] = e;
+			}
+		free(m->b);
+		m->b = nb;
+		m->nb = nnb;
+	}
 	e = pgflo_xmalloc(sizeof(*e));
 	e->key = pgflo_xmalloc(kn + 1);
 	memcpy(e->key, k, kn);
@@ -478,6 +495,8 @@ struct table {
 	int	 warned;
 	char	*keysig;	/* the key last checked */
 	int	 keymode;	/* the key matches a unique index */
+	int	 copyable;	/* a table without rules: COPY applies */
+	struct map cols;	/* column name -> type OID */
 };
 
 static void
@@ -491,6 +510,7 @@ free_table(void *p)
 	free(t->uniq);
 	free(t->qname);
 	free(t->keysig);
+	map_clear(&t->cols, NULL);
 	free(t);
 }
 
@@ -502,7 +522,7 @@ free_stmt(void *p)
 
 /* ---- the pipeline ---- */
 
-enum qkind { Q_STMT, Q_SYNC, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_OTHER };
+enum qkind { Q_STMT, Q_STAGE, Q_DIRECT, Q_SYNC, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_OTHER };
 struct qent {
 	enum qkind kind;
 	long	 idx;		/* retained line index, -1 none */
@@ -949,6 +969,29 @@ load_table(struct table *t)
 	PQclear(res);
 	free(t->keysig);
 	t->keysig = NULL;
+	map_clear(&t->cols, NULL);
+	t->copyable = 0;
+	if (!t->exists)
+		return 0;
+	/* Column types, for COPY straight into the table. */
+	res = PQexecParams(cat, "SELECT a.attname, a.atttypid, c.relkind IN "
+	    "('r', 'p') AND NOT c.relhasrules FROM pg_class c JOIN "
+	    "pg_attribute a ON a.attrelid = c.oid WHERE c.oid = "
+	    "to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(errbuf, sizeof(errbuf), "%s: %s", t->qname,
+		    pgflo_pg_resmsg(res));
+		PQclear(res);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		map_put(&t->cols, PQgetvalue(res, i, 0),
+		    strlen(PQgetvalue(res, i, 0)),
+		    (void *)(uintptr_t)strtoul(PQgetvalue(res, i, 1), NULL, 10));
+		t->copyable = strcmp(PQgetvalue(res, i, 2), "t") == 0;
+	}
+	PQclear(res);
 	return 0;
 }
 
@@ -1141,6 +1184,8 @@ send_insert_rows(int rows, size_t from, long idx)
 	exec_stmt(s, from, idx, rows);
 }
 
+static void copy_end(void);
+
 /* Sends the pending rows as statements of 2^k rows each. */
 static void
 flush_run(void)
@@ -1148,6 +1193,7 @@ flush_run(void)
 	size_t from = 0;
 	int left, k;
 
+	copy_end();
 	if (!run.active)
 		return;
 	left = run.rows;
@@ -1162,6 +1208,417 @@ flush_run(void)
 	run.rows = 0;
 	map_clear(&run.keys, NULL);
 	vals_reset();
+}
+
+/* ON CONFLICT (key) DO UPDATE SET the other columns (or DO NOTHING). */
+static void
+conflict_tail(struct pgflo_buf *b, const struct table *t, const struct rec *r)
+{
+	int i, j, nonkey = 0;
+
+	if (!t->keymode)
+		return;
+	pgflo_buf_puts(b, " ON CONFLICT (");
+	for (j = 0; j < r->nkey; j++) {
+		if (j > 0)
+			pgflo_buf_putc(b, ',');
+		pgflo_pg_quote_ident(b, r->keyv[j]);
+	}
+	pgflo_buf_puts(b, ") DO ");
+	for (i = 0; i < r->nnew; i++) {
+		for (j = 0; j < r->nkey; j++)
+			if (strcmp(r->keyv[j], r->newv[i].name) == 0)
+				break;
+		if (j < r->nkey)
+			continue;
+		pgflo_buf_puts(b, nonkey++ == 0 ? "UPDATE SET " : ",");
+		pgflo_pg_quote_ident(b, r->newv[i].name);
+		pgflo_buf_puts(b, "=EXCLUDED.");
+		pgflo_pg_quote_ident(b, r->newv[i].name);
+	}
+	if (nonkey == 0)
+		pgflo_buf_puts(b, "NOTHING");
+}
+
+/*
+ * True when the record's key was already added to keys (one INSERT ...
+ * ON CONFLICT cannot touch a row twice); otherwise adds it.
+ */
+static int
+key_seen(struct map *keys, const struct rec *r)
+{
+	static struct pgflo_buf kb;
+	const struct col *c;
+	int j;
+
+	pgflo_buf_reset(&kb);
+	for (j = 0; j < r->nkey; j++) {
+		c = find_col(r->newv, r->nnew, r->keyv[j]);
+		if (c != NULL)
+			pgflo_buf_putn(&kb, c->v.p, c->v.n);
+		pgflo_buf_putc(&kb, '\x1f');
+	}
+	if (map_get(keys, kb.data, kb.len) != NULL)
+		return 1;
+	map_put(keys, kb.data, kb.len, (void *)1);
+	return 0;
+}
+
+/*
+ * ---- COPY runs ----
+ * Snapshot rows of one table and column set are streamed with COPY.
+ * Where the record's types are the table's, straight into the table
+ * (a fresh target: no conflicts); if that fails (a key already there),
+ * the batch is replayed and the table's rows go through a temporary
+ * staging table with the record's types (typmod -1, as the parameters
+ * of the statement path) and one INSERT ... SELECT ... ON CONFLICT.
+ * COPY needs the pipeline left; an error in the staging path replays
+ * the batch row by row (slowmode) to name the record.
+ */
+
+struct stage {
+	char	 name[32];
+	unsigned long gen;	/* batch in which it last held rows */
+};
+
+static struct map stages;	/* type OID list -> struct stage */
+static int stage_ok = -1;	/* TEMP privilege: -1 not yet known */
+static unsigned long batch_gen;
+static unsigned stageno;
+static struct map nodirect;	/* tables a direct COPY failed on */
+static struct {
+	int	 active;	/* in COPY IN */
+	int	 direct;	/* into the table itself */
+	struct pgflo_buf qname;
+	struct pgflo_buf sig;
+	struct pgflo_buf ins;	/* INSERT INTO t (...) SELECT ... */
+	struct pgflo_buf data;	/* COPY text not yet sent */
+	struct pgflo_buf val;
+	long	 first_idx;
+	int	 rows;
+	struct map keys;
+} cp;
+
+#define COPY_CHUNK	(64 * 1024)
+
+static void
+free_stage(void *p)
+{
+	free(p);
+}
+
+/* Whether this session may create temporary tables. */
+static int
+stage_usable(void)
+{
+	PGresult *res;
+
+	if (stage_ok != -1)
+		return stage_ok;
+	res = PQexec(cat, "SELECT has_database_privilege(current_database(), "
+	    "'TEMP')");
+	stage_ok = PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!stage_ok && vflag)
+		pgflo_warnx("no TEMP privilege: snapshot rows without COPY");
+	return stage_ok;
+}
+
+/* Appends s in COPY text form: backslash escapes; ends at a NUL byte. */
+static void
+copy_escape(struct pgflo_buf *b, const char *s, size_t n)
+{
+	const char *p = s, *end = s + n, *q;
+
+	for (q = p; q < end; q++) {
+		char e;
+
+		switch (*q) {
+		case '\\':
+			e = '\\';
+			break;
+		case '\t':
+			e = 't';
+			break;
+		case '\n':
+			e = 'n';
+			break;
+		case '\r':
+			e = 'r';
+			break;
+		case '\0':
+			end = q;
+			continue;
+		default:
+			continue;
+		}
+		pgflo_buf_putn(b, p, (size_t)(q - p));
+		pgflo_buf_putc(b, '\\');
+		pgflo_buf_putc(b, e);
+		p = q + 1;
+	}
+	pgflo_buf_putn(b, p, (size_t)(end - p));
+}
+
+/* Sets failure for the COPY run from res (or the connection). */
+static void
+copy_failed(PGresult *res, enum qkind kind)
+{
+	struct qent q = { kind, cp.first_idx, cp.rows > 1 ? cp.rows : 2 };
+
+	if (cp.direct) {
+		q.kind = Q_DIRECT;
+		if (map_get(&nodirect, cp.qname.data, cp.qname.len) == NULL)
+			map_put(&nodirect, cp.qname.data, cp.qname.len,
+			    (void *)1);
+	}
+	set_failure(&q, res);
+	if (PQstatus(conn) == CONNECTION_BAD)
+		failure.lost = 1;
+}
+
+static int
+copy_send(void)
+{
+	if (cp.data.len > 0 && PQputCopyData(conn, cp.data.data,
+	    (int)cp.data.len) != 1) {
+		copy_failed(NULL, Q_STMT);
+		return -1;
+	}
+	pgflo_buf_reset(&cp.data);
+	return 0;
+}
+
+/* Ends the COPY and queues the INSERT ... SELECT. */
+static void
+copy_end(void)
+{
+	PGresult *res;
+	int ok;
+
+	if (!cp.active)
+		return;
+	cp.active = 0;
+	ok = copy_send() == 0;
+	if (PQputCopyEnd(conn, ok ? NULL : "aborted") != 1 && ok) {
+		copy_failed(NULL, Q_STMT);
+		ok = 0;
+	}
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK) {
+			copy_failed(res, Q_STMT);
+			ok = 0;
+		}
+		PQclear(res);
+	}
+	map_clear(&cp.keys, NULL);
+	if (PQenterPipelineMode(conn) != 1 && ok) {
+		copy_failed(NULL, Q_STMT);
+		ok = 0;
+	}
+	if (ok && !cp.direct)
+		after_send(PQsendQueryParams(conn, pgflo_buf_cstr(&cp.ins), 0,
+		    NULL, NULL, NULL, NULL, 0), Q_STMT, cp.first_idx,
+		    cp.rows > 1 ? cp.rows : 2);
+}
+
+/* Abandons an open COPY (the batch is being rolled back). */
+static void
+copy_abort(void)
+{
+	PGresult *res;
+
+	if (!cp.active)
+		return;
+	cp.active = 0;
+	pgflo_buf_reset(&cp.data);
+	map_clear(&cp.keys, NULL);
+	if (PQstatus(conn) == CONNECTION_BAD)
+		return;
+	PQputCopyEnd(conn, "rolled back");
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	PQenterPipelineMode(conn);
+}
+
+/* The staging table for the run's types, created in this batch if new. */
+static struct stage *
+get_stage(const Oid *tv, int n, long idx)
+{
+	struct pgflo_buf sql = { 0 }, arr = { 0 };
+	const char *params[1];
+	struct stage *st;
+	PGresult *res;
+	int i;
+
+	if ((st = map_get(&stages, (const char *)tv,
+	    (size_t)n * sizeof(*tv))) != NULL)
+		return st;
+	pgflo_buf_putc(&arr, '{');
+	for (i = 0; i < n; i++)
+		pgflo_buf_printf(&arr, "%s%u", i > 0 ? "," : "", tv[i]);
+	pgflo_buf_putc(&arr, '}');
+	params[0] = pgflo_buf_cstr(&arr);
+	/* format_type(oid, -1) keeps "bit" from meaning bit(1). */
+	res = PQexecParams(cat, "SELECT format_type(o, -1) FROM "
+	    "unnest($1::oid[]) WITH ORDINALITY u(o, i) ORDER BY i", 1, NULL,
+	    params, NULL, NULL, 0);
+	pgflo_buf_free(&arr);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != n) {
+		snprintf(errbuf, sizeof(errbuf), "staging table: %s",
+		    pgflo_pg_resmsg(res));
+		PQclear(res);
+		return NULL;
+	}
+	st = pgflo_xmalloc(sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "pgflo_stage_%u", ++stageno);
+	st->gen = 0;
+	pgflo_buf_printf(&sql, "CREATE TEMP TABLE %s (", st->name);
+	for (i = 0; i < n; i++)
+		pgflo_buf_printf(&sql, "%sc%d %s", i > 0 ? ", " : "", i + 1,
+		    PQgetvalue(res, i, 0));
+	pgflo_buf_puts(&sql, ") ON COMMIT DELETE ROWS");
+	PQclear(res);
+	after_send(PQsendQueryParams(conn, pgflo_buf_cstr(&sql), 0, NULL,
+	    NULL, NULL, NULL, 0), Q_STAGE, idx, 2);
+	pgflo_buf_free(&sql);
+	map_put(&stages, (const char *)tv, (size_t)n * sizeof(*tv), st);
+	return st;
+}
+
+/* Starts a COPY run for r (types set in r->newv); -1 errbuf, 0 ok. */
+static int
+copy_begin(struct table *t, const struct rec *r, long idx,
+    const struct pgflo_buf *sig)
+{
+	struct pgflo_buf sql = { 0 };
+	struct stage *st = NULL;
+	PGresult *res;
+	Oid *tv;
+	int i, direct;
+
+	tv = pgflo_xmalloc((size_t)(r->nnew + 1) * sizeof(*tv));
+	for (i = 0; i < r->nnew; i++)
+		if (type_oid(r->newv[i].type, &tv[i]) == -1) {
+			free(tv);
+			return -1;
+		}
+	direct = t->copyable && map_get(&nodirect, t->qname,
+	    strlen(t->qname)) == NULL;
+	for (i = 0; i < r->nnew && direct; i++)
+		direct = (Oid)(uintptr_t)map_get(&t->cols, r->newv[i].name,
+		    strlen(r->newv[i].name)) == tv[i];
+	if (!direct && (st = get_stage(tv, r->nnew, idx)) == NULL) {
+		free(tv);
+		return -1;
+	}
+	free(tv);
+	pgflo_buf_reset(&cp.qname);
+	pgflo_buf_puts(&cp.qname, t->qname);
+	cp.direct = direct;
+	if (direct) {
+		pgflo_buf_printf(&sql, "COPY %s (", t->qname);
+		for (i = 0; i < r->nnew; i++) {
+			if (i > 0)
+				pgflo_buf_putc(&sql, ',');
+			pgflo_pg_quote_ident(&sql, r->newv[i].name);
+		}
+		pgflo_buf_puts(&sql, ") FROM STDIN");
+		goto start;
+	}
+	pgflo_buf_reset(&cp.ins);
+	pgflo_buf_puts(&cp.ins, "INSERT INTO ");
+	pgflo_buf_puts(&cp.ins, t->qname);
+	pgflo_buf_puts(&cp.ins, " (");
+	for (i = 0; i < r->nnew; i++) {
+		if (i > 0)
+			pgflo_buf_putc(&cp.ins, ',');
+		pgflo_pg_quote_ident(&cp.ins, r->newv[i].name);
+	}
+	pgflo_buf_puts(&cp.ins, ") SELECT ");
+	for (i = 0; i < r->nnew; i++)
+		pgflo_buf_printf(&cp.ins, "%sc%d", i > 0 ? "," : "", i + 1);
+	pgflo_buf_printf(&cp.ins, " FROM pg_temp.%s", st->name);
+	conflict_tail(&cp.ins, t, r);
+	if (st->gen == batch_gen) {
+		/* Rows of an earlier run of this batch are still there. */
+		pgflo_buf_printf(&sql, "TRUNCATE pg_temp.%s", st->name);
+		after_send(PQsendQueryParams(conn, pgflo_buf_cstr(&sql), 0,
+		    NULL, NULL, NULL, NULL, 0), Q_STAGE, idx, 2);
+		pgflo_buf_reset(&sql);
+	}
+	st->gen = batch_gen;
+	pgflo_buf_printf(&sql, "COPY pg_temp.%s FROM STDIN", st->name);
+start:
+	cp.first_idx = idx;
+	cp.rows = 0;
+	if (drain_all() == -1) {
+		pgflo_buf_free(&sql);
+		return 0;	/* the caller sees failure */
+	}
+	if (PQexitPipelineMode(conn) != 1) {
+		pgflo_buf_free(&sql);
+		copy_failed(NULL, Q_STMT);
+		return 0;
+	}
+	res = PQexec(conn, pgflo_buf_cstr(&sql));
+	pgflo_buf_free(&sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		copy_failed(res, Q_STAGE);
+		PQclear(res);
+		while ((res = PQgetResult(conn)) != NULL)
+			PQclear(res);
+		PQenterPipelineMode(conn);
+		return 0;
+	}
+	PQclear(res);
+	pgflo_buf_reset(&cp.sig);
+	pgflo_buf_putn(&cp.sig, sig->data, sig->len);
+	pgflo_buf_reset(&cp.data);
+	cp.active = 1;
+	return 0;
+}
+
+/* Adds r to the COPY run (starting one if needed); -1 errbuf. */
+static int
+copy_row(struct table *t, const struct rec *r, long idx,
+    const struct pgflo_buf *sig)
+{
+	int i;
+
+	if (cp.active && (cp.sig.len != sig->len ||
+	    memcmp(cp.sig.data, sig->data, sig->len) != 0 ||
+	    (t->keymode && key_seen(&cp.keys, r)))) {
+		copy_end();
+		if (failure.set)
+			return 0;
+	}
+	if (!cp.active) {
+		flush_run();
+		if (failure.set)
+			return 0;
+		if (copy_begin(t, r, idx, sig) == -1)
+			return -1;
+		if (!cp.active)
+			return 0;
+		if (t->keymode)
+			key_seen(&cp.keys, r);
+	}
+	for (i = 0; i < r->nnew; i++) {
+		if (i > 0)
+			pgflo_buf_putc(&cp.data, '\t');
+		pgflo_buf_reset(&cp.val);
+		if (pgflo_pgtext(&cp.val, r->newv[i].v, r->newv[i].type))
+			pgflo_buf_putn(&cp.data, "\\N", 2);
+		else
+			copy_escape(&cp.data, cp.val.data, cp.val.len);
+	}
+	pgflo_buf_putc(&cp.data, '\n');
+	cp.rows++;
+	if (cp.data.len >= COPY_CHUNK)
+		copy_send();
+	return 0;
 }
 
 /* ---- applying one record ---- */
@@ -1184,7 +1641,7 @@ do_insert(struct table *t, const struct rec *r, long idx)
 {
 	struct pgflo_buf sig = { 0 };
 	const char *type;
-	int i, j, nonkey;
+	int i;
 
 	for (i = 0; i < r->nnew; i++) {
 		if ((type = col_type(r, i, r->newv[i].name)) == NULL) {
@@ -1203,6 +1660,14 @@ do_insert(struct table *t, const struct rec *r, long idx)
 		pgflo_buf_putc(&sig, '\x1e');
 		pgflo_buf_puts(&sig, r->newv[i].type);
 	}
+	if (r->snapshot && !slowmode && stage_usable()) {
+		i = copy_row(t, r, idx, &sig);
+		pgflo_buf_free(&sig);
+		return i;
+	}
+	copy_end();
+	if (failure.set)
+		goto out;
 	if (run.active && (run.sql1.len != sig.len ||
 	    memcmp(run.sql1.data, sig.data, sig.len) != 0 ||
 	    run.rows >= run.maxrows))
@@ -1231,33 +1696,7 @@ do_insert(struct table *t, const struct rec *r, long idx)
 		}
 		pgflo_buf_puts(&run.head, ") VALUES ");
 		pgflo_buf_reset(&run.tail);
-		if (t->keymode) {
-			pgflo_buf_puts(&run.tail, " ON CONFLICT (");
-			for (j = 0; j < r->nkey; j++) {
-				if (j > 0)
-					pgflo_buf_putc(&run.tail, ',');
-				pgflo_pg_quote_ident(&run.tail, r->keyv[j]);
-			}
-			pgflo_buf_puts(&run.tail, ") DO ");
-			nonkey = 0;
-			for (i = 0; i < r->nnew; i++) {
-				for (j = 0; j < r->nkey; j++)
-					if (strcmp(r->keyv[j],
-					    r->newv[i].name) == 0)
-						break;
-				if (j < r->nkey)
-					continue;
-				pgflo_buf_puts(&run.tail, nonkey++ == 0 ?
-				    "UPDATE SET " : ",");
-				pgflo_pg_quote_ident(&run.tail,
-				    r->newv[i].name);
-				pgflo_buf_puts(&run.tail, "=EXCLUDED.");
-				pgflo_pg_quote_ident(&run.tail,
-				    r->newv[i].name);
-			}
-			if (nonkey == 0)
-				pgflo_buf_puts(&run.tail, "NOTHING");
-		}
+		conflict_tail(&run.tail, t, r);
 		run.maxrows = slowmode ? 1 : RUN_MAX;
 		if (run.maxrows * run.ncols > 65535)
 			run.maxrows = 65535 / (run.ncols > 0 ? run.ncols : 1);
@@ -1269,26 +1708,10 @@ do_insert(struct table *t, const struct rec *r, long idx)
 		vals_reset();
 	}
 	/* A key twice in one INSERT ... ON CONFLICT is an error: split. */
-	if (t->keymode) {
-		size_t start = vals.len;
-		const struct col *c;
-
-		for (j = 0; j < r->nkey; j++) {
-			c = find_col(r->newv, r->nnew, r->keyv[j]);
-			if (c != NULL)
-				pgflo_buf_putn(&vals, c->v.p, c->v.n);
-			pgflo_buf_putc(&vals, '\x1f');
-		}
-		if (map_get(&run.keys, vals.data + start, vals.len - start) !=
-		    NULL) {
-			vals.len = start;
-			flush_run();
-			pgflo_buf_free(&sig);
-			return failure.set ? 0 : do_insert(t, r, idx);
-		}
-		map_put(&run.keys, vals.data + start, vals.len - start,
-		    (void *)1);
-		vals.len = start;
+	if (t->keymode && key_seen(&run.keys, r)) {
+		flush_run();
+		pgflo_buf_free(&sig);
+		return failure.set ? 0 : do_insert(t, r, idx);
 	}
 	for (i = 0; i < r->nnew; i++)
 		vals_add(r->newv[i].v, r->newv[i].type);
@@ -1721,6 +2144,7 @@ open_batch(void)
 		return;
 	send_simple("BEGIN", Q_BEGIN);
 	batch_open = 1;
+	batch_gen++;
 	batch_start = now_ms();
 	batch_changes = 0;
 	bpos = applied;
@@ -1835,6 +2259,9 @@ static void
 rollback(void)
 {
 	memset(&failure, 0, sizeof(failure));
+	copy_abort();
+	/* Staging tables created in this batch are gone. */
+	map_clear(&stages, free_stage);
 	send_simple("ROLLBACK", Q_ROLLBACK);
 	/* Prepares after the error were skipped by the aborted pipeline. */
 	send_simple("DEALLOCATE ALL", Q_OTHER);
@@ -1968,7 +2395,18 @@ handle_failure(void)
 		return;
 	}
 	snprintf(msg, sizeof(msg), "%s", failure.msg);
-	if (failure.kind == Q_STMT && failure.nrows > 1 && !slowmode) {
+	if (failure.kind == Q_DIRECT) {
+		/* Rows already there, say: again through a staging table. */
+		if (vflag)
+			pgflo_warnx("COPY failed (%s): upserting instead", msg);
+		rollback();
+		requeue(1, 0, 0, 1);
+		return;
+	}
+	if (failure.kind == Q_STAGE)
+		stage_ok = 0;	/* no staging tables here: statements */
+	if ((failure.kind == Q_STMT || failure.kind == Q_STAGE) &&
+	    failure.nrows > 1 && !slowmode) {
 		/* A multi-row statement: again row by row, to find the row. */
 		rollback();
 		requeue(1, 0, 0, 1);
@@ -2002,6 +2440,10 @@ reconnect(void)
 	map_clear(&stmts, free_stmt);
 	map_clear(&tables, free_table);
 	map_clear(&typeoids, NULL);
+	map_clear(&stages, free_stage);
+	cp.active = 0;
+	pgflo_buf_reset(&cp.data);
+	map_clear(&cp.keys, NULL);
 	for (;;) {
 		if (pgflo_stopping())
 			exit(PGFLO_EXIT_OK);
