@@ -152,7 +152,8 @@ pgflo_pos_parse(const char *s, struct pgflo_pos *p)
 }
 
 void
-pgflo_pos_write(struct pgflo_buf *b, const struct pgflo_pos *p)
+pgflo_pos_write(struct pgflo_buf *b, const struct pgflo_pos *p,
+    const char *group)
 {
 	struct pgflo_jw w;
 	char lsn[PGFLO_LSN_BUFSZ];
@@ -170,6 +171,10 @@ pgflo_pos_write(struct pgflo_buf *b, const struct pgflo_pos *p)
 	if (p->stream_seq != 0) {
 		pgflo_jw_key(&w, "stream_seq");
 		pgflo_jw_uint(&w, p->stream_seq);
+	}
+	if (group != NULL) {
+		pgflo_jw_key(&w, "group");
+		pgflo_jw_str(&w, group);
 	}
 	pgflo_jw_obj_end(&w);
 }

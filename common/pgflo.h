@@ -245,8 +245,9 @@ int	pgflo_pos_from_json(const json_t *rec, struct pgflo_pos *p);
  * stream sequence number.  -1 if none of these.
  */
 int	pgflo_pos_parse(const char *s, struct pgflo_pos *p);
-/* Appends {"op":"position",...} (no newline) to b. */
-void	pgflo_pos_write(struct pgflo_buf *b, const struct pgflo_pos *p);
+/* Appends {"op":"position",...} (no newline) to b; group may be NULL. */
+void	pgflo_pos_write(struct pgflo_buf *b, const struct pgflo_pos *p,
+	    const char *group);
 
 /*
  * store.c: checkpoint stores, one interface for every kind.  A store

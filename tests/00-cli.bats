@@ -103,8 +103,9 @@ tools() {
 
 @test "cli: a malformed connection string is a usage error, not a lost server" {
 	local t
-	for t in pgflo-capture pgflo-copy; do
-		run -2 --separate-stderr "$t" -d "bogus=1" -S s -t public.t
+	for t in "pgflo-capture -S s" "pgflo-copy -S s -t public.t" pgflo-sink-pg; do
+		run -2 --separate-stderr $t -d "bogus=1"
+		t=${t%% *}
 		[[ "$stderr" == "$t: bad connection string: invalid connection option \"bogus\""* ]] ||
 			fail "$t: $stderr"
 	done

@@ -525,3 +525,9 @@ sv_rows() {
 	run cat "$BATS_TEST_TMPDIR/dead"
 	assert_output "$(sed -n 3p "$BATS_TEST_TMPDIR/in")"
 }
+
+@test "pgflo-sink-pg: a role that cannot create pgflo.applied gets the cause, exit 2" {
+	psql_admin -c "CREATE DATABASE weakdst OWNER postgres"
+	run -2 --separate-stderr pgflo-sink-pg -d "${PGFLO_DST/dbname=dst/dbname=weakdst} user=pgflo_weak" < /dev/null
+	assert_equal "$stderr" "pgflo-sink-pg: cannot create pgflo.applied: ERROR:  permission denied for database weakdst (the role needs CREATE on the database, or the table made for it: see pgflo-sink-pg(1))"
+}

@@ -99,15 +99,6 @@ help(void)
 "Exit status: 0 ok, 1 data or apply failure, 2 usage, 3 unavailable.\n");
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- a small string map ---- */
 
 struct ment {
@@ -2073,12 +2064,17 @@ setup_target(void)
 	    "updated_at timestamptz NOT NULL DEFAULT now())");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		/* Already there but not ours to create: fine if readable. */
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", pgflo_pg_resmsg(res));
 		PQclear(res);
 		res = PQexec(cat, "SELECT 1 FROM pgflo.applied LIMIT 0");
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			/* The creation's error is the cause worth telling. */
 			snprintf(errbuf, sizeof(errbuf),
-			    "cannot create or read pgflo.applied: %s",
-			    pgflo_pg_resmsg(res));
+			    "cannot create pgflo.applied: %s (the role needs "
+			    "CREATE on the database, or the table made for it: "
+			    "see pgflo-sink-pg(1))", why);
 			PQclear(res);
 			return -1;
 		}
@@ -2112,26 +2108,8 @@ static void
 print_position(const struct pgflo_pos *p)
 {
 	struct pgflo_buf b = { 0 };
-	struct pgflo_jw w;
-	char lsn[PGFLO_LSN_BUFSZ];
 
-	pgflo_jw_init(&w, &b);
-	pgflo_jw_obj_begin(&w);
-	pgflo_jw_key(&w, "op");
-	pgflo_jw_str(&w, "position");
-	if (p->commit_lsn != 0) {
-		pgflo_jw_key(&w, "commit_lsn");
-		pgflo_jw_str(&w, pgflo_lsn_format(p->commit_lsn, lsn));
-		pgflo_jw_key(&w, "ordinal");
-		pgflo_jw_uint(&w, p->ordinal);
-	}
-	if (p->stream_seq != 0) {
-		pgflo_jw_key(&w, "stream_seq");
-		pgflo_jw_uint(&w, p->stream_seq);
-	}
-	pgflo_jw_key(&w, "group");
-	pgflo_jw_str(&w, group);
-	pgflo_jw_obj_end(&w);
+	pgflo_pos_write(&b, p, group);
 	if (pgflo_out_line(b.data, b.len) == -1 || pgflo_out_flush(0) == -1)
 		pgflo_err(PGFLO_EXIT_FAIL, "write error");
 	pgflo_buf_free(&b);
@@ -2145,7 +2123,7 @@ open_batch(void)
 	send_simple("BEGIN", Q_BEGIN);
 	batch_open = 1;
 	batch_gen++;
-	batch_start = now_ms();
+	batch_start = pgflo_now_ms();
 	batch_changes = 0;
 	bpos = applied;
 	bdirty = 0;
@@ -2476,7 +2454,7 @@ static void
 maybe_commit(void)
 {
 	if (batch_open && (batch_changes >= batch_rows ||
-	    now_ms() - batch_start >= batch_ms || ddl_seen))
+	    pgflo_now_ms() - batch_start >= batch_ms || ddl_seen))
 		commit_batch();
 }
 
@@ -2718,16 +2696,7 @@ main(int argc, char *argv[])
 	int ch, pflag = 0, r, timeout;
 
 	pgflo_setprogname(argv);
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		help();
-		return 0;
-	}
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 ||
-	    strcmp(argv[1], "-V") == 0)) {
-		pgflo_print_version();
-		return 0;
-	}
+	pgflo_std_options(argc, argv, help);
 	group = pgflo_env("GROUP", group);
 	e = pgflo_env("BATCH_ROWS", NULL);
 	if (e != NULL && pgflo_parse_long(e, 1, 100000000L, &batch_rows) == -1)
@@ -2796,6 +2765,10 @@ main(int argc, char *argv[])
 		pgflo_warnx("no target: use -d CONNINFO");
 		pgflo_usage_exit(SYNOPSIS);
 	}
+	if (pgflo_pg_conninfo_ok(conninfo, errbuf, sizeof(errbuf)) == -1) {
+		pgflo_warnx("%s", errbuf);
+		pgflo_usage_exit(SYNOPSIS);
+	}
 	if (*group == '\0')
 		pgflo_errx(PGFLO_EXIT_USAGE, "empty group name");
 	pgflo_out_init();
@@ -2815,8 +2788,9 @@ main(int argc, char *argv[])
 	pgflo_catch_signals();
 	if (connect_all() == -1)
 		pgflo_errx(PGFLO_EXIT_UNAVAIL, "could not connect: %s", errbuf);
+	/* Privileges or a foreign table in the way: configuration, exit 2. */
 	if (setup_target() == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
 
 	for (;;) {
 		if (replay.next < replay.n) {
@@ -2843,7 +2817,7 @@ main(int argc, char *argv[])
 		}
 		timeout = -1;
 		if (batch_open && !(cur.open && cur.begun)) {
-			timeout = (int)(batch_ms - (now_ms() - batch_start));
+			timeout = (int)(batch_ms - (pgflo_now_ms() - batch_start));
 			if (timeout < 0)
 				timeout = 0;
 		}
