@@ -117,17 +117,23 @@ file_put(struct pgflo_store *st, const char *text, size_t len)
 	if (rename(fs->tmp, fs->path) == -1)
 		goto fail;
 	/* The rename itself must reach the disk. */
-	if ((dfd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		(void)fsync(dfd);
+	what = "fsync the directory of";
+	if ((dfd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		goto fail;
+	if (fsync(dfd) == -1 && errno != EINVAL) {
 		close(dfd);
+		goto fail;
 	}
+	close(dfd);
 	return 0;
 fail_fd:
 	close(fd);
 fail:
 	snprintf(st->errmsg, sizeof(st->errmsg),
 	    "could not %s checkpoint %s: %s", what,
-	    strcmp(what, "rename") == 0 ? fs->path : fs->tmp, strerror(errno));
+	    strcmp(what, "write") == 0 || strcmp(what, "create") == 0 ||
+	    strcmp(what, "fsync") == 0 || strcmp(what, "close") == 0 ?
+	    fs->tmp : fs->path, strerror(errno));
 	return -1;
 }
 

@@ -467,7 +467,8 @@ vals_rows() {	# TABLE: rows with every COPY-text hazard
 	vals_rows vcopy | pgflo-sink-pg -d "$PGFLO_DST"
 	vals_rows vstage | pgflo-sink-pg -d "$PGFLO_DST"
 	# The statement path: the same rows as streamed inserts, one by one.
-	vals_rows vstmt | sed 's/"snapshot":true/"commit_lsn":"0\/10","ordinal":1/' |
+	# Each change has its own position (pgflo-record(5)): ordinals 1..7.
+	vals_rows vstmt | awk '{ sub(/"snapshot":true/, "\"commit_lsn\":\"0/10\",\"ordinal\":" NR); print }' |
 		pgflo-sink-pg -d "$PGFLO_DST" -b 1 >/dev/null
 	run psql_dst -c "SELECT id, t, ta, j, b, n, ia FROM vcopy WHERE id IN (1, 3, 6) ORDER BY id"
 	assert_output "$(printf '%s\n' '1|tab	here|{"a	b",NULL,"c\\d","q\"u","NULL","\\N"}|{"b": "\\", "k": "v\tw\n", "n": 1.10}|\xdeadbeef00|1.10|{{1,NULL},{3,4}}' \
@@ -530,4 +531,21 @@ sv_rows() {
 	psql_admin -c "CREATE DATABASE weakdst OWNER postgres"
 	run -2 --separate-stderr pgflo-sink-pg -d "${PGFLO_DST/dbname=dst/dbname=weakdst} user=pgflo_weak" < /dev/null
 	assert_equal "$stderr" "pgflo-sink-pg: cannot create pgflo.applied: ERROR:  permission denied for database weakdst (the role needs CREATE on the database, or the table made for it: see pgflo-sink-pg(1))"
+}
+
+@test "pgflo-sink-pg: a transaction sent again from its begin while the batch is open applies once" {
+	psql_dst -c "CREATE TABLE public.rep (id int, v text)"
+	ins() { printf '{"op":"insert","schema":"public","table":"rep","commit_lsn":"0/100","ordinal":%s,"key":[],"types":{"id":"integer","v":"text"},"new":{"id":%s,"v":"x"}}\n' "$1" "$1"; }
+	{
+		echo '{"op":"begin","commit_lsn":"0/100","ordinal":0}'
+		ins 1; ins 2
+		# upstream restarted: the same transaction again, whole.
+		echo '{"op":"begin","commit_lsn":"0/100","ordinal":0}'
+		ins 1; ins 2; ins 3
+		echo '{"op":"commit","commit_lsn":"0/100","ordinal":4}'
+	} > "$BATS_TEST_TMPDIR/in"
+	run -0 pgflo-sink-pg -d "$PGFLO_DST" -g rep < "$BATS_TEST_TMPDIR/in"
+	assert_output '{"op":"position","commit_lsn":"0/100","ordinal":4,"group":"rep"}'
+	run -0 psql_dst -c "select string_agg(id::text, ',' order by id) from public.rep"
+	assert_output '1,2,3'
 }

@@ -224,3 +224,25 @@ SQL
 	run -0 psql -X -At -d "$dst" -c "select c_text from types where id = 1"
 	assert_output 'after copy'
 }
+
+@test "e2e: domains over jsonb, json and arrays round-trip like their base types" {
+	for db in psql_src psql_dst; do
+		$db <<'SQL'
+CREATE DOMAIN jdom AS jsonb;
+CREATE DOMAIN jdom2 AS jdom CHECK (VALUE IS NOT NULL);
+CREATE DOMAIN jtdom AS json;
+CREATE TABLE public.doms (id int PRIMARY KEY, j jdom, j2 jdom2, jt jtdom, ja jdom[], p posint);
+SQL
+	done
+	pgflo-capture -d "$PGFLO_SRC" -S doms -t public.doms --create-slot --endpos 0/1 > /dev/null
+	psql_src <<'SQL'
+INSERT INTO doms VALUES
+ (1, '"abc"', 'true', '[1,2]', ARRAY['{"a":1}'::jdom, '"x"'::jdom], 5),
+ (2, '[1, "two"]', '{"k": null}', '"s"', '{}', 7),
+ (3, 'null', '1.10', 'null', NULL, NULL);
+SQL
+	sync_slot doms
+	same_tables doms
+	run -0 psql_dst -c "select j is null, j::text from doms where id = 3"
+	assert_output 'f|null'
+}

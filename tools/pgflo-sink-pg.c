@@ -475,7 +475,7 @@ lines_reset(struct lines *l)
 
 static PGconn *conn;		/* data: pipeline mode */
 static PGconn *cat;		/* catalog look-ups, autocommit */
-static struct map stmts, typeoids, tables;
+static struct map stmts, typeoids, basetypes, tables;
 static unsigned stmtno;
 
 struct table {
@@ -710,6 +710,8 @@ vals_reset(void)
 	nvals = 0;
 }
 
+static const char *value_type(const char *name);
+
 static void
 vals_add(struct pgflo_span v, const char *type)
 {
@@ -720,7 +722,7 @@ vals_add(struct pgflo_span v, const char *type)
 		vptr = pgflo_xrealloc(vptr, cvals * sizeof(*vptr));
 	}
 	voff[nvals] = vals.len;
-	vnull[nvals] = pgflo_pgtext(&vals, v, type);
+	vnull[nvals] = pgflo_pgtext(&vals, v, value_type(type));
 	pgflo_buf_putc(&vals, '\0');
 	nvals++;
 }
@@ -768,6 +770,43 @@ type_oid(const char *name, Oid *oid)
 	PQclear(res);
 	map_put(&typeoids, name, strlen(name), (void *)(uintptr_t)*oid);
 	return 0;
+}
+
+/*
+ * The type a value is written as: capture encodes a domain as its base
+ * type (a domain over jsonb is embedded JSON), so the text conversion
+ * must see "jsonb" where the record says "jdom" (and "jsonb[]" for
+ * "jdom[]").  The cast in the SQL keeps the domain and its checks.
+ */
+static const char *
+value_type(const char *name)
+{
+	static const char sql[] =
+	    "WITH RECURSIVE a AS (SELECT t.oid, t.typelem, t.typcategory"
+	    " FROM pg_catalog.pg_type t WHERE t.oid = pg_catalog.to_regtype($1)),"
+	    " d(oid, n) AS (SELECT CASE WHEN a.typcategory = 'A' THEN a.typelem"
+	    " ELSE a.oid END, 0 FROM a UNION ALL SELECT t.typbasetype, d.n + 1"
+	    " FROM d JOIN pg_catalog.pg_type t ON t.oid = d.oid"
+	    " WHERE t.typtype = 'd')"
+	    " SELECT pg_catalog.format_type(d.oid, NULL) || CASE WHEN"
+	    " (SELECT typcategory FROM a) = 'A' THEN '[]' ELSE '' END,"
+	    " (SELECT count(*) FROM d) > 1 FROM d ORDER BY n DESC LIMIT 1";
+	const char *params[1] = { name };
+	PGresult *res;
+	char *base;
+
+	if ((base = map_get(&basetypes, name, strlen(name))) != NULL)
+		return base;
+	res = PQexecParams(cat, sql, 1, NULL, params, NULL, NULL, 0);
+	/* Not a domain, or unknown here (the cast will say so): as named. */
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		base = pgflo_xstrdup(PQgetvalue(res, 0, 0));
+	else
+		base = pgflo_xstrdup(name);
+	PQclear(res);
+	map_put(&basetypes, name, strlen(name), base);
+	return base;
 }
 
 static const char *
@@ -1600,7 +1639,8 @@ copy_row(struct table *t, const struct rec *r, long idx,
 		if (i > 0)
 			pgflo_buf_putc(&cp.data, '\t');
 		pgflo_buf_reset(&cp.val);
-		if (pgflo_pgtext(&cp.val, r->newv[i].v, r->newv[i].type))
+		if (pgflo_pgtext(&cp.val, r->newv[i].v,
+		    value_type(r->newv[i].type)))
 			pgflo_buf_putn(&cp.data, "\\N", 2);
 		else
 			copy_escape(&cp.data, cp.val.data, cp.val.len);
@@ -2174,6 +2214,7 @@ commit_batch(void)
 	if (ddl_seen) {
 		map_clear(&tables, free_table);
 		map_clear(&typeoids, NULL);
+	map_clear(&basetypes, free);
 		ddl_seen = 0;
 	}
 	return 0;
@@ -2418,6 +2459,7 @@ reconnect(void)
 	map_clear(&stmts, free_stmt);
 	map_clear(&tables, free_table);
 	map_clear(&typeoids, NULL);
+	map_clear(&basetypes, free);
 	map_clear(&stages, free_stage);
 	cp.active = 0;
 	pgflo_buf_reset(&cp.data);
@@ -2440,6 +2482,9 @@ reconnect(void)
 		delay = delay * 2 > BACKOFF_MAX ? BACKOFF_MAX : delay * 2;
 	}
 	pgflo_warnx("reconnected");
+	/* A commit whose reply was lost is applied: report it now. */
+	if (pgflo_pos_is_set(&applied))
+		print_position(&applied);
 	batch_open = 0;
 	run.active = 0;
 	run.rows = 0;
@@ -2467,17 +2512,24 @@ close_txn(void)
 	maybe_commit();
 }
 
+/*
+ * At or before what is applied, or already reached in the open batch: an
+ * upstream that restarts mid-transaction sends it again from its begin
+ * while this batch is still open.
+ */
 static int
 skip(const struct rec *r)
 {
+	const struct pgflo_pos *at = batch_open ? &bpos : &applied;
+
 	if (r->has_lsn)
-		return applied.commit_lsn != 0 &&
-		    (r->pos.commit_lsn < applied.commit_lsn ||
-		    (r->pos.commit_lsn == applied.commit_lsn &&
-		    r->pos.ordinal <= applied.ordinal));
+		return at->commit_lsn != 0 &&
+		    (r->pos.commit_lsn < at->commit_lsn ||
+		    (r->pos.commit_lsn == at->commit_lsn &&
+		    r->pos.ordinal <= at->ordinal));
 	if (r->has_seq)
-		return applied.stream_seq != 0 &&
-		    r->pos.stream_seq <= applied.stream_seq;
+		return at->stream_seq != 0 &&
+		    r->pos.stream_seq <= at->stream_seq;
 	return 0;
 }
 
@@ -2810,8 +2862,9 @@ main(int argc, char *argv[])
 			break;
 		}
 		if (pgflo_stopping()) {
+			/* A failed final commit queues its lines again. */
 			finish();
-			if (leave.pending)
+			if (replay.next < replay.n || leave.pending)
 				continue;
 			break;
 		}
