@@ -94,6 +94,50 @@ tables_sort(struct pgflo_tables *t)
 		}
 }
 
+/*
+ * The next pattern of the comma-separated list at *pp, as LIKE patterns
+ * for the schema (ls) and the table (lt); pat gets its text.  1 for a
+ * pattern, 0 at the end, -1 for a bad one (errbuf set).
+ */
+static int
+pattern_next(const char **pp, struct pgflo_buf *ls, struct pgflo_buf *lt,
+    struct pgflo_buf *pat, char *errbuf, size_t errlen)
+{
+	const char *p, *end, *dot;
+
+	for (p = *pp; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		pgflo_buf_reset(pat);
+		pgflo_buf_putn(pat, p, (size_t)(end - p));
+		while (pat->len > 0 && (pat->data[pat->len - 1] == ' ' ||
+		    pat->data[pat->len - 1] == '\t'))
+			pat->len--;
+		pgflo_buf_cstr(pat);
+		if (pat->len == 0)
+			continue;
+		*pp = *end == ',' ? end + 1 : end;
+		pgflo_buf_reset(ls);
+		pgflo_buf_reset(lt);
+		if ((dot = strchr(pat->data, '.')) != NULL) {
+			glob_like(ls, pat->data, (size_t)(dot - pat->data));
+			glob_like(lt, dot + 1, strlen(dot + 1));
+		} else {
+			glob_like(ls, "public", 6);
+			glob_like(lt, pat->data, pat->len);
+		}
+		if (ls->len == 0 || lt->len == 0) {
+			snprintf(errbuf, errlen, "bad table pattern '%s'",
+			    pat->data);
+			return -1;
+		}
+		return 1;
+	}
+	*pp = p;
+	return 0;
+}
+
 int
 pgflo_tables_resolve(PGconn *conn, const char *patterns,
     struct pgflo_tables *out, char *errbuf, size_t errlen)
@@ -106,37 +150,15 @@ pgflo_tables_resolve(PGconn *conn, const char *patterns,
 	    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
 	    "AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1, 2";
 	struct pgflo_buf ls = { 0 }, lt = { 0 }, pat = { 0 };
-	const char *p, *end, *dot, *params[2];
+	const char *p, *params[2];
 	PGresult *res;
-	int i, r = -1;
+	int i, k, r = -1;
 
 	memset(out, 0, sizeof(*out));
-	for (p = patterns; *p != '\0'; p = *end == ',' ? end + 1 : end) {
-		end = p + strcspn(p, ",");
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		pgflo_buf_reset(&pat);
-		pgflo_buf_putn(&pat, p, (size_t)(end - p));
-		while (pat.len > 0 && (pat.data[pat.len - 1] == ' ' ||
-		    pat.data[pat.len - 1] == '\t'))
-			pat.len--;
-		pgflo_buf_cstr(&pat);
-		if (pat.len == 0)
-			continue;
-		pgflo_buf_reset(&ls);
-		pgflo_buf_reset(&lt);
-		if ((dot = strchr(pat.data, '.')) != NULL) {
-			glob_like(&ls, pat.data, (size_t)(dot - pat.data));
-			glob_like(&lt, dot + 1, strlen(dot + 1));
-		} else {
-			glob_like(&ls, "public", 6);
-			glob_like(&lt, pat.data, pat.len);
-		}
-		if (ls.len == 0 || lt.len == 0) {
-			snprintf(errbuf, errlen, "bad table pattern '%s'",
-			    pat.data);
+	p = patterns;
+	while ((k = pattern_next(&p, &ls, &lt, &pat, errbuf, errlen)) != 0) {
+		if (k == -1)
 			goto out;
-		}
 		params[0] = ls.data;
 		params[1] = lt.data;
 		res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
@@ -433,24 +455,123 @@ exec_cmd(PGconn *conn, const char *sql, const char *what, char *errbuf,
 	return 0;
 }
 
-int
-pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
+/*
+ * The patterns baked into slot's installed DDL function (its comment),
+ * as a new string, or NULL when there is none.  -1 on error.
+ */
+static int
+ddl_patterns(PGconn *conn, const char *slot, char **out, char *errbuf,
+    size_t errlen)
+{
+	char name[64];
+	PGresult *res;
+
+	*out = NULL;
+	snprintf(name, sizeof(name), "pgflo_ddl_%s", slot);
+	if ((res = query(conn, "SELECT d.description "
+	    "FROM pg_catalog.pg_proc p "
+	    "JOIN pg_catalog.pg_description d ON d.objoid = p.oid "
+	    "AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass "
+	    "WHERE p.pronamespace = 'public'::pg_catalog.regnamespace "
+	    "AND p.proname = $1 AND p.pronargs = 0", name,
+	    "could not look up the DDL function", errbuf, errlen)) == NULL)
+		return -1;
+	if (PQntuples(res) > 0)
+		*out = pgflo_xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Appends the PL/pgSQL of the function's ddl_command_end part that adds
+ * a table created by CREATE TABLE [AS] or SELECT INTO to the publication
+ * (literal publ) when it matches patterns as pgflo_tables_resolve would.
+ */
+static int
+ddl_add_tables(struct pgflo_buf *b, const char *patterns, const char *publ,
     char *errbuf, size_t errlen)
 {
-	struct pgflo_buf sql = { 0 }, fn = { 0 }, lit = { 0 };
-	char prefix[128];
-	int r;
+	struct pgflo_buf ls = { 0 }, lt = { 0 }, pat = { 0 };
+	const char *p = patterns;
+	int k, n = 0;
 
+	pgflo_buf_puts(b,
+	    "  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP\n"
+	    "    CONTINUE WHEN r.classid <> 'pg_class'::regclass\n"
+	    "      OR r.object_type <> 'table' OR r.command_tag NOT IN\n"
+	    "      ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO');\n"
+	    "    SELECT n.nspname, c.relname INTO nsp, tbl FROM pg_class c\n"
+	    "      JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	    "      WHERE c.oid = r.objid AND c.relkind IN ('r', 'p')\n"
+	    "      AND NOT c.relispartition AND c.relpersistence = 'p';\n"
+	    "    CONTINUE WHEN NOT FOUND\n"
+	    "      OR nsp IN ('pg_catalog', 'information_schema')\n"
+	    "      OR nsp ~ '^pg_(toast|temp_)'\n"
+	    "      OR NOT EXISTS (SELECT FROM (VALUES ");
+	while ((k = pattern_next(&p, &ls, &lt, &pat, errbuf, errlen)) == 1) {
+		pgflo_buf_puts(b, n++ > 0 ? ", (" : "(");
+		pgflo_pg_quote_literal(b, ls.data);
+		pgflo_buf_puts(b, ", ");
+		pgflo_pg_quote_literal(b, lt.data);
+		pgflo_buf_putc(b, ')');
+	}
+	pgflo_buf_free(&ls);
+	pgflo_buf_free(&lt);
+	pgflo_buf_free(&pat);
+	if (k == -1)
+		return -1;
+	if (n == 0) {
+		snprintf(errbuf, errlen, "no table pattern given");
+		return -1;
+	}
+	pgflo_buf_puts(b, ") p(s, t)\n"
+	    "        WHERE nsp LIKE p.s AND tbl LIKE p.t)\n"
+	    "      OR EXISTS (SELECT FROM pg_publication WHERE pubname = ");
+	pgflo_buf_puts(b, publ);
+	pgflo_buf_puts(b, "\n"
+	    "        AND puballtables)\n"
+	    "      OR EXISTS (SELECT FROM pg_publication_tables\n"
+	    "        WHERE pubname = ");
+	pgflo_buf_puts(b, publ);
+	pgflo_buf_puts(b, " AND schemaname = nsp AND tablename = tbl);\n"
+	    "    BEGIN\n"
+	    "      EXECUTE format('ALTER PUBLICATION %I ADD TABLE %I.%I', ");
+	pgflo_buf_puts(b, publ);
+	pgflo_buf_puts(b, ",\n"
+	    "        nsp, tbl);\n"
+	    "    EXCEPTION WHEN OTHERS THEN\n"
+	    "      RAISE WARNING 'pgflo: could not add table %.% to "
+	    "publication %: %',\n"
+	    "        quote_ident(nsp), quote_ident(tbl), quote_ident(");
+	pgflo_buf_puts(b, publ);
+	pgflo_buf_puts(b, "),\n"
+	    "        SQLERRM;\n"
+	    "    END;\n"
+	    "  END LOOP;\n");
+	return 0;
+}
+
+int
+pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
+    const char *patterns, char *errbuf, size_t errlen)
+{
+	struct pgflo_buf sql = { 0 }, fn = { 0 }, lit = { 0 }, body = { 0 };
+	char prefix[128], *kept = NULL;
+	int r = -1;
+
+	if (patterns == NULL) {
+		if (ddl_patterns(conn, slot, &kept, errbuf, errlen) == -1)
+			return -1;
+		patterns = kept;
+	}
 	snprintf(prefix, sizeof(prefix), "%s%s", PGFLO_DDL_PREFIX, slot);
 	pgflo_buf_puts(&fn, "public.");
 	ddl_name(&fn, "ddl", slot);
 	pgflo_pg_quote_literal(&lit, pub);
 	pgflo_buf_cstr(&lit);
 
-	pgflo_buf_puts(&sql, "BEGIN;\nCREATE OR REPLACE FUNCTION ");
-	pgflo_buf_puts(&sql, pgflo_buf_cstr(&fn));
-	pgflo_buf_puts(&sql, "() RETURNS event_trigger LANGUAGE plpgsql "
-	    "SECURITY DEFINER SET search_path = pg_catalog AS $pgflo$\n"
+	/* The body goes as one quoted literal: no quoting inside can end it. */
+	pgflo_buf_puts(&body, "\n"
 	    "DECLARE\n"
 	    "  r record;\n"
 	    "  rel oid;\n"
@@ -466,17 +587,21 @@ pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
 	    "          WHERE p.object_type = 'publication relation'\n"
 	    "          AND p.object_identity = format('%s in publication %s',\n"
 	    "            r.object_identity, quote_ident(");
-	pgflo_buf_puts(&sql, lit.data);
-	pgflo_buf_puts(&sql, ")));\n"
+	pgflo_buf_puts(&body, lit.data);
+	pgflo_buf_puts(&body, ")));\n"
 	    "      PERFORM pg_logical_emit_message(true, ");
-	pgflo_pg_quote_literal(&sql, prefix);
-	pgflo_buf_puts(&sql, ",\n"
+	pgflo_pg_quote_literal(&body, prefix);
+	pgflo_buf_puts(&body, ",\n"
 	    "        json_build_object('tag', tg_tag, 'object_type',\n"
 	    "          r.object_type, 'schema', r.schema_name, 'table',\n"
 	    "          r.object_name, 'statement', current_query())::text);\n"
 	    "    END LOOP;\n"
 	    "    RETURN;\n"
-	    "  END IF;\n"
+	    "  END IF;\n");
+	if (patterns != NULL && *patterns != '\0' &&
+	    ddl_add_tables(&body, patterns, lit.data, errbuf, errlen) == -1)
+		goto out;
+	pgflo_buf_puts(&body,
 	    "  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP\n"
 	    "    CONTINUE WHEN r.classid <> 'pg_class'::regclass;\n"
 	    "    SELECT CASE WHEN c.relkind IN ('i', 'I') THEN\n"
@@ -487,20 +612,40 @@ pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
 	    "    SELECT n.nspname, c.relname INTO nsp, tbl FROM pg_class c\n"
 	    "      JOIN pg_namespace n ON n.oid = c.relnamespace\n"
 	    "      WHERE c.oid = rel;\n"
+	    /* A partitioned table is in pg_publication_rel only. */
 	    "    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_publication_tables\n"
 	    "      WHERE pubname = ");
-	pgflo_buf_puts(&sql, lit.data);
-	pgflo_buf_puts(&sql, " AND schemaname = nsp AND tablename = tbl);\n"
+	pgflo_buf_puts(&body, lit.data);
+	pgflo_buf_puts(&body, " AND schemaname = nsp AND tablename = tbl)\n"
+	    "      AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr\n"
+	    "        JOIN pg_publication p ON p.oid = pr.prpubid\n"
+	    "        WHERE p.pubname = ");
+	pgflo_buf_puts(&body, lit.data);
+	pgflo_buf_puts(&body, " AND pr.prrelid = rel);\n"
 	    "    done := done || rel;\n"
 	    "    PERFORM pg_logical_emit_message(true, ");
-	pgflo_pg_quote_literal(&sql, prefix);
-	pgflo_buf_puts(&sql, ",\n"
+	pgflo_pg_quote_literal(&body, prefix);
+	pgflo_buf_puts(&body, ",\n"
 	    "      json_build_object('tag', r.command_tag, 'object_type',\n"
 	    "        r.object_type, 'schema', nsp, 'table', tbl,\n"
 	    "        'statement', current_query())::text);\n"
 	    "  END LOOP;\n"
-	    "END\n$pgflo$;\n");
-	pgflo_buf_puts(&sql, "DROP EVENT TRIGGER IF EXISTS ");
+	    "END\n");
+
+	pgflo_buf_puts(&sql, "BEGIN;\nCREATE OR REPLACE FUNCTION ");
+	pgflo_buf_puts(&sql, pgflo_buf_cstr(&fn));
+	pgflo_buf_puts(&sql, "() RETURNS event_trigger LANGUAGE plpgsql "
+	    "SECURITY DEFINER SET search_path = pg_catalog AS ");
+	pgflo_pg_quote_literal(&sql, pgflo_buf_cstr(&body));
+	/* The patterns, kept for a later install without them. */
+	pgflo_buf_puts(&sql, ";\nCOMMENT ON FUNCTION ");
+	pgflo_buf_puts(&sql, fn.data);
+	pgflo_buf_puts(&sql, "() IS ");
+	if (patterns != NULL && *patterns != '\0')
+		pgflo_pg_quote_literal(&sql, patterns);
+	else
+		pgflo_buf_puts(&sql, "NULL");
+	pgflo_buf_puts(&sql, ";\nDROP EVENT TRIGGER IF EXISTS ");
 	ddl_name(&sql, "ddl", slot);
 	pgflo_buf_puts(&sql, ";\nDROP EVENT TRIGGER IF EXISTS ");
 	ddl_name(&sql, "ddl_drop", slot);
@@ -515,9 +660,12 @@ pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
 	pgflo_buf_puts(&sql, "();\nCOMMIT");
 	r = exec_cmd(conn, pgflo_buf_cstr(&sql),
 	    "could not create the DDL event triggers", errbuf, errlen);
+out:
 	pgflo_buf_free(&sql);
 	pgflo_buf_free(&fn);
 	pgflo_buf_free(&lit);
+	pgflo_buf_free(&body);
+	free(kept);
 	return r;
 }
 

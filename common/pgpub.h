@@ -82,10 +82,15 @@ int	pgflo_slot_drop(PGconn *conn, const char *slot, char *errbuf,
  * Installs (replaces) the DDL event triggers of slot: each DDL command
  * on a table of publication pub, and each DROP TABLE of one, becomes a
  * transactional message with prefix "pgflo.ddl.<slot>" whose content is
- * {"tag","object_type","schema","table","statement"}.  Needs a superuser.
+ * {"tag","object_type","schema","table","statement"}.  With patterns
+ * (as for pgflo_tables_resolve), a table made by CREATE TABLE [AS] or
+ * SELECT INTO that they match is first added to pub, in the creating
+ * transaction, so that its CREATE is such a message too.  patterns NULL
+ * keeps those of the installed function (none when there is none); ""
+ * means none.  Needs a superuser.
  */
 int	pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
-	    char *errbuf, size_t errlen);
+	    const char *patterns, char *errbuf, size_t errlen);
 /* Drops them (IF EXISTS). */
 int	pgflo_ddl_drop(PGconn *conn, const char *slot, char *errbuf,
 	    size_t errlen);

@@ -180,6 +180,39 @@ update 500"
 	assert_output 0
 }
 
+@test "pgflo-capture: --track-ddl adds a new table matching -t from its CREATE on" {
+	psql_src -c 'CREATE SCHEMA nt_other'
+	capture -S s_new -t 'public.*' --create-slot --track-ddl -E 0/1
+	psql_src -c 'BEGIN' -c 'CREATE TABLE nt_a (id int PRIMARY KEY, v text)' \
+		-c "INSERT INTO nt_a VALUES (1, 'same')" -c 'COMMIT' \
+		-c "INSERT INTO nt_a VALUES (2, 'later')" \
+		-c 'CREATE TABLE nt_other.b (id int)' -c 'INSERT INTO nt_other.b VALUES (1)' \
+		-c 'CREATE UNLOGGED TABLE nt_u (id int)' -c 'INSERT INTO nt_u VALUES (1)' \
+		-c 'CREATE TABLE nt_c AS SELECT 1 AS id' -c 'INSERT INTO nt_c VALUES (2)' \
+		-c 'CREATE TABLE nt_p (id int) PARTITION BY RANGE (id)' \
+		-c 'CREATE TABLE nt_p1 PARTITION OF nt_p FOR VALUES FROM (0) TO (10)' \
+		-c 'INSERT INTO nt_p VALUES (3)'
+	capture -S s_new --track-ddl -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	run jq -c 'select(.op != "begin" and .op != "commit") | [.op, .ordinal, .schema, .table, .tag, .statement, .new]' \
+		"$BATS_TEST_TMPDIR/out"
+	assert_output '["ddl",1,"public","nt_a","CREATE TABLE","CREATE TABLE nt_a (id int PRIMARY KEY, v text)",null]
+["insert",2,"public","nt_a",null,null,{"id":1,"v":"same"}]
+["insert",1,"public","nt_a",null,null,{"id":2,"v":"later"}]
+["ddl",1,"public","nt_c","CREATE TABLE AS","CREATE TABLE nt_c AS SELECT 1 AS id",null]
+["insert",1,"public","nt_c",null,null,{"id":2}]
+["ddl",1,"public","nt_p","CREATE TABLE","CREATE TABLE nt_p (id int) PARTITION BY RANGE (id)",null]
+["ddl",1,"public","nt_p1","CREATE TABLE","CREATE TABLE nt_p1 PARTITION OF nt_p FOR VALUES FROM (0) TO (10)",null]
+["insert",1,"public","nt_p1",null,null,{"id":3}]'
+	# The run without -t kept the patterns: a later table joins too.
+	psql_src -c 'CREATE TABLE nt_d (id int)'
+	run psql_src -c "SELECT n.nspname || '.' || c.relname FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = 's_new' AND (c.relname LIKE 'nt%' OR n.nspname LIKE 'nt%') ORDER BY 1"
+	assert_output 'public.nt_a
+public.nt_c
+public.nt_d
+public.nt_p'
+	capture -S s_new --drop
+}
+
 @test "pgflo-capture: restart from a checkpoint neither loses nor repeats" {
 	psql_src -c 'CREATE TABLE cp_t (id int PRIMARY KEY)'
 	mkslot s_cp public.cp_t

@@ -1187,7 +1187,8 @@ setup(void)
 		pgflo_errx(PGFLO_EXIT_FAIL, r == -1 ? "%s" : "publication "
 		    "\"%s\" does not exist (give -t to create it)",
 		    r == -1 ? errbuf : pubname);
-	if (track_ddl && pgflo_ddl_install(cat, slot, pubname, errbuf,
+	if (track_ddl && pgflo_ddl_install(cat, slot, pubname,
+	    tablepats.len > 0 ? pgflo_buf_cstr(&tablepats) : NULL, errbuf,
 	    sizeof(errbuf)) == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s (--track-ddl needs a "
 		    "superuser)", errbuf);
