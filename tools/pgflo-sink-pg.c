@@ -1517,6 +1517,21 @@ get_stage(const Oid *tv, int n, long idx)
 	return st;
 }
 
+/* Appends "(c1,c2,...)": the quoted names of the record's new columns. */
+static void
+new_columns(struct pgflo_buf *b, const struct rec *r)
+{
+	int i;
+
+	pgflo_buf_putc(b, '(');
+	for (i = 0; i < r->nnew; i++) {
+		if (i > 0)
+			pgflo_buf_putc(b, ',');
+		pgflo_pg_quote_ident(b, r->newv[i].name);
+	}
+	pgflo_buf_putc(b, ')');
+}
+
 /* Starts a COPY run for r (types set in r->newv); -1 errbuf, 0 ok. */
 static int
 copy_begin(struct table *t, const struct rec *r, long idx,
@@ -1548,25 +1563,17 @@ copy_begin(struct table *t, const struct rec *r, long idx,
 	pgflo_buf_puts(&cp.qname, t->qname);
 	cp.direct = direct;
 	if (direct) {
-		pgflo_buf_printf(&sql, "COPY %s (", t->qname);
-		for (i = 0; i < r->nnew; i++) {
-			if (i > 0)
-				pgflo_buf_putc(&sql, ',');
-			pgflo_pg_quote_ident(&sql, r->newv[i].name);
-		}
-		pgflo_buf_puts(&sql, ") FROM STDIN");
+		pgflo_buf_printf(&sql, "COPY %s ", t->qname);
+		new_columns(&sql, r);
+		pgflo_buf_puts(&sql, " FROM STDIN");
 		goto start;
 	}
 	pgflo_buf_reset(&cp.ins);
 	pgflo_buf_puts(&cp.ins, "INSERT INTO ");
 	pgflo_buf_puts(&cp.ins, t->qname);
-	pgflo_buf_puts(&cp.ins, " (");
-	for (i = 0; i < r->nnew; i++) {
-		if (i > 0)
-			pgflo_buf_putc(&cp.ins, ',');
-		pgflo_pg_quote_ident(&cp.ins, r->newv[i].name);
-	}
-	pgflo_buf_puts(&cp.ins, ") SELECT ");
+	pgflo_buf_putc(&cp.ins, ' ');
+	new_columns(&cp.ins, r);
+	pgflo_buf_puts(&cp.ins, " SELECT ");
 	for (i = 0; i < r->nnew; i++)
 		pgflo_buf_printf(&cp.ins, "%sc%d", i > 0 ? "," : "", i + 1);
 	pgflo_buf_printf(&cp.ins, " FROM pg_temp.%s", st->name);
@@ -1719,13 +1726,9 @@ do_insert(struct table *t, const struct rec *r, long idx)
 		pgflo_buf_reset(&run.head);
 		pgflo_buf_puts(&run.head, "INSERT INTO ");
 		pgflo_buf_puts(&run.head, t->qname);
-		pgflo_buf_puts(&run.head, " (");
-		for (i = 0; i < r->nnew; i++) {
-			if (i > 0)
-				pgflo_buf_putc(&run.head, ',');
-			pgflo_pg_quote_ident(&run.head, r->newv[i].name);
-		}
-		pgflo_buf_puts(&run.head, ") VALUES ");
+		pgflo_buf_putc(&run.head, ' ');
+		new_columns(&run.head, r);
+		pgflo_buf_puts(&run.head, " VALUES ");
 		pgflo_buf_reset(&run.tail);
 		conflict_tail(&run.tail, t, r);
 		run.maxrows = slowmode ? 1 : RUN_MAX;
