@@ -246,3 +246,30 @@ SQL
 	run -0 psql_dst -c "select j is null, j::text from doms where id = 3"
 	assert_output 'f|null'
 }
+
+@test "e2e: pgflo(7) scaling recipe: two table groups, two pipelines, one target" {
+	for db in psql_src psql_dst; do
+		$db -c "CREATE TABLE public.order_lines (id int PRIMARY KEY, qty int)" \
+			-c "CREATE TABLE public.users (id int PRIMARY KEY, name text)"
+	done
+	cd "$BATS_TEST_TMPDIR"
+	for g in "orders public.order*" "users public.users"; do
+		set -- $g
+		pgflo-capture -d "$PGFLO_SRC" -S "$1" -t "$2" --create-slot --endpos 0/1 > /dev/null
+	done
+	psql_src -c "INSERT INTO order_lines SELECT g, g FROM generate_series(1, 500) g" \
+		-c "INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 300) g" \
+		-c "BEGIN; UPDATE order_lines SET qty = 0 WHERE id < 10; DELETE FROM users WHERE id < 5; COMMIT"
+	end=$(endpos)
+	for g in orders users; do
+		pgflo-capture -d "$PGFLO_SRC" -S $g --checkpoint file:$g.pos --endpos "$end" |
+		pgflo-sink-pg -d "$PGFLO_DST" -g $g |
+		pgflo-checkpoint --save file:$g.pos &
+	done
+	wait
+	same_tables order_lines users
+	run -0 psql_dst -c "select group_name from pgflo.applied where group_name in ('orders', 'users') order by 1"
+	assert_output $'orders\nusers'
+	run -0 pgflo-checkpoint --get file:users.pos -f commit_lsn
+	assert_output --regexp '^[0-9A-F]+/[0-9A-F]+$'
+}
