@@ -273,3 +273,29 @@ SQL
 	run -0 pgflo-checkpoint --get file:users.pos -f commit_lsn
 	assert_output --regexp '^[0-9A-F]+/[0-9A-F]+$'
 }
+
+@test "e2e: a 16 MB bytea row and a 7 MB unicode text survive, then stay through an update" {
+	for db in psql_src psql_dst; do
+		$db -c "CREATE TABLE public.huge (id int PRIMARY KEY, b bytea, t text)"
+	done
+	pgflo-capture -d "$PGFLO_SRC" -S huge -t public.huge --create-slot --endpos 0/1 > /dev/null
+	psql_src -c "INSERT INTO huge SELECT 1, decode(repeat(md5('y'), 1000000), 'hex'), repeat('é☃', 1200000)" \
+		-c "UPDATE huge SET t = t || '!' WHERE id = 1" \
+		-c "INSERT INTO huge VALUES (2, '\\x00', 'small')" \
+		-c "UPDATE huge SET id = 3 WHERE id = 1"
+	sync_slot huge
+	same_tables huge
+	run -0 psql_dst -c "select id, length(b), length(t) from huge order by id"
+	assert_output $'2|1|5\n3|16000000|2400001'
+}
+
+@test "e2e: a record over PGFLO_MAX_RECORD stops the sink with its line, unless raised" {
+	psql_dst -c "CREATE TABLE IF NOT EXISTS public.huge (id int PRIMARY KEY, b bytea, t text)"
+	printf '{"op":"insert","schema":"public","table":"huge","key":["id"],"types":{"id":"integer","t":"text"},"new":{"id":9,"t":"%s"},"commit_lsn":"9/1","ordinal":1}\n' \
+		"$(head -c 3000000 /dev/zero | tr '\0' z)" > "$BATS_TEST_TMPDIR/big"
+	PGFLO_MAX_RECORD=2M run -1 --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" -g big < "$BATS_TEST_TMPDIR/big"
+	assert_equal "$stderr" "pgflo-sink-pg: <stdin>:1: record exceeds the limit of 2097152 bytes (PGFLO_MAX_RECORD)"
+	PGFLO_MAX_RECORD=4M run -0 pgflo-sink-pg -d "$PGFLO_DST" -g big < "$BATS_TEST_TMPDIR/big"
+	run -0 psql_dst -c "select length(t) from huge where id = 9"
+	assert_output 3000000
+}
