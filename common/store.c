@@ -88,8 +88,8 @@ static int
 file_put(struct pgflo_store *st, const char *text, size_t len)
 {
 	struct file_store *fs = st->priv;
-	const char *what = "write";
-	int fd, dfd;
+	const char *what = "write", *file = fs->tmp;
+	int fd, dfd, e;
 
 	fd = open(fs->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1) {
@@ -114,6 +114,7 @@ file_put(struct pgflo_store *st, const char *text, size_t len)
 	if (close(fd) == -1)
 		goto fail;
 	what = "rename";
+	file = fs->path;
 	if (rename(fs->tmp, fs->path) == -1)
 		goto fail;
 	/* The rename itself must reach the disk. */
@@ -127,13 +128,12 @@ file_put(struct pgflo_store *st, const char *text, size_t len)
 	close(dfd);
 	return 0;
 fail_fd:
+	e = errno;
 	close(fd);
+	errno = e;
 fail:
 	snprintf(st->errmsg, sizeof(st->errmsg),
-	    "could not %s checkpoint %s: %s", what,
-	    strcmp(what, "write") == 0 || strcmp(what, "create") == 0 ||
-	    strcmp(what, "fsync") == 0 || strcmp(what, "close") == 0 ?
-	    fs->tmp : fs->path, strerror(errno));
+	    "could not %s checkpoint %s: %s", what, file, strerror(errno));
 	return -1;
 }
 
