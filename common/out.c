@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,16 @@ pgflo_check_pipe(int errnum)
 	signal(SIGPIPE, SIG_DFL);
 	raise(SIGPIPE);
 	exit(141);
+}
+
+int
+pgflo_out_reader_gone(void)
+{
+	struct pollfd pfd = { STDOUT_FILENO, 0, 0 };
+
+	/* A pipe's write end polls POLLERR once its reader has closed. */
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLERR | POLLHUP)) != 0;
 }
 
 static int

@@ -156,6 +156,8 @@ int	pgflo_out_flush(int sync);
 int	pgflo_out_flush_each(void);
 /* Flushes and closes stdout; -1 on any write error.  Call last. */
 int	pgflo_out_close(void);
+/* 1 when stdout is a pipe or socket whose reader has gone away. */
+int	pgflo_out_reader_gone(void);
 /* On EPIPE: restore SIGPIPE and raise it (git's check_pipe()). */
 void	pgflo_check_pipe(int errnum);
 
@@ -251,7 +253,8 @@ void	pgflo_pos_write(struct pgflo_buf *b, const struct pgflo_pos *p,
 
 /*
  * store.c: checkpoint stores, one interface for every kind.  A store
- * holds one position record.  URLs: "file:PATH" (or a plain path);
+ * holds one document: a position record, which may carry the progress of
+ * an initial copy in its "copy" member (copyprog.c).  URLs: "file:PATH" (or a plain path);
  * "nats:BUCKET/KEY" joins with the NATS work.
  */
 struct pgflo_store;
@@ -276,11 +279,48 @@ int	pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec);
 int	pgflo_store_put(struct pgflo_store *st, const json_t *rec);
 void	pgflo_store_close(struct pgflo_store *st);
 /*
+ * The whole stored document: the position record, with the "copy"
+ * member of copyprog.c when a copy reported progress.  1 found (*doc
+ * new), 0 nothing stored, -1 error (st->errmsg).  pgflo_store_get()
+ * returns 0 for a document that holds copy progress but no position.
+ */
+int	pgflo_store_get_doc(struct pgflo_store *st, json_t **doc);
+/*
  * A position argument (--start, --from): what pgflo_pos_parse() takes,
  * or a store URL ("file:PATH") whose position is read.  1 found, 0 the
  * store holds none, -1 error (errbuf says why).
  */
 int	pgflo_pos_arg(const char *arg, struct pgflo_pos *p, char *errbuf,
 	    size_t errlen);
+
+/*
+ * copyprog.c: the progress of an initial copy, made durable downstream
+ * and kept in the checkpoint store's "copy" member (see copyprog.c).
+ */
+struct pgflo_copyprog_table {
+	char	*schema, *table;
+	pgflo_lsn lsn;		/* the stream applies its changes from here */
+};
+struct pgflo_copyprog {
+	char	*slot;		/* NULL: no copy recorded */
+	int	 done;		/* the copy whose snapshot was at lsn is durable */
+	pgflo_lsn lsn;
+	size_t	 n;
+	struct pgflo_copyprog_table *t;
+};
+/*
+ * Merges a snapshot record (borrowed) into doc's "copy" member: 1
+ * changed, 0 nothing to keep (a begin record, a copy without a slot),
+ * -1 malformed (errbuf says why).
+ */
+int	pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
+	    size_t errlen);
+/* Reads doc's "copy" (doc may be NULL) into *cp; -1 if malformed. */
+int	pgflo_copyprog_load(const json_t *doc, struct pgflo_copyprog *cp,
+	    char *errbuf, size_t errlen);
+/* 1 and *lsn (may be NULL) when schema.table is recorded, else 0. */
+int	pgflo_copyprog_lookup(const struct pgflo_copyprog *cp,
+	    const char *schema, const char *table, pgflo_lsn *lsn);
+void	pgflo_copyprog_free(struct pgflo_copyprog *cp);
 
 #endif /* PGFLO_H */

@@ -367,9 +367,10 @@ pgflo_slot_exists(PGconn *conn, const char *slot, pgflo_lsn *confirmed,
 	return r;
 }
 
-int
-pgflo_slot_create(PGconn *repl, const char *slot, const char *snapshot,
-    pgflo_lsn *consistent, char **snapname, char *errbuf, size_t errlen)
+static int
+slot_create(PGconn *repl, const char *slot, int temporary,
+    const char *snapshot, pgflo_lsn *consistent, char **snapname,
+    char *errbuf, size_t errlen)
 {
 	struct pgflo_buf sql = { 0 };
 	PGresult *res;
@@ -377,6 +378,8 @@ pgflo_slot_create(PGconn *repl, const char *slot, const char *snapshot,
 
 	pgflo_buf_puts(&sql, "CREATE_REPLICATION_SLOT ");
 	pgflo_pg_quote_ident(&sql, slot);
+	if (temporary)
+		pgflo_buf_puts(&sql, " TEMPORARY");
 	pgflo_buf_puts(&sql, " LOGICAL pgoutput (SNAPSHOT ");
 	pgflo_pg_quote_literal(&sql, snapshot);
 	pgflo_buf_putc(&sql, ')');
@@ -409,6 +412,22 @@ pgflo_slot_create(PGconn *repl, const char *slot, const char *snapshot,
 out:
 	PQclear(res);
 	return r;
+}
+
+int
+pgflo_slot_create(PGconn *repl, const char *slot, const char *snapshot,
+    pgflo_lsn *consistent, char **snapname, char *errbuf, size_t errlen)
+{
+	return slot_create(repl, slot, 0, snapshot, consistent, snapname,
+	    errbuf, errlen);
+}
+
+int
+pgflo_slot_create_temporary(PGconn *repl, const char *slot,
+    pgflo_lsn *consistent, char **snapname, char *errbuf, size_t errlen)
+{
+	return slot_create(repl, slot, 1, "export", consistent, snapname,
+	    errbuf, errlen);
 }
 
 int

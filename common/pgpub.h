@@ -74,6 +74,15 @@ int	pgflo_slot_exists(PGconn *conn, const char *slot, pgflo_lsn *confirmed,
  */
 int	pgflo_slot_create(PGconn *repl, const char *slot, const char *snapshot,
 	    pgflo_lsn *consistent, char **snapname, char *errbuf, size_t errlen);
+/*
+ * As above, a TEMPORARY slot with an exported snapshot: a snapshot whose
+ * consistent point (*consistent) tells which commits it shows (those
+ * before it), as PostgreSQL's own table synchronisation uses one.  The
+ * slot goes away with the connection.
+ */
+int	pgflo_slot_create_temporary(PGconn *repl, const char *slot,
+	    pgflo_lsn *consistent, char **snapname, char *errbuf,
+	    size_t errlen);
 /* pg_drop_replication_slot when it exists; 1 dropped, 0 none. */
 int	pgflo_slot_drop(PGconn *conn, const char *slot, char *errbuf,
 	    size_t errlen);

@@ -1,5 +1,6 @@
 /*
- * store.c - checkpoint stores.  Each holds one position record; every
+ * store.c - checkpoint stores.  Each holds one document, a position
+ * record (with a copy's progress in "copy", copyprog.c); every
  * kind sits behind struct pgflo_store_ops so tools name a store by URL
  * and never care which kind it is.  The file store replaces the file
  * atomically: write a temporary, fsync, rename, fsync the directory, so
@@ -200,8 +201,9 @@ pgflo_store_open(const char *url, char *errbuf, size_t errlen)
 }
 
 int
-pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec)
+pgflo_store_get_doc(struct pgflo_store *st, json_t **doc)
 {
+	struct pgflo_pos p;
 	json_error_t jerr;
 	json_t *j;
 	char *text = NULL;
@@ -212,7 +214,8 @@ pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec)
 	j = json_loads(text, 0, &jerr);
 	if (j == NULL || !json_is_object(j) ||
 	    pgflo_rec_op(j) != PGFLO_OP_POSITION ||
-	    pgflo_pos_from_json(j, p) == -1 || !pgflo_pos_is_set(p)) {
+	    pgflo_pos_from_json(j, &p) == -1 ||
+	    (!pgflo_pos_is_set(&p) && json_object_get(j, "copy") == NULL)) {
 		snprintf(st->errmsg, sizeof(st->errmsg),
 		    "corrupt checkpoint %s: %s", st->url,
 		    j == NULL ? jerr.text : "not a position record");
@@ -221,6 +224,23 @@ pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec)
 		return -1;
 	}
 	free(text);
+	*doc = j;
+	return 1;
+}
+
+int
+pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec)
+{
+	json_t *j;
+	int r;
+
+	if ((r = pgflo_store_get_doc(st, &j)) != 1)
+		return r;
+	(void)pgflo_pos_from_json(j, p);	/* checked above */
+	if (!pgflo_pos_is_set(p)) {
+		json_decref(j);		/* copy progress only */
+		return 0;
+	}
 	if (rec != NULL)
 		*rec = j;
 	else

@@ -89,6 +89,7 @@ struct rel {
 	size_t	 metalen;
 	int	 ncols;
 	struct col *cols;
+	pgflo_lsn sync;		/* copied again: changes before are in it */
 };
 
 static struct rel **rels;
@@ -116,6 +117,7 @@ static pgflo_lsn flushed_lsn;	/* done_lsn at the last stdout flush */
 static pgflo_lsn sent_flush;	/* the flush LSN last confirmed */
 static pgflo_lsn sent_write;
 static struct pgflo_pos cp_pos;	/* what the checkpoint store holds */
+static struct pgflo_copyprog copied;	/* the copy's progress, at start */
 static int reached_end;		/* --endpos reached */
 
 static struct pgflo_buf out;	/* the record being written */
@@ -421,6 +423,10 @@ on_relation(struct cur *c)
 	scratch.data[scratch.len - 1] = '\0';
 	r->meta = pgflo_xstrdup(scratch.data + 1);
 	r->metalen = strlen(r->meta);
+	/* pgflo-copy re-copied it from a later snapshot (copyprog.c). */
+	if (copied.slot != NULL && strcmp(copied.slot, slot) == 0)
+		(void)pgflo_copyprog_lookup(&copied, r->schema, r->table,
+		    &r->sync);
 	rel_put(r);
 }
 
@@ -678,7 +684,7 @@ on_change(struct cur *c, char type)
 	unsigned t;
 
 	r = rel_get(get32(c));
-	if (!tx_next())
+	if (!tx_next() || tx.commit_lsn < r->sync)
 		return;
 	rec_start(&w, type == 'I' ? "insert" : type == 'U' ? "update" :
 	    "delete", r);
@@ -725,7 +731,7 @@ on_truncate(struct cur *c)
 
 	for (i = 0; i < n; i++) {
 		r = rel_get(get32(c));
-		if (!tx_next())
+		if (!tx_next() || tx.commit_lsn < r->sync)
 			continue;
 		rec_start(&w, "truncate", r);
 		pgflo_jw_key(&w, "cascade");
@@ -916,6 +922,23 @@ on_pgoutput(struct cur *c)
 		pgflo_errx(PGFLO_EXIT_FAIL, "unknown pgoutput message type "
 		    "'%c'", type);
 	}
+}
+
+/*
+ * What pgflo-copy made durable, read once: a table it copied again under
+ * a later snapshot holds every change that committed before that
+ * snapshot's point, so those are not written again.
+ */
+static void
+load_copied(void)
+{
+	json_t *doc = NULL;
+
+	if (pgflo_store_get_doc(store, &doc) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", store->errmsg);
+	if (pgflo_copyprog_load(doc, &copied, errbuf, sizeof(errbuf)) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s", cpurl, errbuf);
+	json_decref(doc);
 }
 
 /* Polls the checkpoint store; keeps the newest position seen. */
@@ -1257,6 +1280,7 @@ finish(void)
 	disconnect();
 	pgflo_typecache_free(types);
 	pgflo_store_close(store);
+	pgflo_copyprog_free(&copied);
 	while (nrels > 0 && caprels > 0) {
 		size_t i;
 
@@ -1389,6 +1413,7 @@ main(int argc, char *argv[])
 		poll_checkpoint();
 		if (startarg == NULL && cp_pos.commit_lsn != 0)
 			startpos = skip_pos = cp_pos;
+		load_copied();
 	}
 	snprintf(ddl_prefix, sizeof(ddl_prefix), "%s%s", PGFLO_DDL_PREFIX,
 	    slot);

@@ -103,25 +103,80 @@ get(const char *url, const char *field, const char *dflt)
 	return r < 0 ? -1 : 0;
 }
 
+/* Stores doc (borrowed); exits on failure. */
+static void
+put(struct pgflo_store *st, const json_t *doc)
+{
+	if (pgflo_store_put(st, doc) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
+}
+
+/*
+ * The document kept: the newest position record, never moving
+ * backwards, with the copy progress of the snapshot records merged into
+ * its "copy" member (copyprog.c).  Returns 1 when doc changed.
+ */
+static int
+keep(struct pgflo_reader *rd, json_t **doc, struct pgflo_pos *best,
+    json_t *rec)
+{
+	struct pgflo_pos pos;
+	json_t *copy;
+	char why[256];
+	int r;
+
+	switch (pgflo_rec_op(rec)) {
+	case PGFLO_OP_POSITION:
+		if (pgflo_pos_from_json(rec, &pos) == -1 ||
+		    !pgflo_pos_is_set(&pos)) {
+			if (pgflo_reader_reject(rd, "%s:%lu: malformed position "
+			    "record", rd->name, rd->lineno) == -1)
+				pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd->errmsg);
+			return 0;
+		}
+		if (pgflo_pos_is_set(best) && pgflo_pos_cmp(&pos, best) <= 0)
+			return 0;	/* never move backwards */
+		*best = pos;
+		rec = json_deep_copy(rec);
+		json_object_del(rec, "copy");
+		if (*doc != NULL &&
+		    (copy = json_object_get(*doc, "copy")) != NULL)
+			json_object_set(rec, "copy", copy);
+		json_decref(*doc);
+		*doc = rec;
+		return 1;
+	case PGFLO_OP_SNAPSHOT:
+		if (*doc == NULL)
+			*doc = json_pack("{s:s}", "op", "position");
+		if ((r = pgflo_copyprog_merge(*doc, rec, why,
+		    sizeof(why))) == -1 && pgflo_reader_reject(rd, "%s:%lu: %s",
+		    rd->name, rd->lineno, why) == -1)
+			pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd->errmsg);
+		return r == 1;
+	default:
+		return 0;
+	}
+}
+
 static int
 save(const char *url, long interval_ms, const char *deadletter)
 {
 	struct pgflo_reader rd;
 	struct pgflo_store *st;
-	struct pgflo_pos best, pos, stored;
-	json_t *rec, *pending = NULL;
+	struct pgflo_pos best;
+	json_t *rec, *doc = NULL;
 	char errbuf[512], lsn[PGFLO_LSN_BUFSZ];
 	long last = 0;
-	int r, have_stored;
+	int r, dirty = 0;
 
 	if ((st = pgflo_store_open(url, errbuf, sizeof(errbuf))) == NULL)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
 	/* Start from what is stored, so a replay never moves it back. */
-	memset(&stored, 0, sizeof(stored));
-	have_stored = pgflo_store_get(st, &stored, NULL);
-	if (have_stored == -1)
+	memset(&best, 0, sizeof(best));
+	if (pgflo_store_get_doc(st, &doc) == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
-	best = stored;
+	if (doc != NULL)
+		(void)pgflo_pos_from_json(doc, &best);
 	if (pgflo_reader_open(&rd, STDIN_FILENO, "<stdin>") == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
 	if (deadletter != NULL &&
@@ -131,9 +186,9 @@ save(const char *url, long interval_ms, const char *deadletter)
 	for (;;) {
 		int timeout = -1;
 
-		if (pending != NULL)
+		if (dirty)
 			timeout = (int)(interval_ms - (pgflo_now_ms() - last));
-		if (pending != NULL && timeout <= 0)
+		if (dirty && timeout <= 0)
 			r = 2;
 		else
 			r = pgflo_reader_next_timeout(&rd,
@@ -144,12 +199,9 @@ save(const char *url, long interval_ms, const char *deadletter)
 			break;
 		if (r == 2) {
 			/* Quiet upstream or interval due: store now. */
-			if (pending != NULL) {
-				if (pgflo_store_put(st, pending) == -1)
-					pgflo_errx(PGFLO_EXIT_FAIL, "%s",
-					    st->errmsg);
-				json_decref(pending);
-				pending = NULL;
+			if (dirty) {
+				put(st, doc);
+				dirty = 0;
 				last = pgflo_now_ms();
 			}
 			continue;
@@ -161,38 +213,18 @@ save(const char *url, long interval_ms, const char *deadletter)
 				pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
 			continue;
 		}
-		if (pgflo_rec_op(rec) != PGFLO_OP_POSITION) {
-			json_decref(rec);
-			continue;
-		}
-		if (pgflo_pos_from_json(rec, &pos) == -1 ||
-		    !pgflo_pos_is_set(&pos)) {
-			json_decref(rec);
-			if (pgflo_reader_reject(&rd, "%s:%lu: malformed position "
-			    "record", rd.name, rd.lineno) == -1)
-				pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
-			continue;
-		}
-		if (pgflo_pos_is_set(&best) && pgflo_pos_cmp(&pos, &best) <= 0) {
-			json_decref(rec);	/* never move backwards */
-			continue;
-		}
-		best = pos;
-		json_decref(pending);
-		pending = rec;
-		if (interval_ms == 0 || pgflo_now_ms() - last >= interval_ms) {
-			if (pgflo_store_put(st, pending) == -1)
-				pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
-			json_decref(pending);
-			pending = NULL;
+		if (keep(&rd, &doc, &best, rec))
+			dirty = 1;
+		json_decref(rec);
+		if (dirty && (interval_ms == 0 ||
+		    pgflo_now_ms() - last >= interval_ms)) {
+			put(st, doc);
+			dirty = 0;
 			last = pgflo_now_ms();
 		}
 	}
-	if (pending != NULL) {
-		if (pgflo_store_put(st, pending) == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
-		json_decref(pending);
-	}
+	if (dirty)
+		put(st, doc);
 	if (vflag) {
 		if (pgflo_pos_is_set(&best))
 			pgflo_warnx("stored position %s:%llu%s in %s",
@@ -207,6 +239,7 @@ save(const char *url, long interval_ms, const char *deadletter)
 			pgflo_warnx("%lu bad lines written to %s", rd.nbad,
 			    deadletter);
 	}
+	json_decref(doc);
 	pgflo_reader_close(&rd);
 	pgflo_store_close(st);
 	return 0;

@@ -11,10 +11,16 @@
  * under one lock, so lines never interleave.  pgflo-capture on the slot
  * then starts exactly at the consistent point of the snapshot.
  *
- * With --checkpoint, every chunk written is recorded; a rerun copies the
- * missing chunks under a new snapshot, plus the rows of the recorded
- * chunks written since the first snapshot, and the slot's stream repairs
- * the rest (the man page gives the argument).
+ * Progress counts only once the durable stage downstream made it durable:
+ * the sink (or pgflo-publish) writes our snapshot records back out after
+ * its commit, pgflo-checkpoint keeps them in the store, and with
+ * --checkpoint a rerun reads them from there (copyprog.c).  A rerun copies
+ * again, under a new snapshot, every table not recorded as durable: one
+ * with a key is upserted and then repaired by the stream from the slot's
+ * start; one without a key is emptied first (a snapshot truncate record)
+ * and pgflo-capture skips its changes older than the new snapshot.  With
+ * --checkpoint the copy exits only once the store shows it all durable,
+ * so that capture, started next, reads those points from the store.
  */
 #include <sys/stat.h>
 
@@ -71,7 +77,7 @@ static const struct option longopts[] = {
 /* Options. */
 static const char *conninfo, *slot, *pubname, *cpurl, *tablepats;
 static long jobs = DEFAULT_JOBS, chunk_pages = DEFAULT_CHUNK;
-static int progress = -1, noslot, reuse_slot, chunk_pages_set;
+static int progress = -1, noslot, reuse_slot;
 
 static char errbuf[1024];
 
@@ -95,6 +101,9 @@ struct table {
 	char	*select;	/* the quoted column list */
 	char	*prefix;	/* {"op":"insert",...,"new":{ */
 	size_t	 prefixlen;
+	int	 keyed;		/* a key that upserts converge on */
+	int	 truncate;	/* emptied downstream before its rows */
+	char	 sync[PGFLO_LSN_BUFSZ];	/* the stream applies from here */
 	long	 pages;		/* at planning time */
 	long	 nchunks;
 	/* Under outlock. */
@@ -109,7 +118,6 @@ struct chunk {
 	struct table *t;
 	long	 k;		/* pages [k*chunk_pages, (k+1)*chunk_pages) */
 	int	 last;		/* open-ended: no upper bound */
-	int	 done;		/* recorded in the checkpoint by an earlier run */
 };
 
 struct worker {
@@ -137,23 +145,16 @@ static volatile sig_atomic_t failed;	/* 1 data, 3 connection */
 static char failmsg[1024];
 static int workers_running;
 
-static char lsntext[PGFLO_LSN_BUFSZ];
+static char lsntext[PGFLO_LSN_BUFSZ];	/* where the slot's stream starts */
+static int rerun;		/* the slot exists: copy again what is missing */
 static int have_lsn;
 static int out_is_file;
 static unsigned long long total_rows;
 
-/* The checkpoint: an append-only file of NDJSON lines. */
-static struct {
-	char	*path;
-	int	 fd;
-	int	 have_header;
-	char	*slot;
-	pgflo_lsn lsn;
-	unsigned long long xmin;	/* of the first snapshot */
-	long	 chunk_pages;
-	char	**done;			/* sorted "schema\037table\037k" */
-	size_t	 ndone, capdone;
-} ck = { .fd = -1 };
+/* The checkpoint store, and the progress it held at the start. */
+static struct pgflo_store *store;
+static struct pgflo_copyprog prog;
+static char snaplsn[PGFLO_LSN_BUFSZ];	/* this run's snapshot point */
 
 static void
 help(void)
@@ -207,222 +208,6 @@ fail(int code, const char *fmt, ...)
 		failed = code;
 	}
 	pthread_mutex_unlock(&outlock);
-}
-
-/* ---- the checkpoint file ---- */
-
-static char *
-done_key(const char *schema, const char *table, long k)
-{
-	size_t n = strlen(schema) + strlen(table) + 32;
-	char *s = pgflo_xmalloc(n);
-
-	snprintf(s, n, "%s\037%s\037%ld", schema, table, k);
-	return s;
-}
-
-static int
-cmpstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void
-ck_forget(void)
-{
-	size_t i;
-
-	for (i = 0; i < ck.ndone; i++)
-		free(ck.done[i]);
-	ck.ndone = 0;
-	ck.have_header = 0;
-	free(ck.slot);
-	ck.slot = NULL;
-}
-
-/* Reads the file, if any; a torn last line (a crash) is ignored. */
-static void
-ck_load(void)
-{
-	struct pgflo_reader r;
-	json_error_t jerr;
-	json_t *rec;
-	const char *op, *s, *t;
-	int fd, st;
-
-	if ((fd = open(ck.path, O_RDONLY)) == -1) {
-		if (errno == ENOENT)
-			return;
-		pgflo_err(PGFLO_EXIT_FAIL, "%s", ck.path);
-	}
-	if (pgflo_reader_open(&r, fd, ck.path) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", r.errmsg);
-	while ((st = pgflo_reader_next(&r)) == 1) {
-		rec = json_loadb(r.line, r.len, 0, &jerr);
-		op = rec != NULL ? pgflo_rec_str(rec, "op") : NULL;
-		if (op == NULL) {
-			json_decref(rec);
-			if (r.eof)	/* the last line: torn by a crash */
-				break;
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s:%lu: not a checkpoint "
-			    "record", ck.path, r.lineno);
-		}
-		if (strcmp(op, "copy") == 0 && !ck.have_header) {
-			if ((s = pgflo_rec_str(rec, "slot")) == NULL ||
-			    (t = pgflo_rec_str(rec, "lsn")) == NULL ||
-			    pgflo_lsn_parse(t, &ck.lsn) == -1 ||
-			    !json_is_integer(json_object_get(rec, "xmin")) ||
-			    !json_is_integer(json_object_get(rec,
-			    "chunk_pages")))
-				pgflo_errx(PGFLO_EXIT_FAIL, "%s:%lu: bad header",
-				    ck.path, r.lineno);
-			ck.slot = pgflo_xstrdup(s);
-			ck.xmin = (unsigned long long)json_integer_value(
-			    json_object_get(rec, "xmin"));
-			ck.chunk_pages = (long)json_integer_value(
-			    json_object_get(rec, "chunk_pages"));
-			ck.have_header = 1;
-		} else if (strcmp(op, "chunk") == 0 && ck.have_header &&
-		    (s = pgflo_rec_str(rec, "schema")) != NULL &&
-		    (t = pgflo_rec_str(rec, "table")) != NULL &&
-		    json_is_integer(json_object_get(rec, "chunk"))) {
-			if (ck.ndone == ck.capdone) {
-				ck.capdone = ck.capdone * 2 + 64;
-				ck.done = pgflo_xrealloc(ck.done,
-				    ck.capdone * sizeof(*ck.done));
-			}
-			ck.done[ck.ndone++] = done_key(s, t,
-			    (long)json_integer_value(json_object_get(rec,
-			    "chunk")));
-		} else
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s:%lu: not a checkpoint "
-			    "record", ck.path, r.lineno);
-		json_decref(rec);
-	}
-	if (st == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", r.errmsg);
-	pgflo_reader_close(&r);
-	close(fd);
-	if (ck.ndone > 0)
-		qsort(ck.done, ck.ndone, sizeof(*ck.done), cmpstr);
-}
-
-static int
-ck_is_done(const char *schema, const char *table, long k)
-{
-	char *key;
-	int r;
-
-	if (ck.ndone == 0)
-		return 0;
-	key = done_key(schema, table, k);
-	r = bsearch(&key, ck.done, ck.ndone, sizeof(*ck.done), cmpstr) !=
-	    NULL;
-	free(key);
-	return r;
-}
-
-static void
-sync_dir(const char *path)
-{
-	char *copy = pgflo_xstrdup(path), *slash = strrchr(copy, '/');
-	int fd;
-
-	if (slash == copy)
-		slash[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
-	else {
-		free(copy);
-		copy = pgflo_xstrdup(".");
-	}
-	if ((fd = open(copy, O_RDONLY)) != -1) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
-
-static int
-ck_write(const char *line, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(ck.fd, line, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		line += n;
-		len -= (size_t)n;
-	}
-	return fdatasync(ck.fd);
-}
-
-/* Starts a new checkpoint for this slot and snapshot. */
-static void
-ck_create(unsigned long long xmin)
-{
-	struct pgflo_buf b = { 0 };
-	struct pgflo_jw w;
-	char lsn[PGFLO_LSN_BUFSZ];
-
-	if ((ck.fd = open(ck.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
-	    0644)) == -1)
-		pgflo_err(PGFLO_EXIT_FAIL, "%s", ck.path);
-	pgflo_jw_init(&w, &b);
-	pgflo_jw_obj_begin(&w);
-	pgflo_jw_key(&w, "op");
-	pgflo_jw_str(&w, "copy");
-	pgflo_jw_key(&w, "slot");
-	pgflo_jw_str(&w, slot);
-	pgflo_jw_key(&w, "lsn");
-	pgflo_jw_str(&w, pgflo_lsn_format(ck.lsn, lsn));
-	pgflo_jw_key(&w, "xmin");
-	pgflo_jw_uint(&w, xmin);
-	pgflo_jw_key(&w, "chunk_pages");
-	pgflo_jw_int(&w, chunk_pages);
-	pgflo_jw_obj_end(&w);
-	pgflo_buf_putc(&b, '\n');
-	if (ck_write(b.data, b.len) == -1)
-		pgflo_err(PGFLO_EXIT_FAIL, "%s", ck.path);
-	sync_dir(ck.path);
-	ck.xmin = xmin;
-	ck.have_header = 1;
-	pgflo_buf_free(&b);
-}
-
-static void
-ck_open_append(void)
-{
-	if ((ck.fd = open(ck.path, O_WRONLY | O_APPEND)) == -1)
-		pgflo_err(PGFLO_EXIT_FAIL, "%s", ck.path);
-}
-
-/* Under outlock, after the chunk's rows were flushed (and synced). */
-static int
-ck_record(const struct chunk *c)
-{
-	struct pgflo_buf b = { 0 };
-	struct pgflo_jw w;
-	int r;
-
-	pgflo_jw_init(&w, &b);
-	pgflo_jw_obj_begin(&w);
-	pgflo_jw_key(&w, "op");
-	pgflo_jw_str(&w, "chunk");
-	pgflo_jw_key(&w, "schema");
-	pgflo_jw_str(&w, c->t->schema);
-	pgflo_jw_key(&w, "table");
-	pgflo_jw_str(&w, c->t->name);
-	pgflo_jw_key(&w, "chunk");
-	pgflo_jw_int(&w, c->k);
-	pgflo_jw_obj_end(&w);
-	pgflo_buf_putc(&b, '\n');
-	r = ck_write(b.data, b.len);
-	pgflo_buf_free(&b);
-	return r;
 }
 
 /* ---- planning ---- */
@@ -506,6 +291,13 @@ plan_columns(PGconn *cat, struct pgflo_typecache *tc, struct table *t)
 	    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
 	    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND "
 	    "NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum";
+	/* Keyed: a primary key or identity index, so that upserts converge. */
+	static const char keysql[] =
+	    "SELECT c.relreplident <> 'f' AND EXISTS (SELECT 1 FROM "
+	    "pg_catalog.pg_index i WHERE i.indrelid = c.oid AND "
+	    "CASE c.relreplident WHEN 'i' THEN i.indisreplident "
+	    "ELSE i.indisprimary END) FROM pg_catalog.pg_class c "
+	    "WHERE c.oid = $1::oid";
 	struct pgflo_buf b = { 0 }, sel = { 0 };
 	struct pgflo_jw w;
 	const char *params[1], *tn;
@@ -546,6 +338,9 @@ plan_columns(PGconn *cat, struct pgflo_typecache *tc, struct table *t)
 	}
 	PQclear(res);
 	t->select = pgflo_xstrdup(sel.len > 0 ? pgflo_buf_cstr(&sel) : "");
+	res = query(cat, keysql, 1, params, "could not read the key");
+	t->keyed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
 
 	pgflo_buf_reset(&b);
 	pgflo_pg_quote_ident(&b, t->schema);
@@ -616,8 +411,6 @@ plan_chunks(void)
 			chunks[n].t = &tables[i];
 			chunks[n].k = k;
 			chunks[n].last = k == tables[i].nchunks - 1;
-			chunks[n].done = ck_is_done(tables[i].schema,
-			    tables[i].name, k);
 			n++;
 		}
 }
@@ -644,12 +437,65 @@ marker(struct pgflo_buf *b, const struct table *t, const char *phase,
 		pgflo_jw_key(&w, "slot");
 		pgflo_jw_str(&w, slot);
 		pgflo_jw_key(&w, "lsn");
-		pgflo_jw_str(&w, lsntext);
+		pgflo_jw_str(&w, t->sync);
 	}
 	if (withrows) {
 		pgflo_jw_key(&w, "rows");
 		pgflo_jw_uint(&w, t->rows);
 	}
+	pgflo_jw_obj_end(&w);
+	pgflo_buf_putc(b, '\n');
+}
+
+/*
+ * A table without a key copied again: downstream empties it first, so
+ * that the rows of an earlier, partial copy do not stay twice.
+ */
+static void
+truncate_record(struct pgflo_buf *b, const struct table *t)
+{
+	struct pgflo_jw w;
+
+	pgflo_jw_init(&w, b);
+	pgflo_jw_obj_begin(&w);
+	pgflo_jw_key(&w, "op");
+	pgflo_jw_str(&w, "truncate");
+	pgflo_jw_key(&w, "schema");
+	pgflo_jw_str(&w, t->schema);
+	pgflo_jw_key(&w, "table");
+	pgflo_jw_str(&w, t->name);
+	pgflo_jw_key(&w, "snapshot");
+	pgflo_jw_bool(&w, 1);
+	pgflo_jw_key(&w, "cascade");
+	pgflo_jw_bool(&w, 0);
+	pgflo_jw_key(&w, "restart_identity");
+	pgflo_jw_bool(&w, 0);
+	pgflo_jw_obj_end(&w);
+	pgflo_buf_putc(b, '\n');
+}
+
+/* The last record: the whole copy of this run is written. */
+static void
+done_record(struct pgflo_buf *b, size_t n)
+{
+	struct pgflo_jw w;
+
+	pgflo_jw_init(&w, b);
+	pgflo_jw_obj_begin(&w);
+	pgflo_jw_key(&w, "op");
+	pgflo_jw_str(&w, "snapshot");
+	pgflo_jw_key(&w, "phase");
+	pgflo_jw_str(&w, "done");
+	if (have_lsn) {
+		pgflo_jw_key(&w, "slot");
+		pgflo_jw_str(&w, slot);
+		pgflo_jw_key(&w, "lsn");
+		pgflo_jw_str(&w, snaplsn);
+	}
+	pgflo_jw_key(&w, "tables");
+	pgflo_jw_uint(&w, n);
+	pgflo_jw_key(&w, "rows");
+	pgflo_jw_uint(&w, total_rows);
 	pgflo_jw_obj_end(&w);
 	pgflo_buf_putc(b, '\n');
 }
@@ -689,6 +535,8 @@ begin_table(struct table *t)
 		return 0;
 	t->begun = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t->t0);
+	if (t->truncate)
+		truncate_record(&b, t);
 	marker(&b, t, "begin", 0);
 	r = out_write(&b);
 	pgflo_buf_free(&b);
@@ -717,7 +565,7 @@ emit(struct worker *wk, struct table *t, unsigned long long rows)
 	return r;
 }
 
-/* The chunk is written: maybe the table's end, then the checkpoint. */
+/* The chunk is written: maybe the table's end. */
 static int
 chunk_done(struct chunk *c, long pages)
 {
@@ -731,19 +579,12 @@ chunk_done(struct chunk *c, long pages)
 		marker(&b, c->t, "end", 1);
 		r = out_write(&b);
 	}
-	if (r == 0 && (ck.fd != -1 || pgflo_out_flush_each()))
-		r = out_flush(ck.fd != -1);
+	if (r == 0 && pgflo_out_flush_each())
+		r = out_flush(0);
 	if (r == -1 && !failed) {
 		snprintf(failmsg, sizeof(failmsg), "write error: %s",
 		    strerror(errno));
 		failed = 1;
-	}
-	if (r == 0 && ck.fd != -1 && !c->done && ck_record(c) == -1 &&
-	    !failed) {
-		snprintf(failmsg, sizeof(failmsg), "%s: %s", ck.path,
-		    strerror(errno));
-		failed = 1;
-		r = -1;
 	}
 	pthread_mutex_unlock(&outlock);
 	pgflo_buf_free(&b);
@@ -819,10 +660,6 @@ copy_chunk(struct worker *wk, struct chunk *c)
 	if (!c->last)
 		pgflo_buf_printf(&sql, " AND ctid < '(%ld,0)'::tid",
 		    first + chunk_pages);
-	/* Recorded chunks: only rows written since the first snapshot. */
-	if (c->done)
-		pgflo_buf_printf(&sql, " AND pg_catalog.age(xmin) <= "
-		    "pg_catalog.age('%llu'::xid)", ck.xmin);
 	pgflo_buf_puts(&sql, ") TO STDOUT");
 	res = PQexec(wk->conn, pgflo_buf_cstr(&sql));
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
@@ -956,6 +793,125 @@ report_table(const struct table *t, int final)
 	    el > 0 ? (double)t->rows / el : 0.0, eta, final ? ", done" : "");
 }
 
+/* ---- resuming ---- */
+
+static void
+free_table(struct table *t)
+{
+	int j;
+
+	for (j = 0; j < t->ncols; j++) {
+		free(t->cols[j].name);
+		free(t->cols[j].jkey);
+	}
+	free(t->cols);
+	free(t->schema);
+	free(t->name);
+	free(t->from);
+	free(t->select);
+	free(t->prefix);
+}
+
+static void
+load_progress(void)
+{
+	json_t *doc = NULL;
+
+	if (pgflo_store_get_doc(store, &doc) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", store->errmsg);
+	if (pgflo_copyprog_load(doc, &prog, errbuf, sizeof(errbuf)) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s", cpurl, errbuf);
+	json_decref(doc);
+}
+
+/*
+ * Decides, table by table, what this run copies.  A first run copies
+ * all, the stream applying from the slot's consistent point.  A rerun
+ * leaves out what the store records as durable; it copies a table with
+ * a key again under its new snapshot, to be upserted and then repaired
+ * by the stream from the slot's position (pgflo-copy(1) gives the
+ * argument), and one without a key emptied first, the stream applying
+ * its changes only from this snapshot's point snap on.
+ */
+static void
+plan_resume(pgflo_lsn snap)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < ntables; i++) {
+		struct table *t = &tables[i];
+
+		if (have_lsn && pgflo_copyprog_lookup(&prog, t->schema,
+		    t->name, NULL)) {
+			free_table(t);
+			continue;
+		}
+		if (rerun && !t->keyed && store != NULL) {
+			t->truncate = 1;
+			pgflo_lsn_format(snap, t->sync);
+		} else {
+			memcpy(t->sync, lsntext, sizeof(t->sync));
+		}
+		tables[n++] = *t;
+	}
+	ntables = n;
+}
+
+/*
+ * The copy is written; the store shows it durable once the durable stage
+ * committed the done record and pgflo-checkpoint stored it.  Exiting
+ * only then lets pgflo-capture, started next, read from the store where
+ * each table's stream begins.
+ */
+static void
+wait_durable(void)
+{
+	struct pgflo_copyprog cp;
+	json_t *doc;
+	pgflo_lsn want;
+	long t0 = pgflo_now_ms(), said = 0;
+	int r;
+
+	(void)pgflo_lsn_parse(snaplsn, &want);
+	for (;;) {
+		doc = NULL;
+		if ((r = pgflo_store_get_doc(store, &doc)) == -1)
+			pgflo_errx(PGFLO_EXIT_FAIL, "%s", store->errmsg);
+		r = pgflo_copyprog_load(doc, &cp, errbuf, sizeof(errbuf));
+		json_decref(doc);
+		if (r == -1)
+			pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s", cpurl, errbuf);
+		r = cp.slot != NULL && strcmp(cp.slot, slot) == 0 && cp.done &&
+		    cp.lsn == want;
+		pgflo_copyprog_free(&cp);
+		if (r)
+			return;
+		if (pgflo_stopping())
+			return;
+		if (pgflo_out_reader_gone())
+			pgflo_check_pipe(EPIPE);
+		if (!said && pgflo_now_ms() - t0 > 10000) {
+			pgflo_warnx("copy written; waiting for %s to record it "
+			    "durable (is pgflo-checkpoint --save %s at the end "
+			    "of the pipeline?)", cpurl, cpurl);
+			said = 1;
+		}
+		usleep(100 * 1000);
+	}
+}
+
+/* The store says the copy is complete: release what was opened. */
+static void
+finish_early(PGconn *cat, struct pgflo_tables *tl)
+{
+	PQfinish(cat);
+	pgflo_tables_free(tl);
+	pgflo_copyprog_free(&prog);
+	pgflo_store_close(store);
+	if (pgflo_out_close() == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "write error");
+}
+
 /* ---- setup ---- */
 
 static PGconn *
@@ -978,21 +934,6 @@ session(PGconn *conn)
 	    PGRES_COMMAND_OK, errbuf, sizeof(errbuf))) == NULL)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
 	PQclear(res);
-}
-
-/* Parses pg_current_snapshot()'s xmin, modulo 2^32 (an xid). */
-static unsigned long long
-snapshot_xmin(PGconn *conn)
-{
-	PGresult *res;
-	unsigned long long x;
-
-	res = query(conn, "SELECT pg_catalog.pg_snapshot_xmin("
-	    "pg_catalog.pg_current_snapshot())", 0, NULL,
-	    "could not read the snapshot");
-	x = strtoull(PQgetvalue(res, 0, 0), NULL, 10) & 0xffffffffULL;
-	PQclear(res);
-	return x;
 }
 
 static void
@@ -1046,7 +987,6 @@ parse_args(int argc, char *argv[])
 				pgflo_warnx("bad page count '%s'", optarg);
 				pgflo_usage_exit(SYNOPSIS);
 			}
-			chunk_pages_set = 1;
 			break;
 		case OPT_NO_PROGRESS:
 			progress = 0;
@@ -1094,26 +1034,10 @@ parse_args(int argc, char *argv[])
 	}
 	if (pubname == NULL)
 		pubname = slot;
-	if (cpurl != NULL) {
-		const char *colon = strchr(cpurl, ':');
-
-		if (strncmp(cpurl, "file:", 5) == 0)
-			ck.path = pgflo_xstrdup(cpurl + 5);
-		else if (colon != NULL && strchr(cpurl, '/') != NULL &&
-		    colon < strchr(cpurl, '/')) {
-			pgflo_warnx("unsupported checkpoint store '%s' (only "
-			    "file:PATH)", cpurl);
-			pgflo_usage_exit(SYNOPSIS);
-		} else if (colon != NULL && strncmp(cpurl, "nats:", 5) == 0) {
-			pgflo_warnx("unsupported checkpoint store '%s' (only "
-			    "file:PATH)", cpurl);
-			pgflo_usage_exit(SYNOPSIS);
-		} else
-			ck.path = pgflo_xstrdup(cpurl);
-		if (*ck.path == '\0') {
-			pgflo_warnx("empty checkpoint path");
-			pgflo_usage_exit(SYNOPSIS);
-		}
+	if (cpurl != NULL && (store = pgflo_store_open(cpurl, errbuf,
+	    sizeof(errbuf))) == NULL) {
+		pgflo_warnx("%s", errbuf);
+		pgflo_usage_exit(SYNOPSIS);
 	}
 }
 
@@ -1128,8 +1052,8 @@ main(int argc, char *argv[])
 	PGresult *res;
 	sigset_t block, old;
 	char *snapname = NULL;
-	pgflo_lsn lsn = 0;
-	size_t i, j;
+	pgflo_lsn lsn = 0, snap = 0;
+	size_t i;
 	long w;
 	int exists, last_report = 0, ticks = 0, sig;
 
@@ -1149,44 +1073,66 @@ main(int argc, char *argv[])
 		pgflo_errx(PQstatus(cat) == CONNECTION_OK ? PGFLO_EXIT_FAIL :
 		    PGFLO_EXIT_UNAVAIL, "%s", errbuf);
 
-	if (ck.path != NULL)
-		ck_load();
+	if (store != NULL)
+		load_progress();
 	if (!noslot) {
 		exists = pgflo_slot_exists(cat, slot, &lsn, errbuf,
 		    sizeof(errbuf));
 		if (exists == -1)
 			pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
-		if (exists && ck.have_header && strcmp(ck.slot, slot) != 0)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s: a checkpoint of slot "
-			    "\"%s\", not \"%s\"", ck.path, ck.slot, slot);
-		if (exists && !(ck.have_header || reuse_slot))
-			pgflo_errx(PGFLO_EXIT_FAIL, "slot \"%s\" already "
+		if (prog.slot != NULL && strcmp(prog.slot, slot) != 0)
+			pgflo_errx(PGFLO_EXIT_USAGE, "%s holds the copy of slot "
+			    "\"%s\", not \"%s\"", cpurl, prog.slot, slot);
+		if (!exists && prog.slot != NULL)
+			pgflo_errx(PGFLO_EXIT_USAGE, "%s holds a copy through "
+			    "slot \"%s\", which no longer exists: the target "
+			    "holds rows of that copy; empty the target's tables "
+			    "and remove %s to start over", cpurl, slot, cpurl);
+		if (exists && store == NULL && !reuse_slot)
+			pgflo_errx(PGFLO_EXIT_USAGE, "slot \"%s\" already "
 			    "exists (resume with the --checkpoint of its "
-			    "copy, or copy again with --reuse-slot)", slot);
-		if (!exists && ck.have_header) {
-			pgflo_warnx("%s: slot \"%s\" is gone; starting over",
-			    ck.path, ck.slot);
-			ck_forget();
+			    "pipeline, or copy again with --reuse-slot)", slot);
+		if (exists && prog.done && !reuse_slot) {
+			/* Run again after the copy: nothing to do. */
+			if (progress)
+				pgflo_warnx("slot \"%s\": the copy is complete "
+				    "in %s", slot, cpurl);
+			finish_early(cat, &tl);
+			return 0;
 		}
+		if (reuse_slot)
+			pgflo_copyprog_free(&prog);
 		/* The publication must exist before the slot's start. */
 		if (pgflo_pub_sync(cat, pubname, &tl, NULL, errbuf,
 		    sizeof(errbuf)) == -1)
 			pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+		repl = connect_or_die(1);
+		rerun = exists;
 		if (!exists) {
-			repl = connect_or_die(1);
 			if (pgflo_slot_create(repl, slot, "export", &lsn,
 			    &snapname, errbuf, sizeof(errbuf)) == -1)
 				pgflo_errx(PQstatus(repl) == CONNECTION_OK ?
 				    PGFLO_EXIT_FAIL : PGFLO_EXIT_UNAVAIL, "%s",
 				    errbuf);
-		} else if (ck.have_header) {
-			lsn = ck.lsn;
-			if (chunk_pages_set && chunk_pages != ck.chunk_pages)
-				pgflo_warnx("%s: keeping its --chunk-pages %ld",
-				    ck.path, ck.chunk_pages);
-			chunk_pages = ck.chunk_pages;
+			snap = lsn;
+		} else {
+			/*
+			 * Again: a snapshot of its own, whose point tells
+			 * which commits it holds; the stream still starts at
+			 * the slot's confirmed position, lsn.
+			 */
+			char tmp[64];
+
+			snprintf(tmp, sizeof(tmp), "pgflo_copy_%ld",
+			    (long)getpid());
+			if (pgflo_slot_create_temporary(repl, tmp, &snap,
+			    &snapname, errbuf, sizeof(errbuf)) == -1)
+				pgflo_errx(PQstatus(repl) == CONNECTION_OK ?
+				    PGFLO_EXIT_FAIL : PGFLO_EXIT_UNAVAIL, "%s",
+				    errbuf);
 		}
 		pgflo_lsn_format(lsn, lsntext);
+		pgflo_lsn_format(snap, snaplsn);
 		have_lsn = 1;
 	}
 	if (snapname != NULL) {
@@ -1207,13 +1153,6 @@ main(int argc, char *argv[])
 		snapname = pgflo_xstrdup(PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
-	if (ck.path != NULL) {
-		if (!ck.have_header) {
-			ck.lsn = lsn;
-			ck_create(snapshot_xmin(cat));
-		} else
-			ck_open_append();
-	}
 
 	/* Plan inside the snapshot. */
 	tc = pgflo_typecache_new(cat);
@@ -1221,6 +1160,7 @@ main(int argc, char *argv[])
 		plan_leaves(cat, tl.schema[i], tl.name[i]);
 	for (i = 0; i < ntables; i++)
 		plan_columns(cat, tc, &tables[i]);
+	plan_resume(snap);
 	plan_chunks();
 
 	/* Workers: signals stay with the main thread. */
@@ -1286,6 +1226,17 @@ main(int argc, char *argv[])
 				report_table(&tables[i], 1);
 
 	/* Zero-chunk case cannot happen: every table has one chunk. */
+	if (!failed && !pgflo_stopping()) {
+		struct pgflo_buf b = { 0 };
+
+		done_record(&b, ntables);
+		if (out_write(&b) == -1 && !failed) {
+			snprintf(failmsg, sizeof(failmsg), "write error: %s",
+			    strerror(errno));
+			failed = 1;
+		}
+		pgflo_buf_free(&b);
+	}
 	if (out_flush(1) == -1 && !failed) {
 		snprintf(failmsg, sizeof(failmsg), "write error: %s",
 		    strerror(errno));
@@ -1299,18 +1250,18 @@ main(int argc, char *argv[])
 	}
 	PQfinish(cat);
 	PQfinish(repl);
-	if (ck.fd != -1)
-		close(ck.fd);
 	if (failed)
 		pgflo_errx(failed, "%s", failmsg);
+	if (store != NULL && !pgflo_stopping() && have_lsn)
+		wait_durable();
 	if ((sig = pgflo_stop_signal) != 0) {
 		size_t left = 0;
 
 		for (i = 0; i < ntables; i++)
 			left += (size_t)(tables[i].chunks_left > 0);
-		if (left > 0) {
+		if (left > 0 || (store != NULL && have_lsn)) {
 			pgflo_warnx("interrupted: %zu of %zu tables incomplete"
-			    "%s", left, ntables, ck.path != NULL ?
+			    "%s", left, ntables, store != NULL ?
 			    "; rerun with the same --checkpoint to resume" :
 			    "");
 			(void)pgflo_out_close();
@@ -1323,24 +1274,13 @@ main(int argc, char *argv[])
 		pgflo_errx(PGFLO_EXIT_FAIL, "write error");
 	pgflo_typecache_free(tc);
 	pgflo_tables_free(&tl);
-	for (i = 0; i < ntables; i++) {
-		for (j = 0; j < (size_t)tables[i].ncols; j++) {
-			free(tables[i].cols[j].name);
-			free(tables[i].cols[j].jkey);
-		}
-		free(tables[i].cols);
-		free(tables[i].schema);
-		free(tables[i].name);
-		free(tables[i].from);
-		free(tables[i].select);
-		free(tables[i].prefix);
-	}
+	for (i = 0; i < ntables; i++)
+		free_table(&tables[i]);
 	free(tables);
 	free(chunks);
 	free(workers);
 	free(snapname);
-	ck_forget();
-	free(ck.done);
-	free(ck.path);
+	pgflo_copyprog_free(&prog);
+	pgflo_store_close(store);
 	return 0;
 }

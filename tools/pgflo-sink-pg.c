@@ -440,6 +440,8 @@ struct lines {
 
 static struct lines retained, replay;
 static int overflow;		/* retained is incomplete */
+/* Snapshot records of the open batch: printed once it is committed. */
+static struct lines echoes;
 
 static void
 lines_add(struct lines *l, const char *s, size_t n, unsigned long lineno,
@@ -1823,6 +1825,59 @@ notype:
 	return -1;
 }
 
+/*
+ * An update that moves a row to another key.  The new key exists only
+ * when the target is ahead of the stream (a re-copied table replayed
+ * from the slot's start, pgflo-copy(1)): that newer row goes, the update
+ * then recreates it, and the changes that follow bring it up to date.
+ */
+static int
+clear_new_key(struct table *t, const struct rec *r, long idx)
+{
+	const struct col *o, *c;
+	const char *type;
+	int i, moved = 0, n = 0;
+
+	if (!t->keymode || !r->has_old)
+		return 0;
+	for (i = 0; i < r->nkey; i++) {
+		o = find_col(r->oldv, r->nold, r->keyv[i]);
+		c = find_col(r->newv, r->nnew, r->keyv[i]);
+		if (o != NULL && c != NULL && (o->v.n != c->v.n ||
+		    memcmp(o->v.p, c->v.p, c->v.n) != 0))
+			moved = 1;
+		if (c == NULL)
+			return 0;	/* where_clause() will say so */
+	}
+	if (!moved)
+		return 0;
+	vals_reset();
+	pgflo_buf_reset(&sqlb);
+	pgflo_buf_puts(&sqlb, "DELETE FROM ");
+	pgflo_buf_puts(&sqlb, t->qname);
+	pgflo_buf_puts(&sqlb, " WHERE ");
+	for (i = 0; i < r->nkey; i++) {
+		c = find_col(r->newv, r->nnew, r->keyv[i]);
+		if ((type = col_type(r, i, c->name)) == NULL) {
+			snprintf(errbuf, sizeof(errbuf),
+			    "no type for column %s", c->name);
+			return -1;
+		}
+		if (i > 0)
+			pgflo_buf_puts(&sqlb, " AND ");
+		pgflo_pg_quote_ident(&sqlb, c->name);
+		pgflo_buf_printf(&sqlb, "=$%d", i + 1);
+		oids_need((size_t)n + 1);
+		if (type_oid(type, &oids[n]) == -1)
+			return -1;
+		n++;
+		vals_add(c->v, type);
+	}
+	exec_stmt(prepare(n, idx), 0, idx, 1);
+	vals_reset();
+	return 0;
+}
+
 static int
 do_update_delete(struct table *t, const struct rec *r, long idx)
 {
@@ -1833,6 +1888,8 @@ do_update_delete(struct table *t, const struct rec *r, long idx)
 	if (!t->keymode && r->nkey == 0 && !r->has_old)
 		return warn_noid(t, r);
 	flush_run();
+	if (r->op == PGFLO_OP_UPDATE && clear_new_key(t, r, idx) == -1)
+		return -1;
 	vals_reset();
 	pgflo_buf_reset(&sqlb);
 	if (r->op == PGFLO_OP_UPDATE) {
@@ -2207,6 +2264,12 @@ commit_batch(void)
 	nbatches++;
 	if (vflag)
 		pgflo_warnx("committed %ld changes", batch_changes);
+	/* The copy's progress is durable with the batch (copyprog.c). */
+	for (size_t i = 0; i < echoes.n; i++)
+		if (pgflo_out_line(echoes.data.data + echoes.v[i].off,
+		    echoes.v[i].len) == -1 || pgflo_out_flush(0) == -1)
+			pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	lines_reset(&echoes);
 	if (bdirty) {
 		applied = bpos;
 		print_position(&applied);
@@ -2282,6 +2345,14 @@ rollback(void)
 {
 	memset(&failure, 0, sizeof(failure));
 	copy_abort();
+	/*
+	 * A failed COPY runs outside the pipeline: what was queued after it
+	 * failed in the aborted transaction, and the pipeline skips all up to
+	 * the next sync, a ROLLBACK too.  End that segment first.
+	 */
+	(void)drain_all();
+	memset(&failure, 0, sizeof(failure));
+	lines_reset(&echoes);	/* replayed from retained, if at all */
 	/* Staging tables created in this batch are gone. */
 	map_clear(&stages, free_stage);
 	send_simple("ROLLBACK", Q_ROLLBACK);
@@ -2464,6 +2535,7 @@ reconnect(void)
 	map_clear(&typeoids, NULL);
 	map_clear(&basetypes, free);
 	map_clear(&stages, free_stage);
+	lines_reset(&echoes);
 	cp.active = 0;
 	pgflo_buf_reset(&cp.data);
 	map_clear(&cp.keys, NULL);
@@ -2625,11 +2697,22 @@ process(const char *line, size_t len, unsigned long lineno)
 			close_txn();
 		return;
 	}
-	if (rec.op == PGFLO_OP_POSITION || rec.op == PGFLO_OP_SNAPSHOT ||
-	    rec.op == PGFLO_OP_UNKNOWN || (rec.op == PGFLO_OP_MESSAGE &&
-	    !rec.has_lsn))
+	if (rec.op == PGFLO_OP_POSITION || rec.op == PGFLO_OP_UNKNOWN ||
+	    (rec.op == PGFLO_OP_MESSAGE && !rec.has_lsn))
 		return;
 	open_batch();
+	if (rec.op == PGFLO_OP_SNAPSHOT) {
+		/* Nothing to apply: echoed after the commit that covers it. */
+		lines_add(&echoes, line, len, lineno, cur.tag);
+		if (!overflow && retained.data.len + len > RETAIN_MAX) {
+			overflow = 1;
+			lines_reset(&retained);
+		} else if (!overflow)
+			lines_add(&retained, line, len, lineno, cur.tag);
+		curline.pending = 0;
+		maybe_commit();
+		return;
+	}
 	idx = -1;
 	if (!overflow) {
 		if (retained.data.len + len > RETAIN_MAX) {
