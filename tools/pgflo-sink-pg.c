@@ -1827,27 +1827,28 @@ notype:
 
 /*
  * An update that moves a row to another key.  The new key exists only
- * when the target is ahead of the stream (a re-copied table replayed
- * from the slot's start, pgflo-copy(1)): that newer row goes, the update
- * then recreates it, and the changes that follow bring it up to date.
+ * when the target is ahead of the stream (a table copied again and
+ * replayed from the slot's start, pgflo-copy(1)).  If the old row is
+ * there too, the newer row goes and the update recreates it; if not,
+ * the newer row stays and the update finds nothing.  Either way the
+ * changes that follow bring the row up to date.
  */
 static int
 clear_new_key(struct table *t, const struct rec *r, long idx)
 {
 	const struct col *o, *c;
 	const char *type;
-	int i, moved = 0, n = 0;
+	int i, pass, moved = 0, n = 0;
 
 	if (!t->keymode || !r->has_old)
 		return 0;
 	for (i = 0; i < r->nkey; i++) {
 		o = find_col(r->oldv, r->nold, r->keyv[i]);
 		c = find_col(r->newv, r->nnew, r->keyv[i]);
-		if (o != NULL && c != NULL && (o->v.n != c->v.n ||
-		    memcmp(o->v.p, c->v.p, c->v.n) != 0))
-			moved = 1;
-		if (c == NULL)
+		if (o == NULL || c == NULL)
 			return 0;	/* where_clause() will say so */
+		if (o->v.n != c->v.n || memcmp(o->v.p, c->v.p, c->v.n) != 0)
+			moved = 1;
 	}
 	if (!moved)
 		return 0;
@@ -1855,24 +1856,33 @@ clear_new_key(struct table *t, const struct rec *r, long idx)
 	pgflo_buf_reset(&sqlb);
 	pgflo_buf_puts(&sqlb, "DELETE FROM ");
 	pgflo_buf_puts(&sqlb, t->qname);
-	pgflo_buf_puts(&sqlb, " WHERE ");
-	for (i = 0; i < r->nkey; i++) {
-		c = find_col(r->newv, r->nnew, r->keyv[i]);
-		if ((type = col_type(r, i, c->name)) == NULL) {
-			snprintf(errbuf, sizeof(errbuf),
-			    "no type for column %s", c->name);
-			return -1;
+	for (pass = 0; pass < 2; pass++) {
+		pgflo_buf_puts(&sqlb, pass == 0 ? " WHERE " :
+		    " AND EXISTS (SELECT 1 FROM ");
+		if (pass == 1) {
+			pgflo_buf_puts(&sqlb, t->qname);
+			pgflo_buf_puts(&sqlb, " WHERE ");
 		}
-		if (i > 0)
-			pgflo_buf_puts(&sqlb, " AND ");
-		pgflo_pg_quote_ident(&sqlb, c->name);
-		pgflo_buf_printf(&sqlb, "=$%d", i + 1);
-		oids_need((size_t)n + 1);
-		if (type_oid(type, &oids[n]) == -1)
-			return -1;
-		n++;
-		vals_add(c->v, type);
+		for (i = 0; i < r->nkey; i++) {
+			c = find_col(pass == 0 ? r->newv : r->oldv,
+			    pass == 0 ? r->nnew : r->nold, r->keyv[i]);
+			if ((type = col_type(r, i, c->name)) == NULL) {
+				snprintf(errbuf, sizeof(errbuf),
+				    "no type for column %s", c->name);
+				return -1;
+			}
+			if (i > 0)
+				pgflo_buf_puts(&sqlb, " AND ");
+			pgflo_pg_quote_ident(&sqlb, c->name);
+			pgflo_buf_printf(&sqlb, "=$%d", n + 1);
+			oids_need((size_t)n + 1);
+			if (type_oid(type, &oids[n]) == -1)
+				return -1;
+			n++;
+			vals_add(c->v, type);
+		}
 	}
+	pgflo_buf_putc(&sqlb, ')');
 	exec_stmt(prepare(n, idx), 0, idx, 1);
 	vals_reset();
 	return 0;
