@@ -264,6 +264,77 @@ LINE='set -o pipefail
 	pgflo-capture -d "$PGFLO_SRC" -S big2 --drop
 }
 
+@test "pgflo-copy: the sink fails on a missing table; table made, rows changed, same line: all rows" {
+	dst=$(newdb t9)
+	psql_src -c "CREATE TABLE pkt (id int PRIMARY KEY, v text);
+	  INSERT INTO pkt SELECT i, 'v' || i FROM generate_series(1, 1000) i"
+	ck=$BATS_TEST_TMPDIR/dup.pos
+	run --separate-stderr bash -c "$LINE" _ "$dst" "$ck" dup pkt
+	[ "$status" -ne 0 ]
+	[[ $stderr == *'relation "public.pkt" does not exist'* ]]
+	psql -X -q -d "$dst" -c "CREATE TABLE pkt (id int PRIMARY KEY, v text)"
+	psql_src -c "UPDATE pkt SET v = 'changed' WHERE id <= 10"
+	run --separate-stderr bash -c "$LINE" _ "$dst" "$ck" dup pkt
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	run same "$dst" pkt
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == "src 1000 "* ]]
+	pgflo-capture -d "$PGFLO_SRC" -S dup --drop
+}
+
+@test "pgflo-copy: the finished line run again twice: a table without a key gets no duplicates" {
+	dst=$(newdb t10)
+	psql_src -c "CREATE TABLE nk (id int, v text); ALTER TABLE nk REPLICA IDENTITY FULL;
+	  INSERT INTO nk SELECT i, 'v' || i FROM generate_series(1, 3) i"
+	psql -X -q -d "$dst" -c "CREATE TABLE nk (id int, v text)"
+	ck=$BATS_TEST_TMPDIR/nk.pos
+	bash -c "$LINE" _ "$dst" "$ck" nk nk
+	psql_src -c "INSERT INTO nk VALUES (4, 'v4'), (5, 'v5')"
+	bash -c "$LINE" _ "$dst" "$ck" nk nk
+	bash -c "$LINE" _ "$dst" "$ck" nk nk
+	run psql -X -At -d "$dst" -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM nk"
+	[ "$output" = "1,2,3,4,5" ]
+	pgflo-capture -d "$PGFLO_SRC" -S nk --drop
+}
+
+@test "pgflo-copy: kill -9 mid-copy of a table without a key, changes, same line: no row twice" {
+	dst=$(newdb t11)
+	psql_src -c "CREATE TABLE nk2 (id int, v text, pad text); ALTER TABLE nk2 REPLICA IDENTITY FULL;
+	  INSERT INTO nk2 SELECT i, 'v' || i, repeat('x', 200) FROM generate_series(1, 200000) i"
+	psql -X -q -d "$dst" -c "CREATE TABLE nk2 (id int, v text, pad text)"
+	ck=$BATS_TEST_TMPDIR/nk2.pos
+	bash -c "$LINE" _ "$dst" "$ck" nk2 nk2 2>/dev/null 3>&- &
+	for _ in $(seq 1 600); do
+		n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM nk2")
+		[ "$n" -ge 30000 ] && break
+		sleep 0.05
+	done
+	pkill -9 -f "pgflo-copy -d $PGFLO_SRC -S nk2"
+	wait || true
+	n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM nk2")
+	echo "rows in the target after the kill: $n"
+	[ "$n" -ge 30000 ] && [ "$n" -lt 200000 ]
+	psql_src -c "UPDATE nk2 SET v = 'u' || id WHERE id % 10 = 0;
+	  DELETE FROM nk2 WHERE id % 7 = 0;
+	  INSERT INTO nk2 SELECT i, 'new', '' FROM generate_series(200001, 201000) i"
+	run --separate-stderr bash -c "$LINE" _ "$dst" "$ck" nk2 nk2
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	a=$(psql_src -c "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM nk2 t")
+	b=$(psql -X -At -d "$dst" -c "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM nk2 t")
+	echo "src $a / target $b"
+	[ "$a" = "$b" ]
+	# Changes after the copy still flow, and the table's sync point is in the store.
+	psql_src -c "DELETE FROM nk2 WHERE id = 1; UPDATE nk2 SET v = 'late' WHERE id = 2"
+	bash -c "$LINE" _ "$dst" "$ck" nk2 nk2
+	b=$(psql -X -At -d "$dst" -c "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM nk2 t")
+	a=$(psql_src -c "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM nk2 t")
+	[ "$a" = "$b" ]
+	pgflo-capture -d "$PGFLO_SRC" -S nk2 --drop
+}
+
 @test "pgflo-copy: --no-slot leaves no slot and no publication behind" {
 	before=$(slots)
 	pubs=$(psql_src -c "SELECT count(*) FROM pg_publication")
