@@ -254,21 +254,130 @@ table_list(struct pgflo_buf *b, const struct pgflo_tables *t)
 	}
 }
 
+/*
+ * The condition on pg_class c that UPDATE and DELETE on c can log their
+ * old row: REPLICA IDENTITY FULL, or the valid, immediate primary key
+ * (DEFAULT) or replica identity index (USING INDEX), as relcache picks
+ * them.  Shared with the DDL trigger.
+ */
+#define HAS_IDENTITY \
+	"(c.relreplident = 'f' OR EXISTS (SELECT FROM pg_catalog.pg_index i " \
+	"WHERE i.indrelid = c.oid AND i.indisvalid AND i.indimmediate AND " \
+	"CASE c.relreplident WHEN 'd' THEN i.indisprimary " \
+	"WHEN 'i' THEN i.indisreplident ELSE false END))"
+
+/*
+ * The tables of t, and leaf partitions of its partitioned ones, without
+ * a replica identity: display name, schema, name, display name of the
+ * partitioned table (or null), whether pub publishes it for updates or
+ * deletes already.  NULL with errbuf set on failure.
+ */
+static PGresult *
+no_identity(PGconn *conn, const char *pub, const struct pgflo_tables *t,
+    char *errbuf, size_t errlen)
+{
+	struct pgflo_buf sql = { 0 };
+	PGresult *res;
+	size_t i;
+
+	pgflo_buf_puts(&sql, "WITH t AS (SELECT c.oid, c.relkind FROM (VALUES ");
+	for (i = 0; i < t->n; i++) {
+		pgflo_buf_puts(&sql, i > 0 ? ", (" : "(");
+		pgflo_pg_quote_literal(&sql, t->schema[i]);
+		pgflo_buf_puts(&sql, ", ");
+		pgflo_pg_quote_literal(&sql, t->name[i]);
+		pgflo_buf_putc(&sql, ')');
+	}
+	pgflo_buf_puts(&sql, ") u(s, r) "
+	    "JOIN pg_catalog.pg_namespace n ON n.nspname = u.s "
+	    "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid "
+	    "AND c.relname = u.r), "
+	    "l AS (SELECT oid AS top, oid AS rel FROM t WHERE relkind = 'r' "
+	    "UNION ALL SELECT t.oid, p.relid FROM t, "
+	    "pg_catalog.pg_partition_tree(t.oid) p "
+	    "WHERE t.relkind = 'p' AND p.isleaf) "
+	    "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), "
+	    "n.nspname, c.relname, CASE WHEN l.top <> l.rel THEN "
+	    "pg_catalog.format('%I.%I', tn.nspname, tc.relname) END, "
+	    "EXISTS (SELECT FROM pg_catalog.pg_publication p "
+	    "JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid "
+	    "WHERE p.pubname = $1 AND (p.pubupdate OR p.pubdelete) "
+	    "AND pr.prrelid = l.top) "
+	    "FROM l JOIN pg_catalog.pg_class c ON c.oid = l.rel "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	    "JOIN pg_catalog.pg_class tc ON tc.oid = l.top "
+	    "JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
+	    "WHERE c.relkind = 'r' AND NOT " HAS_IDENTITY " "
+	    "ORDER BY n.nspname, c.relname");
+	res = query(conn, pgflo_buf_cstr(&sql), pub, "could not check the "
+	    "replica identities", errbuf, errlen);
+	pgflo_buf_free(&sql);
+	return res;
+}
+
+/* The refusal naming the tables of no_identity's res. */
+static void
+no_identity_msg(const PGresult *res, char *errbuf, size_t errlen)
+{
+	static const char tail[] = " (UPDATE and DELETE on them would fail "
+	    "once published; run ALTER TABLE ... REPLICA IDENTITY FULL, use "
+	    "--replica-identity-full, --publish-inserts-only, or leave them "
+	    "out of -t)";
+	struct pgflo_buf b = { 0 };
+	int i, n = PQntuples(res), part, old;
+
+	pgflo_buf_puts(&b, "tables without a replica identity: ");
+	for (i = 0; i < n; i++) {
+		if (i > 0 && b.len + sizeof(tail) + 160 > errlen) {
+			pgflo_buf_printf(&b, " and %d more", n - i);
+			break;
+		}
+		if (i > 0)
+			pgflo_buf_puts(&b, ", ");
+		pgflo_buf_puts(&b, PQgetvalue(res, i, 0));
+		part = !PQgetisnull(res, i, 3);
+		old = strcmp(PQgetvalue(res, i, 4), "t") == 0;
+		if (part)
+			pgflo_buf_printf(&b, " (partition of %s",
+			    PQgetvalue(res, i, 3));
+		if (old)
+			pgflo_buf_puts(&b, part ? "; " : " (");
+		if (old)
+			pgflo_buf_puts(&b, "already published: its UPDATE "
+			    "and DELETE fail now");
+		if (part || old)
+			pgflo_buf_putc(&b, ')');
+	}
+	pgflo_buf_puts(&b, tail);
+	snprintf(errbuf, errlen, "%s", pgflo_buf_cstr(&b));
+	pgflo_buf_free(&b);
+}
+
+static int exec_cmd(PGconn *conn, const char *sql, const char *what,
+    char *errbuf, size_t errlen);
+
 int
 pgflo_pub_sync(PGconn *conn, const char *pub, const struct pgflo_tables *t,
-    int *changed, char *errbuf, size_t errlen)
+    int flags, int *changed, char *errbuf, size_t errlen)
 {
+	/* Columns 3 and 4: it publishes all four, or insert, truncate. */
 	static const char cur_sql[] =
-	    "SELECT p.puballtables, n.nspname, c.relname "
+	    "SELECT p.puballtables, n.nspname, c.relname, "
+	    "p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate, "
+	    "p.pubinsert AND NOT p.pubupdate AND NOT p.pubdelete "
+	    "AND p.pubtruncate "
 	    "FROM pg_catalog.pg_publication p "
 	    "LEFT JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid "
 	    "LEFT JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid "
 	    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	    "WHERE p.pubname = $1";
+	int inserts_only = (flags & PGFLO_PUB_INSERTS_ONLY) != 0;
+	const char *publish = inserts_only ? "insert, truncate" :
+	    "insert, update, delete, truncate";
 	struct pgflo_tables cur = { 0 };
 	struct pgflo_buf sql = { 0 };
-	PGresult *res;
-	int i, same, exists, r = -1;
+	PGresult *res, *nores = NULL;
+	int i, same, same_publish, exists, nfull = 0, r = -1;
 	size_t k;
 
 	if (changed != NULL)
@@ -292,27 +401,69 @@ pgflo_pub_sync(PGconn *conn, const char *pub, const struct pgflo_tables *t,
 	for (k = 0; same && k < t->n; k++)
 		same = strcmp(cur.schema[k], t->schema[k]) == 0 &&
 		    strcmp(cur.name[k], t->name[k]) == 0;
-	if (exists && same) {
-		r = 0;
-		goto out;
+	same_publish = exists &&
+	    strcmp(PQgetvalue(res, 0, inserts_only ? 4 : 3), "t") == 0;
+	/* Checked before anything changes; held tables too. */
+	if (!inserts_only) {
+		if ((nores = no_identity(conn, pub, t, errbuf, errlen)) ==
+		    NULL)
+			goto out;
+		nfull = PQntuples(nores);
+		if (nfull > 0 && (flags & PGFLO_PUB_RI_FULL) == 0) {
+			no_identity_msg(nores, errbuf, errlen);
+			r = -2;
+			goto out;
+		}
 	}
-	pgflo_buf_puts(&sql, !exists ? "CREATE PUBLICATION " :
-	    "ALTER PUBLICATION ");
-	pgflo_pg_quote_ident(&sql, pub);
-	pgflo_buf_puts(&sql, !exists ? " FOR TABLE " :
-	    " SET TABLE ");
-	table_list(&sql, t);
-	PQclear(res);
-	res = NULL;
-	if ((res = query(conn, pgflo_buf_cstr(&sql), NULL, !exists ?
-	    "could not create the publication" :
-	    "could not alter the publication", errbuf, errlen)) == NULL)
+	if (exists && same && same_publish && nfull == 0)
+		goto done;
+	pgflo_buf_puts(&sql, "BEGIN;\n");
+	for (i = 0; i < nfull; i++) {
+		pgflo_buf_puts(&sql, "ALTER TABLE ");
+		pgflo_pg_quote_ident(&sql, PQgetvalue(nores, i, 1));
+		pgflo_buf_putc(&sql, '.');
+		pgflo_pg_quote_ident(&sql, PQgetvalue(nores, i, 2));
+		pgflo_buf_puts(&sql, " REPLICA IDENTITY FULL;\n");
+	}
+	if (!exists) {
+		pgflo_buf_puts(&sql, "CREATE PUBLICATION ");
+		pgflo_pg_quote_ident(&sql, pub);
+		pgflo_buf_puts(&sql, " FOR TABLE ");
+		table_list(&sql, t);
+		pgflo_buf_printf(&sql, " WITH (publish = '%s');\n", publish);
+	}
+	if (exists && !same) {
+		pgflo_buf_puts(&sql, "ALTER PUBLICATION ");
+		pgflo_pg_quote_ident(&sql, pub);
+		pgflo_buf_puts(&sql, " SET TABLE ");
+		table_list(&sql, t);
+		pgflo_buf_puts(&sql, ";\n");
+	}
+	if (exists && !same_publish) {
+		pgflo_buf_puts(&sql, "ALTER PUBLICATION ");
+		pgflo_pg_quote_ident(&sql, pub);
+		pgflo_buf_printf(&sql, " SET (publish = '%s');\n", publish);
+	}
+	pgflo_buf_puts(&sql, "COMMIT");
+	if (exec_cmd(conn, pgflo_buf_cstr(&sql), nfull > 0 ?
+	    "could not set REPLICA IDENTITY FULL and update the publication" :
+	    !exists ? "could not create the publication" :
+	    "could not alter the publication", errbuf, errlen) == -1)
 		goto out;
+	for (i = 0; i < nfull; i++)
+		pgflo_warnx("warning: %s had no replica identity: set "
+		    "REPLICA IDENTITY FULL", PQgetvalue(nores, i, 0));
 	if (changed != NULL)
 		*changed = 1;
+done:
+	if (inserts_only)
+		pgflo_warnx("warning: publication \"%s\" publishes inserts and "
+		    "truncates only: updates and deletes are not captured",
+		    pub);
 	r = 0;
 out:
 	PQclear(res);
+	PQclear(nores);
 	pgflo_tables_free(&cur);
 	pgflo_buf_free(&sql);
 	return r;
@@ -474,14 +625,19 @@ exec_cmd(PGconn *conn, const char *sql, const char *what, char *errbuf,
 	return 0;
 }
 
+/* Ends the DDL function's comment when it sets REPLICA IDENTITY FULL. */
+#define RI_FULL_NOTE	"\n--replica-identity-full"
+
 /*
  * The patterns baked into slot's installed DDL function (its comment),
- * as a new string, or NULL when there is none.  -1 on error.
+ * as a new string, or NULL when there is none; *ri_full whether it was
+ * installed with PGFLO_PUB_RI_FULL.  -1 on error.
  */
 static int
-ddl_patterns(PGconn *conn, const char *slot, char **out, char *errbuf,
-    size_t errlen)
+ddl_patterns(PGconn *conn, const char *slot, char **out, int *ri_full,
+    char *errbuf, size_t errlen)
 {
+	size_t n, k = strlen(RI_FULL_NOTE);
 	char name[64];
 	PGresult *res;
 
@@ -498,6 +654,12 @@ ddl_patterns(PGconn *conn, const char *slot, char **out, char *errbuf,
 	if (PQntuples(res) > 0)
 		*out = pgflo_xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	*ri_full = 0;
+	if (*out != NULL && (n = strlen(*out)) >= k &&
+	    strcmp(*out + n - k, RI_FULL_NOTE) == 0) {
+		(*out)[n - k] = '\0';
+		*ri_full = 1;
+	}
 	return 0;
 }
 
@@ -505,28 +667,50 @@ ddl_patterns(PGconn *conn, const char *slot, char **out, char *errbuf,
  * Appends the PL/pgSQL of the function's ddl_command_end part that adds
  * a table created by CREATE TABLE [AS] or SELECT INTO to the publication
  * (literal publ) when it matches patterns as pgflo_tables_resolve would.
+ * While the publication publishes updates or deletes, a new table needs
+ * a replica identity to be added, and a new partition of a table in it
+ * one to be safe: without, it gets REPLICA IDENTITY FULL (variable
+ * ri_full) or a WARNING and a message with "warning" (prefix literal
+ * pfx).  Each step that may fail is in its own block: the creating
+ * statement must never fail because of us.
  */
 static int
 ddl_add_tables(struct pgflo_buf *b, const char *patterns, const char *publ,
-    char *errbuf, size_t errlen)
+    const char *pfx, char *errbuf, size_t errlen)
 {
 	struct pgflo_buf ls = { 0 }, lt = { 0 }, pat = { 0 };
 	const char *p = patterns;
 	int k, n = 0;
 
 	pgflo_buf_puts(b,
+	    "  SELECT p.pubupdate OR p.pubdelete INTO pubupd\n"
+	    "    FROM pg_publication p WHERE p.pubname = ");
+	pgflo_buf_puts(b, publ);
+	pgflo_buf_puts(b, ";\n"
 	    "  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP\n"
 	    "    CONTINUE WHEN r.classid <> 'pg_class'::regclass\n"
 	    "      OR r.object_type <> 'table' OR r.command_tag NOT IN\n"
 	    "      ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO');\n"
-	    "    SELECT n.nspname, c.relname INTO nsp, tbl FROM pg_class c\n"
+	    "    SELECT n.nspname, c.relname, c.relkind, c.relispartition,\n"
+	    "      " HAS_IDENTITY "\n"
+	    "      INTO nsp, tbl, kind, part, hasid FROM pg_class c\n"
 	    "      JOIN pg_namespace n ON n.oid = c.relnamespace\n"
 	    "      WHERE c.oid = r.objid AND c.relkind IN ('r', 'p')\n"
-	    "      AND NOT c.relispartition AND c.relpersistence = 'p';\n"
+	    "      AND c.relpersistence = 'p';\n"
 	    "    CONTINUE WHEN NOT FOUND\n"
 	    "      OR nsp IN ('pg_catalog', 'information_schema')\n"
-	    "      OR nsp ~ '^pg_(toast|temp_)'\n"
-	    "      OR NOT EXISTS (SELECT FROM (VALUES ");
+	    "      OR nsp ~ '^pg_(toast|temp_)';\n"
+	    "    IF part THEN\n"
+	    /* Published with its parent already: it only needs an identity. */
+	    "      CONTINUE WHEN hasid OR kind <> 'r' OR pubupd IS NOT TRUE\n"
+	    "        OR NOT EXISTS (SELECT FROM pg_publication_rel pr\n"
+	    "          JOIN pg_publication p ON p.oid = pr.prpubid\n"
+	    "          WHERE p.pubname = ");
+	pgflo_buf_puts(b, publ);
+	pgflo_buf_puts(b, " AND pr.prrelid IN\n"
+	    "          (SELECT relid FROM pg_partition_ancestors(r.objid)));\n"
+	    "    ELSE\n"
+	    "      CONTINUE WHEN NOT EXISTS (SELECT FROM (VALUES ");
 	while ((k = pattern_next(&p, &ls, &lt, &pat, errbuf, errlen)) == 1) {
 		pgflo_buf_puts(b, n++ > 0 ? ", (" : "(");
 		pgflo_pg_quote_literal(b, ls.data);
@@ -544,15 +728,53 @@ ddl_add_tables(struct pgflo_buf *b, const char *patterns, const char *publ,
 		return -1;
 	}
 	pgflo_buf_puts(b, ") p(s, t)\n"
-	    "        WHERE nsp LIKE p.s AND tbl LIKE p.t)\n"
-	    "      OR EXISTS (SELECT FROM pg_publication WHERE pubname = ");
+	    "          WHERE nsp LIKE p.s AND tbl LIKE p.t)\n"
+	    "        OR EXISTS (SELECT FROM pg_publication WHERE pubname = ");
 	pgflo_buf_puts(b, publ);
 	pgflo_buf_puts(b, "\n"
-	    "        AND puballtables)\n"
-	    "      OR EXISTS (SELECT FROM pg_publication_tables\n"
-	    "        WHERE pubname = ");
+	    "          AND puballtables)\n"
+	    "        OR EXISTS (SELECT FROM pg_publication_tables\n"
+	    "          WHERE pubname = ");
 	pgflo_buf_puts(b, publ);
 	pgflo_buf_puts(b, " AND schemaname = nsp AND tablename = tbl);\n"
+	    "    END IF;\n"
+	    "    IF pubupd AND NOT hasid THEN\n"
+	    "      BEGIN\n"
+	    "        IF ri_full THEN\n"
+	    /* Our own ALTER is no ddl record (see the top of the function). */
+	    "          PERFORM set_config('pgflo.ddl_internal', 'on', true);\n"
+	    "          EXECUTE format('ALTER TABLE %I.%I REPLICA IDENTITY FULL',\n"
+	    "            nsp, tbl);\n"
+	    "          PERFORM set_config('pgflo.ddl_internal', '', true);\n"
+	    "          hasid := true;\n"
+	    "          RAISE WARNING 'pgflo: new table %.% had no replica "
+	    "identity: set REPLICA IDENTITY FULL',\n"
+	    "            quote_ident(nsp), quote_ident(tbl);\n"
+	    "        ELSE\n"
+	    "          msg := format(CASE WHEN part THEN 'new partition %I.%I "
+	    "of a table in publication %I has no replica identity: UPDATE "
+	    "and DELETE on it fail until it has one'\n"
+	    "            ELSE 'new table %I.%I is not added to publication %I: "
+	    "it has no replica identity' END, nsp, tbl, ");
+	pgflo_buf_puts(b, publ);
+	pgflo_buf_puts(b, ");\n"
+	    "          RAISE WARNING 'pgflo: %', msg USING HINT = 'Give it a "
+	    "primary key or REPLICA IDENTITY FULL' ||\n"
+	    "            CASE WHEN part THEN '.' ELSE ', then run pgflo-capture "
+	    "with -t to add it.' END;\n"
+	    "          PERFORM pg_logical_emit_message(true, ");
+	pgflo_buf_puts(b, pfx);
+	pgflo_buf_puts(b, ",\n"
+	    "            json_build_object('tag', r.command_tag, 'object_type',\n"
+	    "              r.object_type, 'schema', nsp, 'table', tbl,\n"
+	    "              'statement', current_query(), 'warning', msg)::text);\n"
+	    "        END IF;\n"
+	    "      EXCEPTION WHEN OTHERS THEN\n"
+	    "        RAISE WARNING 'pgflo: new table %.%: %', quote_ident(nsp),\n"
+	    "          quote_ident(tbl), SQLERRM;\n"
+	    "      END;\n"
+	    "    END IF;\n"
+	    "    CONTINUE WHEN part OR (pubupd AND NOT hasid);\n"
 	    "    BEGIN\n"
 	    "      EXECUTE format('ALTER PUBLICATION %I ADD TABLE %I.%I', ");
 	pgflo_buf_puts(b, publ);
@@ -572,14 +794,16 @@ ddl_add_tables(struct pgflo_buf *b, const char *patterns, const char *publ,
 
 int
 pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
-    const char *patterns, char *errbuf, size_t errlen)
+    const char *patterns, int flags, char *errbuf, size_t errlen)
 {
 	struct pgflo_buf sql = { 0 }, fn = { 0 }, lit = { 0 }, body = { 0 };
+	struct pgflo_buf pfx = { 0 };
 	char prefix[128], *kept = NULL;
-	int r = -1;
+	int r = -1, ri_full = (flags & PGFLO_PUB_RI_FULL) != 0;
 
 	if (patterns == NULL) {
-		if (ddl_patterns(conn, slot, &kept, errbuf, errlen) == -1)
+		if (ddl_patterns(conn, slot, &kept, &ri_full, errbuf,
+		    errlen) == -1)
 			return -1;
 		patterns = kept;
 	}
@@ -588,6 +812,8 @@ pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
 	ddl_name(&fn, "ddl", slot);
 	pgflo_pg_quote_literal(&lit, pub);
 	pgflo_buf_cstr(&lit);
+	pgflo_pg_quote_literal(&pfx, prefix);
+	pgflo_buf_cstr(&pfx);
 
 	/* The body goes as one quoted literal: no quoting inside can end it. */
 	pgflo_buf_puts(&body, "\n"
@@ -597,7 +823,19 @@ pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
 	    "  done oid[] := '{}';\n"
 	    "  nsp text;\n"
 	    "  tbl text;\n"
+	    "  kind \"char\";\n"
+	    "  part boolean;\n"
+	    "  hasid boolean;\n"
+	    "  pubupd boolean;\n"
+	    "  msg text;\n");
+	pgflo_buf_printf(&body, "  ri_full constant boolean := %s;\n",
+	    ri_full ? "true" : "false");
+	pgflo_buf_puts(&body,
 	    "BEGIN\n"
+	    /* Set around the ALTER TABLE that this function runs itself. */
+	    "  IF current_setting('pgflo.ddl_internal', true) = 'on' THEN\n"
+	    "    RETURN;\n"
+	    "  END IF;\n"
 	    "  IF tg_event = 'sql_drop' THEN\n"
 	    "    FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() d\n"
 	    "        WHERE d.object_type = 'table' AND d.original LOOP\n"
@@ -618,7 +856,8 @@ pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
 	    "    RETURN;\n"
 	    "  END IF;\n");
 	if (patterns != NULL && *patterns != '\0' &&
-	    ddl_add_tables(&body, patterns, lit.data, errbuf, errlen) == -1)
+	    ddl_add_tables(&body, patterns, lit.data, pfx.data, errbuf,
+	    errlen) == -1)
 		goto out;
 	pgflo_buf_puts(&body,
 	    "  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP\n"
@@ -660,9 +899,14 @@ pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
 	pgflo_buf_puts(&sql, ";\nCOMMENT ON FUNCTION ");
 	pgflo_buf_puts(&sql, fn.data);
 	pgflo_buf_puts(&sql, "() IS ");
-	if (patterns != NULL && *patterns != '\0')
-		pgflo_pg_quote_literal(&sql, patterns);
-	else
+	if (patterns != NULL && *patterns != '\0') {
+		/* body is in sql already: reused for the comment. */
+		pgflo_buf_reset(&body);
+		pgflo_buf_puts(&body, patterns);
+		if (ri_full)
+			pgflo_buf_puts(&body, RI_FULL_NOTE);
+		pgflo_pg_quote_literal(&sql, pgflo_buf_cstr(&body));
+	} else
 		pgflo_buf_puts(&sql, "NULL");
 	pgflo_buf_puts(&sql, ";\nDROP EVENT TRIGGER IF EXISTS ");
 	ddl_name(&sql, "ddl", slot);
@@ -684,6 +928,7 @@ out:
 	pgflo_buf_free(&fn);
 	pgflo_buf_free(&lit);
 	pgflo_buf_free(&body);
+	pgflo_buf_free(&pfx);
 	free(kept);
 	return r;
 }

@@ -44,13 +44,29 @@ void	pgflo_tables_free(struct pgflo_tables *t);
 /* 1 when valid as a slot name ([a-z0-9_], 1 to 63 bytes), else 0. */
 int	pgflo_slot_name_ok(const char *slot);
 
+/* Flags of pgflo_pub_sync and pgflo_ddl_install. */
+#define PGFLO_PUB_RI_FULL	0x01	/* --replica-identity-full */
+#define PGFLO_PUB_INSERTS_ONLY	0x02	/* --publish-inserts-only */
+
 /*
- * Makes publication pub hold exactly tables: creates it when missing,
- * ALTER ... SET TABLE when its list differs.  *changed (may be NULL) is
+ * Makes publication pub hold exactly tables and publish insert, update,
+ * delete and truncate (PGFLO_PUB_INSERTS_ONLY: insert and truncate):
+ * creates it when missing, alters its table list and its publish
+ * parameter when they differ.  A table published for updates and
+ * deletes needs a usable replica identity, or the application's UPDATE
+ * and DELETE on it fail: so unless PGFLO_PUB_INSERTS_ONLY, every table,
+ * and every leaf partition of a partitioned one, must have a primary key
+ * (not deferrable), a REPLICA IDENTITY USING INDEX whose index exists, or
+ * REPLICA IDENTITY FULL, including tables the publication held before.
+ * With PGFLO_PUB_RI_FULL, those without get REPLICA IDENTITY FULL, with a
+ * warning on stderr each, in the transaction that alters the publication;
+ * without it, nothing is changed and -2 is returned with errbuf naming
+ * them (a configuration error).  PGFLO_PUB_INSERTS_ONLY warns on stderr
+ * that updates and deletes are not captured.  *changed (may be NULL) is
  * set to 1 when something was created or altered.
  */
 int	pgflo_pub_sync(PGconn *conn, const char *pub,
-	    const struct pgflo_tables *tables, int *changed,
+	    const struct pgflo_tables *tables, int flags, int *changed,
 	    char *errbuf, size_t errlen);
 /* 1 exists, 0 not, -1 error. */
 int	pgflo_pub_exists(PGconn *conn, const char *pub, char *errbuf,
@@ -94,12 +110,24 @@ int	pgflo_slot_drop(PGconn *conn, const char *slot, char *errbuf,
  * {"tag","object_type","schema","table","statement"}.  With patterns
  * (as for pgflo_tables_resolve), a table made by CREATE TABLE [AS] or
  * SELECT INTO that they match is first added to pub, in the creating
- * transaction, so that its CREATE is such a message too.  patterns NULL
- * keeps those of the installed function (none when there is none); ""
- * means none.  Needs a superuser.
+ * transaction, so that its CREATE is such a message too.
+ *
+ * While pub publishes updates or deletes, a new table without a replica
+ * identity (as for pgflo_pub_sync; a partitioned one without a primary
+ * key) is not added, and a new partition without one of a table in pub
+ * cannot be left out: with PGFLO_PUB_RI_FULL in flags, the trigger gives
+ * either REPLICA IDENTITY FULL (and adds the table); without it, it
+ * raises a WARNING in the creating session and writes a message whose
+ * content also has "warning" (a sentence naming the table), to be shown
+ * rather than written as a record.  Nothing in the trigger makes the
+ * creating statement fail.
+ *
+ * patterns NULL keeps the patterns and PGFLO_PUB_RI_FULL of the installed
+ * function (none when there is none), ignoring flags; "" means none.
+ * Needs a superuser.
  */
 int	pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
-	    const char *patterns, char *errbuf, size_t errlen);
+	    const char *patterns, int flags, char *errbuf, size_t errlen);
 /* Drops them (IF EXISTS). */
 int	pgflo_ddl_drop(PGconn *conn, const char *slot, char *errbuf,
 	    size_t errlen);

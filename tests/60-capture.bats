@@ -109,7 +109,9 @@ update 500"
 		-c 'ALTER TABLE ri_idx REPLICA IDENTITY USING INDEX ri_idx_u' \
 		-c 'CREATE TABLE ri_none (id int, v text)' \
 		-c 'ALTER TABLE ri_none REPLICA IDENTITY NOTHING'
-	mkslot s_ri 'public.ri_*'
+	# -t refuses ri_none (NOTHING): added by hand, as a user may.
+	mkslot s_ri 'public.ri_d*,public.ri_f*,public.ri_i*'
+	psql_src -c 'ALTER PUBLICATION s_ri ADD TABLE ri_none'
 	psql_src -c "INSERT INTO ri_def VALUES (1, 'a')" -c "UPDATE ri_def SET v = 'b'" \
 		-c 'UPDATE ri_def SET id = 2' -c 'DELETE FROM ri_def' \
 		-c "INSERT INTO ri_full VALUES (1, 'a')" -c "UPDATE ri_full SET v = 'b'" \
@@ -182,7 +184,7 @@ update 500"
 
 @test "pgflo-capture: --track-ddl adds a new table matching -t from its CREATE on" {
 	psql_src -c 'CREATE SCHEMA nt_other'
-	capture -S s_new -t 'public.*' --create-slot --track-ddl -E 0/1
+	capture -S s_new -t 'public.*' --create-slot --track-ddl --replica-identity-full -E 0/1
 	psql_src -c 'BEGIN' -c 'CREATE TABLE nt_a (id int PRIMARY KEY, v text)' \
 		-c "INSERT INTO nt_a VALUES (1, 'same')" -c 'COMMIT' \
 		-c "INSERT INTO nt_a VALUES (2, 'later')" \
@@ -210,7 +212,144 @@ update 500"
 public.nt_c
 public.nt_d
 public.nt_p'
+	# --replica-identity-full, kept too: the keyless ones got FULL.
+	run psql_src -c "SELECT relname || ' ' || relreplident::text FROM pg_class WHERE relname IN ('nt_a', 'nt_c', 'nt_d', 'nt_p', 'nt_p1') ORDER BY 1"
+	assert_output 'nt_a d
+nt_c f
+nt_d f
+nt_p f
+nt_p1 f'
 	capture -S s_new --drop
+}
+
+@test "pgflo-capture: -t refuses tables without a replica identity, naming each, and changes nothing" {
+	psql_src -c 'CREATE SCHEMA rid' -c 'CREATE SCHEMA "rid odd"' \
+		-c 'CREATE TABLE rid.keyed (id int PRIMARY KEY)' \
+		-c 'CREATE TABLE rid.nokey (id int, v text)' \
+		-c 'CREATE TABLE rid.byidx (id int NOT NULL)' \
+		-c 'CREATE UNIQUE INDEX rid_byidx_id ON rid.byidx (id)' \
+		-c 'ALTER TABLE rid.byidx REPLICA IDENTITY USING INDEX rid_byidx_id' \
+		-c 'CREATE TABLE rid.full (id int)' -c 'ALTER TABLE rid.full REPLICA IDENTITY FULL' \
+		-c 'CREATE TABLE rid.lost (id int NOT NULL)' \
+		-c 'CREATE UNIQUE INDEX rid_lost_id ON rid.lost (id)' \
+		-c 'ALTER TABLE rid.lost REPLICA IDENTITY USING INDEX rid_lost_id' \
+		-c 'DROP INDEX rid.rid_lost_id' \
+		-c 'CREATE TABLE rid.nothing (id int PRIMARY KEY)' \
+		-c 'ALTER TABLE rid.nothing REPLICA IDENTITY NOTHING' \
+		-c 'CREATE TABLE rid.defer (id int PRIMARY KEY DEFERRABLE)' \
+		-c 'CREATE TABLE rid.parted (id int) PARTITION BY RANGE (id)' \
+		-c 'CREATE TABLE rid.parted_a PARTITION OF rid.parted FOR VALUES FROM (0) TO (10)' \
+		-c 'CREATE TABLE rid.parted_b PARTITION OF rid.parted FOR VALUES FROM (10) TO (20)' \
+		-c 'ALTER TABLE rid.parted_b REPLICA IDENTITY FULL' \
+		-c 'CREATE TABLE "rid odd"."T x" (id int)' \
+		-c "INSERT INTO rid.nokey VALUES (1, 'a')"
+	tail='(UPDATE and DELETE on them would fail once published; run ALTER TABLE ... REPLICA IDENTITY FULL, use --replica-identity-full, --publish-inserts-only, or leave them out of -t)'
+	run --separate-stderr capture -S s_rid -t 'rid.*,rid odd.*' --create-slot -E 0/1
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "pgflo-capture: tables without a replica identity: rid.defer, rid.lost, rid.nokey, rid.nothing, rid.parted_a (partition of rid.parted), \"rid odd\".\"T x\" $tail" ]
+	run psql_src -c "SELECT (SELECT count(*) FROM pg_publication WHERE pubname = 's_rid') + (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 's_rid')"
+	assert_output 0
+	run -0 psql_src -c "UPDATE rid.nokey SET v = 'b'" -c 'DELETE FROM rid.nokey'
+	# A name without a wildcard is refused the same way.
+	run --separate-stderr capture -S s_rid -t 'rid.keyed,rid.nokey' --create-slot -E 0/1
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "pgflo-capture: tables without a replica identity: rid.nokey $tail" ]
+	# A publication that holds one already: named so, and left as it is.
+	psql_src -c 'CREATE PUBLICATION s_rid FOR TABLE rid.nokey'
+	run --separate-stderr capture -S s_rid -t 'rid.keyed,rid.nokey' --create-slot -E 0/1
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "pgflo-capture: tables without a replica identity: rid.nokey (already published: its UPDATE and DELETE fail now) $tail" ]
+	run psql_src -c "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = 's_rid'"
+	assert_output 'rid.nokey'
+	psql_src -c 'DROP PUBLICATION s_rid'
+	# Keys, USING INDEX and FULL (partitions too) are accepted.
+	run --separate-stderr capture -S s_rid -t 'rid.keyed,rid.byidx,rid.full' --create-slot -E 0/1
+	[ "$status" -eq 0 ]
+	[ "$stderr" = '' ]
+	capture -S s_rid --drop
+}
+
+@test "pgflo-capture: --replica-identity-full sets FULL on them; updates carry the old row" {
+	psql_src -c 'CREATE SCHEMA rif' -c 'CREATE TABLE rif.keyed (id int PRIMARY KEY)' \
+		-c 'CREATE TABLE rif.nokey (id int, v text)'
+	run --separate-stderr capture -S s_rif -t 'rif.*' --create-slot --replica-identity-full -E 0/1
+	[ "$status" -eq 0 ]
+	[ "$stderr" = 'pgflo-capture: warning: rif.nokey had no replica identity: set REPLICA IDENTITY FULL' ]
+	run psql_src -c "SELECT relname || ' ' || relreplident::text FROM pg_class WHERE relnamespace = 'rif'::regnamespace AND relkind = 'r' ORDER BY 1"
+	assert_output 'keyed d
+nokey f'
+	psql_src -c "INSERT INTO rif.nokey VALUES (1, 'a')" -c "UPDATE rif.nokey SET v = 'b'" \
+		-c 'DELETE FROM rif.nokey'
+	capture -S s_rif -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	run jq -c 'select(.table) | [.op, .table, .key, .old, .new]' "$BATS_TEST_TMPDIR/out"
+	assert_output '["insert","nokey",["id","v"],null,{"id":1,"v":"a"}]
+["update","nokey",["id","v"],{"id":1,"v":"a"},{"id":1,"v":"b"}]
+["delete","nokey",["id","v"],{"id":1,"v":"b"},null]'
+	# Nothing left to set: a second run is silent.
+	run --separate-stderr capture -S s_rif -t 'rif.*' --replica-identity-full -E 0/1
+	[ "$status" -eq 0 ]
+	[ "$stderr" = '' ]
+	run capture -S s_rif -t 'rif.*' --replica-identity-full --publish-inserts-only -E 0/1
+	assert_failure 2
+	assert_line --index 0 'pgflo-capture: --publish-inserts-only and --replica-identity-full exclude each other'
+	run capture -S s_rif --replica-identity-full -E 0/1
+	assert_failure 2
+	assert_line --index 0 'pgflo-capture: --publish-inserts-only and --replica-identity-full need -t'
+	capture -S s_rif --drop
+}
+
+@test "pgflo-capture: --publish-inserts-only takes them: inserts flow, updates stay on the source" {
+	psql_src -c 'CREATE SCHEMA rio' -c 'CREATE TABLE rio.nokey (id int, v text)'
+	warn='pgflo-capture: warning: publication "s_rio" publishes inserts and truncates only: updates and deletes are not captured'
+	run --separate-stderr capture -S s_rio -t 'rio.*' --create-slot --publish-inserts-only -E 0/1
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "$warn" ]
+	run -0 psql_src -c "INSERT INTO rio.nokey VALUES (1, 'a')" -c "UPDATE rio.nokey SET v = 'b'" \
+		-c 'DELETE FROM rio.nokey' -c "INSERT INTO rio.nokey VALUES (2, 'c')"
+	capture -S s_rio -E "$(endpos)" >"$BATS_TEST_TMPDIR/out"
+	run jq -c 'select(.table) | [.op, .new]' "$BATS_TEST_TMPDIR/out"
+	assert_output '["insert",{"id":1,"v":"a"}]
+["insert",{"id":2,"v":"c"}]'
+	run psql_src -c "SELECT relreplident FROM pg_class WHERE oid = 'rio.nokey'::regclass"
+	assert_output d
+	# Without the flag, -t would publish updates again: refused, unchanged.
+	run --separate-stderr capture -S s_rio -t 'rio.*' -E 0/1
+	[ "$status" -eq 2 ]
+	[[ $stderr == 'pgflo-capture: tables without a replica identity: rio.nokey (UPDATE and DELETE'* ]]
+	# Other publish settings are made to follow the flag.
+	psql_src -c "ALTER PUBLICATION s_rio SET (publish = 'insert, delete')"
+	run --separate-stderr capture -S s_rio -t 'rio.*' --publish-inserts-only -E 0/1
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "$warn" ]
+	run psql_src -c "SELECT pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = 's_rio'"
+	assert_output 't|f|f|t'
+	capture -S s_rio --drop
+}
+
+@test "pgflo-capture: --track-ddl leaves out a new table without a replica identity, with warnings" {
+	psql_src -c 'CREATE SCHEMA rit' -c 'CREATE TABLE rit.keyed (id int PRIMARY KEY)'
+	capture -S s_rit -t 'rit.*' --create-slot --track-ddl -E 0/1 2>/dev/null
+	run --separate-stderr psql_src -c 'CREATE TABLE rit.nokey (id int, v text)' \
+		-c "INSERT INTO rit.nokey VALUES (1, 'a')" -c "UPDATE rit.nokey SET v = 'b'" \
+		-c 'DELETE FROM rit.nokey' -c "INSERT INTO rit.nokey VALUES (2, 'c')" \
+		-c 'CREATE TABLE rit.later (id int PRIMARY KEY)' -c 'INSERT INTO rit.later VALUES (1)'
+	[ "$status" -eq 0 ]
+	[ "$stderr" = 'WARNING:  pgflo: new table rit.nokey is not added to publication s_rit: it has no replica identity
+HINT:  Give it a primary key or REPLICA IDENTITY FULL, then run pgflo-capture with -t to add it.' ]
+	run --separate-stderr capture -S s_rit --track-ddl -E "$(endpos)"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = 'pgflo-capture: warning: new table rit.nokey is not added to publication s_rit: it has no replica identity' ]
+	run jq -c 'select(.table) | [.op, .table, .tag, .new]' <<<"$output"
+	assert_output '["ddl","later","CREATE TABLE",null]
+["insert","later",null,{"id":1}]'
+	# Given a key later, it joins at the next start with -t.
+	psql_src -c 'ALTER TABLE rit.nokey ADD PRIMARY KEY (id)' -c "UPDATE rit.nokey SET v = 'd'"
+	run -0 capture -S s_rit -t 'rit.*' --track-ddl -E 0/1
+	run psql_src -c "SELECT tablename FROM pg_publication_tables WHERE pubname = 's_rit' ORDER BY 1"
+	assert_output 'keyed
+later
+nokey'
+	capture -S s_rit --drop
 }
 
 @test "pgflo-capture: restart from a checkpoint neither loses nor repeats" {
@@ -264,7 +403,7 @@ null'
 }
 
 @test "pgflo-capture: --endpos stops at once when nothing is pending" {
-	psql_src -c 'CREATE TABLE ep_t (id int)'
+	psql_src -c 'CREATE TABLE ep_t (id int PRIMARY KEY)'
 	mkslot s_endpos public.ep_t
 	run -0 timeout 20 pgflo-capture -d "$PGFLO_SRC" -S s_endpos -E "$(endpos)"
 	assert_output ''
@@ -288,7 +427,7 @@ null'
 }
 
 @test "pgflo-capture: an idle slot follows the server while another database is busy" {
-	psql_src -c 'CREATE TABLE idle_t (id int)'
+	psql_src -c 'CREATE TABLE idle_t (id int PRIMARY KEY)'
 	mkslot s_idle public.idle_t
 	before=$(psql_src -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 's_idle'")
 	pgflo-capture -d "$PGFLO_SRC" -S s_idle -s 1 >"$BATS_TEST_TMPDIR/out" 3>&- &
@@ -334,8 +473,8 @@ null'
 
 @test "pgflo-capture: -t globs several schemas; the publication follows the list" {
 	psql_src -c 'CREATE SCHEMA s1' -c 'CREATE SCHEMA s2' \
-		-c 'CREATE TABLE s1.a (id int)' -c 'CREATE TABLE s1.b (id int)' \
-		-c 'CREATE TABLE s2.a (id int)' -c 'CREATE TABLE s2.c (id int)'
+		-c 'CREATE TABLE s1.a (id int PRIMARY KEY)' -c 'CREATE TABLE s1.b (id int PRIMARY KEY)' \
+		-c 'CREATE TABLE s2.a (id int PRIMARY KEY)' -c 'CREATE TABLE s2.c (id int PRIMARY KEY)'
 	mkslot s_glob 's1.*,s2.a'
 	run psql_src -c "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = 's_glob' ORDER BY 1"
 	assert_output 's1.a
@@ -350,7 +489,7 @@ s2.a'
 }
 
 @test "pgflo-capture: --drop removes the slot and the publication" {
-	psql_src -c 'CREATE TABLE drop_t (id int)'
+	psql_src -c 'CREATE TABLE drop_t (id int PRIMARY KEY)'
 	mkslot s_drop public.drop_t
 	run -0 capture -S s_drop --drop
 	run psql_src -c "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 's_drop') + (SELECT count(*) FROM pg_publication WHERE pubname = 's_drop')"
@@ -424,7 +563,7 @@ s2.a'
 }
 
 @test "pgflo-capture: --heartbeat writes WAL messages but no records" {
-	psql_src -c 'CREATE TABLE hb_t (id int)'
+	psql_src -c 'CREATE TABLE hb_t (id int PRIMARY KEY)'
 	mkslot s_hb public.hb_t
 	capture -S s_hb2 -P s_hb --create-slot -E 0/1
 	pgflo-capture -d "$PGFLO_SRC" -S s_hb --heartbeat 300ms -s 1 >"$BATS_TEST_TMPDIR/out" 3>&- &

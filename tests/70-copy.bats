@@ -358,6 +358,56 @@ LINE='set -o pipefail
 	psql_admin -c "SELECT pg_drop_replication_slot('taken')" >/dev/null
 }
 
+@test "pgflo-copy: tables without a replica identity are refused before the slot; the flags take them" {
+	psql_src -c "CREATE SCHEMA cri; CREATE TABLE cri.keyed (id int PRIMARY KEY);
+	  CREATE TABLE cri.nokey (id int, v text);
+	  INSERT INTO cri.keyed VALUES (1); INSERT INTO cri.nokey VALUES (1, 'a')"
+	before=$(slots)
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S cri -t 'cri.*'
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "$stderr" = 'pgflo-copy: tables without a replica identity: cri.nokey (UPDATE and DELETE on them would fail once published; run ALTER TABLE ... REPLICA IDENTITY FULL, use --replica-identity-full, --publish-inserts-only, or leave them out of -t)' ]
+	[ "$(slots)" = "$before" ]
+	run psql_src -c "SELECT count(*) FROM pg_publication WHERE pubname = 'cri'"
+	[ "$output" = 0 ]
+	psql_src -c "UPDATE cri.nokey SET v = 'b'"
+	# --no-slot makes no publication: it copies any table, and takes no flag.
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t 'cri.*'
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 6 ]
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t 'cri.*' --replica-identity-full
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = 'pgflo-copy: --no-slot makes no publication: --publish-inserts-only and --replica-identity-full do not apply' ]
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S cri -t 'cri.*' --replica-identity-full --publish-inserts-only
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = 'pgflo-copy: --publish-inserts-only and --replica-identity-full exclude each other' ]
+
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S cri -t 'cri.*' -j 1 --replica-identity-full
+	[ "$status" -eq 0 ]
+	[ "$stderr" = 'pgflo-copy: warning: cri.nokey had no replica identity: set REPLICA IDENTITY FULL' ]
+	run jq -c 'select(.op == "insert") | [.table, .key, .new]' <<<"$output"
+	[ "$output" = '["keyed",["id"],{"id":1}]
+["nokey",["id","v"],{"id":1,"v":"b"}]' ]
+	run psql_src -c "SELECT relreplident FROM pg_class WHERE oid = 'cri.nokey'::regclass"
+	[ "$output" = f ]
+	run psql_src -c "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = 'cri' ORDER BY 1"
+	[ "$output" = 'cri.keyed
+cri.nokey' ]
+	pgflo-capture -d "$PGFLO_SRC" -S cri --drop
+
+	psql_src -c "CREATE TABLE cri.ins (id int); INSERT INTO cri.ins VALUES (1)"
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S cri_ins -t cri.ins --publish-inserts-only
+	[ "$status" -eq 0 ]
+	[ "$stderr" = 'pgflo-copy: warning: publication "cri_ins" publishes inserts and truncates only: updates and deletes are not captured' ]
+	[ "${#lines[@]}" -eq 3 ]
+	run -0 psql_src -c "UPDATE cri.ins SET id = 2" -c "INSERT INTO cri.ins VALUES (3)"
+	end=$(psql_src -c 'SELECT pg_current_wal_insert_lsn()')
+	run --separate-stderr pgflo-capture -d "$PGFLO_SRC" -S cri_ins -E "$end"
+	run jq -c 'select(.table) | [.op, .new]' <<<"$output"
+	[ "$output" = '["insert",{"id":3}]' ]
+	pgflo-capture -d "$PGFLO_SRC" -S cri_ins --drop
+}
+
 @test "pgflo-copy: usage errors exit 2" {
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -t big
 	[ "$status" -eq 2 ]

@@ -28,13 +28,15 @@
 #define SYNOPSIS \
 	"pgflo-capture [-n] [-c store] [-E lsn] [-I pos] [-P publication]\n" \
 	"       [-s secs] [-t tables] [--create-slot] [--heartbeat secs]\n" \
+	"       [--publish-inserts-only | --replica-identity-full]\n" \
 	"       [--track-ddl] -d conninfo -S slot\n" \
 	"       pgflo-capture --drop [-P publication] -d conninfo -S slot"
 
 #define EPOCH_2000_US	946684800000000LL
 
 enum {
-	OPT_CREATE_SLOT = 256, OPT_DROP, OPT_HEARTBEAT, OPT_TRACK_DDL
+	OPT_CREATE_SLOT = 256, OPT_DROP, OPT_HEARTBEAT, OPT_TRACK_DDL,
+	OPT_INSERTS_ONLY, OPT_RI_FULL
 };
 
 static const struct option longopts[] = {
@@ -47,6 +49,8 @@ static const struct option longopts[] = {
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "no-loop",		no_argument,	   NULL, 'n' },
 	{ "publication",	required_argument, NULL, 'P' },
+	{ "publish-inserts-only", no_argument,	   NULL, OPT_INSERTS_ONLY },
+	{ "replica-identity-full", no_argument,	   NULL, OPT_RI_FULL },
 	{ "slot",		required_argument, NULL, 'S' },
 	{ "start",		required_argument, NULL, 'I' },
 	{ "status-interval",	required_argument, NULL, 's' },
@@ -60,6 +64,7 @@ static const struct option longopts[] = {
 static const char *conninfo, *slot, *pubname, *cpurl;
 static struct pgflo_buf tablepats;
 static int create_slot, dropflag, track_ddl, noloop;
+static int pubflags;		/* PGFLO_PUB_*, for -t */
 static long status_ms = 10000, heartbeat_ms;
 static pgflo_lsn endpos;
 
@@ -151,6 +156,10 @@ help(void)
 "  -s, --status-interval=SECS  status updates to the server (default 10s)\n"
 "      --heartbeat=SECS      emit a heartbeat message this often\n"
 "      --track-ddl           capture DDL on the tables as ddl records\n"
+"      --replica-identity-full  give tables without a key REPLICA IDENTITY\n"
+"                            FULL (alters them) rather than refuse them\n"
+"      --publish-inserts-only  publish only inserts and truncates, so that\n"
+"                            tables without a key may join\n"
 "  -n, --no-loop             exit 3 when the connection is lost\n"
 "      --drop                drop the slot, publication and DDL triggers\n"
 "  -V, --version             print the version and exit\n"
@@ -761,6 +770,13 @@ ddl_record(const char *content, size_t len)
 		json_decref(m);
 		return;
 	}
+	/* The trigger's word about a table it could not add: not a record. */
+	if (json_is_string(v = json_object_get(m, "warning"))) {
+		if (!skipped(tx.commit_lsn, tx.ordinal + 1))
+			pgflo_warnx("warning: %s", json_string_value(v));
+		json_decref(m);
+		return;
+	}
 	if (!tx_next()) {
 		json_decref(m);
 		return;
@@ -1189,7 +1205,7 @@ setup(void)
 {
 	struct pgflo_tables tables;
 	pgflo_lsn confirmed;
-	int r;
+	int r = -1;
 
 	if (dropflag) {
 		if (pgflo_slot_drop(cat, slot, errbuf, sizeof(errbuf)) == -1 ||
@@ -1201,9 +1217,10 @@ setup(void)
 	if (tablepats.len > 0) {
 		if (pgflo_tables_resolve(cat, pgflo_buf_cstr(&tablepats),
 		    &tables, errbuf, sizeof(errbuf)) == -1 ||
-		    pgflo_pub_sync(cat, pubname, &tables, NULL, errbuf,
-		    sizeof(errbuf)) == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+		    (r = pgflo_pub_sync(cat, pubname, &tables, pubflags, NULL,
+		    errbuf, sizeof(errbuf))) < 0)
+			pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_FAIL,
+			    "%s", errbuf);
 		pgflo_tables_free(&tables);
 	} else if ((r = pgflo_pub_exists(cat, pubname, errbuf,
 	    sizeof(errbuf))) != 1)
@@ -1211,8 +1228,8 @@ setup(void)
 		    "\"%s\" does not exist (give -t to create it)",
 		    r == -1 ? errbuf : pubname);
 	if (track_ddl && pgflo_ddl_install(cat, slot, pubname,
-	    tablepats.len > 0 ? pgflo_buf_cstr(&tablepats) : NULL, errbuf,
-	    sizeof(errbuf)) == -1)
+	    tablepats.len > 0 ? pgflo_buf_cstr(&tablepats) : NULL, pubflags,
+	    errbuf, sizeof(errbuf)) == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s (--track-ddl needs a "
 		    "superuser)", errbuf);
 	if ((r = pgflo_slot_exists(cat, slot, &confirmed, errbuf,
@@ -1368,6 +1385,12 @@ main(int argc, char *argv[])
 		case OPT_TRACK_DDL:
 			track_ddl = 1;
 			break;
+		case OPT_INSERTS_ONLY:
+			pubflags |= PGFLO_PUB_INSERTS_ONLY;
+			break;
+		case OPT_RI_FULL:
+			pubflags |= PGFLO_PUB_RI_FULL;
+			break;
 		default:
 			pgflo_usage_exit(SYNOPSIS);
 		}
@@ -1383,6 +1406,16 @@ main(int argc, char *argv[])
 	if (!pgflo_slot_name_ok(slot)) {
 		pgflo_warnx("bad slot name '%s': use 1 to 63 of a-z, 0-9, _",
 		    slot);
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	if (pubflags != 0 && tablepats.len == 0) {
+		pgflo_warnx("--publish-inserts-only and --replica-identity-full "
+		    "need -t");
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	if (pubflags == (PGFLO_PUB_INSERTS_ONLY | PGFLO_PUB_RI_FULL)) {
+		pgflo_warnx("--publish-inserts-only and --replica-identity-full "
+		    "exclude each other");
 		pgflo_usage_exit(SYNOPSIS);
 	}
 	if (pubname == NULL)

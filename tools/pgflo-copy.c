@@ -46,6 +46,7 @@
 #define SYNOPSIS \
 	"pgflo-copy [-p] [-c store] [-j jobs] [-P publication]\n" \
 	"       [--chunk-pages n] [--no-progress] [--reuse-slot]\n" \
+	"       [--publish-inserts-only | --replica-identity-full]\n" \
 	"       -d conninfo -S slot -t tables\n" \
 	"       pgflo-copy [-p] [-j jobs] --no-slot -d conninfo -t tables"
 
@@ -54,7 +55,8 @@
 #define DEFAULT_CHUNK	1024	/* pages: 8 MB with 8 kB blocks */
 
 enum {
-	OPT_CHUNK_PAGES = 256, OPT_NO_PROGRESS, OPT_NO_SLOT, OPT_REUSE_SLOT
+	OPT_CHUNK_PAGES = 256, OPT_NO_PROGRESS, OPT_NO_SLOT, OPT_REUSE_SLOT,
+	OPT_INSERTS_ONLY, OPT_RI_FULL
 };
 
 static const struct option longopts[] = {
@@ -67,6 +69,8 @@ static const struct option longopts[] = {
 	{ "no-slot",		no_argument,	   NULL, OPT_NO_SLOT },
 	{ "progress",		no_argument,	   NULL, 'p' },
 	{ "publication",	required_argument, NULL, 'P' },
+	{ "publish-inserts-only", no_argument,	   NULL, OPT_INSERTS_ONLY },
+	{ "replica-identity-full", no_argument,	   NULL, OPT_RI_FULL },
 	{ "reuse-slot",		no_argument,	   NULL, OPT_REUSE_SLOT },
 	{ "slot",		required_argument, NULL, 'S' },
 	{ "tables",		required_argument, NULL, 't' },
@@ -78,6 +82,7 @@ static const struct option longopts[] = {
 static const char *conninfo, *slot, *pubname, *cpurl, *tablepats;
 static long jobs = DEFAULT_JOBS, chunk_pages = DEFAULT_CHUNK;
 static int progress = -1, noslot, reuse_slot;
+static int pubflags;		/* PGFLO_PUB_* */
 
 static char errbuf[1024];
 
@@ -182,6 +187,10 @@ help(void)
 "      --no-progress         no progress report\n"
 "      --no-slot             a consistent copy only: no slot, no publication\n"
 "      --reuse-slot          copy again when the slot already exists\n"
+"      --replica-identity-full  give tables without a key REPLICA IDENTITY\n"
+"                            FULL (alters them) rather than refuse them\n"
+"      --publish-inserts-only  publish only inserts and truncates, so that\n"
+"                            tables without a key may join\n"
 "  -V, --version             print the version and exit\n"
 "  -h, --help                print this help and exit\n"
 "\n"
@@ -997,6 +1006,12 @@ parse_args(int argc, char *argv[])
 		case OPT_REUSE_SLOT:
 			reuse_slot = 1;
 			break;
+		case OPT_INSERTS_ONLY:
+			pubflags |= PGFLO_PUB_INSERTS_ONLY;
+			break;
+		case OPT_RI_FULL:
+			pubflags |= PGFLO_PUB_RI_FULL;
+			break;
 		default:
 			pgflo_usage_exit(SYNOPSIS);
 		}
@@ -1030,6 +1045,17 @@ parse_args(int argc, char *argv[])
 	} else if (!pgflo_slot_name_ok(slot)) {
 		pgflo_warnx("bad slot name '%s' (a-z, 0-9, _; at most 63)",
 		    slot);
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	if (noslot && pubflags != 0) {
+		pgflo_warnx("--no-slot makes no publication: "
+		    "--publish-inserts-only and --replica-identity-full do not "
+		    "apply");
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	if (pubflags == (PGFLO_PUB_INSERTS_ONLY | PGFLO_PUB_RI_FULL)) {
+		pgflo_warnx("--publish-inserts-only and --replica-identity-full "
+		    "exclude each other");
 		pgflo_usage_exit(SYNOPSIS);
 	}
 	if (pubname == NULL)
@@ -1076,6 +1102,8 @@ main(int argc, char *argv[])
 	if (store != NULL)
 		load_progress();
 	if (!noslot) {
+		int r;
+
 		exists = pgflo_slot_exists(cat, slot, &lsn, errbuf,
 		    sizeof(errbuf));
 		if (exists == -1)
@@ -1103,9 +1131,10 @@ main(int argc, char *argv[])
 		if (reuse_slot)
 			pgflo_copyprog_free(&prog);
 		/* The publication must exist before the slot's start. */
-		if (pgflo_pub_sync(cat, pubname, &tl, NULL, errbuf,
-		    sizeof(errbuf)) == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+		if ((r = pgflo_pub_sync(cat, pubname, &tl, pubflags, NULL,
+		    errbuf, sizeof(errbuf))) < 0)
+			pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_FAIL,
+			    "%s", errbuf);
 		repl = connect_or_die(1);
 		rerun = exists;
 		if (!exists) {
