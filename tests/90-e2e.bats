@@ -299,3 +299,100 @@ SQL
 	run -0 psql_dst -c "select length(t) from huge where id = 9"
 	assert_output 3000000
 }
+
+# The copy-and-stream line of README.md, with one checkpoint store; $1 the
+# store. Every stage's stderr is appended to $BATS_TEST_TMPDIR/line.err.
+ACC_LINE='{ pgflo-copy -d "$PGFLO_SRC" -S acc -t "acc.*" -c "file:$1" &&
+    pgflo-capture -d "$PGFLO_SRC" -S acc -c "file:$1"; } |
+  pgflo-sink-pg -d "$PGFLO_DST" -g acc | pgflo-checkpoint --save "file:$1"'
+
+# acc_same: both acc tables equal in src and dst (count and md5 of rows).
+acc_same() {
+	local t
+	for t in acc.k acc.n; do
+		[ "$(table_md5 psql_src "$t")" = "$(table_md5 psql_dst "$t")" ] || return 1
+	done
+}
+
+@test "e2e: the copy-and-stream line, kill -9 of a random stage 10 times under writes, converges" {
+	cp=$BATS_TEST_TMPDIR/acc.pos
+	for db in psql_src psql_dst; do
+		$db -c "CREATE SCHEMA acc; CREATE TABLE acc.k (id int PRIMARY KEY, v text, n int);
+		  CREATE TABLE acc.n (id int, v text, n int); ALTER TABLE acc.n REPLICA IDENTITY FULL"
+	done
+	psql_src -c "INSERT INTO acc.k SELECT g, md5(g::text), 0 FROM generate_series(1, 200000) g;
+	  INSERT INTO acc.n SELECT g, md5(g::text), 0 FROM generate_series(1, 50000) g"
+	# A writer: inserts, updates, key moves and deletes in both tables.
+	for i in $(seq 1 4000); do
+		b=$((1000000 + i * 3))
+		echo "BEGIN;
+INSERT INTO acc.k SELECT g, 'w' || g, 0 FROM generate_series($b, $((b + 2))) g;
+INSERT INTO acc.n SELECT g, 'w' || g, 0 FROM generate_series($b, $((b + 2))) g;
+UPDATE acc.k SET n = n + 1, v = 'u$i' WHERE id IN ($((i * 37 % 200000 + 1)), $((i * 91 % 200000 + 1)));
+UPDATE acc.k SET id = id + 5000000 WHERE id = $((i * 7 % 200000 + 1));
+DELETE FROM acc.k WHERE id = $((i * 101 % 200000 + 1));
+UPDATE acc.n SET n = n + 1, v = 'u$i' WHERE id = $((i * 37 % 50000 + 1));
+DELETE FROM acc.n WHERE id = $((i * 53 % 50000 + 1));
+COMMIT; SELECT pg_sleep(0.02);"
+	done >"$BATS_TEST_TMPDIR/writer.sql"
+	psql -X -q -d "$PGFLO_SRC" -f "$BATS_TEST_TMPDIR/writer.sql" >/dev/null 3>&- &
+	writer=$!
+	stages=(pgflo-copy pgflo-capture pgflo-sink-pg pgflo-checkpoint)
+	for round in $(seq 1 10); do
+		bash -c "$ACC_LINE" _ "$cp" 2>>"$BATS_TEST_TMPDIR/line.err" 3>&- &
+		line=$!
+		# Rounds 1-3 kill during the copy (it takes seconds), later ones
+		# mostly while streaming.
+		if [ "$round" -le 3 ]; then
+			sleep "0.$((3 + RANDOM % 7))"
+		else
+			sleep "$((4 + RANDOM % 4)).$((RANDOM % 10))"
+		fi
+		victim=
+		for try in 0 1 2 3; do
+			s=${stages[$(((RANDOM + try) % 4))]}
+			if pkill -9 -f "^$s .*(-S acc|-g acc|file:$cp)"; then
+				victim=$s
+				break
+			fi
+		done
+		echo "round $round at ${SECONDS}s: killed ${victim:-nothing (the line had ended)}"
+		# The survivors notice and end: EOF, EPIPE or a gone reader.
+		for _ in $(seq 1 600); do
+			kill -0 "$line" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$line" 2>/dev/null; then
+			ps -ef | grep 'pgflo-' | grep -v grep
+			fail "round $round: the line did not end after $victim was killed"
+		fi
+		wait "$line" || true
+	done
+	kill "$writer" 2>/dev/null || true
+	wait "$writer" || true
+	echo "writer stopped at ${SECONDS}s"
+	# The same line once more, until the target has caught up.
+	bash -c "$ACC_LINE" _ "$cp" 2>>"$BATS_TEST_TMPDIR/line.err" 3>&- &
+	line=$!
+	for _ in $(seq 1 240); do
+		acc_same && break
+		sleep 0.5
+	done
+	echo "caught up at ${SECONDS}s"
+	pkill -TERM -f "^pgflo-capture .*-S acc" || true
+	wait "$line" || true
+	if ! acc_same; then
+		tail -n 20 "$BATS_TEST_TMPDIR/line.err"
+		for t in acc.k acc.n; do
+			echo "$t src $(table_md5 psql_src "$t") dst $(table_md5 psql_dst "$t")"
+		done
+		fail "the target did not converge"
+	fi
+	run -0 psql_dst -c "SELECT count(*) - count(DISTINCT (id, v, n)) FROM acc.n"
+	assert_output 0
+	run -0 psql_dst -c "SELECT count(*) FROM acc.n"
+	[ "$output" -gt 50000 ]
+	run -0 jq -c '.copy | [.slot, .done, ([.tables[].table] | sort)]' "$cp"
+	assert_output '["acc",true,["k","n"]]'
+	pgflo-capture -d "$PGFLO_SRC" -S acc --drop
+}
