@@ -374,7 +374,7 @@ LINE='set -o pipefail
 	# --no-slot makes no publication: it copies any table, and takes no flag.
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t 'cri.*'
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 6 ]
+	[ "${#lines[@]}" -eq 7 ]
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t 'cri.*' --replica-identity-full
 	[ "$status" -eq 2 ]
 	[ "${stderr_lines[0]}" = 'pgflo-copy: --no-slot makes no publication: --publish-inserts-only and --replica-identity-full do not apply' ]
@@ -399,7 +399,7 @@ cri.nokey' ]
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S cri_ins -t cri.ins --publish-inserts-only
 	[ "$status" -eq 0 ]
 	[ "$stderr" = 'pgflo-copy: warning: publication "cri_ins" publishes inserts and truncates only: updates and deletes are not captured' ]
-	[ "${#lines[@]}" -eq 3 ]
+	[ "${#lines[@]}" -eq 4 ]
 	run -0 psql_src -c "UPDATE cri.ins SET id = 2" -c "INSERT INTO cri.ins VALUES (3)"
 	end=$(psql_src -c 'SELECT pg_current_wal_insert_lsn()')
 	run --separate-stderr pgflo-capture -d "$PGFLO_SRC" -S cri_ins -E "$end"
