@@ -12,10 +12,19 @@
  *           "tables":[{"schema":"public","table":"t","lsn":"0/5000028",
  *                      "rows":1000},...]}
  *
- * A table listed there is durable downstream, with the LSN from which the
- * stream must apply its changes (its "sync" LSN); "done" says the whole
- * copy of the run whose snapshot was at "lsn" is.  pgflo-copy resumes
- * from this, pgflo-capture skips what a re-copied table already holds.
+ * A table listed there with an "lsn" is durable downstream, with the LSN
+ * from which the stream must apply its changes (its "sync" LSN); "done"
+ * says the whole copy of the run whose snapshot was at "lsn" is.  A table
+ * with a key whose copy is under way lists instead the chunks made
+ * durable so far, as ranges [first, last, xmin] of chunk numbers with the
+ * xmin of the snapshot they were copied under, beside the chunk size in
+ * pages and the table's relfilenode (a rewrite renumbers the pages):
+ *
+ *   {"schema":"public","table":"big","pages":1024,"filenode":16384,
+ *    "chunks":[[0,41,731],[44,44,731]]}
+ *
+ * pgflo-copy resumes from this, pgflo-capture skips what a re-copied
+ * table already holds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +49,68 @@ find_table(json_t *tables, const char *schema, const char *table)
 	return NULL;
 }
 
+static json_int_t
+int_member(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+/* Adds chunk k (copied under xmin) to the sorted ranges of entry e. */
+static void
+add_chunk(json_t *e, json_int_t k, json_int_t xmin)
+{
+	json_t *chunks = json_object_get(e, "chunks"), *r, *prev, *next;
+	size_t i, n;
+
+	if (!json_is_array(chunks)) {
+		chunks = json_array();
+		json_object_set_new(e, "chunks", chunks);
+	}
+	n = json_array_size(chunks);
+	/* Drop k from any range holding it; ranges are few, keep it simple. */
+	for (i = 0; i < n; i++) {
+		json_int_t lo, hi, x;
+
+		r = json_array_get(chunks, i);
+		lo = json_integer_value(json_array_get(r, 0));
+		hi = json_integer_value(json_array_get(r, 1));
+		x = json_integer_value(json_array_get(r, 2));
+		if (k < lo || k > hi)
+			continue;
+		json_array_remove(chunks, i);
+		if (k > lo)
+			json_array_insert_new(chunks, i++,
+			    json_pack("[I,I,I]", lo, k - 1, x));
+		if (k < hi)
+			json_array_insert_new(chunks, i,
+			    json_pack("[I,I,I]", k + 1, hi, x));
+		break;
+	}
+	n = json_array_size(chunks);
+	for (i = 0; i < n; i++)
+		if (json_integer_value(json_array_get(json_array_get(chunks,
+		    i), 0)) > k)
+			break;
+	json_array_insert_new(chunks, i, json_pack("[I,I,I]", k, k, xmin));
+	/* Merge with the neighbours that continue it under the same xmin. */
+	next = json_array_get(chunks, i + 1);
+	if (next != NULL && json_integer_value(json_array_get(next, 0)) ==
+	    k + 1 && json_integer_value(json_array_get(next, 2)) == xmin) {
+		json_array_set(json_array_get(chunks, i), 1,
+		    json_array_get(next, 1));
+		json_array_remove(chunks, i + 1);
+	}
+	prev = i > 0 ? json_array_get(chunks, i - 1) : NULL;
+	if (prev != NULL && json_integer_value(json_array_get(prev, 1)) ==
+	    k - 1 && json_integer_value(json_array_get(prev, 2)) == xmin) {
+		json_array_set(prev, 1,
+		    json_array_get(json_array_get(chunks, i), 1));
+		json_array_remove(chunks, i);
+	}
+}
+
 int
 pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
     size_t errlen)
@@ -58,12 +129,22 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 	/* Copies without a slot (--no-slot) cannot be resumed. */
 	if (slot == NULL || strcmp(phase, "begin") == 0)
 		return 0;
-	if (strcmp(phase, "end") != 0 && strcmp(phase, "done") != 0) {
+	if (strcmp(phase, "end") != 0 && strcmp(phase, "done") != 0 &&
+	    strcmp(phase, "chunk") != 0) {
 		snprintf(errbuf, errlen, "snapshot record of unknown phase "
 		    "\"%s\"", phase);
 		return -1;
 	}
-	if (lsntext == NULL || pgflo_lsn_parse(lsntext, &lsn) == -1) {
+	if (strcmp(phase, "chunk") == 0) {
+		if (int_member(rec, "chunk") < 0 ||
+		    int_member(rec, "pages") < 1 ||
+		    int_member(rec, "xmin") < 0 ||
+		    int_member(rec, "filenode") < 0) {
+			snprintf(errbuf, errlen, "snapshot chunk record without "
+			    "\"chunk\", \"pages\", \"xmin\" and \"filenode\"");
+			return -1;
+		}
+	} else if (lsntext == NULL || pgflo_lsn_parse(lsntext, &lsn) == -1) {
 		snprintf(errbuf, errlen, "snapshot record without a valid "
 		    "\"lsn\"");
 		return -1;
@@ -98,6 +179,24 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 		e = json_pack("{s:s,s:s}", "schema", schema, "table", table);
 		json_array_append_new(tables, e);
 	}
+	if (strcmp(phase, "chunk") == 0) {
+		if (json_object_get(e, "lsn") != NULL)
+			return 0;	/* durable whole already */
+		if (int_member(e, "pages") != int_member(rec, "pages") ||
+		    int_member(e, "filenode") != int_member(rec, "filenode")) {
+			/* Another chunk size or a rewritten table: anew. */
+			json_object_del(e, "chunks");
+			json_object_set(e, "pages", json_object_get(rec,
+			    "pages"));
+			json_object_set(e, "filenode", json_object_get(rec,
+			    "filenode"));
+		}
+		add_chunk(e, int_member(rec, "chunk"), int_member(rec, "xmin"));
+		return 1;
+	}
+	json_object_del(e, "pages");
+	json_object_del(e, "filenode");
+	json_object_del(e, "chunks");
 	json_object_set_new(e, "lsn", json_string(lsntext));
 	if ((rows = json_object_get(rec, "rows")) != NULL &&
 	    json_is_integer(rows))
@@ -131,14 +230,40 @@ pgflo_copyprog_load(const json_t *doc, struct pgflo_copyprog *cp,
 		struct pgflo_copyprog_table *t = &cp->t[cp->n];
 		const char *s = pgflo_rec_str(e, "schema");
 		const char *n = pgflo_rec_str(e, "table");
+		const json_t *chunks = json_object_get(e, "chunks"), *r;
+		size_t j;
 
+		memset(t, 0, sizeof(*t));
 		lsn = pgflo_rec_str(e, "lsn");
-		if (s == NULL || n == NULL || lsn == NULL ||
-		    pgflo_lsn_parse(lsn, &t->lsn) == -1)
+		if (s == NULL || n == NULL || (lsn != NULL &&
+		    pgflo_lsn_parse(lsn, &t->lsn) == -1))
 			goto bad;
+		t->done = lsn != NULL;
 		t->schema = pgflo_xstrdup(s);
 		t->table = pgflo_xstrdup(n);
 		cp->n++;
+		if (t->done || chunks == NULL)
+			continue;
+		t->pages = (long)int_member(e, "pages");
+		t->filenode = (long long)int_member(e, "filenode");
+		if (!json_is_array(chunks) || t->pages < 1 || t->filenode < 0)
+			goto bad;
+		t->ranges = pgflo_xmalloc(sizeof(*t->ranges) *
+		    (json_array_size(chunks) + 1));
+		json_array_foreach(chunks, j, r) {
+			struct pgflo_copyprog_range *g = &t->ranges[t->nranges];
+
+			if (!json_is_array(r) || json_array_size(r) != 3 ||
+			    !json_is_integer(json_array_get(r, 0)) ||
+			    !json_is_integer(json_array_get(r, 1)) ||
+			    !json_is_integer(json_array_get(r, 2)))
+				goto bad;
+			g->lo = (long)json_integer_value(json_array_get(r, 0));
+			g->hi = (long)json_integer_value(json_array_get(r, 1));
+			g->xmin = (unsigned long long)json_integer_value(
+			    json_array_get(r, 2));
+			t->nranges++;
+		}
 	}
 	cp->slot = pgflo_xstrdup(slot);
 	return 0;
@@ -152,13 +277,37 @@ int
 pgflo_copyprog_lookup(const struct pgflo_copyprog *cp, const char *schema,
     const char *table, pgflo_lsn *lsn)
 {
+	const struct pgflo_copyprog_table *t;
+
+	if ((t = pgflo_copyprog_find(cp, schema, table)) == NULL || !t->done)
+		return 0;
+	if (lsn != NULL)
+		*lsn = t->lsn;
+	return 1;
+}
+
+const struct pgflo_copyprog_table *
+pgflo_copyprog_find(const struct pgflo_copyprog *cp, const char *schema,
+    const char *table)
+{
 	size_t i;
 
 	for (i = 0; i < cp->n; i++)
 		if (strcmp(cp->t[i].schema, schema) == 0 &&
-		    strcmp(cp->t[i].table, table) == 0) {
-			if (lsn != NULL)
-				*lsn = cp->t[i].lsn;
+		    strcmp(cp->t[i].table, table) == 0)
+			return &cp->t[i];
+	return NULL;
+}
+
+int
+pgflo_copyprog_chunk(const struct pgflo_copyprog_table *t, long k,
+    unsigned long long *xmin)
+{
+	size_t i;
+
+	for (i = 0; t != NULL && i < t->nranges; i++)
+		if (k >= t->ranges[i].lo && k <= t->ranges[i].hi) {
+			*xmin = t->ranges[i].xmin;
 			return 1;
 		}
 	return 0;
@@ -172,6 +321,7 @@ pgflo_copyprog_free(struct pgflo_copyprog *cp)
 	for (i = 0; i < cp->n; i++) {
 		free(cp->t[i].schema);
 		free(cp->t[i].table);
+		free(cp->t[i].ranges);
 	}
 	free(cp->t);
 	free(cp->slot);

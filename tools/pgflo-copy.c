@@ -109,6 +109,10 @@ struct table {
 	int	 keyed;		/* a key that upserts converge on */
 	int	 truncate;	/* emptied downstream before its rows */
 	char	 sync[PGFLO_LSN_BUFSZ];	/* the stream applies from here */
+	long	 chunk_pages;
+	long long filenode;	/* a rewrite (VACUUM FULL) changes it */
+	/* Its chunks already durable downstream, or NULL. */
+	const struct pgflo_copyprog_table *durable;
 	long	 pages;		/* at planning time */
 	long	 nchunks;
 	/* Under outlock. */
@@ -123,6 +127,8 @@ struct chunk {
 	struct table *t;
 	long	 k;		/* pages [k*chunk_pages, (k+1)*chunk_pages) */
 	int	 last;		/* open-ended: no upper bound */
+	int	 again;		/* durable: only rows written since xmin */
+	unsigned long long xmin;
 };
 
 struct worker {
@@ -160,6 +166,7 @@ static unsigned long long total_rows;
 static struct pgflo_store *store;
 static struct pgflo_copyprog prog;
 static char snaplsn[PGFLO_LSN_BUFSZ];	/* this run's snapshot point */
+static unsigned long long snapxmin;	/* and its xmin */
 
 static void
 help(void)
@@ -305,8 +312,9 @@ plan_columns(PGconn *cat, struct pgflo_typecache *tc, struct table *t)
 	    "SELECT c.relreplident <> 'f' AND EXISTS (SELECT 1 FROM "
 	    "pg_catalog.pg_index i WHERE i.indrelid = c.oid AND "
 	    "CASE c.relreplident WHEN 'i' THEN i.indisreplident "
-	    "ELSE i.indisprimary END) FROM pg_catalog.pg_class c "
-	    "WHERE c.oid = $1::oid";
+	    "ELSE i.indisprimary END), "
+	    "coalesce(pg_catalog.pg_relation_filenode(c.oid), 0) "
+	    "FROM pg_catalog.pg_class c WHERE c.oid = $1::oid";
 	struct pgflo_buf b = { 0 }, sel = { 0 };
 	struct pgflo_jw w;
 	const char *params[1], *tn;
@@ -349,6 +357,8 @@ plan_columns(PGconn *cat, struct pgflo_typecache *tc, struct table *t)
 	t->select = pgflo_xstrdup(sel.len > 0 ? pgflo_buf_cstr(&sel) : "");
 	res = query(cat, keysql, 1, params, "could not read the key");
 	t->keyed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	t->filenode = PQntuples(res) == 1 ?
+	    strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
 	PQclear(res);
 
 	pgflo_buf_reset(&b);
@@ -407,8 +417,8 @@ plan_chunks(void)
 	for (i = 0; i < ntables; i++) {
 		struct table *t = &tables[i];
 
-		t->nchunks = t->pages / chunk_pages +
-		    (t->pages % chunk_pages != 0);
+		t->nchunks = t->pages / t->chunk_pages +
+		    (t->pages % t->chunk_pages != 0);
 		if (t->nchunks == 0)
 			t->nchunks = 1;
 		t->chunks_left = t->nchunks;
@@ -420,6 +430,8 @@ plan_chunks(void)
 			chunks[n].t = &tables[i];
 			chunks[n].k = k;
 			chunks[n].last = k == tables[i].nchunks - 1;
+			chunks[n].again = pgflo_copyprog_chunk(
+			    tables[i].durable, k, &chunks[n].xmin);
 			n++;
 		}
 }
@@ -479,6 +491,36 @@ truncate_record(struct pgflo_buf *b, const struct table *t)
 	pgflo_jw_bool(&w, 0);
 	pgflo_jw_key(&w, "restart_identity");
 	pgflo_jw_bool(&w, 0);
+	pgflo_jw_obj_end(&w);
+	pgflo_buf_putc(b, '\n');
+}
+
+/* After a chunk's rows: its number, size, snapshot xmin, the filenode. */
+static void
+chunk_record(struct pgflo_buf *b, const struct chunk *c)
+{
+	struct pgflo_jw w;
+
+	pgflo_jw_init(&w, b);
+	pgflo_jw_obj_begin(&w);
+	pgflo_jw_key(&w, "op");
+	pgflo_jw_str(&w, "snapshot");
+	pgflo_jw_key(&w, "phase");
+	pgflo_jw_str(&w, "chunk");
+	pgflo_jw_key(&w, "schema");
+	pgflo_jw_str(&w, c->t->schema);
+	pgflo_jw_key(&w, "table");
+	pgflo_jw_str(&w, c->t->name);
+	pgflo_jw_key(&w, "slot");
+	pgflo_jw_str(&w, slot);
+	pgflo_jw_key(&w, "chunk");
+	pgflo_jw_int(&w, c->k);
+	pgflo_jw_key(&w, "pages");
+	pgflo_jw_int(&w, c->t->chunk_pages);
+	pgflo_jw_key(&w, "xmin");
+	pgflo_jw_uint(&w, snapxmin);
+	pgflo_jw_key(&w, "filenode");
+	pgflo_jw_int(&w, c->t->filenode);
 	pgflo_jw_obj_end(&w);
 	pgflo_buf_putc(b, '\n');
 }
@@ -584,10 +626,13 @@ chunk_done(struct chunk *c, long pages)
 	pthread_mutex_lock(&outlock);
 	r = begin_table(c->t);
 	c->t->pages_done += pages;
-	if (r == 0 && --c->t->chunks_left == 0) {
+	/* A table with a key resumes by chunk: say this one is written. */
+	if (c->t->keyed && have_lsn)
+		chunk_record(&b, c);
+	if (--c->t->chunks_left == 0)
 		marker(&b, c->t, "end", 1);
+	if (r == 0)
 		r = out_write(&b);
-	}
 	if (r == 0 && pgflo_out_flush_each())
 		r = out_flush(0);
 	if (r == -1 && !failed) {
@@ -656,7 +701,7 @@ copy_chunk(struct worker *wk, struct chunk *c)
 	unsigned long long rows = 0;
 	PGresult *res;
 	char *row;
-	long first = c->k * chunk_pages, pages;
+	long first = c->k * t->chunk_pages, pages;
 	int n, r = -1;
 
 	if (wk->nfields < t->ncols + 1) {
@@ -668,7 +713,15 @@ copy_chunk(struct worker *wk, struct chunk *c)
 	    "'(%ld,0)'::tid", t->select, t->from, first);
 	if (!c->last)
 		pgflo_buf_printf(&sql, " AND ctid < '(%ld,0)'::tid",
-		    first + chunk_pages);
+		    first + t->chunk_pages);
+	/*
+	 * Durable already: only the rows written since the snapshot it was
+	 * copied under, which an update may have moved here from a chunk
+	 * copied later (pgflo-copy(1), RESUMING).
+	 */
+	if (c->again)
+		pgflo_buf_printf(&sql, " AND pg_catalog.age(xmin) <= "
+		    "pg_catalog.age('%llu'::xid)", c->xmin);
 	pgflo_buf_puts(&sql, ") TO STDOUT");
 	res = PQexec(wk->conn, pgflo_buf_cstr(&sql));
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
@@ -723,7 +776,7 @@ copy_chunk(struct worker *wk, struct chunk *c)
 		goto out;
 	if (wk->out.len > 0 && emit(wk, t, rows) == -1)
 		goto out;
-	pages = c->last ? t->pages - first : chunk_pages;
+	pages = c->last ? t->pages - first : t->chunk_pages;
 	if (pages < 0)
 		pages = 0;
 	r = chunk_done(c, pages);
@@ -850,10 +903,21 @@ plan_resume(pgflo_lsn snap)
 	for (i = 0; i < ntables; i++) {
 		struct table *t = &tables[i];
 
+		const struct pgflo_copyprog_table *d;
+
 		if (have_lsn && pgflo_copyprog_lookup(&prog, t->schema,
 		    t->name, NULL)) {
 			free_table(t);
 			continue;
+		}
+		t->chunk_pages = chunk_pages;
+		d = have_lsn ? pgflo_copyprog_find(&prog, t->schema,
+		    t->name) : NULL;
+		/* Chunks of the same pages of a table with a key: resume. */
+		if (d != NULL && t->keyed && d->nranges > 0 &&
+		    d->filenode == t->filenode) {
+			t->chunk_pages = d->pages;
+			t->durable = d;
 		}
 		if (rerun && !t->keyed && store != NULL) {
 			t->truncate = 1;
@@ -943,6 +1007,21 @@ session(PGconn *conn)
 	    PGRES_COMMAND_OK, errbuf, sizeof(errbuf))) == NULL)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
 	PQclear(res);
+}
+
+/* The snapshot's xmin, modulo 2^32 (an xid): older rows it shows. */
+static unsigned long long
+snapshot_xmin(PGconn *conn)
+{
+	PGresult *res;
+	unsigned long long x;
+
+	res = query(conn, "SELECT pg_catalog.pg_snapshot_xmin("
+	    "pg_catalog.pg_current_snapshot())", 0, NULL,
+	    "could not read the snapshot");
+	x = strtoull(PQgetvalue(res, 0, 0), NULL, 10) & 0xffffffffULL;
+	PQclear(res);
+	return x;
 }
 
 static void
@@ -1184,6 +1263,7 @@ main(int argc, char *argv[])
 	}
 
 	/* Plan inside the snapshot. */
+	snapxmin = snapshot_xmin(cat);
 	tc = pgflo_typecache_new(cat);
 	for (i = 0; i < tl.n; i++)
 		plan_leaves(cat, tl.schema[i], tl.name[i]);
