@@ -185,8 +185,9 @@ help(void)
 "  -h, --help                print this help and exit\n"
 "\n"
 "Environment: PGFLO_JOBS, PGFLO_FLUSH, libpq's PG* variables.\n"
-"Exit status: 0 ok, 1 failure, 2 usage, 3 connection failed;\n"
-"128+N when stopped by signal N before the copy was complete.\n",
+"Exit status: 0 ok, 1 failure, 2 usage or login refused, 3 server unreachable,\n"
+"130/143 stopped by SIGINT/SIGTERM before the copy was complete, 141 reader\n"
+"gone (SIGPIPE).\n",
 	    DEFAULT_JOBS, DEFAULT_CHUNK);
 }
 
@@ -965,7 +966,8 @@ connect_or_die(int replication)
 
 	if ((conn = pgflo_pg_connect(conninfo, replication, errbuf,
 	    sizeof(errbuf))) == NULL)
-		pgflo_errx(PGFLO_EXIT_UNAVAIL, "could not connect: %s", errbuf);
+		pgflo_errx(pgflo_pg_connect_status(), "could not connect: %s",
+		    errbuf);
 	return conn;
 }
 
