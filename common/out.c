@@ -8,7 +8,8 @@
  * POLLERR on a pipe's write end once the read end is closed, and POLLHUP
  * on a stream socket whose peer closed, even for poll events 0.  Either
  * way the tool dies as a write hitting EPIPE would (SIGPIPE, 141), so a
- * stage idling on a quiet source does not outlive its pipeline.
+ * stage idling on a quiet source does not outlive its pipeline.  (A TCP
+ * peer's close only half-closes our end; the next write finds it.)
  */
 #include <sys/stat.h>
 

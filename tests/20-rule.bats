@@ -536,3 +536,22 @@ os.execvp("pgflo-rule", ["pgflo-rule"])' <"$BATS_TEST_TMPDIR/fifo" >/dev/null 3>
 	done
 	exec 4>&-
 }
+
+@test "rule: a socket on stdout whose peer closes ends it with 141 as well" {
+	run -0 python3 -c '
+import os, socket, subprocess, time
+ours, peer = socket.socketpair()
+r, w = os.pipe()	# an upstream that stays and sends nothing
+p = subprocess.Popen(["pgflo-rule"], stdin=r, stdout=ours.fileno())
+ours.close()
+time.sleep(0.3)
+t = time.time()
+peer.close()
+try:
+    rc = p.wait(timeout=8)
+except subprocess.TimeoutExpired:
+    p.kill()
+    rc = "running"
+print(rc, time.time() - t < 4)'
+	assert_output '-13 True'	# killed by SIGPIPE, within seconds
+}
