@@ -74,13 +74,59 @@ take_line(struct pgflo_reader *r, size_t end, size_t skip)
 	r->lineno++;
 }
 
+/*
+ * Waits for input on r->fd, watching stdout's reader as well (out.c):
+ * 1 readable, 2 timeout, 3 stop, -1 error.  Wakes every
+ * PGFLO_OUT_CHECK_MS, so a stop signal that came just before the wait
+ * ends a blocking one too.
+ */
+static int
+wait_input(struct pgflo_reader *r, int timeout_ms)
+{
+	struct pollfd pfd[2];
+	long deadline = pgflo_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int nfd, pr, wait;
+
+	for (;;) {
+		pfd[0].fd = r->fd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		pfd[1].fd = pgflo_out_watch_fd();
+		pfd[1].events = 0;
+		pfd[1].revents = 0;
+		nfd = pfd[1].fd != -1 ? 2 : 1;
+		wait = PGFLO_OUT_CHECK_MS;
+		if (timeout_ms >= 0 && deadline - pgflo_now_ms() < wait)
+			wait = (int)(deadline - pgflo_now_ms());
+		if (wait < 0)
+			wait = 0;
+		pr = poll(pfd, (nfds_t)nfd, wait);
+		if (pr == -1) {
+			if (errno != EINTR)
+				return -1;
+			if (pgflo_stopping())
+				return 3;
+			if (timeout_ms >= 0)
+				return 2;
+			continue;
+		}
+		if (nfd == 2 && pgflo_out_gone(pfd[1].revents))
+			pgflo_out_reader_left();
+		if (pfd[0].revents != 0)
+			return 1;	/* input, EOF or an error read() tells */
+		if (timeout_ms >= 0 && pgflo_now_ms() >= deadline)
+			return 2;
+		if (timeout_ms < 0 && pr == 0 && pgflo_stopping())
+			return 3;
+	}
+}
+
 /* Reads more input; 1 got some, 0 EOF, 2 timeout, 3 stop, -1 error. */
 static int
 fill(struct pgflo_reader *r, int timeout_ms)
 {
-	struct pollfd pfd;
 	ssize_t n;
-	int pr;
+	int w;
 
 	/* Drop consumed bytes so the buffer stays the size of a record. */
 	if (r->pos > 0) {
@@ -89,18 +135,10 @@ fill(struct pgflo_reader *r, int timeout_ms)
 		r->scan -= r->pos;
 		r->pos = 0;
 	}
-	if (timeout_ms >= 0) {
-		pfd.fd = r->fd;
-		pfd.events = POLLIN;
-		pr = poll(&pfd, 1, timeout_ms);
-		if (pr == 0)
-			return 2;
-		if (pr == -1) {
-			if (errno == EINTR)
-				return pgflo_stopping() ? 3 : 2;
-			goto fail;
-		}
-	}
+	if ((w = wait_input(r, timeout_ms)) == -1)
+		goto fail;
+	if (w != 1)
+		return w;
 	pgflo_buf_grow(&r->buf, READ_CHUNK + 1);
 	for (;;) {
 		n = read(r->fd, r->buf.data + r->buf.len,

@@ -3,6 +3,13 @@
  * record so a downstream filter sees it at once; a regular file is
  * flushed at transaction boundaries and before blocking (STYLE.md 6.6,
  * git's maybe_flush_or_die).  PGFLO_FLUSH=1/0 overrides.
+ *
+ * A reader that went away is noticed without writing too: Linux reports
+ * POLLERR on a pipe's write end once the read end is closed, and POLLHUP
+ * on a stream socket whose peer closed, even for poll events 0.  Either
+ * way the tool dies as a write hitting EPIPE would (SIGPIPE, 141), so a
+ * stage idling on a quiet source does not outlive its pipeline.  (A TCP
+ * peer's close only half-closes our end; the next write finds it.)
  */
 #include <sys/stat.h>
 
@@ -18,6 +25,9 @@
 
 static int flush_each = 1;
 static int out_is_file;
+static int out_is_pipe;		/* a FIFO or a socket: watched */
+static int watch_fd = -1;
+static int clean_stop;
 static struct pgflo_buf jbuf;
 
 void
@@ -27,6 +37,9 @@ pgflo_out_init(void)
 	const char *f;
 
 	out_is_file = fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+	out_is_pipe = !out_is_file && (S_ISFIFO(st.st_mode) ||
+	    S_ISSOCK(st.st_mode));
+	watch_fd = out_is_pipe ? STDOUT_FILENO : -1;
 	flush_each = !out_is_file;
 	f = pgflo_env("FLUSH", NULL);
 	if (f != NULL)
@@ -52,14 +65,65 @@ pgflo_check_pipe(int errnum)
 	exit(141);
 }
 
+void
+pgflo_out_clean_stop(void)
+{
+	clean_stop = 1;
+}
+
+void
+pgflo_out_reader_left(void)
+{
+	if (clean_stop && pgflo_stopping()) {
+		/* Ctrl-C reached the reader first: still a clean stop. */
+		signal(SIGPIPE, SIG_IGN);
+		exit(PGFLO_EXIT_OK);
+	}
+	signal(SIGPIPE, SIG_DFL);
+	raise(SIGPIPE);
+	exit(141);
+}
+
+void
+pgflo_out_watch(int on)
+{
+	watch_fd = on && out_is_pipe ? STDOUT_FILENO : -1;
+}
+
+int
+pgflo_out_watch_fd(void)
+{
+	/* After a stop signal the tool's own stop path decides. */
+	return pgflo_stopping() ? -1 : watch_fd;
+}
+
+int
+pgflo_out_gone(short revents)
+{
+	if (revents & POLLNVAL) {
+		watch_fd = -1;	/* stdout closed: writes will say so */
+		return 0;
+	}
+	return (revents & (POLLERR | POLLHUP)) != 0;
+}
+
 int
 pgflo_out_reader_gone(void)
 {
-	struct pollfd pfd = { STDOUT_FILENO, 0, 0 };
+	struct pollfd pfd;
 
-	/* A pipe's write end polls POLLERR once its reader has closed. */
-	return poll(&pfd, 1, 0) == 1 &&
-	    (pfd.revents & (POLLERR | POLLHUP)) != 0;
+	if ((pfd.fd = pgflo_out_watch_fd()) == -1)
+		return 0;
+	pfd.events = 0;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1 && pgflo_out_gone(pfd.revents);
+}
+
+void
+pgflo_out_check_reader(void)
+{
+	if (pgflo_out_reader_gone())
+		pgflo_out_reader_left();
 }
 
 static int
@@ -67,7 +131,8 @@ failed(void)
 {
 	int e = errno;
 
-	pgflo_check_pipe(e);
+	if (e == EPIPE)
+		pgflo_out_reader_left();
 	errno = e;
 	return -1;
 }

@@ -12,6 +12,49 @@
 #include "pgflo.h"
 #include "pgconn.h"
 
+/* The last failure's exit status; per thread, as pgflo-copy's workers. */
+static _Thread_local int connect_status = PGFLO_EXIT_UNAVAIL;
+
+/*
+ * Failures that no retry mends: the server (or libpq) refused who we
+ * are or what we asked for.  Matched on the text, as libpq hands no
+ * SQLSTATE for a failed connection; a server with lc_messages other
+ * than English falls back to "unavailable".
+ */
+static const char *const config_errors[] = {
+	"authentication failed",	/* password, ident, peer, cert ... */
+	"no pg_hba.conf entry",
+	"pg_hba.conf rejects",
+	"no password supplied",
+	" does not exist",		/* role or database */
+	"is not permitted to log in",
+	"permission denied",
+	"must be superuser or replication role",
+	"definition of service",	/* ... "not found" */
+	"invalid port number",
+	"invalid integer value",
+	NULL
+};
+
+static int
+classify(PGconn *conn, const char *msg)
+{
+	int i;
+
+	if (PQconnectionNeedsPassword(conn))
+		return PGFLO_EXIT_USAGE;
+	for (i = 0; config_errors[i] != NULL; i++)
+		if (strstr(msg, config_errors[i]) != NULL)
+			return PGFLO_EXIT_USAGE;
+	return PGFLO_EXIT_UNAVAIL;
+}
+
+int
+pgflo_pg_connect_status(void)
+{
+	return connect_status;
+}
+
 PGconn *
 pgflo_pg_connect(const char *conninfo, int replication, char *errbuf,
     size_t errlen)
@@ -30,6 +73,7 @@ pgflo_pg_connect(const char *conninfo, int replication, char *errbuf,
 	vals[n++] = pgflo_progname;
 	keys[n] = NULL;
 	vals[n] = NULL;
+	connect_status = PGFLO_EXIT_UNAVAIL;
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL) {
 		snprintf(errbuf, errlen, "out of memory");
@@ -37,6 +81,7 @@ pgflo_pg_connect(const char *conninfo, int replication, char *errbuf,
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
 		snprintf(errbuf, errlen, "%s", pgflo_pg_errmsg(conn));
+		connect_status = classify(conn, errbuf);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -51,6 +96,16 @@ pgflo_pg_conninfo_ok(const char *conninfo, char *errbuf, size_t errlen)
 
 	opts = PQconninfoParse(conninfo != NULL ? conninfo : "", &perr);
 	if (opts != NULL) {
+		PQconninfoOption *o;
+
+		/* Argv is world-readable (ps); never echo the secret. */
+		for (o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, "password") == 0 &&
+			    o->val != NULL && *o->val != '\0')
+				pgflo_warnx("warning: the connection string "
+				    "given with -d holds a password, visible "
+				    "to other users in ps; use PGPASSWORD, "
+				    "~/.pgpass or a service file");
 		PQconninfoFree(opts);
 		return 0;
 	}

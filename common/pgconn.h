@@ -16,8 +16,17 @@
 PGconn	*pgflo_pg_connect(const char *conninfo, int replication,
 	    char *errbuf, size_t errlen);
 /*
- * Checks that conninfo parses (a usage error, exit 2, rather than a
- * connection failure); 0, or -1 with errbuf set.
+ * The exit status for this thread's last failed pgflo_pg_connect():
+ * PGFLO_EXIT_USAGE when the server refused the role, password, database
+ * or privilege (retrying cannot help), PGFLO_EXIT_UNAVAIL otherwise
+ * (refused, timed out, starting up, too many clients).  Reconnect loops
+ * give up on the first.
+ */
+int	pgflo_pg_connect_status(void);
+/*
+ * Checks that conninfo, as given with -d, parses (a usage error, exit
+ * 2, rather than a connection failure); 0, or -1 with errbuf set.
+ * Warns when it holds a password (ps shows argv to every user).
  */
 int	pgflo_pg_conninfo_ok(const char *conninfo, char *errbuf, size_t errlen);
 /* PQerrorMessage / PQresultErrorMessage without the trailing newline. */

@@ -156,10 +156,35 @@ int	pgflo_out_flush(int sync);
 int	pgflo_out_flush_each(void);
 /* Flushes and closes stdout; -1 on any write error.  Call last. */
 int	pgflo_out_close(void);
-/* 1 when stdout is a pipe or socket whose reader has gone away. */
-int	pgflo_out_reader_gone(void);
 /* On EPIPE: restore SIGPIPE and raise it (git's check_pipe()). */
 void	pgflo_check_pipe(int errnum);
+/*
+ * The reader of stdout is gone (a write hit EPIPE, or poll said so):
+ * dies by SIGPIPE (141), or, after pgflo_out_clean_stop() once a stop
+ * signal arrived, exits 0 quietly.  Does not return.
+ */
+void	pgflo_out_reader_left(void) PGFLO_NORETURN;
+/*
+ * For tools whose SIGINT/SIGTERM status is 0 (all but pgflo-copy): a
+ * reader that stopped first on the same Ctrl-C is not a failure.
+ */
+void	pgflo_out_clean_stop(void);
+/*
+ * Dead neighbours.  stdout is watched when it is a pipe or a socket:
+ * 1 when its reader is gone (POLLERR/POLLHUP for poll events 0); never
+ * blocks.  pgflo_out_check_reader() acts on it (pgflo_out_reader_left)
+ * and returns otherwise; loops that wait call it at least every
+ * PGFLO_OUT_CHECK_MS.  Not watched after a stop signal.
+ */
+#define PGFLO_OUT_CHECK_MS	500
+int	pgflo_out_reader_gone(void);
+void	pgflo_out_check_reader(void);
+/* For a poll() of one's own: the fd to add with events 0, or -1. */
+int	pgflo_out_watch_fd(void);
+/* True when that entry's revents say the reader is gone. */
+int	pgflo_out_gone(short revents);
+/* Stops (0) or resumes watching, for a tool that writes nothing. */
+void	pgflo_out_watch(int on);
 
 /*
  * in.c: NDJSON record input.  A buffered read(2) loop rather than stdio,
@@ -191,7 +216,10 @@ void	pgflo_reader_close(struct pgflo_reader *r);
 int	pgflo_reader_set_deadletter(struct pgflo_reader *r, const char *path);
 /*
  * 1 a line is in r->line, 0 at EOF (or when a stop signal interrupted
- * the wait), -1 on error (errmsg says why).
+ * the wait, or came within PGFLO_OUT_CHECK_MS before it), -1 on error
+ * (errmsg says why).  While it waits, a reader of stdout that goes away
+ * ends the process (pgflo_out_reader_left), so that every filter on
+ * the reader notices a dead neighbour with no input flowing.
  */
 int	pgflo_reader_next(struct pgflo_reader *r);
 /* As above, but returns 2 when no whole line came within timeout_ms. */

@@ -1,7 +1,10 @@
 /*
  * sig.c - SIGINT/SIGTERM only set a flag.  Installed without SA_RESTART
  * so that a blocking read or select() returns EINTR and the loop can
- * drain, flush and exit 0 (STYLE.md 6.7).
+ * drain, flush and exit 0 (STYLE.md 6.7).  From then on SIGPIPE is
+ * ignored: Ctrl-C signals the whole pipeline, and a reader that stopped
+ * first must show up as EPIPE, which out.c judges, not as a death by
+ * SIGPIPE.
  */
 #include <signal.h>
 #include <string.h>
@@ -9,11 +12,13 @@
 #include "pgflo.h"
 
 volatile sig_atomic_t pgflo_stop_signal;
+static struct sigaction ignore;
 
 static void
 on_stop(int signo)
 {
 	pgflo_stop_signal = signo;
+	sigaction(SIGPIPE, &ignore, NULL);
 }
 
 void
@@ -25,6 +30,9 @@ pgflo_catch_signals(void)
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0;
+	memset(&ignore, 0, sizeof(ignore));
+	ignore.sa_handler = SIG_IGN;
+	sigemptyset(&ignore.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }

@@ -110,3 +110,72 @@ tools() {
 			fail "$t: $stderr"
 	done
 }
+
+# The exit statuses a tool's --help lists, one a line, sorted: every number
+# from its "Exit status:" line to the end of the help.
+help_codes() {
+	"$1" --help | sed -n '/^Exit status:/,$p' | grep -o '[0-9][0-9]*' | sort -un
+}
+
+# The same from the .It lines of the EXIT STATUS section of its man page.
+man_codes() {
+	sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "$TOP/man/$1.1" |
+		grep '^\.It ' | grep -o '[0-9][0-9]*' | sort -un
+}
+
+@test "cli: --help and the man page list the same exit statuses" {
+	local t h m
+	for t in $(tools); do
+		"$t" --help | grep -q '^Exit status: 0 ' ||
+			fail "$t --help has no 'Exit status: 0 ...' line"
+		h=$(help_codes "$t" | tr '\n' ' ')
+		m=$(man_codes "$t" | tr '\n' ' ')
+		[ -n "$m" ] || fail "man/$t.1 lists no exit status"
+		[ "$h" = "$m" ] || fail "$t: --help lists '$h', man/$t.1 '$m'"
+		# The statuses of STYLE.md 6.1, and the reader's death, everywhere.
+		[[ " $m" == " 0 1 2 "* && " $m" == *" 141 "* ]] ||
+			fail "$t: '$m' lacks 0, 1, 2 or 141"
+	done
+}
+
+@test "cli: every man page says the same about 141 and about SIGINT/SIGTERM" {
+	local t item
+	for t in $(tools); do
+		item=$(sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "$TOP/man/$t.1" |
+			sed -n '/^\.It 141$/,/^\.\(It\|El\)/p' | sed -n 2,3p)
+		[ "$item" = "The reader of standard output went away
+.Pq Dv SIGPIPE ." ] || fail "man/$t.1: 141 says: $item"
+		case $t in
+		pgflo-copy | pgflo-rule)
+			# Death by the signal, deliberately: 130, 143.
+			man_codes "$t" | grep -qx 130 || fail "$t: no 130"
+			man_codes "$t" | grep -qx 143 || fail "$t: no 143" ;;
+		*)
+			# A clean stop is 0, also when the next stage went first.
+			sed -n '/^\.Sh EXIT STATUS/,/^\.It 1$/p' "$TOP/man/$t.1" |
+				grep -q SIGTERM || fail "$t: 0 does not name SIGTERM"
+			sed -n '/^\.It 141$/,/^\.El/p' "$TOP/man/$t.1" |
+				tr '\n' ' ' | grep -q 'SIGTERM it is a clean stop instead: status 0' ||
+				fail "$t: 141 does not say a stop is 0" ;;
+		esac
+	done
+}
+
+@test "cli: a password in -d is warned about, never echoed" {
+	local cmd t d pw=Sekr1tPw
+	for cmd in "pgflo-capture -S s" "pgflo-copy -S s -t public.t" pgflo-sink-pg; do
+		t=${cmd%% *}
+		for d in "host=127.0.0.1 port=1 user=u password=$pw connect_timeout=2" \
+			"postgresql://u:$pw@127.0.0.1:1/db?connect_timeout=2"; do
+			run -3 --separate-stderr $cmd -d "$d"
+			[ "${stderr_lines[0]}" = "$t: warning: the connection string given with -d holds a password, visible to other users in ps; use PGPASSWORD, ~/.pgpass or a service file" ] ||
+				fail "$t: $stderr"
+			[[ ${stderr_lines[1]} == "$t: could not connect: "* ]] ||
+				fail "$t: $stderr"
+			[[ $stderr != *"$pw"* ]] || fail "$t echoed the password: $stderr"
+		done
+	done
+	# No password, no warning.
+	run -3 --separate-stderr pgflo-sink-pg -d "host=127.0.0.1 port=1 password='' connect_timeout=2"
+	[[ $stderr != *warning* ]] || fail "$stderr"
+}

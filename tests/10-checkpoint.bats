@@ -227,3 +227,67 @@ setup() {
 	run -0 pgflo-checkpoint -g file:orders.pos -f commit_lsn --default 0/0
 	assert_output '0/0'
 }
+
+@test "checkpoint: after SIGINT it reads on to EOF and stores the last position" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-checkpoint -s "$S" <"$BATS_TEST_TMPDIR/fifo" 3>&- &
+	pid=$!
+	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	pos 0/B0 1 >&4
+	sleep 0.3
+	# Ctrl-C reaches every stage; the sink's last position comes after it.
+	kill -INT "$pid"
+	sleep 0.3
+	(pos 0/B1 1 >&4) 2>/dev/null || true
+	exec 4>&-
+	st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 0
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/B1'
+}
+
+@test "checkpoint: after SIGTERM an upstream that never ends gets 2 s" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-checkpoint -i 1h -s "$S" <"$BATS_TEST_TMPDIR/fifo" 3>&- &
+	pid=$!
+	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	pos 0/C0 1 >&4
+	pos 0/C1 1 >&4
+	sleep 0.3
+	kill -TERM "$pid"
+	t0=$EPOCHREALTIME
+	st=0
+	wait "$pid" || st=$?
+	t1=$EPOCHREALTIME
+	exec 4>&-
+	assert_equal "$st" 0
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/C1'
+	ms=$(( (${t1/./} - ${t0/./}) / 1000 ))
+	echo "exited ${ms} ms after SIGTERM"
+	[ "$ms" -ge 1500 ] && [ "$ms" -le 6000 ]
+}
+
+@test "checkpoint --tee: a reader gone with no input flowing ends it with 141" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	exec 4<>"$BATS_TEST_TMPDIR/fifo"	# a writer that stays, and sends nothing
+	t0=$EPOCHREALTIME
+	run bash -c 'timeout 10 pgflo-checkpoint -t -s "$1" <"$2" | sleep 0.5
+		echo "${PIPESTATUS[0]}"' _ "$S" "$BATS_TEST_TMPDIR/fifo"
+	t1=$EPOCHREALTIME
+	exec 4>&-
+	assert_output 141
+	ms=$(( (${t1/./} - ${t0/./}) / 1000 ))
+	echo "took ${ms} ms"
+	[ "$ms" -le 4000 ]
+}
+
+@test "checkpoint: without --tee a closed stdout is no reason to stop" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	run -0 bash -c '{ sleep 1.5; echo "{\"op\":\"position\",\"commit_lsn\":\"0/D0\",\"ordinal\":1}"; } |
+		pgflo-checkpoint -s "$1" | true; echo "${PIPESTATUS[1]}"' _ "$S"
+	assert_output 0
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/D0'
+}

@@ -499,3 +499,59 @@ EOF
 		pgflo-rule --table t --rename-column j=jj --exclude k"
 	assert_output '{"op":"update","schema":"public","table":"t","key":["id"],"types":{"id":"integer","jj":"jsonb"},"old":{"id":1,"jj":null},"new":{"id":1,"jj":null},"json_null":["jj"],"old_json_null":["jj"]}'
 }
+
+@test "rule: a reader gone with no input flowing ends it with 141 at once" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	exec 4<>"$BATS_TEST_TMPDIR/fifo"	# a quiet upstream that stays
+	printf '{"op":"insert","schema":"s","table":"t","new":{"a":"abc"}}\n' >&4
+	t0=$EPOCHREALTIME
+	run bash -c 'timeout 10 pgflo-rule -m a <"$1" | head -n 1 >"$2"
+		echo "${PIPESTATUS[0]}"' _ "$BATS_TEST_TMPDIR/fifo" "$BATS_TEST_TMPDIR/out"
+	t1=$EPOCHREALTIME
+	exec 4>&-
+	assert_output 141
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"a*c"}}'
+	ms=$(( (${t1/./} - ${t0/./}) / 1000 ))
+	echo "took ${ms} ms"
+	[ "$ms" -le 4000 ]
+}
+
+@test "rule: SIGINT and SIGTERM kill it (default dispositions): 130, 143" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	exec 4<>"$BATS_TEST_TMPDIR/fifo"
+	for sig in INT TERM; do
+		# A background job starts with SIGINT ignored, which the shell
+		# cannot undo: python3 restores the default before the exec.
+		python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp("pgflo-rule", ["pgflo-rule"])' <"$BATS_TEST_TMPDIR/fifo" >/dev/null 3>&- &
+		pid=$!
+		sleep 0.3
+		kill -"$sig" "$pid"
+		st=0
+		wait "$pid" || st=$?
+		[ "$sig" = INT ] && assert_equal "$st" 130
+		[ "$sig" = TERM ] && assert_equal "$st" 143
+	done
+	exec 4>&-
+}
+
+@test "rule: a socket on stdout whose peer closes ends it with 141 as well" {
+	run -0 python3 -c '
+import os, socket, subprocess, time
+ours, peer = socket.socketpair()
+r, w = os.pipe()	# an upstream that stays and sends nothing
+p = subprocess.Popen(["pgflo-rule"], stdin=r, stdout=ours.fileno())
+ours.close()
+time.sleep(0.3)
+t = time.time()
+peer.close()
+try:
+    rc = p.wait(timeout=8)
+except subprocess.TimeoutExpired:
+    p.kill()
+    rc = "running"
+print(rc, time.time() - t < 4)'
+	assert_output '-13 True'	# killed by SIGPIPE, within seconds
+}

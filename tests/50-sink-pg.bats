@@ -587,3 +587,138 @@ sv_rows() {
 	run -0 psql_dst -c "select string_agg(id::text, ',' order by id) from public.rep"
 	assert_output '1,2,3'
 }
+
+# A password file for user $1 with password $2 on the test server.
+pgpass() {
+	(umask 077 && printf '127.0.0.1:%s:*:%s:%s\n' "$PGPORT" "$1" "$2" \
+		>"$BATS_TEST_TMPDIR/pgpass")
+	echo "$BATS_TEST_TMPDIR/pgpass"
+}
+
+# wait_exit PID SECS: sets st to the status of PID once it ends within
+# SECS; if it does not, kills it and returns 1.
+wait_exit() {
+	local i
+	st=
+	for i in $(seq 1 $(($2 * 10))); do
+		if ! kill -0 "$1" 2>/dev/null; then
+			st=0
+			wait "$1" || st=$?
+			return 0
+		fi
+		sleep 0.1
+	done
+	kill -TERM "$1" 2>/dev/null
+	wait "$1" || true
+	echo "still running after $2 s" >&2
+	return 1
+}
+
+@test "pgflo-sink-pg: a wrong password exits 2 (not 3), also when reconnecting" {
+	PGPASSFILE=$(pgpass pgflo wrong) run pgflo-sink-pg -d "$PGFLO_DST" </dev/null
+	assert_failure 2
+	assert_line --index 0 --regexp '^pgflo-sink-pg: could not connect: connection to server at "127.0.0.1", port [0-9]+ failed: FATAL:  password authentication failed for user "pgflo"$'
+	PGPASSFILE=$(pgpass pgflo wrong) run pgflo-sink-pg -p -d "$PGFLO_DST"
+	assert_failure 2
+	run pgflo-sink-pg -d 'host=127.0.0.1 port=1 connect_timeout=2' </dev/null
+	assert_failure 3
+
+	psql_dst -c "CREATE TABLE relog (id int PRIMARY KEY, email text, n int)"
+	psql_admin <<<"CREATE ROLE relog2 LOGIN SUPERUSER PASSWORD 'good!pw'"
+	pf=$(pgpass relog2 'good!pw')
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	PGPASSFILE=$pf pgflo-sink-pg -d "$PGFLO_DST user=relog2" \
+		<"$BATS_TEST_TMPDIR/fifo" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	{ begin 0/10; rec insert relog 0/10 1 '"new":{"id":1,"email":"a","n":1}'; commit 0/10 2; } >&5
+	for _ in $(seq 1 100); do
+		[ -s "$BATS_TEST_TMPDIR/out" ] && break
+		sleep 0.1
+	done
+	pgpass relog2 'bad!pw' >/dev/null
+	psql_admin -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'relog2'" >/dev/null
+	{ begin 0/20; rec insert relog 0/20 1 '"new":{"id":2,"email":"a","n":1}'; commit 0/20 2; } >&5
+	wait_exit "$pid" 15 || { cat "$BATS_TEST_TMPDIR/err"; false; }
+	exec 5>&-
+	psql_dst -c 'REASSIGN OWNED BY relog2 TO pgflo'
+	psql_admin -c 'DROP ROLE relog2'
+	assert_equal "$st" 2
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output --partial 'pgflo-sink-pg: connection lost: '
+	assert_output --regexp 'pgflo-sink-pg: could not connect: [^
+]*password authentication failed for user "relog2"'
+	refute_output --partial 'reconnecting:'
+}
+
+@test "pgflo-sink-pg: pgflo-checkpoint killed while nothing flows ends the sink with 141" {
+	psql_dst -c "CREATE TABLE idle (id int PRIMARY KEY, email text, n int)"
+	mkfifo "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
+	pgflo-checkpoint -s "file:$BATS_TEST_TMPDIR/pos" <"$BATS_TEST_TMPDIR/out" 3>&- &
+	cpid=$!
+	pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/in"
+	{ begin 0/10; rec insert idle 0/10 1 '"new":{"id":1,"email":"a","n":1}'; commit 0/10 2; } >&5
+	for _ in $(seq 1 100); do
+		[ "$(pgflo-checkpoint -g "file:$BATS_TEST_TMPDIR/pos" -f commit_lsn 2>/dev/null)" = 0/10 ] && break
+		sleep 0.1
+	done
+	run -0 pgflo-checkpoint -g "file:$BATS_TEST_TMPDIR/pos" -f commit_lsn
+	assert_output 0/10
+	kill -9 "$cpid"
+	t0=$EPOCHREALTIME
+	wait_exit "$pid" 10
+	t1=$EPOCHREALTIME
+	exec 5>&-
+	wait "$cpid" || true
+	assert_equal "$st" 141
+	ms=$(( (${t1/./} - ${t0/./}) / 1000 ))
+	echo "the sink ended ${ms} ms after the checkpoint"
+	[ "$ms" -le 3000 ]
+}
+
+@test "pgflo-sink-pg: Ctrl-C of capture | sink-pg | checkpoint, 4 times: all exit 0, the position is stored" {
+	psql_src -c 'CREATE TABLE cc (id serial PRIMARY KEY, v text)'
+	psql_dst -c 'CREATE TABLE cc (id int PRIMARY KEY, v text)'
+	pgflo-capture -d "$PGFLO_SRC" -S s_cc -t public.cc --create-slot -E 0/1
+	# The README's line, as a process group of its own, as in a terminal.
+	# (This shell, a background job, ignores SIGINT; the tools catch it.)
+	cat >"$BATS_TEST_TMPDIR/line" <<-'EOF'
+		echo $$ >"$1.pgid"
+		pgflo-capture -d "$PGFLO_SRC" -S s_cc -c "file:$1" 2>>"$2" |
+			pgflo-sink-pg -d "$PGFLO_DST" 2>>"$2" |
+			pgflo-checkpoint -s "file:$1" 2>>"$2"
+		echo "${PIPESTATUS[*]}" >>"$3"
+	EOF
+	T=$BATS_TEST_TMPDIR
+	for round in 1 2 3 4; do
+		# Changes keep flowing, so the sink has a last commit to report.
+		( for i in $(seq 1 80); do
+			psql_src -c "INSERT INTO cc (v) VALUES ('r$round.$i')"
+			sleep 0.02
+		done ) 3>&- &
+		writer=$!
+		rm -f "$T/pos.pgid"
+		setsid bash "$T/line" "$T/pos" "$T/err" "$T/rc" 3>&- &
+		job=$!
+		for _ in $(seq 1 50); do
+			[ -s "$T/pos.pgid" ] && [ -s "$T/pos" ] && break
+			sleep 0.1
+		done
+		sleep 0.5
+		kill -INT -- -"$(cat "$T/pos.pgid")"
+		wait_exit "$job" 20 || { cat "$T/err"; false; }
+		wait "$writer"
+		stored=$(pgflo-checkpoint -g "file:$T/pos" | jq -c '[.commit_lsn, .ordinal]')
+		applied=$(psql_dst -c "SELECT json_build_array(commit_lsn::text, ordinal) FROM pgflo.applied WHERE group_name = '$PGFLO_GROUP'")
+		echo "round $round: stored $stored, applied $applied"
+		assert_equal "$stored" "$(jq -c . <<<"$applied")"
+	done
+	cat "$T/err"
+	run cat "$T/rc"
+	assert_output '0 0 0
+0 0 0
+0 0 0
+0 0 0'
+}

@@ -577,3 +577,84 @@ s2.a'
 	run -0 capture -S s_hb2 -P s_hb -E "$(endpos)"
 	assert_output ''
 }
+
+# A password file for user $1 with password $2 on the test server.
+pgpass() {
+	(umask 077 && printf '127.0.0.1:%s:*:%s:%s\n' "$PGPORT" "$1" "$2" \
+		>"$BATS_TEST_TMPDIR/pgpass")
+	echo "$BATS_TEST_TMPDIR/pgpass"
+}
+
+@test "pgflo-capture: a wrong password exits 2 (not 3), with the server's reason" {
+	PGPASSFILE=$(pgpass pgflo wrong) run pgflo-capture -d "$PGFLO_SRC" -S s1
+	assert_failure 2
+	assert_line --index 0 --regexp '^pgflo-capture: could not connect: connection to server at "127.0.0.1", port [0-9]+ failed: FATAL:  password authentication failed for user "pgflo"$'
+	PGPASSFILE=/dev/null run pgflo-capture -d "$PGFLO_SRC" -S s1
+	assert_failure 2
+	assert_output --partial 'no password supplied'
+	run pgflo-capture -d "$PGFLO_SRC dbname=nosuchdb" -S s1
+	assert_failure 2
+	assert_output --partial 'database "nosuchdb" does not exist'
+	run pgflo-capture -d 'host=127.0.0.1 port=1 connect_timeout=2' -S s1
+	assert_failure 3
+}
+
+@test "pgflo-capture: a login refused while reconnecting exits 2, no retrying forever" {
+	psql_src -c 'CREATE TABLE relog_t (id int PRIMARY KEY)'
+	mkslot s_relog public.relog_t
+	# The role's password through stdin, never on a command line.
+	psql_admin <<<"CREATE ROLE relog LOGIN REPLICATION SUPERUSER PASSWORD 'good!pw'"
+	pf=$(pgpass relog 'good!pw')
+	PGPASSFILE=$pf pgflo-capture -d "$PGFLO_SRC user=relog" -S s_relog \
+		>/dev/null 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	for _ in $(seq 1 100); do
+		[ "$(psql_src -c "SELECT active FROM pg_replication_slots WHERE slot_name = 's_relog'")" = t ] && break
+		sleep 0.1
+	done
+	pgpass relog 'bad!pw' >/dev/null
+	psql_src -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's_relog'" >/dev/null
+	st=
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || { st=0; wait "$pid" || st=$?; break; }
+		sleep 0.1
+	done
+	[ -n "$st" ] || { kill -TERM "$pid"; wait "$pid" || true; cat "$BATS_TEST_TMPDIR/err"; false; }
+	psql_admin -c 'DROP ROLE relog'
+	assert_equal "$st" 2
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_line --index 0 --partial 'pgflo-capture: connection lost: '
+	assert_line --index 1 --regexp '^pgflo-capture: could not connect: .*password authentication failed for user "relog"$'
+	refute_output --partial retrying
+}
+
+@test "pgflo-capture: a reader gone on an idle database ends it with 141 and frees the slot" {
+	psql_src -c 'CREATE TABLE gone_t (id int PRIMARY KEY)'
+	mkslot s_gone public.gone_t
+	psql_src -c 'INSERT INTO gone_t VALUES (1)'
+	# The reader takes the one transaction and goes; no WAL flows after it.
+	run bash -c 'timeout 20 pgflo-capture -d "$PGFLO_SRC" -S s_gone 3>&- |
+		{ head -n 3 >"$1"; echo "$EPOCHREALTIME" >"$2"; }
+		echo "${PIPESTATUS[0]} $EPOCHREALTIME"' _ \
+		"$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/t"
+	read -r st t1 <<<"$output"
+	t0=$(cat "$BATS_TEST_TMPDIR/t")
+	assert_equal "$st" 141
+	run jq -r .op "$BATS_TEST_TMPDIR/out"
+	assert_output 'begin
+insert
+commit'
+	ms=$(( (${t1/./} - ${t0/./}) / 1000 ))
+	echo "capture ended ${ms} ms after its reader"
+	[ "$ms" -le 3000 ]
+	active=
+	for _ in $(seq 1 50); do
+		active=$(psql_src -c "SELECT active FROM pg_replication_slots WHERE slot_name = 's_gone'")
+		[ "$active" = f ] && break
+		sleep 0.1
+	done
+	assert_equal "$active" f
+	# The same command starts again on the slot at once.
+	run -0 timeout 20 pgflo-capture -d "$PGFLO_SRC" -S s_gone -E "$(endpos)"
+	refute_output --partial 'is active'
+}

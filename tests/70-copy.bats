@@ -459,3 +459,16 @@ cri.nokey' ]
 	[ "$status" -eq 0 ]
 	[[ $stderr =~ ^"pgflo-copy: s1.items: 1 rows, "[0-9.]+" "[kMG]?"B, "[0-9]+" rows/s, done"$ ]]
 }
+
+@test "pgflo-copy: a wrong password exits 2 (not 3); an unreachable server 3" {
+	(umask 077 && printf '127.0.0.1:%s:*:pgflo:wrong\n' "$PGPORT" \
+		>"$BATS_TEST_TMPDIR/pgpass")
+	PGPASSFILE=$BATS_TEST_TMPDIR/pgpass run pgflo-copy -d "$PGFLO_SRC" -S pw_s -t public.nosuch
+	assert_failure 2
+	assert_line --index 0 --regexp '^pgflo-copy: could not connect: connection to server at "127.0.0.1", port [0-9]+ failed: FATAL:  password authentication failed for user "pgflo"$'
+	run pgflo-copy -d "$PGFLO_SRC user=pgflo_nosuchrole" -S pw_s -t public.nosuch
+	assert_failure 2
+	run pgflo-copy -d 'host=127.0.0.1 port=1 connect_timeout=2' -S pw_s -t public.nosuch
+	assert_failure 3
+	assert_output --partial 'pgflo-copy: could not connect: '
+}

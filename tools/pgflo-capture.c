@@ -166,7 +166,8 @@ help(void)
 "  -h, --help                print this help and exit\n"
 "\n"
 "Environment: PGFLO_STATUS_INTERVAL, PGFLO_FLUSH, libpq's PG* variables.\n"
-"Exit status: 0 ok or stopped, 1 failure, 2 usage, 3 connection failed.\n");
+"Exit status: 0 ok or stopped, 1 failure, 2 usage or login refused, 3 server\n"
+"unreachable, 141 reader gone (SIGPIPE).\n");
 }
 
 static int64_t
@@ -1124,6 +1125,10 @@ stream(void)
 			wait = next_hb - now;
 		if (wait < 0)
 			wait = 0;
+		/* A dead reader must free the slot even with no WAL flowing. */
+		pgflo_out_check_reader();
+		if (wait > PGFLO_OUT_CHECK_MS)
+			wait = PGFLO_OUT_CHECK_MS;
 		sock = PQsocket(repl);
 		if (sock < 0)
 			goto lost;
@@ -1453,12 +1458,15 @@ main(int argc, char *argv[])
 
 	pgflo_catch_signals();
 	pgflo_out_init();
+	pgflo_out_clean_stop();
 	types = pgflo_typecache_new(NULL);
 	for (;;) {
 		if (connect_both(first) == -1) {
-			if (first || noloop)
-				pgflo_errx(PGFLO_EXIT_UNAVAIL, "could not "
-				    "connect: %s", errbuf);
+			/* A refused login does not mend: exit 2, no retry. */
+			if (first || noloop ||
+			    pgflo_pg_connect_status() == PGFLO_EXIT_USAGE)
+				pgflo_errx(pgflo_pg_connect_status(), "could "
+				    "not connect: %s", errbuf);
 			pgflo_warnx("could not connect: %s; retrying in %lds",
 			    errbuf, backoff / 1000);
 			goto retry;

@@ -14,6 +14,8 @@
 
 #include "pgflo.h"
 
+#define STOP_GRACE_MS	2000	/* reading on after SIGINT/SIGTERM */
+
 #define SYNOPSIS \
 	"pgflo-checkpoint [-tv] [-i interval] [--dead-letter file] -s store\n" \
 	"       pgflo-checkpoint [-f field] [--default value] -g store"
@@ -62,7 +64,8 @@ help(void)
 "\n"
 "STORE is file:PATH (or a plain PATH).\n"
 "Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_MAX_RECORD, PGFLO_FLUSH.\n"
-"Exit status: 0 ok, 1 data or I/O failure, 2 usage, 3 store unavailable.\n");
+"Exit status: 0 ok or stopped, 1 data or I/O failure, 2 usage, 141 reader\n"
+"gone (SIGPIPE).\n");
 }
 
 static int
@@ -166,7 +169,7 @@ save(const char *url, long interval_ms, const char *deadletter)
 	struct pgflo_pos best;
 	json_t *rec, *doc = NULL;
 	char errbuf[512], lsn[PGFLO_LSN_BUFSZ];
-	long last = 0;
+	long last = 0, grace_end = 0;
 	int r, dirty = 0;
 
 	if ((st = pgflo_store_open(url, errbuf, sizeof(errbuf))) == NULL)
@@ -188,6 +191,19 @@ save(const char *url, long interval_ms, const char *deadletter)
 
 		if (dirty)
 			timeout = (int)(interval_ms - (pgflo_now_ms() - last));
+		if (pgflo_stopping()) {
+			/*
+			 * Ctrl-C stops the stages upstream too, and their last
+			 * positions are still on the way: read on to their
+			 * EOF, for STOP_GRACE_MS at most.
+			 */
+			if (grace_end == 0)
+				grace_end = pgflo_now_ms() + STOP_GRACE_MS;
+			if (pgflo_now_ms() >= grace_end)
+				break;
+			if (timeout < 0 || grace_end - pgflo_now_ms() < timeout)
+				timeout = (int)(grace_end - pgflo_now_ms());
+		}
 		if (dirty && timeout <= 0)
 			r = 2;
 		else
@@ -195,6 +211,8 @@ save(const char *url, long interval_ms, const char *deadletter)
 			    timeout < 0 ? -1 : timeout);
 		if (r == -1)
 			pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
+		if (r == 0 && !rd.eof)
+			continue;	/* a stop signal: see above */
 		if (r == 0)
 			break;
 		if (r == 2) {
@@ -317,6 +335,8 @@ main(int argc, char *argv[])
 			pgflo_err(PGFLO_EXIT_FAIL, "write error");
 	} else {
 		pgflo_catch_signals();
+		pgflo_out_clean_stop();
+		pgflo_out_watch(tflag);	/* without -t stdout is unused */
 		save(savestore, interval_ms, deadletter);
 	}
 	if (pgflo_out_close() == -1)

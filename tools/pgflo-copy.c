@@ -202,8 +202,9 @@ help(void)
 "  -h, --help                print this help and exit\n"
 "\n"
 "Environment: PGFLO_JOBS, PGFLO_FLUSH, libpq's PG* variables.\n"
-"Exit status: 0 ok, 1 failure, 2 usage, 3 connection failed;\n"
-"128+N when stopped by signal N before the copy was complete.\n",
+"Exit status: 0 ok, 1 failure, 2 usage or login refused, 3 server unreachable,\n"
+"130/143 stopped by SIGINT/SIGTERM before the copy was complete, 141 reader\n"
+"gone (SIGPIPE).\n",
 	    DEFAULT_JOBS, DEFAULT_CHUNK);
 }
 
@@ -942,7 +943,7 @@ wait_durable(void)
 	struct pgflo_copyprog cp;
 	json_t *doc;
 	pgflo_lsn want;
-	long t0 = pgflo_now_ms(), said = 0;
+	long t0 = pgflo_now_ms(), said = 0, probed = t0;
 	int r;
 
 	(void)pgflo_lsn_parse(snaplsn, &want);
@@ -961,8 +962,19 @@ wait_durable(void)
 			return;
 		if (pgflo_stopping())
 			return;
-		if (pgflo_out_reader_gone())
-			pgflo_check_pipe(EPIPE);
+		pgflo_out_check_reader();	/* the sink died: 141 */
+		/*
+		 * A filter between us and the sink (tee, jq) notices that the
+		 * sink is gone only when it writes: give it an empty line to
+		 * write every second, which readers skip (pgflo-record(5)).
+		 */
+		if (pgflo_now_ms() - probed >= 1000) {
+			if (putchar('\n') == EOF || fflush(stdout) == EOF) {
+				pgflo_check_pipe(errno);
+				pgflo_err(PGFLO_EXIT_FAIL, "write error");
+			}
+			probed = pgflo_now_ms();
+		}
 		if (!said && pgflo_now_ms() - t0 > 10000) {
 			pgflo_warnx("copy written; waiting for %s to record it "
 			    "durable (is pgflo-checkpoint --save %s at the end "
@@ -994,7 +1006,8 @@ connect_or_die(int replication)
 
 	if ((conn = pgflo_pg_connect(conninfo, replication, errbuf,
 	    sizeof(errbuf))) == NULL)
-		pgflo_errx(PGFLO_EXIT_UNAVAIL, "could not connect: %s", errbuf);
+		pgflo_errx(pgflo_pg_connect_status(), "could not connect: %s",
+		    errbuf);
 	return conn;
 }
 

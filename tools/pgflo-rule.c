@@ -89,7 +89,8 @@ help(void)
 "  -h, --help                print this help and exit\n"
 "\n"
 "Environment: PGFLO_MAX_RECORD, PGFLO_FLUSH.\n"
-"Exit status: 0 ok, 1 bad record or write error, 2 usage or bad rule file.\n");
+"Exit status: 0 ok, 1 bad record or write error, 2 usage or bad rule file,\n"
+"130/143 killed by SIGINT/SIGTERM, 141 reader gone (SIGPIPE).\n");
 }
 
 static void

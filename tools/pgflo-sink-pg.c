@@ -96,7 +96,8 @@ help(void)
 "\n"
 "Environment: PGFLO_GROUP, PGFLO_BATCH_ROWS, PGFLO_BATCH_MS, PGFLO_FLUSH,\n"
 "PGFLO_MAX_RECORD, and libpq's PG* variables.\n"
-"Exit status: 0 ok, 1 data or apply failure, 2 usage, 3 unavailable.\n");
+"Exit status: 0 ok or stopped, 1 data or apply failure, 2 usage or login\n"
+"refused, 3 unavailable, 141 reader gone (SIGPIPE).\n");
 }
 
 /* ---- a small string map ---- */
@@ -2558,6 +2559,10 @@ reconnect(void)
 		nsyncs = nsince_sync = 0;
 		if (connect_all() == 0 && setup_target() == 0)
 			break;
+		if (pgflo_pg_connect_status() == PGFLO_EXIT_USAGE)
+			pgflo_errx(PGFLO_EXIT_USAGE, "could not connect: %s",
+			    errbuf);
+		pgflo_out_check_reader();
 		if (conn != NULL) {
 			PQfinish(conn);
 			PQfinish(cat);
@@ -2795,7 +2800,8 @@ print_applied(void)
 
 	if ((cat = pgflo_pg_connect(conninfo, 0, errbuf,
 	    sizeof(errbuf))) == NULL)
-		pgflo_errx(PGFLO_EXIT_UNAVAIL, "could not connect: %s", errbuf);
+		pgflo_errx(pgflo_pg_connect_status(), "could not connect: %s",
+		    errbuf);
 	r = read_applied(cat, &p);
 	PQfinish(cat);
 	if (r == -1)
@@ -2934,8 +2940,10 @@ main(int argc, char *argv[])
 	if (pgflo_reader_open(&rd, STDIN_FILENO, "<stdin>") == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
 	pgflo_catch_signals();
+	pgflo_out_clean_stop();
 	if (connect_all() == -1)
-		pgflo_errx(PGFLO_EXIT_UNAVAIL, "could not connect: %s", errbuf);
+		pgflo_errx(pgflo_pg_connect_status(), "could not connect: %s",
+		    errbuf);
 	/* Privileges or a foreign table in the way: configuration, exit 2. */
 	if (setup_target() == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
