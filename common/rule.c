@@ -2120,6 +2120,13 @@ top_str(struct rec *rc, enum slot s)
 	return str_cstr(rc, x->v, NULL);
 }
 
+/* Does the record carry this row (not null)? */
+static int
+has_row(struct rec *rc, enum slot s)
+{
+	return rc->slot[s] >= 0 && *rc->top.it[rc->slot[s]].v.p != 'n';
+}
+
 static int
 rec_open(struct rec *rc, const char *line, size_t len)
 {
@@ -2193,6 +2200,20 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 	}
 	str_text(rc, opx->v, &s, &n);
 	opbit = op_bit(s, n, &op);
+	/* Rows only where rules look for them: none passes unmasked. */
+	if ((opbit & (PGFLO_RULE_INSERT | PGFLO_RULE_UPDATE |
+	    PGFLO_RULE_DELETE)) == 0 && (has_row(rc, S_NEW) ||
+	    has_row(rc, S_OLD))) {
+		enum pgflo_op any = pgflo_op_parse(str_cstr(rc, opx->v, NULL));
+
+		if (any != PGFLO_OP_UNKNOWN)
+			rec_fail(rc, NULL, "a %s record may not carry \"new\" "
+			    "or \"old\"", pgflo_op_name(any));
+		else
+			rec_fail(rc, NULL, "a record of an unknown \"op\" may "
+			    "not carry \"new\" or \"old\"");
+		return -1;
+	}
 	if (op == PGFLO_OP_UNKNOWN)
 		return 1;	/* begin, commit, position, snapshot, ... */
 	rc->schema = top_str(rc, S_SCHEMA);
@@ -2230,12 +2251,11 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 			break;
 		case PGFLO_RULE_MASK:
 		case PGFLO_RULE_REGEX:
+			/* Both rows, whatever the op: an insert's "old" too. */
 			if (!rows)
 				break;
-			if (opbit != PGFLO_RULE_DELETE)
-				*changed |= transform_row(rs, r, rc, S_NEW);
-			if (opbit != PGFLO_RULE_INSERT)
-				*changed |= transform_row(rs, r, rc, S_OLD);
+			*changed |= transform_row(rs, r, rc, S_NEW);
+			*changed |= transform_row(rs, r, rc, S_OLD);
 			break;
 		case PGFLO_RULE_EXCLUDE:
 			if (rows)

@@ -655,6 +655,24 @@ pgflo-rule: <stdin>:5: duplicate key "op" (skipped)'
 	[ "$stderr" = 'pgflo-rule: <stdin>:1: duplicate key "new"' ]
 }
 
+@test "rule: a record other than insert, update, delete carrying a row is bad; an insert's old row is masked too" {
+	cat > "$BATS_TEST_TMPDIR/in" <<'EOF2'
+{"op":"commit","new":{"a":"secret"}}
+{"op":"insurt","schema":"s","table":"t","new":{"a":"secret"}}
+{"op":"truncate","schema":"s","table":"t","old":{"a":"secret"}}
+{"op":"insert","schema":"s","table":"t","new":{"a":"xyz"},"old":{"a":"secret"}}
+{"op":"delete","schema":"s","table":"t","new":{"a":"secret"}}
+{"op":"commit","new":null}
+EOF2
+	run -0 --separate-stderr pgflo-rule -k -m a < "$BATS_TEST_TMPDIR/in"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"x*z"},"old":{"a":"s****t"}}
+{"op":"delete","schema":"s","table":"t","new":{"a":"s****t"}}
+{"op":"commit","new":null}'
+	assert_equal "$stderr" 'pgflo-rule: <stdin>:1: a commit record may not carry "new" or "old" (skipped)
+pgflo-rule: <stdin>:2: a record of an unknown "op" may not carry "new" or "old" (skipped)
+pgflo-rule: <stdin>:3: a truncate record may not carry "new" or "old" (skipped)'
+}
+
 @test "rule: a dead-letter file is 0600 and, under a mask, never holds a masked value" {
 	cd "$BATS_TEST_TMPDIR"
 	cat > in <<'EOF2'
