@@ -87,9 +87,9 @@ struct entry {
 
 struct pgflo_ruleset {
 	struct rule **rules;
-	size_t	 nrules;
+	size_t	 nrules, rulecap;
 	struct route **routes;
-	size_t	 nroutes;
+	size_t	 nroutes, routecap;
 	struct entry **tab;	/* open addressing, power of two */
 	size_t	 tabcap;
 	size_t	 tabn;
@@ -458,8 +458,11 @@ pgflo_ruleset_add(struct pgflo_ruleset *rs, const struct pgflo_rule_spec *s,
 		pcre2_set_heap_limit(rs->mctx, RE_HEAP_LIMIT);
 		pcre2_jit_stack_assign(rs->mctx, NULL, rs->jstack);
 	}
-	rs->rules = pgflo_xrealloc(rs->rules,
-	    (rs->nrules + 1) * sizeof(*rs->rules));
+	if (rs->nrules == rs->rulecap) {
+		rs->rulecap = rs->rulecap != 0 ? 2 * rs->rulecap : 16;
+		rs->rules = pgflo_xrealloc(rs->rules,
+		    rs->rulecap * sizeof(*rs->rules));
+	}
 	rs->rules[rs->nrules++] = r;
 	tab_reset(rs);
 	return 0;
@@ -499,14 +502,19 @@ pgflo_ruleset_add_route(struct pgflo_ruleset *rs,
 		rt->src[i] = pgflo_xstrdup(s->src[i]);
 		rt->dst[i] = pgflo_xstrdup(s->dst[i]);
 	}
-	rs->routes = pgflo_xrealloc(rs->routes,
-	    (rs->nroutes + 1) * sizeof(*rs->routes));
+	if (rs->nroutes == rs->routecap) {
+		rs->routecap = rs->routecap != 0 ? 2 * rs->routecap : 16;
+		rs->routes = pgflo_xrealloc(rs->routes,
+		    rs->routecap * sizeof(*rs->routes));
+	}
 	rs->routes[rs->nroutes++] = rt;
 	tab_reset(rs);
 	return 0;
 }
 
 /* ---- the per-table cache ---- */
+
+#define TAB_MAX	65536	/* tables remembered; then it starts again */
 
 static uint64_t
 hash2(const char *a, const char *b)
@@ -543,6 +551,9 @@ entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
 		    r->kind == PGFLO_RULE_RENAME_COLUMN)
 			e->renames = 1;
 	}
+	/* Only the rules that match: many tables may be seen. */
+	e->rules = pgflo_xrealloc(e->rules, (e->nrules + 1) *
+	    sizeof(*e->rules));
 	for (i = 0; i < rs->nroutes; i++) {
 		struct route *rt = rs->routes[i];
 
@@ -574,6 +585,9 @@ lookup(struct pgflo_ruleset *rs, const char *schema, const char *table)
 				return e;
 		}
 	}
+	/* A stream of ever new table names must not grow it for ever. */
+	if (rs->tabn >= TAB_MAX)
+		tab_reset(rs);
 	if (2 * (rs->tabn + 1) > rs->tabcap) {
 		old = rs->tab;
 		oldcap = rs->tabcap;

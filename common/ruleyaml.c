@@ -497,10 +497,13 @@ load_mappings(struct ctx *c, const yaml_node_t *v, struct pgflo_route_spec *rt)
 		if (src == NULL || dst == NULL || *src == '\0' || *dst == '\0')
 			return fail(c, m, "a column mapping needs source and "
 			    "destination");
-		rt->src = pgflo_xrealloc(rt->src, (rt->nmap + 1) *
-		    sizeof(*rt->src));
-		rt->dst = pgflo_xrealloc(rt->dst, (rt->nmap + 1) *
-		    sizeof(*rt->dst));
+		/* Doubling (at 0, 1, 2, 4, ...): no quadratic copying. */
+		if ((rt->nmap & (rt->nmap - 1)) == 0) {
+			rt->src = pgflo_xrealloc(rt->src, (rt->nmap != 0 ?
+			    2 * rt->nmap : 1) * sizeof(*rt->src));
+			rt->dst = pgflo_xrealloc(rt->dst, (rt->nmap != 0 ?
+			    2 * rt->nmap : 1) * sizeof(*rt->dst));
+		}
 		rt->src[rt->nmap] = src;
 		rt->dst[rt->nmap] = dst;
 		rt->nmap++;
