@@ -22,7 +22,7 @@
 
 /*
  * Explicit PCRE2 limits, whatever libpcre2 was built with (pgflo-rule(1),
- * REGULAR EXPRESSIONS): a match that reaches one fails its record.
+ * LIMITS): a match that reaches one fails its record.
  */
 #define RE_MATCH_LIMIT	10000000	/* backtracking steps per match */
 #define RE_DEPTH_LIMIT	100000		/* nested backtracking, no JIT */

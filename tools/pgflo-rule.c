@@ -328,10 +328,9 @@ bad_line(struct pgflo_reader *r, struct counts *n, const char *msg)
 static void
 bad_json(const struct pgflo_reader *r, char *msg, size_t len)
 {
+	const char *nul = memchr(r->line, '\0', r->len);
 	json_error_t jerr;
 	json_t *rec;
-
-	const char *nul = memchr(r->line, '\0', r->len);
 	char *near;
 
 	/* jansson stops at a NUL byte and may call the rest valid. */
