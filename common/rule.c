@@ -940,6 +940,7 @@ struct item {
 struct cont {
 	int	 state;		/* 0 not split yet, 1 split, -1 absent */
 	int	 dirty;
+	int	 nodups;	/* checked: no key twice, so put_obj need not */
 	struct item *it;
 	size_t	 n, cap;
 };
@@ -1373,10 +1374,12 @@ check_dups(struct rec *rc, struct cont *c, const char *in)
 	size_t i;
 
 	mark_dups(rc, c);
+	c->nodups = 1;
 	for (i = 0; i < c->n; i++) {
 		x = &c->it[i];
 		if (!x->dup)
 			continue;
+		c->nodups = 0;
 		rec_fail(rc, NULL, "duplicate key %.*s%s%s%s", cut_utf8(x->key.p,
 		    x->key.n, 64), x->key.p, in != NULL ? " in \"" : "",
 		    in != NULL ? in : "", in != NULL ? "\"" : "");
@@ -1454,6 +1457,31 @@ find(struct cont *c, const char *name, size_t n)
 static void
 put_value(struct rec *rc, struct pgflo_buf *b, const struct item *x);
 
+/* Eight bytes at a time: every record's keys are hashed (mark_dups). */
+static uint64_t
+name_hash(const char *s, size_t n)
+{
+	uint64_t h = (uint64_t)n * 0x9e3779b97f4a7c15ULL, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	if (n >= 4) {	/* two loads that may overlap */
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		h = (h ^ ((uint64_t)a << 32 | b)) * 0xc4ceb9fe1a85ec53ULL;
+	} else if (n > 0)
+		h = (h ^ ((uint64_t)(unsigned char)s[0] << 16 |
+		    (uint64_t)(unsigned char)s[n / 2] << 8 |
+		    (unsigned char)s[n - 1])) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
+	return h;
+}
+
 /*
  * Marks duplicate keys among the live members: jansson kept one, at the
  * first place with the last value.  A hash table, so wide rows cost
@@ -1480,9 +1508,7 @@ mark_dups(struct rec *rc, struct cont *c)
 		x->last = i;
 		if (x->dead)
 			continue;
-		h = 1469598103934665603ULL;
-		for (k = 0; k < x->namelen; k++)
-			h = (h ^ (unsigned char)x->name[k]) * 1099511628211ULL;
+		h = (size_t)name_hash(x->name, x->namelen);
 		for (h &= mask; rc->htab[h] != empty; h = (h + 1) & mask) {
 			struct item *f = &c->it[rc->htab[h]];
 
@@ -1504,7 +1530,8 @@ put_obj(struct rec *rc, struct pgflo_buf *b, struct cont *c)
 	size_t i;
 	int first = 1;
 
-	mark_dups(rc, c);
+	if (!c->nodups)
+		mark_dups(rc, c);
 	pgflo_buf_putc(b, '{');
 	for (i = 0; i < c->n; i++) {
 		struct item *x = &c->it[i];
@@ -1516,7 +1543,7 @@ put_obj(struct rec *rc, struct pgflo_buf *b, struct cont *c)
 		first = 0;
 		pgflo_buf_putn(b, x->key.p, x->key.n);
 		pgflo_buf_putc(b, ':');
-		put_value(rc, b, &c->it[x->last]);
+		put_value(rc, b, c->nodups ? x : &c->it[x->last]);
 	}
 	pgflo_buf_putc(b, '}');
 }
@@ -2061,9 +2088,10 @@ rename_columns(struct rec *rc, char *const *src, char *const *dst,
 			x = &c->it[j];
 			if (x->dead || (to = mapped(x, src, dst, n)) == NULL)
 				continue;
-			if (i < 3)
+			if (i < 3) {
 				x->key = json_string_span(rc, to, strlen(to));
-			else
+				c->nodups = 0;	/* onto an existing name? */
+			} else
 				x->v = json_string_span(rc, to, strlen(to));
 			x->name = to;
 			x->namelen = strlen(to);
@@ -2152,6 +2180,7 @@ rec_open(struct rec *rc, const char *line, size_t len)
 	for (s = 0; s < NSLOTS; s++) {
 		rc->sub[s].state = 0;
 		rc->sub[s].dirty = 0;
+		rc->sub[s].nodups = 0;
 		rc->sub[s].n = 0;
 	}
 	rc->line = line;
