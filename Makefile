@@ -55,6 +55,13 @@ demo: deps
 	$(MAKE) all
 	scripts/demo
 
+# make fuzz: every target of scripts/fuzz (or those named: `make fuzz
+# FUZZ=rule`) for FUZZ_SECONDS each; `make clean; make SANITIZE=1 fuzz`
+# runs the tools under ASan and UBSan.
+fuzz: deps
+	$(MAKE) all
+	scripts/fuzz $(FUZZ)
+
 lint:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
 
@@ -75,6 +82,6 @@ uninstall:
 clean:
 	rm -rf bin common/*.o common/*.d common/*.a tools/*.o tools/*.d
 
-.PHONY: all deps check bench demo lint install uninstall clean
+.PHONY: all deps check bench demo fuzz lint install uninstall clean
 .SECONDARY:
 -include $(wildcard tools/*.d common/*.d)

@@ -4,6 +4,7 @@
  * bad record from disappearing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,8 +49,16 @@ pgflo_reader_close(struct pgflo_reader *r)
 int
 pgflo_reader_set_deadletter(struct pgflo_reader *r, const char *path)
 {
-	r->deadletter = fopen(path, "a");
+	int fd, e;
+
+	/* 0600: a bad record may hold what no one else may read. */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	r->deadletter = fd != -1 ? fdopen(fd, "a") : NULL;
 	if (r->deadletter == NULL) {
+		e = errno;
+		if (fd != -1)
+			close(fd);
+		errno = e;
 		snprintf(r->errmsg, sizeof(r->errmsg),
 		    "could not open dead-letter file %s: %s", path,
 		    strerror(errno));

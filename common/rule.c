@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,15 @@
 #include "pgflo.h"
 #include "pgtext.h"
 #include "rule.h"
+
+/*
+ * Explicit PCRE2 limits, whatever libpcre2 was built with (pgflo-rule(1),
+ * LIMITS): a match that reaches one fails its record.
+ */
+#define RE_MATCH_LIMIT	10000000	/* backtracking steps per match */
+#define RE_DEPTH_LIMIT	100000		/* nested backtracking, no JIT */
+#define RE_HEAP_LIMIT	20480		/* KiB of backtracking frames */
+#define RE_JIT_STACK	(1024 * 1024)	/* bytes of JIT stack */
 
 enum family {
 	FAM_TEXT, FAM_DECIMAL, FAM_FLOAT, FAM_TSTZ, FAM_TS, FAM_BOOL
@@ -47,8 +57,8 @@ struct rule {
 	unsigned parse_ok;	/* bit per family that parsed */
 	double	 dval;
 	int	 bval;
-	int64_t	 tval_tz;
-	int64_t	 tval_naive;
+	struct pgflo_time tval_tz;
+	struct pgflo_time tval_naive;
 };
 
 struct route {
@@ -77,13 +87,15 @@ struct entry {
 
 struct pgflo_ruleset {
 	struct rule **rules;
-	size_t	 nrules;
+	size_t	 nrules, rulecap;
 	struct route **routes;
-	size_t	 nroutes;
+	size_t	 nroutes, routecap;
 	struct entry **tab;	/* open addressing, power of two */
 	size_t	 tabcap;
 	size_t	 tabn;
 	pcre2_match_data *md;
+	pcre2_match_context *mctx;	/* the limits below */
+	pcre2_jit_stack *jstack;
 	struct pgflo_buf tmp;
 	char	*sub;		/* pcre2_substitute output */
 	size_t	 subcap;
@@ -156,6 +168,8 @@ pgflo_ruleset_free(struct pgflo_ruleset *rs)
 		entry_free(rs->tab[i]);
 	free(rs->tab);
 	pcre2_match_data_free(rs->md);
+	pcre2_match_context_free(rs->mctx);
+	pcre2_jit_stack_free(rs->jstack);
 	pgflo_buf_free(&rs->tmp);
 	free(rs->sub);
 	rec_free(rs->rec);
@@ -181,6 +195,19 @@ size_t
 pgflo_ruleset_count(const struct pgflo_ruleset *rs)
 {
 	return rs->nrules + rs->nroutes;
+}
+
+int
+pgflo_ruleset_redacts(const struct pgflo_ruleset *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nrules; i++)
+		if (rs->rules[i]->kind == PGFLO_RULE_MASK ||
+		    rs->rules[i]->kind == PGFLO_RULE_REGEX ||
+		    rs->rules[i]->kind == PGFLO_RULE_EXCLUDE)
+			return 1;
+	return 0;
 }
 
 static char *
@@ -419,10 +446,23 @@ pgflo_ruleset_add(struct pgflo_ruleset *rs, const struct pgflo_rule_spec *s,
 	case PGFLO_RULE_EXCLUDE:
 		break;
 	}
-	if (rs->md == NULL)
+	if (rs->md == NULL) {
 		rs->md = pcre2_match_data_create(32, NULL);
-	rs->rules = pgflo_xrealloc(rs->rules,
-	    (rs->nrules + 1) * sizeof(*rs->rules));
+		rs->mctx = pcre2_match_context_create(NULL);
+		rs->jstack = pcre2_jit_stack_create(32 * 1024, RE_JIT_STACK,
+		    NULL);
+		if (rs->md == NULL || rs->mctx == NULL || rs->jstack == NULL)
+			pgflo_errx(PGFLO_EXIT_FAIL, "out of memory");
+		pcre2_set_match_limit(rs->mctx, RE_MATCH_LIMIT);
+		pcre2_set_depth_limit(rs->mctx, RE_DEPTH_LIMIT);
+		pcre2_set_heap_limit(rs->mctx, RE_HEAP_LIMIT);
+		pcre2_jit_stack_assign(rs->mctx, NULL, rs->jstack);
+	}
+	if (rs->nrules == rs->rulecap) {
+		rs->rulecap = rs->rulecap != 0 ? 2 * rs->rulecap : 16;
+		rs->rules = pgflo_xrealloc(rs->rules,
+		    rs->rulecap * sizeof(*rs->rules));
+	}
 	rs->rules[rs->nrules++] = r;
 	tab_reset(rs);
 	return 0;
@@ -462,14 +502,19 @@ pgflo_ruleset_add_route(struct pgflo_ruleset *rs,
 		rt->src[i] = pgflo_xstrdup(s->src[i]);
 		rt->dst[i] = pgflo_xstrdup(s->dst[i]);
 	}
-	rs->routes = pgflo_xrealloc(rs->routes,
-	    (rs->nroutes + 1) * sizeof(*rs->routes));
+	if (rs->nroutes == rs->routecap) {
+		rs->routecap = rs->routecap != 0 ? 2 * rs->routecap : 16;
+		rs->routes = pgflo_xrealloc(rs->routes,
+		    rs->routecap * sizeof(*rs->routes));
+	}
 	rs->routes[rs->nroutes++] = rt;
 	tab_reset(rs);
 	return 0;
 }
 
 /* ---- the per-table cache ---- */
+
+#define TAB_MAX	65536	/* tables remembered; then it starts again */
 
 static uint64_t
 hash2(const char *a, const char *b)
@@ -506,6 +551,9 @@ entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
 		    r->kind == PGFLO_RULE_RENAME_COLUMN)
 			e->renames = 1;
 	}
+	/* Only the rules that match: many tables may be seen. */
+	e->rules = pgflo_xrealloc(e->rules, (e->nrules + 1) *
+	    sizeof(*e->rules));
 	for (i = 0; i < rs->nroutes; i++) {
 		struct route *rt = rs->routes[i];
 
@@ -537,6 +585,9 @@ lookup(struct pgflo_ruleset *rs, const char *schema, const char *table)
 				return e;
 		}
 	}
+	/* A stream of ever new table names must not grow it for ever. */
+	if (rs->tabn >= TAB_MAX)
+		tab_reset(rs);
 	if (2 * (rs->tabn + 1) > rs->tabcap) {
 		old = rs->tab;
 		oldcap = rs->tabcap;
@@ -719,6 +770,18 @@ days_from_civil(int64_t y, int m, int d)
 }
 
 static int
+month_days(int64_t y, int m)
+{
+	static const unsigned char mdays[12] = {
+		31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+
+	if (m == 2 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return 28;
+	return mdays[m - 1];
+}
+
+static int
 num(const char *s, size_t n, size_t *i, int min, int max, int *out)
 {
 	int v = 0, k = 0;
@@ -733,22 +796,30 @@ num(const char *s, size_t n, size_t *i, int min, int max, int *out)
 	return 0;
 }
 
+/*
+ * Seconds and microseconds rather than microseconds alone: PostgreSQL's
+ * timestamps reach 294276 AD and its dates 5874897 AD, which overflow
+ * 64-bit microseconds since 1970; a year of up to 9 digits fits here.
+ */
 int
-pgflo_time_parse(const char *s, size_t n, int use_offset, int64_t *us)
+pgflo_time_parse(const char *s, size_t n, int use_offset,
+    struct pgflo_time *tm)
 {
 	size_t i = 0;
 	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, fd = 0;
 	int oh = 0, om = 0, os = 0, oneg = 0, bc = 0;
-	int64_t days, t;
+	int64_t year, t;
 
 	while (n > 0 && s[n - 1] == ' ')
 		n--;
 	if (n == 8 && strncasecmp(s, "infinity", 8) == 0) {
-		*us = INT64_MAX;
+		tm->sec = INT64_MAX;
+		tm->usec = 0;
 		return 0;
 	}
 	if (n == 9 && strncasecmp(s, "-infinity", 9) == 0) {
-		*us = INT64_MIN;
+		tm->sec = INT64_MIN;
+		tm->usec = 0;
 		return 0;
 	}
 	if (n > 3 && strncmp(s + n - 3, " BC", 3) == 0) {
@@ -759,7 +830,10 @@ pgflo_time_parse(const char *s, size_t n, int use_offset, int64_t *us)
 	    num(s, n, &i, 2, 2, &mo) == -1 || i >= n || s[i++] != '-' ||
 	    num(s, n, &i, 2, 2, &d) == -1)
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31)
+	/* Astronomical years: 1 BC is year 0, a leap year. */
+	year = bc ? 1 - (int64_t)y : y;
+	if (y == 0 || mo < 1 || mo > 12 || d < 1 ||
+	    d > month_days(year, mo))
 		return -1;
 	if (i < n && (s[i] == ' ' || s[i] == 'T')) {
 		i++;
@@ -771,23 +845,23 @@ pgflo_time_parse(const char *s, size_t n, int use_offset, int64_t *us)
 			if (num(s, n, &i, 2, 2, &sec) == -1)
 				return -1;
 			if (i < n && s[i] == '.') {
+				/* As PG: rint(strtod(".ddd") * 1000000). */
+				char fb[24] = "0.";
+
 				i++;
 				while (i < n && isdigit((unsigned char)s[i])) {
-					if (fd < 6) {
-						frac = frac * 10 + (s[i] - '0');
-						fd++;
-					}
+					if (fd < 20)
+						fb[2 + fd] = s[i];
+					fd++;
 					i++;
 				}
 				if (fd == 0)
 					return -1;
-				while (fd < 6) {
-					frac *= 10;
-					fd++;
-				}
+				frac = (int)rint(strtod(fb, NULL) * 1000000);
 			}
 		}
-		if (h > 24 || mi > 59 || sec > 60)
+		if (h > 24 || mi > 59 || sec > 60 ||
+		    (h == 24 && (mi != 0 || sec != 0 || frac != 0)))
 			return -1;
 		if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
 			i++;
@@ -803,16 +877,30 @@ pgflo_time_parse(const char *s, size_t n, int use_offset, int64_t *us)
 				i++;
 			if (i < n && num(s, n, &i, 2, 2, &os) == -1)
 				return -1;
+			if (om > 59 || os > 59)
+				return -1;
 		}
 	}
 	if (i != n)
 		return -1;
-	days = days_from_civil(bc ? 1 - (int64_t)y : y, mo, d);
-	t = ((days * 24 + h) * 60 + mi) * 60 + sec;
+	t = ((days_from_civil(year, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
 	if (use_offset)
 		t -= (oneg ? -1 : 1) * ((int64_t)oh * 3600 + om * 60 + os);
-	*us = t * 1000000 + frac;
+	if (frac == 1000000) {
+		t++;
+		frac = 0;
+	}
+	tm->sec = t;
+	tm->usec = frac;
 	return 0;
+}
+
+int
+pgflo_time_cmp(const struct pgflo_time *a, const struct pgflo_time *b)
+{
+	if (a->sec != b->sec)
+		return a->sec < b->sec ? -1 : 1;
+	return (a->usec > b->usec) - (a->usec < b->usec);
 }
 
 /* ---- the record in place: spans of the raw line ---- */
@@ -852,6 +940,7 @@ struct item {
 struct cont {
 	int	 state;		/* 0 not split yet, 1 split, -1 absent */
 	int	 dirty;
+	int	 nodups;	/* checked: no key twice, so put_obj need not */
 	struct item *it;
 	size_t	 n, cap;
 };
@@ -878,6 +967,9 @@ struct rec {
 	size_t	 hcap;
 	const char *name;	/* for the locus */
 	unsigned long lineno;
+	char	*err;		/* rec_fail()'s message: the caller's errbuf */
+	size_t	 errlen;
+	int	 failed;
 };
 
 static char *
@@ -1212,7 +1304,94 @@ check_text(const char *s, size_t n)
 	return 0;
 }
 
-/* Splits a slot's object or array into items, once per record. */
+static void
+locus(struct rec *rc, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%lu", rc->name, rc->lineno);
+}
+
+static void
+rec_fail(struct rec *rc, const struct rule *r, const char *fmt, ...)
+    PGFLO_PRINTF(3, 4);
+
+/*
+ * The record cannot be handled as the rules say: its first reason goes
+ * to errbuf, and pgflo_ruleset_apply() returns -1, so the record is
+ * never written half transformed.
+ */
+static void
+rec_fail(struct rec *rc, const struct rule *r, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	if (rc->failed)
+		return;
+	rc->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r != NULL)
+		snprintf(rc->err, rc->errlen, "%s:%lu: %s: %s", rc->name,
+		    rc->lineno, r->where, msg);
+	else
+		snprintf(rc->err, rc->errlen, "%s:%lu: %s", rc->name,
+		    rc->lineno, msg);
+}
+
+static void
+regex_fail(struct rec *rc, const struct rule *r, int ec)
+{
+	PCRE2_UCHAR msg[256];
+
+	pcre2_get_error_message(ec, msg, sizeof(msg));
+	rec_fail(rc, r, "column %s: the regex could not be applied: %s",
+	    r->column, (char *)msg);
+}
+
+/* At most max bytes of s, cut at a UTF-8 character boundary. */
+static int
+cut_utf8(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return (int)n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return (int)max;
+}
+
+static void mark_dups(struct rec *rc, struct cont *c);
+
+/*
+ * Fails the record when an object repeats a key: jansson keeps the last
+ * one, a byte-keeping writer the first, and a mask must not leave one
+ * unmasked.  in: the member's name, or NULL at the top level.
+ */
+static int
+check_dups(struct rec *rc, struct cont *c, const char *in)
+{
+	struct item *x;
+	size_t i;
+
+	mark_dups(rc, c);
+	c->nodups = 1;
+	for (i = 0; i < c->n; i++) {
+		x = &c->it[i];
+		if (!x->dup)
+			continue;
+		c->nodups = 0;
+		rec_fail(rc, NULL, "duplicate key %.*s%s%s%s", cut_utf8(x->key.p,
+		    x->key.n, 64), x->key.p, in != NULL ? " in \"" : "",
+		    in != NULL ? in : "", in != NULL ? "\"" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Splits a slot's object or array into items, once per record; a value
+ * of the wrong kind (but null) or a repeated key fails the record.
+ */
 static struct cont *
 cont_get(struct rec *rc, enum slot s)
 {
@@ -1228,18 +1407,28 @@ cont_get(struct rec *rc, enum slot s)
 	if (rc->slot[s] < 0)
 		return c;
 	v = rc->top.it[rc->slot[s]].v;
+	if (*v.p == 'n')
+		return c;
 	if (obj) {
-		if (pgflo_js_obj(&it, v) == -1)
+		if (pgflo_js_obj(&it, v) == -1) {
+			rec_fail(rc, NULL, "\"%s\" is not an object",
+			    slotname[s]);
 			return c;
+		}
 		while (pgflo_js_obj_next(&it, &k, &v)) {
 			x = cont_add(c);
 			x->key = k;
 			x->v = v;
 			item_name(rc, x, k);
 		}
-	} else {
-		if (pgflo_js_arr(&it, v) == -1)
+		if (check_dups(rc, c, slotname[s]) == -1)
 			return c;
+	} else {
+		if (pgflo_js_arr(&it, v) == -1) {
+			rec_fail(rc, NULL, "\"%s\" is not an array",
+			    slotname[s]);
+			return c;
+		}
 		while (pgflo_js_arr_next(&it, &v)) {
 			x = cont_add(c);
 			x->v = v;
@@ -1268,6 +1457,31 @@ find(struct cont *c, const char *name, size_t n)
 static void
 put_value(struct rec *rc, struct pgflo_buf *b, const struct item *x);
 
+/* Eight bytes at a time: every record's keys are hashed (mark_dups). */
+static uint64_t
+name_hash(const char *s, size_t n)
+{
+	uint64_t h = (uint64_t)n * 0x9e3779b97f4a7c15ULL, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	if (n >= 4) {	/* two loads that may overlap */
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		h = (h ^ ((uint64_t)a << 32 | b)) * 0xc4ceb9fe1a85ec53ULL;
+	} else if (n > 0)
+		h = (h ^ ((uint64_t)(unsigned char)s[0] << 16 |
+		    (uint64_t)(unsigned char)s[n / 2] << 8 |
+		    (unsigned char)s[n - 1])) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
+	return h;
+}
+
 /*
  * Marks duplicate keys among the live members: jansson kept one, at the
  * first place with the last value.  A hash table, so wide rows cost
@@ -1294,9 +1508,7 @@ mark_dups(struct rec *rc, struct cont *c)
 		x->last = i;
 		if (x->dead)
 			continue;
-		h = 1469598103934665603ULL;
-		for (k = 0; k < x->namelen; k++)
-			h = (h ^ (unsigned char)x->name[k]) * 1099511628211ULL;
+		h = (size_t)name_hash(x->name, x->namelen);
 		for (h &= mask; rc->htab[h] != empty; h = (h + 1) & mask) {
 			struct item *f = &c->it[rc->htab[h]];
 
@@ -1318,7 +1530,8 @@ put_obj(struct rec *rc, struct pgflo_buf *b, struct cont *c)
 	size_t i;
 	int first = 1;
 
-	mark_dups(rc, c);
+	if (!c->nodups)
+		mark_dups(rc, c);
 	pgflo_buf_putc(b, '{');
 	for (i = 0; i < c->n; i++) {
 		struct item *x = &c->it[i];
@@ -1330,7 +1543,7 @@ put_obj(struct rec *rc, struct pgflo_buf *b, struct cont *c)
 		first = 0;
 		pgflo_buf_putn(b, x->key.p, x->key.n);
 		pgflo_buf_putc(b, ':');
-		put_value(rc, b, &c->it[x->last]);
+		put_value(rc, b, c->nodups ? x : &c->it[x->last]);
 	}
 	pgflo_buf_putc(b, '}');
 }
@@ -1366,12 +1579,6 @@ put_value(struct rec *rc, struct pgflo_buf *b, const struct item *x)
 		return;
 	}
 	pgflo_buf_putn(b, x->v.p, x->v.n);
-}
-
-static void
-locus(struct rec *rc, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s:%lu", rc->name, rc->lineno);
 }
 
 static enum family
@@ -1479,7 +1686,7 @@ static int
 operand(struct rule *r, enum family f)
 {
 	unsigned bit = 1u << f;
-	int ok = -1;
+	int ok = -1, cmp;
 
 	if (r->parsed & bit)
 		return r->parse_ok & bit ? 0 : -1;
@@ -1497,6 +1704,9 @@ operand(struct rule *r, enum family f)
 	case FAM_TS:
 		ok = pgflo_time_parse(r->value, r->valuelen, 0,
 		    &r->tval_naive);
+		break;
+	case FAM_DECIMAL:
+		ok = pgflo_decimal_cmp(r->value, r->valuelen, "0", 1, &cmp);
 		break;
 	default:
 		ok = 0;
@@ -1562,18 +1772,26 @@ contains(const char *s, size_t n, const char *w, size_t wn)
 	return 0;
 }
 
-/* Does the value v (not null) of a column of the given type pass? */
+/*
+ * Does the value v (not null) of a column of the given type pass?  A
+ * value that cannot be read as its type, or a regex that fails, fails
+ * the record (rec_fail): a filter that cannot decide never drops.
+ */
 static int
 filter_value(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
     struct pgflo_span v, const char *type)
 {
+	static const char *const famword[] = {
+		"text", "number", "number", "timestamp", "timestamp or date",
+		"boolean"
+	};
 	int kind = value_kind(v);
 	enum family f = type_family(type, kind);
 	const char *s = NULL;
 	size_t slen = 0;
 	int c, b, isnum = kind == 'i' || kind == 'r';
 	double d;
-	int64_t t;
+	struct pgflo_time t;
 
 	if (kind == '"')
 		str_text(rc, v, &s, &slen);
@@ -1583,9 +1801,11 @@ filter_value(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
 		if (s == NULL)
 			return 0;
 		c = pcre2_match(r->re, (PCRE2_SPTR)s, slen, 0,
-		    PCRE2_NO_UTF_CHECK, rs->md, NULL);
-		if (c < 0 && c != PCRE2_ERROR_NOMATCH)
+		    PCRE2_NO_UTF_CHECK, rs->md, rs->mctx);
+		if (c < 0 && c != PCRE2_ERROR_NOMATCH) {
+			regex_fail(rc, r, c);
 			return 0;
+		}
 		return (c >= 0) == (r->cmp == PGFLO_CMP_MATCH);
 	}
 	switch (f) {
@@ -1595,50 +1815,48 @@ filter_value(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
 			s = v.p;
 			slen = v.n;
 		}
-		if (s == NULL)
-			return 0;
-		if (pgflo_decimal_cmp(s, slen, r->value, r->valuelen, &c)
-		    == -1) {
+		if (operand(r, f) == -1) {
 			rule_warn(r, rc, "\"%s\" is not a number to compare "
 			    "with", r->value);
 			return 0;
 		}
+		if (s == NULL || pgflo_decimal_cmp(s, slen, r->value,
+		    r->valuelen, &c) == -1)
+			goto badvalue;
 		return cmp_result(r->cmp, c);
 	case FAM_FLOAT:
+		if (operand(r, f) == -1) {
+			rule_warn(r, rc, "\"%s\" is not a number to compare "
+			    "with", r->value);
+			return 0;
+		}
 		if (isnum)
 			d = strtod(arena_copy(rc, v.p, v.n, 1), NULL);
 		else if (s == NULL || parse_double(arena_copy(rc, s, slen, 1),
 		    &d) == -1)
-			return 0;
-		if (operand(r, f) == -1) {
-			rule_warn(r, rc, "\"%s\" is not a number to compare "
-			    "with", r->value);
-			return 0;
-		}
+			goto badvalue;
 		return cmp_result(r->cmp, cmp_double(d, r->dval));
 	case FAM_BOOL:
-		if (kind == 't' || kind == 'f')
-			b = kind == 't';
-		else if (s == NULL || parse_bool(s, slen, &b) == -1)
-			return 0;
 		if (operand(r, f) == -1) {
 			rule_warn(r, rc, "\"%s\" is not a boolean", r->value);
 			return 0;
 		}
+		if (kind == 't' || kind == 'f')
+			b = kind == 't';
+		else if (s == NULL || parse_bool(s, slen, &b) == -1)
+			goto badvalue;
 		return cmp_result(r->cmp, b - r->bval);
 	case FAM_TSTZ:
 	case FAM_TS:
-		if (s == NULL || pgflo_time_parse(s, slen, f == FAM_TSTZ, &t)
-		    == -1)
-			return 0;
 		if (operand(r, f) == -1) {
 			rule_warn(r, rc, "\"%s\" is not a timestamp", r->value);
 			return 0;
 		}
-		if (f == FAM_TSTZ)
-			c = (t > r->tval_tz) - (t < r->tval_tz);
-		else
-			c = (t > r->tval_naive) - (t < r->tval_naive);
+		if (s == NULL || pgflo_time_parse(s, slen, f == FAM_TSTZ, &t)
+		    == -1)
+			goto badvalue;
+		c = pgflo_time_cmp(&t, f == FAM_TSTZ ? &r->tval_tz :
+		    &r->tval_naive);
 		return cmp_result(r->cmp, c);
 	case FAM_TEXT:
 	default:
@@ -1650,6 +1868,11 @@ filter_value(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
 			c = (slen > r->valuelen) - (slen < r->valuelen);
 		return cmp_result(r->cmp, c);
 	}
+badvalue:
+	/* The value itself is never quoted: it may be what a rule hides. */
+	rec_fail(rc, r, "column %s: the value is not a valid %s", r->column,
+	    famword[f]);
+	return 0;
 }
 
 /* 1 pass, 0 drop. */
@@ -1701,7 +1924,10 @@ mask_string(struct pgflo_ruleset *rs, struct rule *r, const char *s,
 	return 1;
 }
 
-/* The substituted copy of s in rs->sub; 0 no match, 1 changed, -1 error. */
+/*
+ * The substituted copy of s in rs->sub; 0 no match, 1 changed, or a
+ * PCRE2 error code (< 0).
+ */
 static int
 regex_string(struct pgflo_ruleset *rs, struct rule *r, const char *s,
     size_t n, size_t *outlen)
@@ -1716,7 +1942,7 @@ regex_string(struct pgflo_ruleset *rs, struct rule *r, const char *s,
 	for (;;) {
 		len = rs->subcap;
 		rc = pcre2_substitute(r->re, (PCRE2_SPTR)s, n, 0,
-		    SUB_FLAGS | PCRE2_NO_UTF_CHECK, rs->md, NULL,
+		    SUB_FLAGS | PCRE2_NO_UTF_CHECK, rs->md, rs->mctx,
 		    (PCRE2_SPTR)r->replace, PCRE2_ZERO_TERMINATED,
 		    (PCRE2_UCHAR *)rs->sub, &len);
 		if (rc != PCRE2_ERROR_NOMEMORY)
@@ -1724,10 +1950,8 @@ regex_string(struct pgflo_ruleset *rs, struct rule *r, const char *s,
 		rs->subcap = len + 1;
 		rs->sub = pgflo_xrealloc(rs->sub, rs->subcap);
 	}
-	if (rc < 0)
-		return -1;
-	if (rc == 0)
-		return 0;
+	if (rc <= 0)
+		return rc;
 	*outlen = len;
 	return 1;
 }
@@ -1752,7 +1976,11 @@ set_type_text(struct rec *rc, const char *col, size_t collen)
 	c->dirty = 1;
 }
 
-/* Masks or rewrites one column of one row; returns 1 when changed. */
+/*
+ * Masks or rewrites one column of one row; returns 1 when changed.  A
+ * value the rule cannot change (an object, an array, a boolean; a regex
+ * that fails) fails the record: it never passes unredacted.
+ */
 static int
 transform_row(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
     enum slot row)
@@ -1771,8 +1999,9 @@ transform_row(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
 		s = x->v.p;
 		n = x->v.n;
 	} else {
-		rule_warn(r, rc, "column %s is not text; left unchanged",
-		    r->column);
+		rec_fail(rc, r, "column %s in \"%s\" is %s, not a string or "
+		    "a number", r->column, slotname[row], kind == '{' ?
+		    "an object" : kind == '[' ? "an array" : "a boolean");
 		return 0;
 	}
 	if (r->kind == PGFLO_RULE_MASK) {
@@ -1782,16 +2011,14 @@ transform_row(struct pgflo_ruleset *rs, struct rule *r, struct rec *rc,
 		outlen = rs->tmp.len;
 	} else {
 		ret = regex_string(rs, r, s, n, &outlen);
-		if (ret <= 0) {
-			if (ret < 0)
-				rule_warn(r, rc, "regex failed on column %s",
-				    r->column);
+		if (ret < 0)
+			regex_fail(rc, r, ret);
+		if (ret <= 0)
 			return 0;
-		}
 		res = rs->sub;
 		if (!pgflo_jw_valid_utf8(res, outlen)) {
-			rule_warn(r, rc, "regex on column %s made invalid "
-			    "UTF-8; left unchanged", r->column);
+			rec_fail(rc, r, "column %s: the regex made invalid "
+			    "UTF-8", r->column);
 			return 0;
 		}
 	}
@@ -1861,9 +2088,10 @@ rename_columns(struct rec *rc, char *const *src, char *const *dst,
 			x = &c->it[j];
 			if (x->dead || (to = mapped(x, src, dst, n)) == NULL)
 				continue;
-			if (i < 3)
+			if (i < 3) {
 				x->key = json_string_span(rc, to, strlen(to));
-			else
+				c->nodups = 0;	/* onto an existing name? */
+			} else
 				x->v = json_string_span(rc, to, strlen(to));
 			x->name = to;
 			x->namelen = strlen(to);
@@ -1934,6 +2162,13 @@ top_str(struct rec *rc, enum slot s)
 	return str_cstr(rc, x->v, NULL);
 }
 
+/* Does the record carry this row (not null)? */
+static int
+has_row(struct rec *rc, enum slot s)
+{
+	return rc->slot[s] >= 0 && *rc->top.it[rc->slot[s]].v.p != 'n';
+}
+
 static int
 rec_open(struct rec *rc, const char *line, size_t len)
 {
@@ -1945,6 +2180,7 @@ rec_open(struct rec *rc, const char *line, size_t len)
 	for (s = 0; s < NSLOTS; s++) {
 		rc->sub[s].state = 0;
 		rc->sub[s].dirty = 0;
+		rc->sub[s].nodups = 0;
 		rc->sub[s].n = 0;
 	}
 	rc->line = line;
@@ -1961,6 +2197,7 @@ rec_open(struct rec *rc, const char *line, size_t len)
 			x->slot = s;
 		}
 	}
+	(void)check_dups(rc, &rc->top, NULL);
 	return 0;
 }
 
@@ -1990,8 +2227,13 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 	rc = rs->rec;
 	rc->name = name;
 	rc->lineno = lineno;
+	rc->err = errbuf;
+	rc->errlen = errlen;
+	rc->failed = 0;
 	if (rec_open(rc, line, len) == -1)
 		return PGFLO_RULE_BADJSON;
+	if (rc->failed)
+		return -1;
 	if (rc->slot[S_OP] < 0 || *(opx = &rc->top.it[rc->slot[S_OP]])->v.p
 	    != '"') {
 		locus(rc, where, sizeof(where));
@@ -2001,6 +2243,20 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 	}
 	str_text(rc, opx->v, &s, &n);
 	opbit = op_bit(s, n, &op);
+	/* Rows only where rules look for them: none passes unmasked. */
+	if ((opbit & (PGFLO_RULE_INSERT | PGFLO_RULE_UPDATE |
+	    PGFLO_RULE_DELETE)) == 0 && (has_row(rc, S_NEW) ||
+	    has_row(rc, S_OLD))) {
+		enum pgflo_op any = pgflo_op_parse(str_cstr(rc, opx->v, NULL));
+
+		if (any != PGFLO_OP_UNKNOWN)
+			rec_fail(rc, NULL, "a %s record may not carry \"new\" "
+			    "or \"old\"", pgflo_op_name(any));
+		else
+			rec_fail(rc, NULL, "a record of an unknown \"op\" may "
+			    "not carry \"new\" or \"old\"");
+		return -1;
+	}
 	if (op == PGFLO_OP_UNKNOWN)
 		return 1;	/* begin, commit, position, snapshot, ... */
 	rc->schema = top_str(rc, S_SCHEMA);
@@ -2034,16 +2290,15 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 		switch (r->kind) {
 		case PGFLO_RULE_FILTER:
 			if (rows && !apply_filter(rs, r, rc, opbit))
-				return 0;
+				return rc->failed ? -1 : 0;
 			break;
 		case PGFLO_RULE_MASK:
 		case PGFLO_RULE_REGEX:
+			/* Both rows, whatever the op: an insert's "old" too. */
 			if (!rows)
 				break;
-			if (opbit != PGFLO_RULE_DELETE)
-				*changed |= transform_row(rs, r, rc, S_NEW);
-			if (opbit != PGFLO_RULE_INSERT)
-				*changed |= transform_row(rs, r, rc, S_OLD);
+			*changed |= transform_row(rs, r, rc, S_NEW);
+			*changed |= transform_row(rs, r, rc, S_OLD);
 			break;
 		case PGFLO_RULE_EXCLUDE:
 			if (rows)
@@ -2059,6 +2314,8 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 				    &r->newname, 1);
 			break;
 		}
+		if (rc->failed)
+			return -1;
 	}
 	if ((rt = e->route) != NULL) {
 		if ((rt->ops & opbit) == 0)
@@ -2067,6 +2324,8 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 		if (rows && rt->nmap > 0)
 			*changed |= rename_columns(rc, rt->src, rt->dst,
 			    rt->nmap);
+		if (rc->failed)
+			return -1;
 	}
 	if (*changed) {
 		pgflo_buf_reset(&rc->out);

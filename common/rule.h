@@ -81,10 +81,15 @@ size_t	pgflo_ruleset_nrules(const struct pgflo_ruleset *rs);
 void	pgflo_ruleset_keep_deletes(struct pgflo_ruleset *rs, size_t from);
 /* The number of rules and routes loaded. */
 size_t	pgflo_ruleset_count(const struct pgflo_ruleset *rs);
+/*
+ * 1 when a rule masks, rewrites or excludes a column: then a bad line
+ * must not be kept as it was read (pgflo-rule(1), --dead-letter).
+ */
+int	pgflo_ruleset_redacts(const struct pgflo_ruleset *rs);
 
 /*
  * "eq", "=", "==", "ne", "!=", "<>", "lt", "<", ... "contains", "~",
- * "!~"; 0 when unknown.
+ * "!~", in any case; 0 when unknown.
  */
 enum pgflo_rule_cmp pgflo_rule_cmp_parse(const char *s, size_t len);
 /* "insert,update" or "INSERT"; 0 on an unknown name. */
@@ -94,9 +99,12 @@ unsigned pgflo_rule_op_parse(const char *s, size_t len);
  * Applies the rules to one record line of len bytes (left as it is).
  * Returns 1 keep: *out and *outlen are the record to write, the line
  * itself, or when *changed is set a copy with the changed values and
- * keys spliced in (valid until the next call); 0 drop; -1 a malformed
- * record (errbuf says why, naming name:lineno); PGFLO_RULE_BADJSON when
- * the line is not one valid JSON object (the caller finds the words).
+ * keys spliced in (valid until the next call); 0 drop; -1 a bad record
+ * (errbuf says why, naming name:lineno): malformed, a key repeated at
+ * the top level or in an object a rule reads, or a rule that cannot be
+ * applied to it (a regex that fails, a value not of its type);
+ * PGFLO_RULE_BADJSON when the line is not one valid JSON object (the
+ * caller finds the words).
  * name and lineno name the line in warnings.
  */
 #define PGFLO_RULE_BADJSON	(-2)
@@ -112,13 +120,26 @@ int	pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line,
 int	pgflo_decimal_cmp(const char *a, size_t alen, const char *b,
 	    size_t blen, int *res);
 /*
- * PostgreSQL's timestamp output ("2026-11-23 18:00:00.5+01", 'T' or
- * ' ', "Z", " BC", "infinity") to microseconds since 1970 UTC.  A value
- * without an offset is taken as UTC; with use_offset 0 the offset is
- * ignored (timestamp without time zone, date).  -1 when malformed.
+ * An instant or a local date and time: seconds since 1970-01-01 (UTC)
+ * and microseconds; infinity and -infinity are INT64_MAX and INT64_MIN
+ * seconds.
+ */
+struct pgflo_time {
+	int64_t	 sec;
+	int32_t	 usec;
+};
+
+/*
+ * PostgreSQL's timestamp and date output ("2026-11-23 18:00:00.5+01",
+ * 'T' or ' ', "Z", " BC", "infinity"; years of 4 to 9 digits, so every
+ * value PostgreSQL accepts).  A value without an offset is taken as UTC;
+ * with use_offset 0 the offset is ignored (timestamp without time zone,
+ * date).  0, or -1 when malformed.
  */
 int	pgflo_time_parse(const char *s, size_t len, int use_offset,
-	    int64_t *us);
+	    struct pgflo_time *t);
+/* <0, 0, >0 as a is before, at or after b. */
+int	pgflo_time_cmp(const struct pgflo_time *a, const struct pgflo_time *b);
 
 /* ruleyaml.c: pg_flo's YAML files.  0, or -1 with "FILE:LINE: why". */
 int	pgflo_rules_load_yaml(struct pgflo_ruleset *rs, const char *path,

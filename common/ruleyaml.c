@@ -15,11 +15,20 @@
 #include "pgflo.h"
 #include "rule.h"
 
+/*
+ * What one file may expand to.  libyaml shares an aliased node instead
+ * of copying it, but walking the document visits it once per use: a
+ * 166 KB file of aliased rule lists made 9,000,000 rules and 2.6 GB.
+ */
+#define YAML_MAX_RULES	10000		/* rules, or routes, per file */
+#define YAML_MAX_NODES	1000000		/* nodes visited, aliases expanded */
+
 struct ctx {
 	yaml_document_t doc;
 	const char *path;
 	char	*errbuf;
 	size_t	 errlen;
+	size_t	 nodes;		/* visited so far */
 };
 
 static int
@@ -54,6 +63,29 @@ static yaml_node_t *
 node(struct ctx *c, int id)
 {
 	return yaml_document_get_node(&c->doc, id);
+}
+
+/* Counts n visited nodes against YAML_MAX_NODES; -1 over it. */
+static int
+visit(struct ctx *c, const yaml_node_t *at, size_t n)
+{
+	c->nodes += n;
+	if (c->nodes <= YAML_MAX_NODES)
+		return 0;
+	return fail(c, at, "more than %d nodes once aliases are expanded; "
+	    "refusing the file", YAML_MAX_NODES);
+}
+
+static size_t
+nitems(const yaml_node_t *n)
+{
+	if (n->type == YAML_MAPPING_NODE)
+		return (size_t)(n->data.mapping.pairs.top -
+		    n->data.mapping.pairs.start);
+	if (n->type == YAML_SEQUENCE_NODE)
+		return (size_t)(n->data.sequence.items.top -
+		    n->data.sequence.items.start);
+	return 0;
 }
 
 static int
@@ -153,6 +185,8 @@ get_ops(struct ctx *c, const yaml_node_t *v, unsigned *ops)
 	}
 	if (v->type != YAML_SEQUENCE_NODE)
 		return fail(c, v, "operations: expected a list");
+	if (visit(c, v, nitems(v)) == -1)
+		return -1;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++) {
 		e = node(c, *it);
@@ -202,6 +236,8 @@ load_rule(struct ctx *c, struct pgflo_ruleset *rs, const char *table,
 	if (rn->type != YAML_MAPPING_NODE)
 		return fail(c, rn, "a rule must be a mapping (type, column, "
 		    "parameters)");
+	if (visit(c, rn, 1 + 2 * nitems(rn)) == -1)
+		return -1;
 	for (p = rn->data.mapping.pairs.start; p < rn->data.mapping.pairs.top;
 	    p++) {
 		k = node(c, p->key);
@@ -244,6 +280,8 @@ load_rule(struct ctx *c, struct pgflo_ruleset *rs, const char *table,
 		return fail(c, typenode, "unknown rule type \"%s\" (transform, "
 		    "filter, exclude_column)", type);
 	if (params != NULL) {
+		if (visit(c, params, 2 * nitems(params)) == -1)
+			return -1;
 		for (q = params->data.mapping.pairs.start;
 		    q < params->data.mapping.pairs.top; q++) {
 			pk = node(c, q->key);
@@ -394,12 +432,19 @@ pgflo_rules_load_yaml(struct pgflo_ruleset *rs, const char *path,
 				    table);
 				goto out;
 			}
+			if (visit(&c, tv, 2) == -1)
+				goto out;
 			for (it = tv->data.sequence.items.start;
 			    it < tv->data.sequence.items.top; it++) {
 				rn = node(&c, *it);
+				if (++nrules > YAML_MAX_RULES) {
+					fail(&c, rn, "more than %d rules once "
+					    "aliases are expanded; refusing "
+					    "the file", YAML_MAX_RULES);
+					goto out;
+				}
 				if (load_rule(&c, rs, table, rn) == -1)
 					goto out;
-				nrules++;
 			}
 		}
 	}
@@ -423,6 +468,8 @@ load_mappings(struct ctx *c, const yaml_node_t *v, struct pgflo_route_spec *rt)
 
 	if (v->type != YAML_SEQUENCE_NODE)
 		return fail(c, v, "column_mappings: expected a list");
+	if (visit(c, v, 3 * nitems(v)) == -1)
+		return -1;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++) {
 		m = node(c, *it);
@@ -450,10 +497,13 @@ load_mappings(struct ctx *c, const yaml_node_t *v, struct pgflo_route_spec *rt)
 		if (src == NULL || dst == NULL || *src == '\0' || *dst == '\0')
 			return fail(c, m, "a column mapping needs source and "
 			    "destination");
-		rt->src = pgflo_xrealloc(rt->src, (rt->nmap + 1) *
-		    sizeof(*rt->src));
-		rt->dst = pgflo_xrealloc(rt->dst, (rt->nmap + 1) *
-		    sizeof(*rt->dst));
+		/* Doubling (at 0, 1, 2, 4, ...): no quadratic copying. */
+		if ((rt->nmap & (rt->nmap - 1)) == 0) {
+			rt->src = pgflo_xrealloc(rt->src, (rt->nmap != 0 ?
+			    2 * rt->nmap : 1) * sizeof(*rt->src));
+			rt->dst = pgflo_xrealloc(rt->dst, (rt->nmap != 0 ?
+			    2 * rt->nmap : 1) * sizeof(*rt->dst));
+		}
 		rt->src[rt->nmap] = src;
 		rt->dst[rt->nmap] = dst;
 		rt->nmap++;
@@ -471,6 +521,7 @@ pgflo_routes_load_yaml(struct pgflo_ruleset *rs, const char *path,
 	yaml_node_pair_t *p, *q;
 	const char *table, *key, *srctable;
 	char where[300];
+	size_t nroutes = 0;
 	int rc = -1;
 
 	memset(&c, 0, sizeof(c));
@@ -493,6 +544,11 @@ pgflo_routes_load_yaml(struct pgflo_ruleset *rs, const char *path,
 		}
 		if (dup_key(&c, root, p, k) == -1)
 			goto out;
+		if (++nroutes > YAML_MAX_RULES) {
+			fail(&c, k, "more than %d routes; refusing the file",
+			    YAML_MAX_RULES);
+			goto out;
+		}
 		if (v->type != YAML_MAPPING_NODE) {
 			fail(&c, v, "%s: expected a mapping (destination_table, "
 			    "column_mappings, operations)", table);
@@ -503,6 +559,8 @@ pgflo_routes_load_yaml(struct pgflo_ruleset *rs, const char *path,
 		memset(&rt, 0, sizeof(rt));
 		rt.table = table;
 		srctable = NULL;
+		if (visit(&c, v, 1 + 2 * nitems(v)) == -1)
+			goto out;
 		for (q = v->data.mapping.pairs.start;
 		    q < v->data.mapping.pairs.top; q++) {
 			rk = node(&c, q->key);

@@ -425,9 +425,7 @@ pgflo-rule: 3 records read, 1 written (0 changed), 0 dropped, 2 bad; 0 rules"
 	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"a*c","b":[1, 2]}}'
 }
 
-@test "rule: duplicate keys in a changed record are written once, at the first place with the last value" {
-	run -0 bash -c "printf '%s\n' '{\"op\":\"insert\",\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"a\":\"q\",\"b\":1},\"new\":{\"a\":\"abcd\",\"c\":2,\"a\":\"wxyz\"}}' | pgflo-rule -m a"
-	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"w**z","c":2}}'
+@test "rule: a rename onto an existing column is written once, at the first place with the last value" {
 	run -0 bash -c "echo '{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"a\":1,\"b\":2,\"c\":3}}' | pgflo-rule --rename-column a=c"
 	assert_output '{"op":"insert","schema":"s","table":"t","new":{"c":3,"b":2}}'
 }
@@ -554,4 +552,239 @@ except subprocess.TimeoutExpired:
     rc = "running"
 print(rc, time.time() - t < 4)'
 	assert_output '-13 True'	# killed by SIGPIPE, within seconds
+
+# ---- hostile input (issue 10): a rule never lets a record through
+# unredacted, never drops it silently, and a bad line never leaks.
+
+@test "rule: a regex that reaches its match limit fails the record, never passes it unredacted" {
+	a=$(printf 'a%.0s' $(seq 40))
+	printf '{"op":"insert","schema":"s","table":"t","new":{"id":1,"note":"%s! contact bob@corp.com"}}\n{"op":"commit"}\n' "$a" \
+		> "$BATS_TEST_TMPDIR/in"
+	run -1 --separate-stderr pgflo-rule -e 'note=/([a-z]+)+@corp\.com/<email>/' < "$BATS_TEST_TMPDIR/in"
+	assert_output ''
+	[ "$stderr" = "pgflo-rule: <stdin>:1: --regex 'note=/([a-z]+)+@corp\\.com/<email>/': column note: the regex could not be applied: match limit exceeded" ]
+	run -0 --separate-stderr pgflo-rule -e 'note=/([a-z]+)+@corp\.com/<email>/' \
+		--dead-letter "$BATS_TEST_TMPDIR/dl" < "$BATS_TEST_TMPDIR/in"
+	assert_output '{"op":"commit"}'
+	run -0 cat "$BATS_TEST_TMPDIR/dl"
+	assert_output '{"line":1,"error":"<stdin>:1: --regex '"'"'note=/([a-z]+)+@corp\\.com/<email>/'"'"': column note: the regex could not be applied: match limit exceeded"}'
+	refute_output --partial 'bob@corp.com'
+	# A regex that fits the limits still rewrites.
+	run -0 bash -c "echo '{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"note\":\"mail bob@corp.com\"}}' |
+		pgflo-rule -e 'note=/[a-z]+@corp\.com/<email>/'"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"note":"mail <email>"}}'
+}
+
+@test "rule: a filter regex that reaches its limit fails the record instead of dropping it" {
+	a=$(printf 'a%.0s' $(seq 40))
+	printf '{"op":"insert","schema":"s","table":"t","new":{"s":"%s!"}}\n' "$a" > "$BATS_TEST_TMPDIR/in"
+	run -1 --separate-stderr pgflo-rule -w 's !~ (a+)+$' < "$BATS_TEST_TMPDIR/in"
+	assert_output ''
+	[ "$stderr" = "pgflo-rule: <stdin>:1: --filter 's !~ (a+)+\$': column s: the regex could not be applied: match limit exceeded" ]
+	run -0 --separate-stderr pgflo-rule -kv -w 's !~ (a+)+$' < "$BATS_TEST_TMPDIR/in"
+	assert_equal "$stderr" "pgflo-rule: <stdin>:1: --filter 's !~ (a+)+\$': column s: the regex could not be applied: match limit exceeded (skipped)
+pgflo-rule: 1 records read, 0 written (0 changed), 0 dropped, 1 bad; 1 rules"
+	# A pattern may lower the limit for itself.
+	run -1 --separate-stderr bash -c "echo '{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"s\":\"aaaaaaaaaaaaaaaa!\"}}' |
+		pgflo-rule -w 's ~ (*LIMIT_MATCH=100)(a+)+\$'"
+	[[ "$stderr" == *": match limit exceeded" ]]
+}
+
+@test "rule: a mask or regex on a boolean, object or array fails the record" {
+	cat > "$BATS_TEST_TMPDIR/in" <<'EOF2'
+{"op":"insert","schema":"s","table":"t","types":{"doc":"jsonb"},"new":{"doc":{"ssn":"123-45-6789"}}}
+{"op":"insert","schema":"s","table":"t","types":{"doc":"text[]"},"new":{"doc":["123-45-6789"]}}
+{"op":"update","schema":"s","table":"t","old":{"doc":true},"new":{"doc":null}}
+EOF2
+	run -0 --separate-stderr pgflo-rule -k -m doc < "$BATS_TEST_TMPDIR/in"
+	assert_output ''
+	assert_equal "$stderr" "pgflo-rule: <stdin>:1: --mask 'doc': column doc in \"new\" is an object, not a string or a number (skipped)
+pgflo-rule: <stdin>:2: --mask 'doc': column doc in \"new\" is an array, not a string or a number (skipped)
+pgflo-rule: <stdin>:3: --mask 'doc': column doc in \"old\" is a boolean, not a string or a number (skipped)"
+	run -1 --separate-stderr pgflo-rule -e 'doc=/\d/#/' < "$BATS_TEST_TMPDIR/in"
+	assert_output ''
+	[ "$stderr" = "pgflo-rule: <stdin>:1: --regex 'doc=/\\d/#/': column doc in \"new\" is an object, not a string or a number" ]
+}
+
+@test "rule: timestamps and dates compare correctly at PostgreSQL's extremes" {
+	fails=
+	while IFS='|' read -r type value filter want; do
+		[ -n "$type" ] || continue
+		got=$(verdict "$type" "$value" "$filter")
+		[ "$got" = "$want" ] || fails="$fails
+$type $value '$filter': want $want, got $got"
+	done <<'EOF2'
+timestamp with time zone|"294276-12-31 23:59:59.999999+00"|c > 2000-01-01|pass
+timestamp with time zone|"294276-12-31 23:59:59.999999+00"|c = 294276-12-31 23:59:59.999999+00|pass
+timestamp with time zone|"294276-12-31 23:59:59.999999+00"|c > 294276-12-31 23:59:59.999998+00|pass
+timestamp with time zone|"294276-12-31 23:59:59.999999+00"|c < infinity|pass
+timestamp with time zone|"294276-12-31 23:59:59.999999+00"|c >= infinity|drop
+timestamp with time zone|"294276-12-31 23:59:59.999999+00"|c < 2000-01-01|drop
+timestamp with time zone|"4714-11-24 00:00:00+00 BC"|c < 4714-11-24 00:00:00.000001+00 BC|pass
+timestamp with time zone|"4714-11-24 00:00:00+00 BC"|c = 4714-11-24 00:00:00+00 BC|pass
+timestamp with time zone|"4714-11-24 00:00:00+00 BC"|c > -infinity|pass
+timestamp with time zone|"4714-11-24 00:00:00+00 BC"|c < 294276-12-31 23:59:59.999999+00|pass
+timestamp with time zone|"4714-11-24 00:00:00+00 BC"|c > 2000-01-01|drop
+timestamp with time zone|"-infinity"|c < 4714-11-24 00:00:00+00 BC|pass
+timestamp with time zone|"infinity"|c > 294276-12-31 23:59:59.999999+00|pass
+timestamp with time zone|"infinity"|c = infinity|pass
+timestamp with time zone|"-infinity"|c = -infinity|pass
+timestamp with time zone|"2026-11-23 00:00:00+14"|c = 2026-11-22 10:00:00+00|pass
+timestamp with time zone|"2026-11-23 00:00:00-12"|c = 2026-11-23 12:00:00Z|pass
+timestamp with time zone|"2026-11-23 00:00:00+14"|c < 2026-11-22 23:00:00-12|pass
+timestamp with time zone|"2026-11-23 12:29:45+00"|c = 2026-11-23 18:00:00+05:30:15|pass
+timestamp with time zone|"2026-11-23 18:00:00.000001+00"|c > 2026-11-23 18:00:00+00|pass
+timestamp with time zone|"2026-11-23 18:00:00.1+00"|c = 2026-11-23 18:00:00.100000Z|pass
+timestamp with time zone|"2026-11-23 18:00:01+00"|c = 2026-11-23 18:00:00.9999995+00|pass
+timestamp with time zone|"2026-11-23 18:00:00.000002+00"|c = 2026-11-23 18:00:00.0000015+00|pass
+timestamp without time zone|"294276-12-31 23:59:59.999999"|c > 294276-12-31 23:59:59.999998|pass
+timestamp without time zone|"4714-11-24 00:00:00 BC"|c < 4714-11-24 00:00:01 BC|pass
+timestamp without time zone|"2026-11-24 00:00:00"|c = 2026-11-23 24:00:00|pass
+date|"5874897-12-31"|c > 294276-12-31|pass
+date|"5874897-12-31"|c = 5874897-12-31|pass
+date|"5874897-12-31"|c < infinity|pass
+date|"4714-11-24 BC"|c < 0001-01-01|pass
+date|"4714-11-24 BC"|c > -infinity|pass
+date|"-infinity"|c < 4714-11-24 BC|pass
+date|"infinity"|c > 5874897-12-31|pass
+date|"0001-01-01"|c > 0001-12-31 BC|pass
+date|"2024-02-29"|c = 2024-02-29|pass
+EOF2
+	[ -z "$fails" ] || { echo "$fails"; false; }
+}
+
+@test "rule: a value not of its column's type fails the record and the message blames the value" {
+	cd "$BATS_TEST_TMPDIR"
+	row integer '"."' > dot
+	run -1 --separate-stderr pgflo-rule -w 'c > 1' < dot
+	assert_output ''
+	[ "$stderr" = "pgflo-rule: <stdin>:1: --filter 'c > 1': column c: the value is not a valid number" ]
+	row date '"2026-02-30"' > feb30
+	run -1 --separate-stderr pgflo-rule -w 'c > 2000-01-01' < feb30
+	[ "$stderr" = "pgflo-rule: <stdin>:1: --filter 'c > 2000-01-01': column c: the value is not a valid timestamp or date" ]
+	row boolean '"secret"' > bool
+	run -1 --separate-stderr pgflo-rule -w 'c = true' < bool
+	[ "$stderr" = "pgflo-rule: <stdin>:1: --filter 'c = true': column c: the value is not a valid boolean" ]
+	# The operand is blamed only when it is the operand.
+	row integer 5 > five
+	run -0 --separate-stderr pgflo-rule -w 'c > .' < five
+	assert_output ''
+	[ "$stderr" = "pgflo-rule: <stdin>:1: --filter 'c > .': \".\" is not a number to compare with (warned once per rule)" ]
+}
+
+@test "rule: <> and == are documented synonyms of != and =" {
+	row integer 5 > "$BATS_TEST_TMPDIR/five"
+	run -0 pgflo-rule -w 'c <> 4' -w 'c == 5' < "$BATS_TEST_TMPDIR/five"
+	assert_output "$(row integer 5)"
+	run -0 pgflo-rule -w 'c <> 5' < "$BATS_TEST_TMPDIR/five"
+	assert_output ''
+	run -0 bash -c "pgflo-rule --help | grep -c -F '(or == <> eq ne'"
+	run -0 bash -c "mandoc -Tutf8 '$TOP/man/pgflo-rule.1' | col -b | grep -o -e \"‘!=’ (or ‘<>’)\" -e \"‘=’ (or ‘==’)\""
+	assert_output "‘=’ (or ‘==’)
+‘!=’ (or ‘<>’)"
+}
+
+@test "rule: a NUL byte after a number is invalid JSON, said so" {
+	run -1 --separate-stderr bash -c "printf '{\"op\":\"commit\",\"x\":1\\0}\\n' | pgflo-rule"
+	[ "$stderr" = "pgflo-rule: <stdin>:1: invalid JSON: NUL byte (column 21)" ]
+}
+
+@test "rule: duplicate keys at the top level or in new, old or types are a bad record" {
+	cat > "$BATS_TEST_TMPDIR/in" <<'EOF2'
+{"op":"insert","schema":"s","table":"t","new":{"a":"secret-one"},"new":{"a":"abcd"}}
+{"op":"insert","schema":"s","table":"t","new":{"a":"secret-two","a":"wxyz"}}
+{"op":"update","schema":"s","table":"t","old":{"a":"secret-3","\u0061":"x"},"new":{"a":"wxyz"}}
+{"op":"insert","schema":"s","table":"t","types":{"a":"text","a":"integer"},"new":{"a":"abcd"}}
+{"op":"commit","op":"commit"}
+{"op":"insert","schema":"s","table":"t","new":{"a":"abcd","j":{"k":1,"k":2}}}
+EOF2
+	run -0 --separate-stderr pgflo-rule -k -m a -w 'a != x' < "$BATS_TEST_TMPDIR/in"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"a**d","j":{"k":1,"k":2}}}'
+	assert_equal "$stderr" 'pgflo-rule: <stdin>:1: duplicate key "new" (skipped)
+pgflo-rule: <stdin>:2: duplicate key "a" in "new" (skipped)
+pgflo-rule: <stdin>:3: duplicate key "\u0061" in "old" (skipped)
+pgflo-rule: <stdin>:4: duplicate key "a" in "types" (skipped)
+pgflo-rule: <stdin>:5: duplicate key "op" (skipped)'
+	run -1 --separate-stderr pgflo-rule -m a < "$BATS_TEST_TMPDIR/in"
+	assert_output ''
+	[ "$stderr" = 'pgflo-rule: <stdin>:1: duplicate key "new"' ]
+}
+
+@test "rule: a record other than insert, update, delete carrying a row is bad; an insert's old row is masked too" {
+	cat > "$BATS_TEST_TMPDIR/in" <<'EOF2'
+{"op":"commit","new":{"a":"secret"}}
+{"op":"insurt","schema":"s","table":"t","new":{"a":"secret"}}
+{"op":"truncate","schema":"s","table":"t","old":{"a":"secret"}}
+{"op":"insert","schema":"s","table":"t","new":{"a":"xyz"},"old":{"a":"secret"}}
+{"op":"delete","schema":"s","table":"t","new":{"a":"secret"}}
+{"op":"commit","new":null}
+EOF2
+	run -0 --separate-stderr pgflo-rule -k -m a < "$BATS_TEST_TMPDIR/in"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"a":"x*z"},"old":{"a":"s****t"}}
+{"op":"delete","schema":"s","table":"t","new":{"a":"s****t"}}
+{"op":"commit","new":null}'
+	assert_equal "$stderr" 'pgflo-rule: <stdin>:1: a commit record may not carry "new" or "old" (skipped)
+pgflo-rule: <stdin>:2: a record of an unknown "op" may not carry "new" or "old" (skipped)
+pgflo-rule: <stdin>:3: a truncate record may not carry "new" or "old" (skipped)'
+}
+
+@test "rule: a dead-letter file is 0600 and, under a mask, never holds a masked value" {
+	cd "$BATS_TEST_TMPDIR"
+	cat > in <<'EOF2'
+{"op":"insert","schema":"s","table":"t","new":{"email":"hunter2@corp.example"},"new":{"email":"x"}}
+{"op":"insert","schema":"s","table":"t","new":{"email":"hunter2@corp.example"}}
+{"op":"insert","schema":"s","table":"t","new":{"email":"hunter2@corp.example","pw":"hunter2
+{"op":"update","schema":"s","table":"t","old":{"email":"hunter2@corp.example","email":"y"},"new":{"email":"z"}}
+not json hunter2@corp.example
+EOF2
+	run -0 --separate-stderr bash -c "umask 022; pgflo-rule -m email --dead-letter dl < in"
+	assert_output '{"op":"insert","schema":"s","table":"t","new":{"email":"h******************e"}}'
+	[ "$(stat -c %a dl)" = 600 ]
+	run -0 cat dl
+	assert_output '{"line":1,"error":"<stdin>:1: duplicate key \"new\""}
+{"line":3,"error":"<stdin>:3: invalid JSON: premature end of input (column 91)"}
+{"line":4,"error":"<stdin>:4: duplicate key \"email\" in \"old\""}
+{"line":5,"error":"<stdin>:5: invalid JSON: '"'"'['"'"' or '"'"'{'"'"' expected (column 3)"}'
+	[[ "$stderr" != *hunter2* ]]
+	# -x and -e hide values too; a pure filter keeps the line verbatim.
+	run -0 bash -c "pgflo-rule -x pw --dead-letter dl2 < in"
+	[ "$(wc -l < dl2)" -eq 4 ]
+	run -1 grep -c hunter2 dl2
+	assert_output 0
+	run -0 bash -c "umask 022; pgflo-rule -w 'email != x' --dead-letter dl3 < in"
+	[ "$(stat -c %a dl3)" = 600 ]
+	# (line 4 passes: a filter on an update reads "new" only.)
+	run -0 grep -c hunter2 dl3
+	assert_output 3
+}
+
+@test "rule: a rules file whose aliases expand past the limit is refused at once, in bounded memory" {
+	cd "$BATS_TEST_TMPDIR"
+	{
+		echo 'tables:'
+		printf '  t0: &l ['
+		for i in $(seq 999); do printf '{type: exclude_column, column: c%d}, ' "$i"; done
+		echo '{type: exclude_column, column: c0}]'
+		for i in $(seq 8999); do echo "  t$i: *l"; done
+	} > laughs.yml
+	[ "$(wc -c < laughs.yml)" -lt 200000 ]
+	ASAN=$(ldd "$TOP/bin/pgflo-rule" | grep -c libasan || true)
+	run -2 --separate-stderr bash -c "[ $ASAN -gt 0 ] || ulimit -v 500000; exec timeout 10 /usr/bin/time -f %M -o rss pgflo-rule -f laughs.yml < /dev/null"
+	[ "$stderr" = "pgflo-rule: laughs.yml:2: more than 10000 rules once aliases are expanded; refusing the file" ]
+	[ "$(tail -n 1 rss)" -lt 100000 ]
+	# Aliases in operations lists: the node budget.
+	{
+		echo 'tables:'
+		echo '  t0:'
+		printf '    - &r {type: filter, column: c, operations: ['
+		for i in $(seq 19999); do printf 'INSERT, '; done
+		echo 'INSERT], parameters: {operator: eq, value: 1}}'
+		for i in $(seq 199); do echo '    - *r'; done
+	} > ops.yml
+	run -2 --separate-stderr bash -c "[ $ASAN -gt 0 ] || ulimit -v 500000; exec timeout 10 pgflo-rule -f ops.yml < /dev/null"
+	[ "$stderr" = "pgflo-rule: ops.yml:3: more than 1000000 nodes once aliases are expanded; refusing the file" ]
+	# Anchors and aliases within the limits still work.
+	printf 'tables:\n  a: &l\n    - {type: transform, column: e, parameters: {type: mask}}\n  b: *l\n' > ok.yml
+	run -0 bash -c "echo '{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"b\",\"new\":{\"e\":\"abc\"}}' | pgflo-rule -f ok.yml"
+	assert_output '{"op":"insert","schema":"s","table":"b","new":{"e":"a*c"}}'
 }

@@ -47,6 +47,7 @@ static const struct option longopts[] = {
 };
 
 static int kflag, vflag;
+static int redacting;	/* a rule masks, rewrites or excludes */
 
 /* The inline scope: --table and the --ops/--keep-deletes after it. */
 static const char *scope_table;
@@ -73,8 +74,8 @@ help(void)
 "  -m, --mask=COL[:CHAR]     keep first and last character, mask the rest\n"
 "  -e, --regex=COL=/RE/REPL/ replace every match of RE ($1 for groups)\n"
 "  -w, --filter='COL OP VAL' keep rows where the comparison holds; OP is\n"
-"                            = != < <= > >= ~ !~ contains (or eq ne lt\n"
-"                            lte gt gte)\n"
+"                            = != < <= > >= ~ !~ contains (or == <> eq ne\n"
+"                            lt lte gt gte)\n"
 "  -x, --exclude=COL         drop a column\n"
 "      --rename-table=NAME   rename the table (NAME or schema.name)\n"
 "      --rename-column=OLD=NEW  rename a column\n"
@@ -83,7 +84,9 @@ help(void)
 "\n"
 "Options:\n"
 "  -k, --skip-bad            warn about bad input lines and go on\n"
-"      --dead-letter=FILE    write bad input lines to FILE and go on\n"
+"      --dead-letter=FILE    set bad lines aside in FILE (mode 0600) and go\n"
+"                            on; a mask, regex or exclude rule leaves only\n"
+"                            {\"line\":N,\"error\":...} there\n"
 "  -v, --verbose             print a summary at exit\n"
 "  -V, --version             print the version and exit\n"
 "  -h, --help                print this help and exit\n"
@@ -273,12 +276,44 @@ struct counts {
 	unsigned long in, out, dropped, changed, bad;
 };
 
+/*
+ * What the dead-letter file gets for a bad line when a rule masks,
+ * rewrites or excludes: {"line":N,"error":"..."}, never the line, whose
+ * bytes hold the values the rules hide.
+ */
+static int
+reject_redacted(struct pgflo_reader *r, const char *msg)
+{
+	struct pgflo_buf b = { 0 };
+	struct pgflo_jw w;
+	char *line = r->line;
+	size_t len = r->len;
+	int rc;
+
+	pgflo_jw_init(&w, &b);
+	pgflo_jw_obj_begin(&w);
+	pgflo_jw_key(&w, "line");
+	pgflo_jw_uint(&w, r->lineno);
+	pgflo_jw_key(&w, "error");
+	pgflo_jw_str(&w, msg);
+	pgflo_jw_obj_end(&w);
+	/* pgflo_reader_reject() writes r->line: lend it the placeholder. */
+	r->line = pgflo_buf_cstr(&b);
+	r->len = b.len;
+	rc = pgflo_reader_reject(r, "%s", msg);
+	r->line = line;
+	r->len = len;
+	pgflo_buf_free(&b);
+	return rc;
+}
+
 /* A bad line: fatal, or skipped with -k / --dead-letter. */
 static void
 bad_line(struct pgflo_reader *r, struct counts *n, const char *msg)
 {
 	if (r->deadletter != NULL) {
-		if (pgflo_reader_reject(r, "%s", msg) == -1)
+		if ((redacting ? reject_redacted(r, msg) :
+		    pgflo_reader_reject(r, "%s", msg)) == -1)
 			pgflo_errx(PGFLO_EXIT_FAIL, "%s", r->errmsg);
 	} else if (kflag)
 		pgflo_warnx("%s (skipped)", msg);
@@ -294,13 +329,25 @@ bad_line(struct pgflo_reader *r, struct counts *n, const char *msg)
 static void
 bad_json(const struct pgflo_reader *r, char *msg, size_t len)
 {
+	const char *nul = memchr(r->line, '\0', r->len);
 	json_error_t jerr;
 	json_t *rec;
+	char *near;
 
+	/* jansson stops at a NUL byte and may call the rest valid. */
+	if (nul != NULL) {
+		snprintf(msg, len, "%s:%lu: invalid JSON: NUL byte (column %zu)",
+		    r->name, r->lineno, (size_t)(nul - r->line) + 1);
+		return;
+	}
 	rec = json_loadb(r->line, r->len, 0, &jerr);
 	if (rec == NULL && strstr(jerr.text, "too big") != NULL)
 		rec = json_loadb(r->line, r->len, JSON_DECODE_INT_AS_REAL,
 		    &jerr);
+	/* "near '...'" quotes the line: not when rules hide values. */
+	if (rec == NULL && redacting &&
+	    (near = strstr(jerr.text, " near '")) != NULL)
+		*near = '\0';
 	if (rec == NULL)
 		snprintf(msg, len, "%s:%lu: invalid JSON: %s (column %d)",
 		    r->name, r->lineno, jerr.text, jerr.column);
@@ -443,6 +490,7 @@ main(int argc, char *argv[])
 	if (deadletter != NULL &&
 	    pgflo_reader_set_deadletter(&r, deadletter) == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", r.errmsg);
+	redacting = pgflo_ruleset_redacts(rs);
 	pgflo_out_init();
 	run(rs, &r, &n);
 	if (pgflo_out_close() == -1)
