@@ -552,6 +552,7 @@ except subprocess.TimeoutExpired:
     rc = "running"
 print(rc, time.time() - t < 4)'
 	assert_output '-13 True'	# killed by SIGPIPE, within seconds
+}
 
 # ---- hostile input (issue 10): a rule never lets a record through
 # unredacted, never drops it silently, and a bad line never leaks.
