@@ -227,3 +227,26 @@ setup() {
 	run -0 pgflo-checkpoint -g file:orders.pos -f commit_lsn --default 0/0
 	assert_output '0/0'
 }
+
+@test "checkpoint: a symlink at PATH.tmp is never written through" {
+	echo 'precious' > "$BATS_TEST_TMPDIR/victim"
+	ln -s "$BATS_TEST_TMPDIR/victim" "$S.tmp"
+	run -0 bash -c "$(declare -f pos); pos 0/C0 1 | pgflo-checkpoint -s file:$S"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/victim")" 'precious'
+	run -0 pgflo-checkpoint -g "file:$S"
+	assert_output '{"op":"position","commit_lsn":"0/C0","ordinal":1}'
+	# Only the store and the planted symlink are there: no temporary left.
+	run -0 bash -c "cd $BATS_TEST_TMPDIR && ls -A | grep -v victim"
+	assert_output "cp
+cp.tmp"
+}
+
+@test "checkpoint: a failed store leaves no temporary file behind" {
+	# A file size limit of 0 fails the write into the temporary file;
+	# stderr goes through a pipe, which the limit does not cover.
+	run -1 bash -c "set -o pipefail; $(declare -f pos); pos 0/C1 1 |
+		(trap '' XFSZ; ulimit -f 0; exec pgflo-checkpoint -s file:$S) 2>&1 | cat"
+	assert_output --regexp "^pgflo-checkpoint: could not write checkpoint $S\.tmp[.0-9]*: File too large\$"
+	run -0 ls -A "$BATS_TEST_TMPDIR"
+	assert_output ''
+}
