@@ -22,6 +22,20 @@
 
 #include "pgflo.h"
 
+/* NAMEDATALEN - 1: no PostgreSQL name (slot, schema, table) is longer. */
+#define NAME_MAX_BYTES 63
+
+/* A name longer than PostgreSQL holds cannot be what the source sent. */
+static int
+name_ok(const char *what, const char *name, char *errbuf, size_t errlen)
+{
+	if (strlen(name) <= NAME_MAX_BYTES)
+		return 1;
+	snprintf(errbuf, errlen, "snapshot record whose \"%s\" is longer "
+	    "than %d bytes", what, NAME_MAX_BYTES);
+	return 0;
+}
+
 /* The entry of schema.table in the array tables, or NULL. */
 static json_t *
 find_table(json_t *tables, const char *schema, const char *table)
@@ -60,9 +74,11 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 		return 0;
 	if (strcmp(phase, "end") != 0 && strcmp(phase, "done") != 0) {
 		snprintf(errbuf, errlen, "snapshot record of unknown phase "
-		    "\"%s\"", phase);
+		    "\"%.64s\"", phase);
 		return -1;
 	}
+	if (!name_ok("slot", slot, errbuf, errlen))
+		return -1;
 	if (lsntext == NULL || pgflo_lsn_parse(lsntext, &lsn) == -1) {
 		snprintf(errbuf, errlen, "snapshot record without a valid "
 		    "\"lsn\"");
@@ -89,6 +105,16 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 		    "\"schema\" and \"table\"");
 		return -1;
 	}
+	if (!name_ok("schema", schema, errbuf, errlen) ||
+	    !name_ok("table", table, errbuf, errlen))
+		return -1;
+	rows = json_object_get(rec, "rows");
+	if (rows != NULL && !json_is_null(rows) && (!json_is_integer(rows) ||
+	    json_integer_value(rows) < 0)) {
+		snprintf(errbuf, errlen, "snapshot end record whose \"rows\" "
+		    "is not a count");
+		return -1;
+	}
 	tables = json_object_get(copy, "tables");
 	if (!json_is_array(tables)) {
 		tables = json_array();
@@ -99,8 +125,7 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 		json_array_append_new(tables, e);
 	}
 	json_object_set_new(e, "lsn", json_string(lsntext));
-	if ((rows = json_object_get(rec, "rows")) != NULL &&
-	    json_is_integer(rows))
+	if (json_is_integer(rows))
 		json_object_set(e, "rows", rows);
 	return 1;
 }

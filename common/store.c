@@ -20,7 +20,7 @@
 
 #include "pgflo.h"
 
-#define STORE_MAX_BYTES (1 << 20)
+#define STORE_MAX_BYTES PGFLO_STORE_MAX_BYTES
 
 struct file_store {
 	char	*path;
@@ -286,7 +286,15 @@ pgflo_store_put(struct pgflo_store *st, const json_t *rec)
 	pgflo_jw_init(&w, &b);
 	pgflo_jw_json(&w, rec);
 	pgflo_buf_putc(&b, '\n');
-	r = st->ops->put(st, b.data, b.len);
+	if (b.len > STORE_MAX_BYTES) {
+		/* It could not be read back: keep what is stored. */
+		snprintf(st->errmsg, sizeof(st->errmsg),
+		    "checkpoint for %s would be %zu bytes, more than the %d "
+		    "a store holds; not stored", st->url, b.len,
+		    STORE_MAX_BYTES);
+		r = -1;
+	} else
+		r = st->ops->put(st, b.data, b.len);
 	pgflo_buf_free(&b);
 	return r;
 }
