@@ -183,11 +183,18 @@ struct pgflo_reader {
 	FILE	*deadletter;	/* --dead-letter FILE, or NULL */
 	const char *deadletter_name;
 	unsigned long nbad;	/* lines rejected to the dead letter file */
+	int	 spilling;	/* an over-long line is going to deadletter */
 	char	 errmsg[512];
 };
 int	pgflo_reader_open(struct pgflo_reader *r, int fd, const char *name);
 void	pgflo_reader_close(struct pgflo_reader *r);
-/* Opens (appends to) the dead-letter file; -1 with errmsg on failure. */
+/*
+ * Opens (appends to) the dead-letter file; -1 with errmsg on failure.
+ * Besides the lines a caller rejects, the reader itself then sets aside
+ * each line longer than PGFLO_MAX_RECORD there, whole (streamed, never
+ * held in memory), warns naming it and goes on; without a dead-letter
+ * file such a line is an error.  Either way the caller never sees it.
+ */
 int	pgflo_reader_set_deadletter(struct pgflo_reader *r, const char *path);
 /*
  * 1 a line is in r->line, 0 at EOF (or when a stop signal interrupted

@@ -349,3 +349,35 @@ cp.tmp"
 		pgflo-checkpoint -s $S"
 	assert_equal "$stderr" 'pgflo-checkpoint: <stdin>:1: record has more than one "op"'
 }
+
+@test "checkpoint: PGFLO_MAX_RECORD with --dead-letter sets an over-long line aside whole and goes on" {
+	y=$(head -c 3000 /dev/zero | tr '\0' y)
+	{ pos 0/60 1; printf '{"op":"insert","v":"%s"}\n' "$y"; pos 0/61 1
+	  printf '{"op":"position","commit_lsn":"0/62","ordinal":1,"v":"%s"}' "$y"; } \
+		> "$BATS_TEST_TMPDIR/in"
+	PGFLO_MAX_RECORD=1k run -0 --separate-stderr pgflo-checkpoint -t -v -s "$S" \
+		--dead-letter "$BATS_TEST_TMPDIR/dl" < "$BATS_TEST_TMPDIR/in"
+	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:2: record exceeds the limit of 1024 bytes (PGFLO_MAX_RECORD) (written to $BATS_TEST_TMPDIR/dl)
+pgflo-checkpoint: <stdin>:4: record exceeds the limit of 1024 bytes (PGFLO_MAX_RECORD) (written to $BATS_TEST_TMPDIR/dl)
+pgflo-checkpoint: stored position 0/61:1 in $BATS_TEST_TMPDIR/cp
+pgflo-checkpoint: 2 bad lines written to $BATS_TEST_TMPDIR/dl"
+	assert_equal "$output" '{"op":"position","commit_lsn":"0/60","ordinal":1}
+{"op":"position","commit_lsn":"0/61","ordinal":1}'
+	run -0 bash -c "{ sed -n 2p $BATS_TEST_TMPDIR/in; sed -n 4p $BATS_TEST_TMPDIR/in; echo; } |
+		cmp - $BATS_TEST_TMPDIR/dl"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/61'
+}
+
+@test "checkpoint: an over-long line is streamed to the dead-letter file, not held in memory" {
+	{ printf '{"op":"insert","v":"'; head -c 64000000 /dev/zero | tr '\0' w; printf '"}\n'
+	  pos 0/63 1; } > "$BATS_TEST_TMPDIR/in"
+	PGFLO_MAX_RECORD=1M run -0 --separate-stderr /usr/bin/time -f 'rss %M' \
+		pgflo-checkpoint -s "$S" --dead-letter "$BATS_TEST_TMPDIR/dl" < "$BATS_TEST_TMPDIR/in"
+	echo "$stderr"
+	rss=${stderr##*rss }
+	[ "$rss" -lt 48000 ]
+	head -n 1 "$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/dl"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/63'
+}
