@@ -84,6 +84,26 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 		    "\"lsn\"");
 		return -1;
 	}
+	/* Check all before changing anything: a bad record leaves no trace. */
+	schema = pgflo_rec_str(rec, "schema");
+	table = pgflo_rec_str(rec, "table");
+	rows = json_object_get(rec, "rows");
+	if (strcmp(phase, "end") == 0) {
+		if (schema == NULL || table == NULL) {
+			snprintf(errbuf, errlen, "snapshot end record without "
+			    "\"schema\" and \"table\"");
+			return -1;
+		}
+		if (!name_ok("schema", schema, errbuf, errlen) ||
+		    !name_ok("table", table, errbuf, errlen))
+			return -1;
+		if (rows != NULL && !json_is_null(rows) &&
+		    (!json_is_integer(rows) || json_integer_value(rows) < 0)) {
+			snprintf(errbuf, errlen, "snapshot end record whose "
+			    "\"rows\" is not a count");
+			return -1;
+		}
+	}
 	copy = json_object_get(doc, "copy");
 	if (copy == NULL || !json_is_object(copy) ||
 	    pgflo_rec_str(copy, "slot") == NULL ||
@@ -97,23 +117,6 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 		json_object_set_new(copy, "done", json_true());
 		json_object_set_new(copy, "lsn", json_string(lsntext));
 		return 1;
-	}
-	schema = pgflo_rec_str(rec, "schema");
-	table = pgflo_rec_str(rec, "table");
-	if (schema == NULL || table == NULL) {
-		snprintf(errbuf, errlen, "snapshot end record without "
-		    "\"schema\" and \"table\"");
-		return -1;
-	}
-	if (!name_ok("schema", schema, errbuf, errlen) ||
-	    !name_ok("table", table, errbuf, errlen))
-		return -1;
-	rows = json_object_get(rec, "rows");
-	if (rows != NULL && !json_is_null(rows) && (!json_is_integer(rows) ||
-	    json_integer_value(rows) < 0)) {
-		snprintf(errbuf, errlen, "snapshot end record whose \"rows\" "
-		    "is not a count");
-		return -1;
 	}
 	tables = json_object_get(copy, "tables");
 	if (!json_is_array(tables)) {

@@ -381,3 +381,14 @@ pgflo-checkpoint: 2 bad lines written to $BATS_TEST_TMPDIR/dl"
 	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
 	assert_output '0/63'
 }
+
+@test "checkpoint: a bad snapshot record leaves the copy progress as it was" {
+	printf '%s\n' \
+		'{"op":"snapshot","phase":"end","schema":"public","table":"t","slot":"s","lsn":"0/10","rows":2}' \
+		'{"op":"snapshot","phase":"end","slot":"other","lsn":"0/20"}' \
+		'{"op":"position","stream_seq":2}' |
+		pgflo-checkpoint -s "$S" --dead-letter "$BATS_TEST_TMPDIR/dl" 2>/dev/null
+	run -0 pgflo-checkpoint -g "$S"
+	assert_output '{"op":"position","stream_seq":2,"copy":{"slot":"s","done":false,"tables":[{"schema":"public","table":"t","lsn":"0/10","rows":2}]}}'
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/dl")" '{"op":"snapshot","phase":"end","slot":"other","lsn":"0/20"}'
+}
