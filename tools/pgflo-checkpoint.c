@@ -45,8 +45,12 @@ static const struct option longopts[] = {
  */
 #define POS_RESERVE (8 << 10)
 #define COPY_MAX_BYTES (PGFLO_STORE_MAX_BYTES - POS_RESERVE)
-/* The most one snapshot record adds to the copy progress, stored. */
-#define MERGE_MAX_BYTES 1024
+/*
+ * More than one snapshot record can add to the stored copy progress: a
+ * new slot (under 450 bytes, escaped) and a table entry (two names of
+ * 63 bytes, escaped, an LSN and a count: under 900).
+ */
+#define MERGE_MAX_BYTES 2048
 
 static int tflag, vflag;
 /* An upper bound of the stored size of the copy progress ("copy"). */
