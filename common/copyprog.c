@@ -31,6 +31,20 @@
 
 #include "pgflo.h"
 
+/* NAMEDATALEN - 1: no PostgreSQL name (slot, schema, table) is longer. */
+#define NAME_MAX_BYTES 63
+
+/* A name longer than PostgreSQL holds cannot be what the source sent. */
+static int
+name_ok(const char *what, const char *name, char *errbuf, size_t errlen)
+{
+	if (strlen(name) <= NAME_MAX_BYTES)
+		return 1;
+	snprintf(errbuf, errlen, "snapshot record whose \"%s\" is longer "
+	    "than %d bytes", what, NAME_MAX_BYTES);
+	return 0;
+}
+
 /* The entry of schema.table in the array tables, or NULL. */
 static json_t *
 find_table(json_t *tables, const char *schema, const char *table)
@@ -132,9 +146,11 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 	if (strcmp(phase, "end") != 0 && strcmp(phase, "done") != 0 &&
 	    strcmp(phase, "chunk") != 0) {
 		snprintf(errbuf, errlen, "snapshot record of unknown phase "
-		    "\"%s\"", phase);
+		    "\"%.64s\"", phase);
 		return -1;
 	}
+	if (!name_ok("slot", slot, errbuf, errlen))
+		return -1;
 	if (strcmp(phase, "chunk") == 0) {
 		if (int_member(rec, "chunk") < 0 ||
 		    int_member(rec, "pages") < 1 ||
@@ -149,6 +165,26 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 		    "\"lsn\"");
 		return -1;
 	}
+	/* Check all before changing anything: a bad record leaves no trace. */
+	schema = pgflo_rec_str(rec, "schema");
+	table = pgflo_rec_str(rec, "table");
+	rows = json_object_get(rec, "rows");
+	if (strcmp(phase, "end") == 0 || strcmp(phase, "chunk") == 0) {
+		if (schema == NULL || table == NULL) {
+			snprintf(errbuf, errlen, "snapshot %s record without "
+			    "\"schema\" and \"table\"", phase);
+			return -1;
+		}
+		if (!name_ok("schema", schema, errbuf, errlen) ||
+		    !name_ok("table", table, errbuf, errlen))
+			return -1;
+		if (rows != NULL && !json_is_null(rows) &&
+		    (!json_is_integer(rows) || json_integer_value(rows) < 0)) {
+			snprintf(errbuf, errlen, "snapshot end record whose "
+			    "\"rows\" is not a count");
+			return -1;
+		}
+	}
 	copy = json_object_get(doc, "copy");
 	if (copy == NULL || !json_is_object(copy) ||
 	    pgflo_rec_str(copy, "slot") == NULL ||
@@ -162,13 +198,6 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 		json_object_set_new(copy, "done", json_true());
 		json_object_set_new(copy, "lsn", json_string(lsntext));
 		return 1;
-	}
-	schema = pgflo_rec_str(rec, "schema");
-	table = pgflo_rec_str(rec, "table");
-	if (schema == NULL || table == NULL) {
-		snprintf(errbuf, errlen, "snapshot end record without "
-		    "\"schema\" and \"table\"");
-		return -1;
 	}
 	tables = json_object_get(copy, "tables");
 	if (!json_is_array(tables)) {
@@ -198,8 +227,7 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 	json_object_del(e, "filenode");
 	json_object_del(e, "chunks");
 	json_object_set_new(e, "lsn", json_string(lsntext));
-	if ((rows = json_object_get(rec, "rows")) != NULL &&
-	    json_is_integer(rows))
+	if (json_is_integer(rows))
 		json_object_set(e, "rows", rows);
 	return 1;
 }

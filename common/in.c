@@ -1,7 +1,7 @@
 /*
  * in.c - NDJSON record input: a read(2) buffer with no fixed line
  * length, a size cap, "<stdin>:LINE" locations, and the dead-letter file that keeps a
- * bad record from disappearing.
+ * bad record from disappearing (an over-long one too, streamed into it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +41,18 @@ pgflo_reader_close(struct pgflo_reader *r)
 {
 	pgflo_buf_free(&r->buf);
 	r->line = NULL;
+	if (r->deadletter != NULL && r->spilling) {
+		/* Stopped inside an over-long line: end what was set aside. */
+		if (r->redact)
+			(void)fprintf(r->deadletter, "{\"line\":%lu,\"error\":"
+			    "\"record exceeds the limit (cut short)\"}",
+			    r->lineno);
+		(void)putc('\n', r->deadletter);
+		pgflo_warnx("%s:%lu: record exceeds the limit of %zu bytes "
+		    "(PGFLO_MAX_RECORD) (written to %s, cut short)", r->name,
+		    r->lineno, r->maxlen, r->deadletter_name);
+		r->spilling = 0;
+	}
 	if (r->deadletter != NULL)
 		fclose(r->deadletter);
 	r->deadletter = NULL;
@@ -130,6 +142,66 @@ wait_input(struct pgflo_reader *r, int timeout_ms)
 	}
 }
 
+/*
+ * Writes the over-long line being set aside to the dead-letter file as
+ * its bytes arrive, so it never has to fit in memory.  1 when the line
+ * ended (and it was counted and warned about), 0 when more of it is to
+ * be read, -1 on a write error.
+ */
+static int
+spill(struct pgflo_reader *r)
+{
+	char *nl = NULL;
+	size_t end = r->buf.len;
+
+	if (r->pos < r->buf.len &&
+	    (nl = memchr(r->buf.data + r->pos, '\n', r->buf.len - r->pos)) !=
+	    NULL)
+		end = (size_t)(nl - r->buf.data);
+	/* A redacting reader (pgflo-rule masking) keeps no content. */
+	if (end > r->pos && !r->redact && fwrite(r->buf.data + r->pos, 1,
+	    end - r->pos, r->deadletter) != end - r->pos)
+		goto fail;
+	r->pos = r->scan = nl != NULL ? end + 1 : end;
+	if (nl == NULL && !r->eof)
+		return 0;
+	if (r->redact && fprintf(r->deadletter, "{\"line\":%lu,\"error\":"
+	    "\"record exceeds the limit of %zu bytes (PGFLO_MAX_RECORD)\"}",
+	    r->lineno, r->maxlen) < 0)
+		goto fail;
+	if (putc('\n', r->deadletter) == EOF || fflush(r->deadletter) == EOF)
+		goto fail;
+	r->spilling = 0;
+	r->nbad++;
+	pgflo_warnx("%s:%lu: record exceeds the limit of %zu bytes "
+	    "(PGFLO_MAX_RECORD) (written to %s)", r->name, r->lineno,
+	    r->maxlen, r->deadletter_name);
+	return 1;
+fail:
+	snprintf(r->errmsg, sizeof(r->errmsg),
+	    "could not write dead-letter file %s: %s", r->deadletter_name,
+	    strerror(errno));
+	return -1;
+}
+
+/*
+ * The line at r->pos is longer than the limit: set it aside whole in
+ * the dead-letter file (0, spill() takes over), or -1, an error naming it.
+ */
+static int
+too_long(struct pgflo_reader *r)
+{
+	if (r->deadletter != NULL) {
+		r->spilling = 1;
+		r->lineno++;
+		return 0;
+	}
+	snprintf(r->errmsg, sizeof(r->errmsg),
+	    "%s:%lu: record exceeds the limit of %zu bytes (PGFLO_MAX_RECORD)",
+	    r->name, r->lineno + 1, r->maxlen);
+	return -1;
+}
+
 /* Reads more input; 1 got some, 0 EOF, 2 timeout, 3 stop, -1 error. */
 static int
 fill(struct pgflo_reader *r, int timeout_ms)
@@ -178,21 +250,32 @@ pgflo_reader_next_timeout(struct pgflo_reader *r, int timeout_ms)
 	int f;
 
 	for (;;) {
+		if (r->spilling && (f = spill(r)) != 0) {
+			if (f == -1)
+				return -1;
+			continue;
+		}
 		nl = r->scan < r->buf.len ? memchr(r->buf.data + r->scan, '\n',
 		    r->buf.len - r->scan) : NULL;
 		if (nl != NULL) {
 			size_t end = (size_t)(nl - r->buf.data);
 
-			if (end - r->pos > r->maxlen)
-				goto toolong;
+			if (end - r->pos > r->maxlen) {
+				if (too_long(r) == -1)
+					return -1;
+				continue;
+			}
 			take_line(r, end, end + 1);
 			if (r->len == 0)
 				continue;	/* empty lines are skipped */
 			return 1;
 		}
 		r->scan = r->buf.len;
-		if (r->buf.len - r->pos > r->maxlen)
-			goto toolong;
+		if (r->buf.len - r->pos > r->maxlen) {
+			if (too_long(r) == -1)
+				return -1;
+			continue;
+		}
 		if (r->eof) {
 			if (r->pos == r->buf.len)
 				return 0;
@@ -217,11 +300,6 @@ pgflo_reader_next_timeout(struct pgflo_reader *r, int timeout_ms)
 			return -1;
 		}
 	}
-toolong:
-	snprintf(r->errmsg, sizeof(r->errmsg),
-	    "%s:%lu: record exceeds the limit of %zu bytes (PGFLO_MAX_RECORD)",
-	    r->name, r->lineno + 1, r->maxlen);
-	return -1;
 }
 
 int

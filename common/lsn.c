@@ -87,6 +87,26 @@ pgflo_pos_cmp(const struct pgflo_pos *a, const struct pgflo_pos *b)
 }
 
 int
+pgflo_pos_advance(struct pgflo_pos *best, const struct pgflo_pos *p)
+{
+	int adv = 0;
+
+	if (p->commit_lsn != 0 && (best->commit_lsn == 0 ||
+	    p->commit_lsn > best->commit_lsn ||
+	    (p->commit_lsn == best->commit_lsn &&
+	    p->ordinal > best->ordinal))) {
+		best->commit_lsn = p->commit_lsn;
+		best->ordinal = p->ordinal;
+		adv |= PGFLO_POS_LSN;
+	}
+	if (p->stream_seq != 0 && p->stream_seq > best->stream_seq) {
+		best->stream_seq = p->stream_seq;
+		adv |= PGFLO_POS_SEQ;
+	}
+	return adv;
+}
+
+int
 pgflo_pos_from_json(const json_t *rec, struct pgflo_pos *p)
 {
 	json_t *v;

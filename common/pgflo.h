@@ -208,11 +208,19 @@ struct pgflo_reader {
 	FILE	*deadletter;	/* --dead-letter FILE, or NULL */
 	const char *deadletter_name;
 	unsigned long nbad;	/* lines rejected to the dead letter file */
+	int	 spilling;	/* an over-long line is going to deadletter */
+	int	 redact;	/* dead letters hold {"line","error"}, not lines */
 	char	 errmsg[512];
 };
 int	pgflo_reader_open(struct pgflo_reader *r, int fd, const char *name);
 void	pgflo_reader_close(struct pgflo_reader *r);
-/* Opens (appends to) the dead-letter file; -1 with errmsg on failure. */
+/*
+ * Opens (appends to) the dead-letter file; -1 with errmsg on failure.
+ * Besides the lines a caller rejects, the reader itself then sets aside
+ * each line longer than PGFLO_MAX_RECORD there, whole (streamed, never
+ * held in memory), warns naming it and goes on; without a dead-letter
+ * file such a line is an error.  Either way the caller never sees it.
+ */
 int	pgflo_reader_set_deadletter(struct pgflo_reader *r, const char *path);
 /*
  * 1 a line is in r->line, 0 at EOF (or when a stop signal interrupted
@@ -265,9 +273,22 @@ struct pgflo_pos {
 	uint64_t ordinal;
 	uint64_t stream_seq;	/* 0: none */
 };
-/* <0, 0, >0; by commit_lsn then ordinal, else by stream_seq. */
+/*
+ * <0, 0, >0; by commit_lsn then ordinal, else by stream_seq.  Meant for
+ * positions of one kind: a commit_lsn-only position and a
+ * stream_seq-only one compare by stream_seq (0 for the first).
+ */
 int	pgflo_pos_cmp(const struct pgflo_pos *a, const struct pgflo_pos *b);
 int	pgflo_pos_is_set(const struct pgflo_pos *p);
+/*
+ * Moves *best forwards to p kind by kind: (commit_lsn, ordinal) and
+ * stream_seq each only when p has a newer one of that kind, so a
+ * position of one kind never drops or blocks the other.  Returns the
+ * kinds that moved, PGFLO_POS_LSN | PGFLO_POS_SEQ, or 0.
+ */
+#define PGFLO_POS_LSN	1
+#define PGFLO_POS_SEQ	2
+int	pgflo_pos_advance(struct pgflo_pos *best, const struct pgflo_pos *p);
 /* From a record's commit_lsn/ordinal/stream_seq members; -1 if malformed. */
 int	pgflo_pos_from_json(const json_t *rec, struct pgflo_pos *p);
 /*
@@ -286,6 +307,8 @@ void	pgflo_pos_write(struct pgflo_buf *b, const struct pgflo_pos *p,
  * "nats:BUCKET/KEY" joins with the NATS work.
  */
 struct pgflo_store;
+/* The most a store holds and reads back, in bytes. */
+#define PGFLO_STORE_MAX_BYTES	(1 << 20)
 struct pgflo_store_ops {
 	const char *scheme;
 	int	(*open)(struct pgflo_store *st, const char *rest);
@@ -304,6 +327,11 @@ struct pgflo_store {
 struct pgflo_store *pgflo_store_open(const char *url, char *errbuf, size_t errlen);
 /* 1 found, 0 nothing stored, -1 error (st->errmsg). */
 int	pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec);
+/*
+ * Stores the document rec (borrowed) whole; -1 (st->errmsg) when it
+ * could not be written, or would be more than PGFLO_STORE_MAX_BYTES and
+ * so could not be read back (the store then keeps what it had).
+ */
 int	pgflo_store_put(struct pgflo_store *st, const json_t *rec);
 void	pgflo_store_close(struct pgflo_store *st);
 /*

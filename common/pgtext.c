@@ -8,6 +8,7 @@
 #include "pgflo.h"
 #include "pgtext.h"
 
+/* The deepest nesting accepted, in levels: a record is level 1. */
 #define MAXDEPTH 512
 
 const char *
@@ -98,7 +99,7 @@ static const char *
 skip_value(const char *p, const char *end, int depth)
 {
 	p = pgflo_js_ws(p, end);
-	if (p >= end || depth > MAXDEPTH)
+	if (p >= end)
 		return NULL;
 	switch (*p) {
 	case '"':
@@ -108,6 +109,9 @@ skip_value(const char *p, const char *end, int depth)
 		char close = *p == '{' ? '}' : ']';
 		int obj = *p == '{';
 
+		/* This container is level depth + 1. */
+		if (depth >= MAXDEPTH)
+			return NULL;
 		p = pgflo_js_ws(p + 1, end);
 		if (p < end && *p == close)
 			return p + 1;

@@ -4,7 +4,9 @@
  * kind sits behind struct pgflo_store_ops so tools name a store by URL
  * and never care which kind it is.  The file store replaces the file
  * atomically: write a temporary, fsync, rename, fsync the directory, so
- * a reader sees the old or the new position, never a torn one.
+ * a reader sees the old or the new position, never a torn one.  The
+ * temporary is a new file of a name no one else uses (O_EXCL, never
+ * through a symlink), and it is removed when any step fails.
  */
 #include <sys/stat.h>
 
@@ -18,11 +20,13 @@
 
 #include "pgflo.h"
 
-#define STORE_MAX_BYTES (1 << 20)
+#define STORE_MAX_BYTES PGFLO_STORE_MAX_BYTES
 
 struct file_store {
 	char	*path;
-	char	*tmp;
+	char	*tmp;		/* PATH.tmp.PID.N, made anew by each put */
+	size_t	 tmpsz;
+	unsigned long ntmp;
 	char	*dir;
 };
 
@@ -31,7 +35,6 @@ file_open(struct pgflo_store *st, const char *rest)
 {
 	struct file_store *fs;
 	char *copy;
-	size_t n;
 
 	if (*rest == '\0') {
 		snprintf(st->errmsg, sizeof(st->errmsg),
@@ -40,9 +43,10 @@ file_open(struct pgflo_store *st, const char *rest)
 	}
 	fs = pgflo_xmalloc(sizeof(*fs));
 	fs->path = pgflo_xstrdup(rest);
-	n = strlen(rest) + 8;
-	fs->tmp = pgflo_xmalloc(n);
-	snprintf(fs->tmp, n, "%s.tmp", rest);
+	fs->tmpsz = strlen(rest) + 64;
+	fs->tmp = pgflo_xmalloc(fs->tmpsz);
+	fs->tmp[0] = '\0';
+	fs->ntmp = 0;
 	copy = pgflo_xstrdup(rest);
 	fs->dir = pgflo_xstrdup(dirname(copy));
 	free(copy);
@@ -85,6 +89,27 @@ file_get(struct pgflo_store *st, char **text)
 	return 1;
 }
 
+/*
+ * A new temporary file beside the store: O_EXCL under a name of this
+ * process's own, so an existing file or symlink there is never written
+ * through.  The fd, or -1 with errno.
+ */
+static int
+file_tmp(struct file_store *fs)
+{
+	int fd, tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		snprintf(fs->tmp, fs->tmpsz, "%s.tmp.%ld.%lu", fs->path,
+		    (long)getpid(), fs->ntmp++);
+		fd = open(fs->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0644);
+		if (fd != -1 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
 static int
 file_put(struct pgflo_store *st, const char *text, size_t len)
 {
@@ -92,8 +117,7 @@ file_put(struct pgflo_store *st, const char *text, size_t len)
 	const char *what = "write", *file = fs->tmp;
 	int fd, dfd, e;
 
-	fd = open(fs->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1) {
+	if ((fd = file_tmp(fs)) == -1) {
 		what = "create";
 		goto fail;
 	}
@@ -113,11 +137,11 @@ file_put(struct pgflo_store *st, const char *text, size_t len)
 		goto fail_fd;
 	what = "close";
 	if (close(fd) == -1)
-		goto fail;
+		goto fail_tmp;
 	what = "rename";
 	file = fs->path;
 	if (rename(fs->tmp, fs->path) == -1)
-		goto fail;
+		goto fail_tmp;
 	/* The rename itself must reach the disk. */
 	what = "fsync the directory of";
 	if ((dfd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -131,6 +155,10 @@ file_put(struct pgflo_store *st, const char *text, size_t len)
 fail_fd:
 	e = errno;
 	close(fd);
+	errno = e;
+fail_tmp:
+	e = errno;
+	(void)unlink(fs->tmp);	/* leave nothing behind */
 	errno = e;
 fail:
 	snprintf(st->errmsg, sizeof(st->errmsg),
@@ -258,7 +286,15 @@ pgflo_store_put(struct pgflo_store *st, const json_t *rec)
 	pgflo_jw_init(&w, &b);
 	pgflo_jw_json(&w, rec);
 	pgflo_buf_putc(&b, '\n');
-	r = st->ops->put(st, b.data, b.len);
+	if (b.len > STORE_MAX_BYTES) {
+		/* It could not be read back: keep what is stored. */
+		snprintf(st->errmsg, sizeof(st->errmsg),
+		    "checkpoint for %s would be %zu bytes, more than the %d "
+		    "a store holds; not stored", st->url, b.len,
+		    STORE_MAX_BYTES);
+		r = -1;
+	} else
+		r = st->ops->put(st, b.data, b.len);
 	pgflo_buf_free(&b);
 	return r;
 }

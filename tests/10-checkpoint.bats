@@ -90,7 +90,7 @@ setup() {
 	run -1 --separate-stderr bash -c "echo '{\"a\":1}' | pgflo-checkpoint -s $S"
 	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:1: record has no \"op\" string"
 	run -1 --separate-stderr bash -c "echo '{\"op\":\"position\",\"commit_lsn\":\"zz\"}' | pgflo-checkpoint -s $S"
-	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:1: malformed position record"
+	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:1: malformed position record: \"commit_lsn\" is not an LSN"
 }
 
 @test "checkpoint: --dead-letter keeps bad lines verbatim and goes on" {
@@ -290,4 +290,169 @@ setup() {
 	assert_output 0
 	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
 	assert_output '0/D0'
+}
+
+@test "checkpoint: a symlink at PATH.tmp is never written through" {
+	echo 'precious' > "$BATS_TEST_TMPDIR/victim"
+	ln -s "$BATS_TEST_TMPDIR/victim" "$S.tmp"
+	run -0 bash -c "$(declare -f pos); pos 0/C0 1 | pgflo-checkpoint -s file:$S"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/victim")" 'precious'
+	run -0 pgflo-checkpoint -g "file:$S"
+	assert_output '{"op":"position","commit_lsn":"0/C0","ordinal":1}'
+	# Only the store and the planted symlink are there: no temporary left.
+	run -0 bash -c "cd $BATS_TEST_TMPDIR && ls -A | grep -v victim"
+	assert_output "cp
+cp.tmp"
+}
+
+@test "checkpoint: a failed store leaves no temporary file behind" {
+	# A file size limit of 0 fails the write into the temporary file;
+	# stderr goes through a pipe, which the limit does not cover.
+	run -1 bash -c "set -o pipefail; $(declare -f pos); pos 0/C1 1 |
+		(trap '' XFSZ; ulimit -f 0; exec pgflo-checkpoint -s file:$S) 2>&1 | cat"
+	assert_output --regexp "^pgflo-checkpoint: could not write checkpoint $S\.tmp[.0-9]*: File too large\$"
+	run -0 ls -A "$BATS_TEST_TMPDIR"
+	assert_output ''
+}
+
+@test "checkpoint: commit_lsn and stream_seq are kept side by side, neither moving back" {
+	printf '%s\n' '{"op":"position","commit_lsn":"0/20","ordinal":3}' \
+		'{"op":"position","stream_seq":42}' \
+		'{"op":"position","commit_lsn":"0/30","ordinal":1}' \
+		'{"op":"position","stream_seq":41}' \
+		'{"op":"position","commit_lsn":"0/25","ordinal":9,"stream_seq":43}' |
+		pgflo-checkpoint -i 0 -s "$S"
+	run -0 pgflo-checkpoint -g "$S"
+	assert_output '{"op":"position","commit_lsn":"0/30","ordinal":1,"stream_seq":43}'
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/30'
+	run -0 pgflo-checkpoint -g "$S" -f stream_seq
+	assert_output '43'
+	# A later run starts from both, each kind on its own.
+	printf '%s\n' '{"op":"position","stream_seq":40}' \
+		'{"op":"position","commit_lsn":"0/31","ordinal":1,"stream_seq":7}' |
+		pgflo-checkpoint -s "$S"
+	run -0 pgflo-checkpoint -g "$S"
+	assert_output '{"op":"position","commit_lsn":"0/31","ordinal":1,"stream_seq":43}'
+}
+
+@test "checkpoint: the stored document holds each kind, the group and the copy progress" {
+	printf '%s\n' \
+		'{"op":"snapshot","phase":"end","schema":"public","table":"t","slot":"s","lsn":"0/10","rows":2}' \
+		'{"op":"position","commit_lsn":"0/2a","ordinal":2,"group":"g1","extra":1}' \
+		'{"op":"position","stream_seq":5}' \
+		'{"op":"snapshot","phase":"done","slot":"s","lsn":"0/10"}' |
+		pgflo-checkpoint -s "$S"
+	run -0 pgflo-checkpoint -g "$S"
+	assert_output '{"op":"position","commit_lsn":"0/2A","ordinal":2,"stream_seq":5,"group":"g1","copy":{"slot":"s","done":true,"tables":[{"schema":"public","table":"t","lsn":"0/10","rows":2}],"lsn":"0/10"}}'
+}
+
+@test "checkpoint: a 2 MiB group is refused naming its line; the store stays readable" {
+	{ pos 0/D0 1
+	  printf '{"op":"position","commit_lsn":"0/D1","ordinal":1,"group":"%s"}\n' \
+		"$(head -c 2097152 /dev/zero | tr '\0' g)"
+	  pos 0/D2 1; } > "$BATS_TEST_TMPDIR/in"
+	run -1 --separate-stderr pgflo-checkpoint -i 0 -s "$S" < "$BATS_TEST_TMPDIR/in"
+	assert_equal "$stderr" 'pgflo-checkpoint: <stdin>:2: malformed position record: "group" is longer than 1024 bytes'
+	run -0 pgflo-checkpoint -g "$S"
+	assert_output '{"op":"position","commit_lsn":"0/D0","ordinal":1}'
+	run -0 --separate-stderr pgflo-checkpoint -s "$S" \
+		--dead-letter "$BATS_TEST_TMPDIR/dl" < "$BATS_TEST_TMPDIR/in"
+	run -0 pgflo-checkpoint -g "$S"
+	assert_output '{"op":"position","commit_lsn":"0/D2","ordinal":1}'
+	sed -n 2p "$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/dl"
+	run -1 --separate-stderr bash -c "echo '{\"op\":\"position\",\"stream_seq\":3,\"group\":7}' |
+		pgflo-checkpoint -s $S"
+	assert_equal "$stderr" 'pgflo-checkpoint: <stdin>:1: malformed position record: "group" is not a string'
+}
+
+@test "checkpoint: copy progress that would outgrow the store is refused; the store stays readable" {
+	n63=$(printf 'n%.0s' $(seq 63))
+	awk -v n="$n63" 'BEGIN { print "{\"op\":\"position\",\"stream_seq\":1}"
+		for (i = 1; i <= 7000; i++)
+		printf "{\"op\":\"snapshot\",\"phase\":\"end\",\"schema\":\"%s\",\"table\":\"%s%05d\",\"slot\":\"s\",\"lsn\":\"0/10\",\"rows\":1}\n",
+		    n, substr(n, 1, 58), i }' > "$BATS_TEST_TMPDIR/in"
+	run -0 --separate-stderr pgflo-checkpoint -s "$S" --dead-letter "$BATS_TEST_TMPDIR/dl" \
+		< "$BATS_TEST_TMPDIR/in"
+	first=$(grep -c . "$BATS_TEST_TMPDIR/dl")
+	[ "$first" -gt 0 ]
+	[[ "${stderr%%$'\n'*}" == "pgflo-checkpoint: <stdin>:"*": snapshot record not kept: copy progress would outgrow the 1048576 bytes a store holds (written to $BATS_TEST_TMPDIR/dl)" ]]
+	[ "$(stat -c %s "$S")" -le 1048576 ]
+	run -0 bash -c "pgflo-checkpoint -g $S | jq '.copy.tables | length'"
+	assert_equal "$((output + first))" 7000
+	# A snapshot record naming more than PostgreSQL can is refused.
+	run -1 --separate-stderr bash -c "echo '{\"op\":\"snapshot\",\"phase\":\"end\",\"schema\":\"public\",\"table\":\"${n63}x\",\"slot\":\"s\",\"lsn\":\"0/10\"}' |
+		pgflo-checkpoint -s $S.2"
+	assert_equal "$stderr" 'pgflo-checkpoint: <stdin>:1: snapshot record whose "table" is longer than 63 bytes'
+}
+
+@test "checkpoint: --tee passes numbers beyond int64 and double through untouched" {
+	printf '%s\n' \
+		'{"op":"insert","schema":"public","table":"t","commit_lsn":"0/E0","ordinal":1,"types":{"j":"jsonb"},"new":{"j":{"n":123456789012345678901234567890}}}' \
+		'{"op":"insert","schema":"public","table":"t","commit_lsn":"0/E0","ordinal":2,"types":{"j":"json"},"new":{"j":[1e400,-1E-400,0.1000000000000000000001]}}' \
+		'{"op":"message","content":"caf\u00e9 \ud83d\ude00 日本"}' \
+		'{"op":"position","commit_lsn":"0/E0","ordinal":2}' > "$BATS_TEST_TMPDIR/in"
+	run -0 --separate-stderr bash -c "pgflo-checkpoint -t -s $S < $BATS_TEST_TMPDIR/in > $BATS_TEST_TMPDIR/out"
+	assert_equal "$stderr" ''
+	cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/E0'
+}
+
+@test "checkpoint: a NUL byte after a number and 513 nesting levels are invalid JSON" {
+	run -1 --separate-stderr bash -c "printf '{\"op\":\"position\",\"commit_lsn\":\"0/F0\",\"ordinal\":5\\0}\\n' |
+		pgflo-checkpoint -s $S"
+	assert_equal "$stderr" 'pgflo-checkpoint: <stdin>:1: invalid JSON: a NUL byte (column 49)'
+	[ ! -e "$S" ]
+	deep() { printf '{"op":"insert","v":'; printf '[%.0s' $(seq "$1"); printf ']%.0s' $(seq "$1"); printf '}\n'; }
+	# The object and 511 arrays: 512 levels, accepted.
+	run -0 bash -c "$(declare -f deep); deep 511 | pgflo-checkpoint -s $S"
+	run -1 --separate-stderr bash -c "$(declare -f deep); deep 512 | pgflo-checkpoint -s $S"
+	assert_equal "$stderr" 'pgflo-checkpoint: <stdin>:1: invalid JSON: nested more than 512 levels deep'
+	run -1 --separate-stderr bash -c "echo '{\"op\":\"insert\",\"op\":\"position\",\"stream_seq\":1}' |
+		pgflo-checkpoint -s $S"
+	assert_equal "$stderr" 'pgflo-checkpoint: <stdin>:1: record has more than one "op"'
+}
+
+@test "checkpoint: PGFLO_MAX_RECORD with --dead-letter sets an over-long line aside whole and goes on" {
+	y=$(head -c 3000 /dev/zero | tr '\0' y)
+	{ pos 0/60 1; printf '{"op":"insert","v":"%s"}\n' "$y"; pos 0/61 1
+	  printf '{"op":"position","commit_lsn":"0/62","ordinal":1,"v":"%s"}' "$y"; } \
+		> "$BATS_TEST_TMPDIR/in"
+	PGFLO_MAX_RECORD=1k run -0 --separate-stderr pgflo-checkpoint -t -v -s "$S" \
+		--dead-letter "$BATS_TEST_TMPDIR/dl" < "$BATS_TEST_TMPDIR/in"
+	assert_equal "$stderr" "pgflo-checkpoint: <stdin>:2: record exceeds the limit of 1024 bytes (PGFLO_MAX_RECORD) (written to $BATS_TEST_TMPDIR/dl)
+pgflo-checkpoint: <stdin>:4: record exceeds the limit of 1024 bytes (PGFLO_MAX_RECORD) (written to $BATS_TEST_TMPDIR/dl)
+pgflo-checkpoint: stored position 0/61:1 in $BATS_TEST_TMPDIR/cp
+pgflo-checkpoint: 2 bad lines written to $BATS_TEST_TMPDIR/dl"
+	assert_equal "$output" '{"op":"position","commit_lsn":"0/60","ordinal":1}
+{"op":"position","commit_lsn":"0/61","ordinal":1}'
+	run -0 bash -c "{ sed -n 2p $BATS_TEST_TMPDIR/in; sed -n 4p $BATS_TEST_TMPDIR/in; echo; } |
+		cmp - $BATS_TEST_TMPDIR/dl"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/61'
+}
+
+@test "checkpoint: an over-long line is streamed to the dead-letter file, not held in memory" {
+	{ printf '{"op":"insert","v":"'; head -c 64000000 /dev/zero | tr '\0' w; printf '"}\n'
+	  pos 0/63 1; } > "$BATS_TEST_TMPDIR/in"
+	PGFLO_MAX_RECORD=1M run -0 --separate-stderr /usr/bin/time -f 'rss %M' \
+		pgflo-checkpoint -s "$S" --dead-letter "$BATS_TEST_TMPDIR/dl" < "$BATS_TEST_TMPDIR/in"
+	echo "$stderr"
+	rss=${stderr##*rss }
+	[ "$rss" -lt 48000 ]
+	head -n 1 "$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/dl"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/63'
+}
+
+@test "checkpoint: a bad snapshot record leaves the copy progress as it was" {
+	printf '%s\n' \
+		'{"op":"snapshot","phase":"end","schema":"public","table":"t","slot":"s","lsn":"0/10","rows":2}' \
+		'{"op":"snapshot","phase":"end","slot":"other","lsn":"0/20"}' \
+		'{"op":"position","stream_seq":2}' |
+		pgflo-checkpoint -s "$S" --dead-letter "$BATS_TEST_TMPDIR/dl" 2>/dev/null
+	run -0 pgflo-checkpoint -g "$S"
+	assert_output '{"op":"position","stream_seq":2,"copy":{"slot":"s","done":false,"tables":[{"schema":"public","table":"t","lsn":"0/10","rows":2}]}}'
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/dl")" '{"op":"snapshot","phase":"end","slot":"other","lsn":"0/20"}'
 }

@@ -1,9 +1,11 @@
 /*
  * pgflo-checkpoint - store and read positions.
  *
- * --save STORE keeps the newest position record of its input (never
- * moving backwards) and stores it atomically, at most every --interval,
- * and at EOF or on SIGINT/SIGTERM.  --get STORE prints what is stored.
+ * --save STORE keeps the newest position of its input, of each kind
+ * (commit_lsn with ordinal, stream_seq) on its own and never moving
+ * backwards, with the copy progress of the snapshot records, and stores
+ * that document atomically, at most every --interval, and at EOF or on
+ * SIGINT/SIGTERM.  --get STORE prints what is stored.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "pgflo.h"
+#include "pgtext.h"
 
 #define STOP_GRACE_MS	2000	/* reading on after SIGINT/SIGTERM */
 
@@ -36,7 +39,24 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* The longest "group" kept: a name, not a payload. */
+#define GROUP_MAX_BYTES 1024
+/*
+ * Room in the store for everything but the copy progress: the position
+ * part is bounded by GROUP_MAX_BYTES (escaped, at most 6 bytes a byte).
+ */
+#define POS_RESERVE (8 << 10)
+#define COPY_MAX_BYTES (PGFLO_STORE_MAX_BYTES - POS_RESERVE)
+/*
+ * More than one snapshot record can add to the stored copy progress: a
+ * new slot (under 450 bytes, escaped) and a table entry (two names of
+ * 63 bytes, escaped, an LSN and a count: under 900).
+ */
+#define MERGE_MAX_BYTES 2048
+
 static int tflag, vflag;
+/* An upper bound of the stored size of the copy progress ("copy"). */
+static size_t copysize = COPY_MAX_BYTES;
 
 static void
 help(void)
@@ -115,50 +135,248 @@ put(struct pgflo_store *st, const json_t *doc)
 }
 
 /*
- * The document kept: the newest position record, never moving
- * backwards, with the copy progress of the snapshot records merged into
- * its "copy" member (copyprog.c).  Returns 1 when doc changed.
+ * The position of a position record, and its group (borrowed, or NULL);
+ * NULL, or what is wrong with it.
+ */
+static const char *
+position_of(const json_t *rec, struct pgflo_pos *pos, json_t **group)
+{
+	json_t *v;
+
+	memset(pos, 0, sizeof(*pos));
+	if ((v = json_object_get(rec, "commit_lsn")) != NULL &&
+	    !json_is_null(v) &&
+	    pgflo_lsn_parse(json_string_value(v), &pos->commit_lsn) == -1)
+		return "\"commit_lsn\" is not an LSN";
+	if ((v = json_object_get(rec, "ordinal")) != NULL && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return "\"ordinal\" is not a non-negative integer";
+		if (pos->commit_lsn == 0)
+			return "an \"ordinal\" without a \"commit_lsn\"";
+		pos->ordinal = (uint64_t)json_integer_value(v);
+	}
+	if ((v = json_object_get(rec, "stream_seq")) != NULL &&
+	    !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return "\"stream_seq\" is not a non-negative integer";
+		pos->stream_seq = (uint64_t)json_integer_value(v);
+	}
+	if (!pgflo_pos_is_set(pos))
+		return "no \"commit_lsn\" or \"stream_seq\"";
+	if ((*group = json_object_get(rec, "group")) != NULL) {
+		if (json_is_null(*group))
+			*group = NULL;
+		else if (!json_is_string(*group))
+			return "\"group\" is not a string";
+		else if (json_string_length(*group) > GROUP_MAX_BYTES)
+			return "\"group\" is longer than 1024 bytes";
+	}
+	return NULL;
+}
+
+/*
+ * The document stored: op, each kind of position, the group and the
+ * copy progress (group and copy borrowed, may be NULL).
+ */
+static json_t *
+position_doc(const struct pgflo_pos *best, json_t *group, json_t *copy)
+{
+	char lsn[PGFLO_LSN_BUFSZ];
+	json_t *doc;
+
+	doc = json_pack("{s:s}", "op", "position");
+	if (best->commit_lsn != 0) {
+		json_object_set_new(doc, "commit_lsn",
+		    json_string(pgflo_lsn_format(best->commit_lsn, lsn)));
+		json_object_set_new(doc, "ordinal",
+		    json_integer((json_int_t)best->ordinal));
+	}
+	if (best->stream_seq != 0)
+		json_object_set_new(doc, "stream_seq",
+		    json_integer((json_int_t)best->stream_seq));
+	if (group != NULL)
+		json_object_set(doc, "group", group);
+	if (copy != NULL)
+		json_object_set(doc, "copy", copy);
+	return doc;
+}
+
+/* The size of v (borrowed) as the store writes it. */
+static size_t
+stored_size(const json_t *v)
+{
+	struct pgflo_buf b = { 0 };
+	struct pgflo_jw w;
+	size_t n;
+
+	pgflo_jw_init(&w, &b);
+	pgflo_jw_json(&w, v);
+	n = b.len;
+	pgflo_buf_free(&b);
+	return n;
+}
+
+/*
+ * Whether one more snapshot record keeps the copy progress small enough
+ * for the store to read back.  copysize only grows by the most a merge
+ * adds and is measured again, seldom, when it nears the limit.
+ */
+static int
+copy_fits(const json_t *doc)
+{
+	const json_t *copy;
+
+	if (copysize + MERGE_MAX_BYTES <= COPY_MAX_BYTES)
+		return 1;
+	copy = doc != NULL ? json_object_get(doc, "copy") : NULL;
+	copysize = copy != NULL ? stored_size(copy) : 0;
+	return copysize + MERGE_MAX_BYTES <= COPY_MAX_BYTES;
+}
+
+/* A line that cannot be kept: dead-letter it, or fail. */
+static void
+refuse(struct pgflo_reader *rd, const char *what, const char *why)
+{
+	if (pgflo_reader_reject(rd, "%s:%lu: %s%s%s", rd->name, rd->lineno,
+	    what, *what != '\0' ? ": " : "", why) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd->errmsg);
+}
+
+/*
+ * The document kept (see the file comment); what the store could not
+ * read back is refused.  Returns 1 when doc changed.
  */
 static int
 keep(struct pgflo_reader *rd, json_t **doc, struct pgflo_pos *best,
     json_t *rec)
 {
 	struct pgflo_pos pos;
-	json_t *copy;
+	json_t *group, *copy, *nd;
+	const char *bad;
 	char why[256];
 	int r;
 
 	switch (pgflo_rec_op(rec)) {
 	case PGFLO_OP_POSITION:
-		if (pgflo_pos_from_json(rec, &pos) == -1 ||
-		    !pgflo_pos_is_set(&pos)) {
-			if (pgflo_reader_reject(rd, "%s:%lu: malformed position "
-			    "record", rd->name, rd->lineno) == -1)
-				pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd->errmsg);
+		if ((bad = position_of(rec, &pos, &group)) != NULL) {
+			refuse(rd, "malformed position record", bad);
 			return 0;
 		}
-		if (pgflo_pos_is_set(best) && pgflo_pos_cmp(&pos, best) <= 0)
+		if (pgflo_pos_advance(best, &pos) == 0)
 			return 0;	/* never move backwards */
-		*best = pos;
-		rec = json_deep_copy(rec);
-		json_object_del(rec, "copy");
-		if (*doc != NULL &&
-		    (copy = json_object_get(*doc, "copy")) != NULL)
-			json_object_set(rec, "copy", copy);
+		if (group == NULL && *doc != NULL)
+			group = json_object_get(*doc, "group");
+		copy = *doc != NULL ? json_object_get(*doc, "copy") : NULL;
+		nd = position_doc(best, group, copy);
 		json_decref(*doc);
-		*doc = rec;
+		*doc = nd;
 		return 1;
 	case PGFLO_OP_SNAPSHOT:
+		if (!copy_fits(*doc)) {
+			snprintf(why, sizeof(why), "copy progress would "
+			    "outgrow the %d bytes a store holds",
+			    PGFLO_STORE_MAX_BYTES);
+			refuse(rd, "snapshot record not kept", why);
+			return 0;
+		}
 		if (*doc == NULL)
 			*doc = json_pack("{s:s}", "op", "position");
 		if ((r = pgflo_copyprog_merge(*doc, rec, why,
-		    sizeof(why))) == -1 && pgflo_reader_reject(rd, "%s:%lu: %s",
-		    rd->name, rd->lineno, why) == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd->errmsg);
+		    sizeof(why))) == -1) {
+			refuse(rd, "", why);
+			return 0;
+		}
+		if (r == 1)
+			copysize += MERGE_MAX_BYTES;
 		return r == 1;
 	default:
 		return 0;
 	}
+}
+
+/*
+ * The words for a line the span scanner refused: jansson's, which only
+ * runs on this rare path (its integers end at int64, hence the retry).
+ */
+static void
+bad_json(struct pgflo_reader *rd)
+{
+	json_error_t jerr;
+	json_t *j;
+	const char *nul;
+
+	if ((nul = memchr(rd->line, '\0', rd->len)) != NULL) {
+		snprintf(rd->errmsg, sizeof(rd->errmsg), "%s:%lu: invalid "
+		    "JSON: a NUL byte (column %zu)", rd->name, rd->lineno,
+		    (size_t)(nul - rd->line) + 1);
+		return;
+	}
+	j = json_loadb(rd->line, rd->len, 0, &jerr);
+	if (j == NULL && strstr(jerr.text, "too big") != NULL)
+		j = json_loadb(rd->line, rd->len, JSON_DECODE_INT_AS_REAL,
+		    &jerr);
+	if (j == NULL)
+		snprintf(rd->errmsg, sizeof(rd->errmsg),
+		    "%s:%lu: invalid JSON: %s (column %d)", rd->name,
+		    rd->lineno, jerr.text, jerr.column);
+	else
+		snprintf(rd->errmsg, sizeof(rd->errmsg),
+		    "%s:%lu: invalid JSON: nested more than 512 levels deep",
+		    rd->name, rd->lineno);
+	json_decref(j);
+}
+
+/*
+ * The current line as a record.  Only position and snapshot records are
+ * parsed (with jansson); any other valid record is only checked by the
+ * span scanner, whose numbers have no range, so a pass-through never
+ * refuses a number it does not need.  Returns a new reference: the
+ * record, or JSON null for a record that is not kept; NULL with
+ * rd->errmsg for a bad line.
+ */
+static json_t *
+scan_record(struct pgflo_reader *rd)
+{
+	struct pgflo_span line = { rd->line, rd->len }, key, val, op = { 0 };
+	struct pgflo_js_iter it;
+	json_error_t jerr;
+	json_t *rec;
+
+	if (!pgflo_js_valid(rd->line, rd->len) ||
+	    !pgflo_jw_valid_utf8(rd->line, rd->len)) {
+		bad_json(rd);
+		return NULL;
+	}
+	if (pgflo_js_obj(&it, line) == -1) {
+		snprintf(rd->errmsg, sizeof(rd->errmsg),
+		    "%s:%lu: record is not a JSON object", rd->name, rd->lineno);
+		return NULL;
+	}
+	while (pgflo_js_obj_next(&it, &key, &val)) {
+		if (!pgflo_js_str_eq(key, "op"))
+			continue;
+		if (op.p != NULL) {
+			snprintf(rd->errmsg, sizeof(rd->errmsg),
+			    "%s:%lu: record has more than one \"op\"", rd->name,
+			    rd->lineno);
+			return NULL;
+		}
+		op = val;
+	}
+	if (op.p == NULL || *op.p != '"') {
+		snprintf(rd->errmsg, sizeof(rd->errmsg),
+		    "%s:%lu: record has no \"op\" string", rd->name, rd->lineno);
+		return NULL;
+	}
+	if (!pgflo_js_str_eq(op, "position") &&
+	    !pgflo_js_str_eq(op, "snapshot"))
+		return json_null();
+	rec = json_loadb(rd->line, rd->len, JSON_REJECT_DUPLICATES, &jerr);
+	if (rec == NULL)
+		snprintf(rd->errmsg, sizeof(rd->errmsg),
+		    "%s:%lu: invalid JSON: %s (column %d)", rd->name,
+		    rd->lineno, jerr.text, jerr.column);
+	return rec;
 }
 
 static int
@@ -226,7 +444,7 @@ save(const char *url, long interval_ms, const char *deadletter)
 		}
 		if (tflag && pgflo_out_line(rd.line, rd.len) == -1)
 			pgflo_err(PGFLO_EXIT_FAIL, "write error");
-		if ((rec = pgflo_reader_record(&rd)) == NULL) {
+		if ((rec = scan_record(&rd)) == NULL) {
 			if (pgflo_reader_reject(&rd, NULL) == -1)
 				pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
 			continue;

@@ -491,6 +491,7 @@ main(int argc, char *argv[])
 	    pgflo_reader_set_deadletter(&r, deadletter) == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", r.errmsg);
 	redacting = pgflo_ruleset_redacts(rs);
+	r.redact = redacting;	/* over-long lines the reader sets aside */
 	pgflo_out_init();
 	run(rs, &r, &n);
 	if (pgflo_out_close() == -1)
