@@ -355,3 +355,23 @@ pgflo_copyprog_free(struct pgflo_copyprog *cp)
 	free(cp->slot);
 	memset(cp, 0, sizeof(*cp));
 }
+
+int
+pgflo_copyprog_read(struct pgflo_store *st, struct pgflo_copyprog *cp,
+    char *errbuf, size_t errlen)
+{
+	json_t *doc = NULL;
+	char why[256];
+	int r;
+
+	memset(cp, 0, sizeof(*cp));
+	if (pgflo_store_get_doc(st, &doc) == -1) {
+		snprintf(errbuf, errlen, "%s", st->errmsg);
+		return -1;
+	}
+	r = pgflo_copyprog_load(doc, cp, why, sizeof(why));
+	json_decref(doc);
+	if (r == -1)
+		snprintf(errbuf, errlen, "%s: %s", st->url, why);
+	return r;
+}

@@ -384,6 +384,9 @@ int	pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 /* Reads doc's "copy" (doc may be NULL) into *cp; -1 if malformed. */
 int	pgflo_copyprog_load(const json_t *doc, struct pgflo_copyprog *cp,
 	    char *errbuf, size_t errlen);
+/* pgflo_copyprog_load() of what st holds; -1 with errbuf set. */
+int	pgflo_copyprog_read(struct pgflo_store *st, struct pgflo_copyprog *cp,
+	    char *errbuf, size_t errlen);
 /* 1 and *lsn (may be NULL) when schema.table is durable whole, else 0. */
 int	pgflo_copyprog_lookup(const struct pgflo_copyprog *cp,
 	    const char *schema, const char *table, pgflo_lsn *lsn);

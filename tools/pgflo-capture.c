@@ -949,13 +949,8 @@ on_pgoutput(struct cur *c)
 static void
 load_copied(void)
 {
-	json_t *doc = NULL;
-
-	if (pgflo_store_get_doc(store, &doc) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", store->errmsg);
-	if (pgflo_copyprog_load(doc, &copied, errbuf, sizeof(errbuf)) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s", cpurl, errbuf);
-	json_decref(doc);
+	if (pgflo_copyprog_read(store, &copied, errbuf, sizeof(errbuf)) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
 }
 
 /* Polls the checkpoint store; keeps the newest position seen. */

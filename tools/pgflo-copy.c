@@ -439,22 +439,34 @@ plan_chunks(void)
 
 /* ---- output ---- */
 
+/* Opens a record {"op":op[,"phase":phase][,"schema":..,"table":..]. */
+static void
+rec_head(struct pgflo_jw *w, struct pgflo_buf *b, const char *op,
+    const char *phase, const struct table *t)
+{
+	pgflo_jw_init(w, b);
+	pgflo_jw_obj_begin(w);
+	pgflo_jw_key(w, "op");
+	pgflo_jw_str(w, op);
+	if (phase != NULL) {
+		pgflo_jw_key(w, "phase");
+		pgflo_jw_str(w, phase);
+	}
+	if (t != NULL) {
+		pgflo_jw_key(w, "schema");
+		pgflo_jw_str(w, t->schema);
+		pgflo_jw_key(w, "table");
+		pgflo_jw_str(w, t->name);
+	}
+}
+
 static void
 marker(struct pgflo_buf *b, const struct table *t, const char *phase,
     int withrows)
 {
 	struct pgflo_jw w;
 
-	pgflo_jw_init(&w, b);
-	pgflo_jw_obj_begin(&w);
-	pgflo_jw_key(&w, "op");
-	pgflo_jw_str(&w, "snapshot");
-	pgflo_jw_key(&w, "phase");
-	pgflo_jw_str(&w, phase);
-	pgflo_jw_key(&w, "schema");
-	pgflo_jw_str(&w, t->schema);
-	pgflo_jw_key(&w, "table");
-	pgflo_jw_str(&w, t->name);
+	rec_head(&w, b, "snapshot", phase, t);
 	if (have_lsn) {
 		pgflo_jw_key(&w, "slot");
 		pgflo_jw_str(&w, slot);
@@ -478,14 +490,7 @@ truncate_record(struct pgflo_buf *b, const struct table *t)
 {
 	struct pgflo_jw w;
 
-	pgflo_jw_init(&w, b);
-	pgflo_jw_obj_begin(&w);
-	pgflo_jw_key(&w, "op");
-	pgflo_jw_str(&w, "truncate");
-	pgflo_jw_key(&w, "schema");
-	pgflo_jw_str(&w, t->schema);
-	pgflo_jw_key(&w, "table");
-	pgflo_jw_str(&w, t->name);
+	rec_head(&w, b, "truncate", NULL, t);
 	pgflo_jw_key(&w, "snapshot");
 	pgflo_jw_bool(&w, 1);
 	pgflo_jw_key(&w, "cascade");
@@ -502,16 +507,7 @@ chunk_record(struct pgflo_buf *b, const struct chunk *c)
 {
 	struct pgflo_jw w;
 
-	pgflo_jw_init(&w, b);
-	pgflo_jw_obj_begin(&w);
-	pgflo_jw_key(&w, "op");
-	pgflo_jw_str(&w, "snapshot");
-	pgflo_jw_key(&w, "phase");
-	pgflo_jw_str(&w, "chunk");
-	pgflo_jw_key(&w, "schema");
-	pgflo_jw_str(&w, c->t->schema);
-	pgflo_jw_key(&w, "table");
-	pgflo_jw_str(&w, c->t->name);
+	rec_head(&w, b, "snapshot", "chunk", c->t);
 	pgflo_jw_key(&w, "slot");
 	pgflo_jw_str(&w, slot);
 	pgflo_jw_key(&w, "chunk");
@@ -532,12 +528,7 @@ done_record(struct pgflo_buf *b, size_t n)
 {
 	struct pgflo_jw w;
 
-	pgflo_jw_init(&w, b);
-	pgflo_jw_obj_begin(&w);
-	pgflo_jw_key(&w, "op");
-	pgflo_jw_str(&w, "snapshot");
-	pgflo_jw_key(&w, "phase");
-	pgflo_jw_str(&w, "done");
+	rec_head(&w, b, "snapshot", "done", NULL);
 	if (have_lsn) {
 		pgflo_jw_key(&w, "slot");
 		pgflo_jw_str(&w, slot);
@@ -878,13 +869,8 @@ free_table(struct table *t)
 static void
 load_progress(void)
 {
-	json_t *doc = NULL;
-
-	if (pgflo_store_get_doc(store, &doc) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", store->errmsg);
-	if (pgflo_copyprog_load(doc, &prog, errbuf, sizeof(errbuf)) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s", cpurl, errbuf);
-	json_decref(doc);
+	if (pgflo_copyprog_read(store, &prog, errbuf, sizeof(errbuf)) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
 }
 
 /*
@@ -941,20 +927,15 @@ static void
 wait_durable(void)
 {
 	struct pgflo_copyprog cp;
-	json_t *doc;
 	pgflo_lsn want;
 	long t0 = pgflo_now_ms(), said = 0, probed = t0;
 	int r;
 
 	(void)pgflo_lsn_parse(snaplsn, &want);
 	for (;;) {
-		doc = NULL;
-		if ((r = pgflo_store_get_doc(store, &doc)) == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s", store->errmsg);
-		r = pgflo_copyprog_load(doc, &cp, errbuf, sizeof(errbuf));
-		json_decref(doc);
-		if (r == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s", cpurl, errbuf);
+		if (pgflo_copyprog_read(store, &cp, errbuf,
+		    sizeof(errbuf)) == -1)
+			pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
 		r = cp.slot != NULL && strcmp(cp.slot, slot) == 0 && cp.done &&
 		    cp.lsn == want;
 		pgflo_copyprog_free(&cp);
