@@ -817,3 +817,33 @@ sv_rows() {
 	run psql_dst -c "SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = 'ddlo.dm'::regclass AND attname = 'x'), to_regclass('ddlo.dm2') IS NOT NULL"
 	assert_output '1|t'
 }
+
+@test "pgflo-sink-pg: --dead-letter in a large batch sets aside the one transaction, the ones before and after are applied" {
+	psql_dst -c "CREATE TABLE big_dl (id int PRIMARY KEY, email text, n int)"
+	{
+		for t in 1 2 3 4 5; do
+			begin "0/${t}0"
+			rec insert big_dl "0/${t}0" 1 '"new":{"id":'$t'1,"email":"a","n":1}'
+			if [ "$t" = 3 ]; then
+				echo '{"op":"insert","schema":"public","table":"big_dl",'"$U_TYPES"',"new":{"id":32,"email":"a","n":1}}'
+			fi
+			rec insert big_dl "0/${t}0" 2 '"new":{"id":'$t'3,"email":"a","n":1}'
+			commit "0/${t}0" 3
+		done
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -m 1h --dead-letter "$BATS_TEST_TMPDIR/dead" -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/50","ordinal":3,"group":"'"$PGFLO_GROUP"'"}'
+	assert_equal "$stderr" "pgflo-sink-pg: <stdin>:11: insert record without commit_lsn (transaction written to $BATS_TEST_TMPDIR/dead)"
+	run psql_dst -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM big_dl"
+	assert_output '11,13,21,23,41,43,51,53'
+	run cat "$BATS_TEST_TMPDIR/dead"
+	assert_output "$(sed -n 9,13p "$BATS_TEST_TMPDIR/in")"
+}
+
+@test "pgflo-sink-pg: an error message is one line, whatever the values hold" {
+	psql_dst -c "CREATE TABLE nl (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<"$(rec insert nl 0/10 1 '"new":{"id":1,"email":"two\nlines","n":-1}')"
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: insert "public"."nl" (id)=(1): new row for relation "nl" violates check constraint "nl_n_check" (Failing row contains (1, two lines, -1).)'
+}

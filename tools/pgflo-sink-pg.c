@@ -614,6 +614,17 @@ fifo_push(enum qkind kind, long idx, int nrows)
 	ftail++;
 }
 
+static const char *primary(const PGresult *res);
+
+/* Control characters (a newline in a value, say) as spaces: one line. */
+static void
+oneline(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20)
+			*s = ' ';
+}
+
 /* The first failure seen while draining. */
 static struct {
 	int	 set;
@@ -654,6 +665,7 @@ set_failure(const struct qent *q, PGresult *res)
 	if (det != NULL)
 		strncat(failure.msg, ")",
 		    sizeof(failure.msg) - strlen(failure.msg) - 1);
+	oneline(failure.msg);
 }
 
 static void
@@ -838,7 +850,7 @@ type_oid(const char *name, Oid *oid)
 	    params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(errbuf, sizeof(errbuf), "type %s: %s", name,
-		    pgflo_pg_resmsg(res));
+		    primary(res));
 		PQclear(res);
 		return -1;
 	}
@@ -1105,7 +1117,7 @@ create_table(struct table *t, const struct rec *r, const char *dschema)
 	pgflo_buf_free(&sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		snprintf(errbuf, sizeof(errbuf), "cannot create %s: %s",
-		    t->qname, pgflo_pg_resmsg(res));
+		    t->qname, primary(res));
 		PQclear(res);
 		return -1;
 	}
@@ -1161,7 +1173,7 @@ load_table(struct table *t)
 	    1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(errbuf, sizeof(errbuf), "%s: %s", t->qname,
-		    pgflo_pg_resmsg(res));
+		    primary(res));
 		PQclear(res);
 		return -1;
 	}
@@ -1199,7 +1211,7 @@ load_table(struct table *t)
 	    1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(errbuf, sizeof(errbuf), "%s: %s", t->qname,
-		    pgflo_pg_resmsg(res));
+		    primary(res));
 		PQclear(res);
 		return -1;
 	}
@@ -1690,7 +1702,7 @@ get_stage(const Oid *tv, int n, long idx)
 	pgflo_buf_free(&arr);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != n) {
 		snprintf(errbuf, sizeof(errbuf), "staging table: %s",
-		    pgflo_pg_resmsg(res));
+		    primary(res));
 		PQclear(res);
 		return NULL;
 	}
@@ -2630,30 +2642,41 @@ static struct {
 } curline;
 static int aborted;	/* the batch was rolled back under process() */
 
-/* The lineno of a fold line: a position set aside, not a record. */
+/*
+ * The lineno of a fold line, not a record: "F" and a position set aside,
+ * which joins the batch there; or "D", a position and whether the begin
+ * was seen: the transaction set aside goes on from there (discard).
+ */
 #define FOLD_LINE	0
 
 static void
-fold_line_add(struct lines *l, const struct pgflo_pos *p, unsigned long txn)
+fold_line_add(struct lines *l, int kind, const struct pgflo_pos *p,
+    int begun, unsigned long txn)
 {
-	char b[80];
+	char b[100];
 	int n;
 
-	n = snprintf(b, sizeof(b), "%llu %llu %llu",
+	n = snprintf(b, sizeof(b), "%c %llu %llu %llu %d", kind,
 	    (unsigned long long)p->commit_lsn, (unsigned long long)p->ordinal,
-	    (unsigned long long)p->stream_seq);
+	    (unsigned long long)p->stream_seq, begun);
 	lines_add(l, b, (size_t)n, FOLD_LINE, txn);
 }
+
+struct mark {
+	int	 kind;		/* 'F' or 'D' */
+	struct pgflo_pos pos;
+	int	 begun;
+};
 
 /*
  * Builds the replay queue: the retained lines outside [lo_txn, hi_txn]
  * (those inside go to the dead-letter file with to_dead, followed by the
- * current line with cur_dead, and a fold line with fold in their place),
+ * current line with cur_dead, and the fold line mark in their place),
  * then with keep_rest the current line and what was still queued.
  */
 static void
 requeue(unsigned long lo_txn, unsigned long hi_txn, int to_dead,
-    int keep_rest, int cur_dead, const struct pgflo_pos *fold)
+    int keep_rest, int cur_dead, const struct mark *fold)
 {
 	struct lines nq = { 0 };
 	size_t i;
@@ -2670,7 +2693,8 @@ requeue(unsigned long lo_txn, unsigned long hi_txn, int to_dead,
 			continue;
 		}
 		if (dropped && fold != NULL) {
-			fold_line_add(&nq, fold, 0);
+			fold_line_add(&nq, fold->kind, &fold->pos, fold->begun,
+			    0);
 			fold = NULL;
 		}
 		lines_add(&nq, s, l->len, l->lineno, 0);
@@ -2680,7 +2704,7 @@ requeue(unsigned long lo_txn, unsigned long hi_txn, int to_dead,
 		curline.pending = 0;
 	}
 	if (fold != NULL)
-		fold_line_add(&nq, fold, 0);
+		fold_line_add(&nq, fold->kind, &fold->pos, fold->begun, 0);
 	if (keep_rest && curline.pending)
 		lines_add(&nq, curline.s, curline.len, curline.lineno, 0);
 	curline.pending = 0;
@@ -2810,7 +2834,7 @@ fold(const struct pgflo_pos *p)
 	if (pos_raise(&bpos, p))
 		bdirty = 1;
 	if (!overflow)
-		fold_line_add(&retained, p, ++txn_seq);
+		fold_line_add(&retained, 'F', p, 0, ++txn_seq);
 }
 
 /* The transaction being set aside is complete. */
@@ -2845,6 +2869,7 @@ set_aside(unsigned long tag, int cur_dead, enum pgflo_op curop,
     const struct pgflo_pos *curpos)
 {
 	struct pgflo_pos pos = { 0 };
+	struct mark m;
 	pgflo_lsn lsn = 0;
 	int xcur = cur.open && cur.tag == tag, begun = xcur && cur.begun;
 	int done = 0;
@@ -2878,18 +2903,18 @@ set_aside(unsigned long tag, int cur_dead, enum pgflo_op curop,
 		done |= curop == PGFLO_OP_COMMIT;
 	}
 	rollback();
-	/* Complete when it was committed or another one began. */
-	if (done || !xcur) {
-		requeue(tag, tag, 1, 1, cur_dead, pgflo_pos_is_set(&pos) ?
-		    &pos : NULL);
-		return;
-	}
-	requeue(tag, tag, 1, 1, cur_dead, NULL);
-	discard.active = 1;
-	discard.lsn = lsn;
-	discard.pos = pos;
-	discard.begun = begun;
-	discard.done = 0;
+	/*
+	 * Complete when it was committed or another one began: its position
+	 * joins the batch in its place.  Else the rest of it is set aside as
+	 * it comes, from its place on: never before what is replayed.
+	 */
+	m.pos = pos;
+	m.begun = begun;
+	m.kind = done || !xcur ? 'F' : 'D';
+	if (m.kind == 'D' && m.pos.commit_lsn == 0)
+		m.pos.commit_lsn = lsn != 0 ? lsn : cur.lsn;
+	requeue(tag, tag, 1, 1, cur_dead, m.kind == 'D' ||
+	    pgflo_pos_is_set(&pos) ? &m : NULL);
 }
 
 /*
@@ -2905,6 +2930,7 @@ fail_txn(long idx, const char *msg)
 	unsigned long tag;
 
 	describe(idx, where, sizeof(where));
+	oneline(where);
 	if (overflow) {
 		rollback();
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s (the transaction was too "
@@ -3253,18 +3279,30 @@ process(const char *line, size_t len, unsigned long lineno)
 	if (lineno == FOLD_LINE) {
 		struct pgflo_pos p = { 0 };
 		unsigned long long a, b, c;
+		char k;
+		int begun;
 
 		/* In the place of a transaction set aside: it ended the last. */
 		close_txn();
 		if (aborted)
 			return;	/* requeued, this line with the rest */
 		curline.pending = 0;
-		if (sscanf(line, "%llu %llu %llu", &a, &b, &c) == 3) {
-			p.commit_lsn = a;
-			p.ordinal = b;
-			p.stream_seq = c;
+		if (sscanf(line, "%c %llu %llu %llu %d", &k, &a, &b, &c,
+		    &begun) != 5)
+			return;
+		p.commit_lsn = a;
+		p.ordinal = b;
+		p.stream_seq = c;
+		if (k == 'F') {
 			fold(&p);
+			return;
 		}
+		discard_end();
+		discard.active = 1;
+		discard.lsn = p.commit_lsn;
+		discard.pos = p;
+		discard.begun = begun;
+		discard.done = 0;
 		return;
 	}
 	parsed = pgflo_js_valid(line, len) &&
@@ -3311,6 +3349,7 @@ process(const char *line, size_t len, unsigned long lineno)
 		discard_end();
 	}
 	if (why != NULL || !parsed) {
+		oneline(msg);
 		bad_record(msg, parsed);
 		return;
 	}
@@ -3383,6 +3422,7 @@ process(const char *line, size_t len, unsigned long lineno)
 			return;
 		}
 		snprintf(msg, sizeof(msg), "%s", errbuf);
+		oneline(msg);
 		flush_run();
 		/* A failure of an earlier record comes first. */
 		if (drain_all() == -1) {
