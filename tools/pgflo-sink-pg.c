@@ -240,7 +240,23 @@ static char whybuf[256];
  * it is longer than a name can be, which the server would truncate onto
  * another object.
  */
+/* Why decoded string p of n bytes is no name: NULL with why set. */
 static char *
+bad_name(const char *p, size_t n, const char *what, size_t maxlen,
+    const char **why)
+{
+	if (memchr(p, '\0', n) != NULL)
+		snprintf(whybuf, sizeof(whybuf), "%s holds a NUL byte "
+		    "(\\u0000), which PostgreSQL cannot store", what);
+	else
+		snprintf(whybuf, sizeof(whybuf), "%s is %zu bytes long, more "
+		    "than the %zu of a PostgreSQL name", what, n, maxlen);
+	*why = whybuf;
+	return NULL;
+}
+
+/* Once per name and type on the hot path: inline. */
+static inline char *
 arena_name(struct pgflo_span s, const char *what, size_t maxlen,
     const char **why)
 {
@@ -248,18 +264,9 @@ arena_name(struct pgflo_span s, const char *what, size_t maxlen,
 	char *p = arena_str(s);
 
 	n = arena.len - off - 1;
-	if (memchr(p, '\0', n) != NULL) {
-		snprintf(whybuf, sizeof(whybuf), "%s holds a NUL byte "
-		    "(\\u0000), which PostgreSQL cannot store", what);
-		*why = whybuf;
-		return NULL;
-	}
-	if (n > maxlen) {
-		snprintf(whybuf, sizeof(whybuf), "%s is %zu bytes long, more "
-		    "than the %zu of a PostgreSQL name", what, n, maxlen);
-		*why = whybuf;
-		return NULL;
-	}
+	/* Only an escape (the text got shorter) makes a NUL byte. */
+	if ((n + 2 != s.n && memchr(p, '\0', n) != NULL) || n > maxlen)
+		return bad_name(p, n, what, maxlen, why);
 	return p;
 }
 
@@ -3121,7 +3128,8 @@ has_nul_escape(struct pgflo_span v)
 {
 	size_t i;
 
-	if (memchr(v.p, '\\', v.n) == NULL)
+	if ((*v.p != '"' && *v.p != '[' && *v.p != '{') ||
+	    memchr(v.p, '\\', v.n) == NULL)
 		return 0;
 	for (i = 0; i + 1 < v.n; i++)
 		if (v.p[i] == '\\') {
