@@ -234,12 +234,6 @@ arena_str(struct pgflo_span s)
 
 static char whybuf[256];
 
-/*
- * A decoded string that PostgreSQL could hold: NULL with why set when it
- * has a NUL byte (text cannot) or, for a name (maxlen NAME_BYTES), when
- * it is longer than a name can be, which the server would truncate onto
- * another object.
- */
 /* Why decoded string p of n bytes is no name: NULL with why set. */
 static char *
 bad_name(const char *p, size_t n, const char *what, size_t maxlen,
@@ -255,7 +249,12 @@ bad_name(const char *p, size_t n, const char *what, size_t maxlen,
 	return NULL;
 }
 
-/* Once per name and type on the hot path: inline. */
+/*
+ * A decoded string that PostgreSQL could hold: NULL with why set when it
+ * has a NUL byte (text cannot) or, for a name (maxlen NAME_BYTES), when
+ * it is longer than a name can be, which the server would truncate onto
+ * another object.  Once per name and type on the hot path: inline.
+ */
 static inline char *
 arena_name(struct pgflo_span s, const char *what, size_t maxlen,
     const char **why)
