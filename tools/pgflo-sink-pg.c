@@ -2154,6 +2154,7 @@ map_ddl(const char *stmt, const char *srcschema)
 	const char *dst = map_schema(srcschema);
 	size_t sl = strlen(srcschema);
 	const char *p = stmt;
+	char *r;
 
 	if (dst == srcschema)
 		return pgflo_xstrdup(stmt);
@@ -2167,7 +2168,9 @@ map_ddl(const char *stmt, const char *srcschema)
 			pgflo_buf_putc(&b, *p++);
 		}
 	}
-	return pgflo_xstrdup(pgflo_buf_cstr(&b));
+	r = pgflo_xstrdup(pgflo_buf_cstr(&b));
+	pgflo_buf_free(&b);
+	return r;
 }
 
 /*
