@@ -285,8 +285,8 @@ digest() {
 	run psql_dst -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM dl"
 	assert_output '1,4,5'
 	run cat "$BATS_TEST_TMPDIR/dead"
-	# The bad line is seen at once, the failing transaction at its commit.
-	assert_output "$(sed -n 7p "$BATS_TEST_TMPDIR/in"; sed -n 2,5p "$BATS_TEST_TMPDIR/in")"
+	# In the order of the input: the failing transaction, the bad line.
+	assert_output "$(sed -n 2,5p "$BATS_TEST_TMPDIR/in"; sed -n 7p "$BATS_TEST_TMPDIR/in")"
 }
 
 @test "pgflo-sink-pg: a partial transaction is never visible" {
@@ -346,7 +346,7 @@ digest() {
 	psql_dst -c "CREATE TABLE k9 (id int PRIMARY KEY, v text, n numeric(12,2))"
 	# One source transaction per 100 rows.
 	records k9 0/0 | awk '{ t = int(NR / 100) + 1; o = NR % 100 + 1;
-	  sub(/"commit_lsn":"0\/0","ordinal":[0-9]+/, sprintf("\"commit_lsn\":\"1/%X\",\"ordinal\":%d", t, o)); print }' \
+	  sub(/"commit_lsn" : "0\/0", "ordinal" : [0-9]+/, sprintf("\"commit_lsn\":\"1/%X\",\"ordinal\":%d", t, o)); print }' \
 		>"$BATS_TEST_TMPDIR/in"
 	pgflo-sink-pg -b 2000 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in" >/dev/null 3>&- &
 	pid=$!
@@ -721,4 +721,264 @@ wait_exit() {
 0 0 0
 0 0 0
 0 0 0'
+}
+
+# The hardening cases of issue 10: each failed before its fix.
+
+@test "pgflo-sink-pg: --create-tables never pastes a type name: an unclosed quoted identifier is refused" {
+	# With this domain, the old check let the next column's name become SQL.
+	psql_dst -c 'CREATE TABLE victim (id int); CREATE DOMAIN """, " AS text'
+	T='"key":["id"],"types":{"id":"integer","a":"\"\"\"",") ; drop table victim; --":"text"}'
+	run --separate-stderr pgflo-sink-pg -c -d "$PGFLO_DST" <<<'{"op":"insert","schema":"public","table":"inj","commit_lsn":"0/10","ordinal":1,'"$T"',"new":{"id":1}}'
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: insert "public"."inj" (id)=(1): cannot create "public"."inj": unsafe type name """'
+	run psql_dst -c "SELECT to_regclass('public.victim') IS NOT NULL, to_regclass('public.inj') IS NULL"
+	assert_output 't|t'
+}
+
+@test "pgflo-sink-pg: --create-tables writes the target's own type names: modifiers, intervals, domains, enums, arrays" {
+	psql_dst -c "CREATE SCHEMA \"S q\"; CREATE TYPE \"S q\".\"E n\" AS ENUM ('a'); CREATE DOMAIN \"My Dom\" AS int"
+	T='"key":["id"],"types":{"id":"bigint","ts":"timestamp(3) with time zone","i":"interval day to second(2)","y":"interval year to month","p":"interval(3)","b":"bit(4)","bb":"\"bit\"","c":"character(5)","e":"\"S q\".\"E n\"[]","d":"\"My Dom\"","t":"time(2) without time zone","ch":"\"char\""}'
+	echo '{"op":"insert","schema":"public","table":"canon","commit_lsn":"0/10","ordinal":1,'"$T"',"new":{"id":1,"i":"1 day 00:00:01.25","e":["a"],"d":3}}' |
+		pgflo-sink-pg -c -d "$PGFLO_DST" >/dev/null
+	run psql_dst -c "SELECT string_agg(format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'canon'::regclass AND attnum > 0"
+	assert_output 'bigint, timestamp(3) with time zone, interval day to second(2), interval year to month, interval(3), bit(4), "bit", character(5), "S q"."E n"[], "My Dom", time(2) without time zone, "char"'
+	run psql_dst -c "SELECT id, i, e, d FROM canon"
+	assert_output '1|1 day 00:00:01.25|{a}|3'
+	# A type the target lacks, or a modifier it does not take, is named.
+	run --separate-stderr pgflo-sink-pg -c -d "$PGFLO_DST" <<<'{"op":"insert","schema":"public","table":"canon2","commit_lsn":"0/20","ordinal":1,"key":["id"],"types":{"id":"integer","v":"nosuchtype(3)"},"new":{"id":1}}'
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: insert "public"."canon2" (id)=(1): cannot create "public"."canon2": type nosuchtype(3) does not exist in the target'
+	run --separate-stderr pgflo-sink-pg -c -d "$PGFLO_DST" <<<'{"op":"insert","schema":"public","table":"canon2","commit_lsn":"0/20","ordinal":1,"key":["id"],"types":{"id":"integer","v":"numeric(1001)"},"new":{"id":1}}'
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: insert "public"."canon2" (id)=(1): cannot create "public"."canon2": type numeric(1001): NUMERIC precision 1001 must be between 1 and 1000'
+}
+
+@test "pgflo-sink-pg: a change without commit_lsn is a bad record; its transaction is applied whole or not at all" {
+	psql_dst -c "CREATE TABLE mk (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	{
+		begin 0/10
+		rec insert mk 0/10 1 '"new":{"id":1,"email":"a","n":1}'
+		echo '{"op":"insert","schema":"public","table":"mk",'"$U_TYPES"',"new":{"id":2,"email":"b","n":1}}'
+		rec insert mk 0/10 3 '"new":{"id":3,"email":"c","n":-1}'
+		commit 0/10 4
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:3: insert record without commit_lsn'
+	run psql_dst -c "SELECT count(*) FROM mk"
+	assert_output '0'
+	run psql_dst -c "SELECT count(*) FROM pgflo.applied WHERE group_name = '$PGFLO_GROUP'"
+	assert_output '0'
+	# Outside a transaction too: every change capture writes has one.
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<'{"op":"delete","schema":"public","table":"mk",'"$U_TYPES"',"old":{"id":1}}'
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: delete record without commit_lsn'
+	# A snapshot row belongs to no transaction.
+	{
+		begin 0/20
+		rec insert mk 0/20 1 '"new":{"id":4,"email":"a","n":1}'
+		echo '{"op":"insert","schema":"public","table":"mk","snapshot":true,'"$U_TYPES"',"new":{"id":5,"email":"b","n":1}}'
+		commit 0/20 2
+	} >"$BATS_TEST_TMPDIR/in2"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in2"
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:3: a snapshot record inside a transaction'
+	run psql_dst -c "SELECT count(*) FROM mk"
+	assert_output '0'
+}
+
+@test "pgflo-sink-pg: a bad line after a transaction whose commit is missing exits 1, the transaction before committed" {
+	psql_dst -c "CREATE TABLE sil (id int PRIMARY KEY, email text, n int)"
+	{
+		begin 0/10
+		rec insert sil 0/10 1 '"new":{"id":1,"email":"a","n":1}'
+		begin 0/20
+		echo 'not json'
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	[[ $stderr == "pgflo-sink-pg: <stdin>:4: invalid JSON: "* ]]
+	# 0/10 ended where 0/20 began.
+	assert_output '{"op":"position","commit_lsn":"0/10","ordinal":1,"group":"'"$PGFLO_GROUP"'"}'
+	run psql_dst -c "SELECT id FROM sil"
+	assert_output '1'
+}
+
+@test "pgflo-sink-pg: the first error is reported with its line: a missing table before a transaction, a deferred constraint at commit" {
+	psql_dst -c "CREATE TABLE fe (id int PRIMARY KEY, email text, n int)"
+	{
+		rec insert nosuch 0/10 1 '"new":{"id":1,"email":"a","n":1}'
+		begin 0/20
+		rec insert fe 0/20 1 '"new":{"id":1,"email":"a","n":1}'
+		rec update fe 0/20 2 '"new":{"id":1,"email":"b","n":1}'
+		commit 0/20 3
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: insert "public"."nosuch" (id)=(1): relation "public.nosuch" does not exist'
+	# A deferred foreign key fails at COMMIT: its transaction is found.
+	psql_dst -c "CREATE TABLE dp (id int PRIMARY KEY); CREATE TABLE dc (id int PRIMARY KEY, p int REFERENCES dp DEFERRABLE INITIALLY DEFERRED)"
+	P='"key":["id"],"types":{"id":"integer","p":"integer"}'
+	{
+		echo '{"op":"insert","schema":"public","table":"dp","commit_lsn":"0/10","ordinal":1,"key":["id"],"types":{"id":"integer"},"new":{"id":1}}'
+		echo '{"op":"insert","schema":"public","table":"dc","commit_lsn":"0/20","ordinal":1,'"$P"',"new":{"id":1,"p":9}}'
+		echo '{"op":"insert","schema":"public","table":"dp","commit_lsn":"0/30","ordinal":1,"key":["id"],"types":{"id":"integer"},"new":{"id":3}}'
+	} >"$BATS_TEST_TMPDIR/in2"
+	run --separate-stderr pgflo-sink-pg -g deferred -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in2"
+	assert_failure 1
+	assert_output '{"op":"position","commit_lsn":"0/10","ordinal":1,"group":"deferred"}'
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:2: insert "public"."dc" (id)=(1): commit failed: insert or update on table "dc" violates foreign key constraint "dc_p_fkey" (Key (p)=(9) is not present in table "dp".)'
+	run psql_dst -c "SELECT (SELECT string_agg(id::text, ',') FROM dp), (SELECT count(*) FROM dc)"
+	assert_output '1|0'
+}
+
+@test "pgflo-sink-pg: --dead-letter sets a transaction aside once: a rerun skips it (257 missing tables)" {
+	psql_dst -c "CREATE TABLE dlr (id int PRIMARY KEY, email text, n int)"
+	{
+		rec insert dlr 0/8 1 '"new":{"id":1,"email":"a","n":1}'
+		for i in $(seq 1 257); do
+			rec insert "miss$i" "0/$(printf %X $((i * 16)))" 1 '"new":{"id":1,"email":"a","n":1}'
+		done
+		begin 1/10
+		rec insert dlr 1/10 1 '"new":{"id":2,"email":"a","n":1}'
+		rec insert gone 1/10 2 '"new":{"id":3,"email":"a","n":1}'
+		commit 1/10 3
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg --dead-letter "$BATS_TEST_TMPDIR/dead" -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	# The last position is that of the transaction set aside last.
+	assert_output '{"op":"position","commit_lsn":"1/10","ordinal":3,"group":"'"$PGFLO_GROUP"'"}'
+	[ "$(grep -c '^pgflo-sink-pg: <stdin>:[0-9]*: insert "public"."miss[0-9]*" (id)=(1): relation "public.miss[0-9]*" does not exist (transaction written to' <<<"$stderr")" -eq 257 ]
+	[ "$(wc -l <<<"$stderr")" -eq 258 ]
+	[[ $stderr == *'<stdin>:261: insert "public"."gone" (id)=(3): relation "public.gone" does not exist (transaction written to '* ]]
+	run cat "$BATS_TEST_TMPDIR/dead"
+	assert_output "$(sed -n 2,262p "$BATS_TEST_TMPDIR/in")"
+	# Again: nothing is set aside twice, nothing applied twice.
+	run --separate-stderr pgflo-sink-pg -v --dead-letter "$BATS_TEST_TMPDIR/dead" -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output ''
+	[[ $stderr == *'pgflo-sink-pg: 0 changes applied, 262 records skipped, 0 commits' ]]
+	[[ $stderr != *'written to'* ]]
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/dead")" -eq 261 ]
+	run psql_dst -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM dlr"
+	assert_output '1'
+}
+
+@test "pgflo-sink-pg: a record of 100,000 columns is a bad record naming its line; what came before commits" {
+	psql_dst -c "CREATE TABLE wide (id int PRIMARY KEY, email text, n int)"
+	{
+		begin 0/10
+		rec insert wide 0/10 1 '"new":{"id":1,"email":"a","n":1}'
+		commit 0/10 2
+		awk 'BEGIN { printf "{\"op\":\"insert\",\"schema\":\"public\",\"table\":\"wide\",\"commit_lsn\":\"0/20\",\"ordinal\":1,\"key\":[\"c1\"],\"types\":{";
+		  for (i = 1; i <= 100000; i++) printf "%s\"c%d\":\"integer\"", (i > 1 ? "," : ""), i;
+		  printf "},\"new\":{";
+		  for (i = 1; i <= 100000; i++) printf "%s\"c%d\":%d", (i > 1 ? "," : ""), i, i;
+		  print "}}" }'
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_output '{"op":"position","commit_lsn":"0/10","ordinal":2,"group":"'"$PGFLO_GROUP"'"}'
+	assert_equal "$stderr" "pgflo-sink-pg: <stdin>:4: record has more than 1600 columns, PostgreSQL's limit"
+	run psql_dst -c "SELECT id FROM wide"
+	assert_output '1'
+}
+
+@test "pgflo-sink-pg: a NUL byte or a name longer than 63 bytes is refused, never cut short" {
+	long=$(printf 'a%.0s' $(seq 1 63))
+	psql_dst -c "CREATE TABLE nt (id int PRIMARY KEY, v text); CREATE TABLE $long (id int PRIMARY KEY, v text)"
+	T='"key":["id"],"types":{"id":"integer","v":"text"}'
+	ins() { printf '{"op":"insert","schema":"%s","table":"%s","commit_lsn":"0/10","ordinal":1,%s,"new":%s}\n' "$1" "$2" "$T" "$3"; }
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<"$(ins public 'nt\u0000evil' '{"id":1,"v":"x"}')"
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: the table name holds a NUL byte (\u0000), which PostgreSQL cannot store'
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<"$(ins public nt '{"id":2,"v":"abc\u0000hidden tail"}')"
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: column v: a text value holds a NUL byte (\u0000), which PostgreSQL cannot store'
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<"$(ins public "${long}b" '{"id":3,"v":"x"}')"
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: the table name is 64 bytes long, more than the 63 of a PostgreSQL name'
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<"$(ins 'pub\u0000lic' nt '{"id":4,"v":"x"}')"
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: the schema name holds a NUL byte (\u0000), which PostgreSQL cannot store'
+	T='"key":["id"],"types":{"id":"integer","'"${long}x"'":"text"}'
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<"$(ins public nt '{"id":5}')"
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: a column name is 64 bytes long, more than the 63 of a PostgreSQL name'
+	# In a snapshot row (COPY) too; a json value may hold it, jsonb says no.
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<'{"op":"insert","schema":"public","table":"nt","snapshot":true,"key":["id"],"types":{"id":"integer","v":"text[]"},"new":{"id":6,"v":["ok","a\u0000b"]}}'
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: column v: a text[] value holds a NUL byte (\u0000), which PostgreSQL cannot store'
+	run psql_dst -c "SELECT (SELECT count(*) FROM nt) + (SELECT count(*) FROM $long)"
+	assert_output '0'
+}
+
+@test "pgflo-sink-pg: --apply-ddl applies one statement whose command tag is the record's, nothing else" {
+	psql_dst -c "CREATE TABLE ddl_v (id int PRIMARY KEY, email text, n int); CREATE TABLE victim2 (id int)"
+	ddl() { printf '{"op":"ddl","schema":"public","table":"ddl_v","commit_lsn":"%s","ordinal":1,"tag":"%s","object_type":"table","statement":"%s"}\n' "$1" "$2" "$3"; }
+	n=0
+	for stmt in 'ALTER TABLE ddl_v ADD COLUMN a int; DROP TABLE victim2' 'DROP TABLE victim2'; do
+		n=$((n + 1))
+		{
+			rec insert ddl_v 0/10 1 '"new":{"id":1,"email":"a","n":1}'
+			ddl 0/20 'ALTER TABLE' "$stmt"
+		} >"$BATS_TEST_TMPDIR/in"
+		run --separate-stderr pgflo-sink-pg -g "hard$n" -a -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+		assert_failure 1
+		assert_output '{"op":"position","commit_lsn":"0/10","ordinal":1,"group":"hard'$n'"}'
+		case $stmt in
+		*\;*) assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:2: ddl "public"."ddl_v": the statement holds more than one command: not applied (-a applies single statements only)' ;;
+		*) assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:2: ddl "public"."ddl_v": the statement is no ALTER TABLE: not applied: DROP TABLE victim2' ;;
+		esac
+	done
+	# The tag PostgreSQL reports must be the record's: else rolled back.
+	run --separate-stderr pgflo-sink-pg -g hard3 -a -d "$PGFLO_DST" <<<"$(ddl 0/30 'CREATE INDEX' 'CREATE TABLE victim3 (id int)')"
+	assert_failure 1
+	assert_equal "$stderr" "pgflo-sink-pg: <stdin>:1: ddl \"public\".\"ddl_v\": the statement was CREATE TABLE, the record's tag is CREATE INDEX: rolled back"
+	run psql_dst -c "SELECT to_regclass('victim2') IS NOT NULL, to_regclass('victim3') IS NULL, (SELECT count(*) FROM pg_attribute WHERE attrelid = 'ddl_v'::regclass AND attname = 'a')"
+	assert_output 't|t|0'
+	# With -s: names of the source schema rewritten, search_path set for it.
+	psql_dst -c "CREATE SCHEMA ddlo; CREATE TABLE ddlo.dm (id int PRIMARY KEY)"
+	{
+		echo '{"op":"ddl","schema":"app","table":"dm","commit_lsn":"0/40","ordinal":1,"tag":"ALTER TABLE","object_type":"table","statement":"ALTER TABLE app.dm ADD COLUMN x int"}'
+		echo '{"op":"ddl","schema":"app","table":"dm","commit_lsn":"0/50","ordinal":1,"tag":"CREATE TABLE AS","object_type":"table","statement":"CREATE TABLE dm2 AS SELECT 1 AS id"}'
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -g hard4 -a -s app=ddlo -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	run psql_dst -c "SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = 'ddlo.dm'::regclass AND attname = 'x'), to_regclass('ddlo.dm2') IS NOT NULL"
+	assert_output '1|t'
+}
+
+@test "pgflo-sink-pg: --dead-letter in a large batch sets aside the one transaction, the ones before and after are applied" {
+	psql_dst -c "CREATE TABLE big_dl (id int PRIMARY KEY, email text, n int)"
+	{
+		for t in 1 2 3 4 5; do
+			begin "0/${t}0"
+			rec insert big_dl "0/${t}0" 1 '"new":{"id":'$t'1,"email":"a","n":1}'
+			if [ "$t" = 3 ]; then
+				echo '{"op":"insert","schema":"public","table":"big_dl",'"$U_TYPES"',"new":{"id":32,"email":"a","n":1}}'
+			fi
+			rec insert big_dl "0/${t}0" 2 '"new":{"id":'$t'3,"email":"a","n":1}'
+			commit "0/${t}0" 3
+		done
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -m 1h --dead-letter "$BATS_TEST_TMPDIR/dead" -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/50","ordinal":3,"group":"'"$PGFLO_GROUP"'"}'
+	assert_equal "$stderr" "pgflo-sink-pg: <stdin>:11: insert record without commit_lsn (transaction written to $BATS_TEST_TMPDIR/dead)"
+	run psql_dst -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM big_dl"
+	assert_output '11,13,21,23,41,43,51,53'
+	run cat "$BATS_TEST_TMPDIR/dead"
+	assert_output "$(sed -n 9,13p "$BATS_TEST_TMPDIR/in")"
+}
+
+@test "pgflo-sink-pg: an error message is one line, whatever the values hold" {
+	psql_dst -c "CREATE TABLE nl (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<"$(rec insert nl 0/10 1 '"new":{"id":1,"email":"two\nlines","n":-1}')"
+	assert_failure 1
+	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: insert "public"."nl" (id)=(1): new row for relation "nl" violates check constraint "nl_n_check" (Failing row contains (1, two lines, -1).)'
 }

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@
 #define RETAIN_MAX	((size_t)32 << 20)	/* replayable bytes */
 #define RUN_MAX		128		/* rows per multi-row INSERT */
 #define BACKOFF_MAX	30000
+#define NAME_BYTES	63		/* NAMEDATALEN - 1 */
+#define MAX_COLUMNS	1600		/* MaxHeapAttributeNumber */
 
 enum {
 	OPT_DEADLETTER = 256, OPT_DISABLE_TRIGGERS, OPT_NO_LOOP
@@ -85,7 +88,8 @@ help(void)
 "  -m, --batch-ms=MS       commit after MS ms or when input is quiet\n"
 "                          (default 200; also \"2s\")\n"
 "  -c, --create-tables     create missing target tables from the records\n"
-"  -a, --apply-ddl         apply ddl records (else a notice)\n"
+"  -a, --apply-ddl         apply the ddl records of a trusted stream, one\n"
+"                          statement each (else a notice)\n"
 "  -s, --map-schema=S=D    apply changes to schema S in schema D\n"
 "      --disable-triggers  session_replication_role = replica\n"
 "      --dead-letter=FILE  write failing transactions to FILE, go on\n"
@@ -210,7 +214,7 @@ struct rec {
 	struct pgflo_pos pos;
 	int	 has_lsn, has_seq, snapshot, cascade, restart;
 	int	 has_new, has_old;
-	char	*statement;
+	char	*statement, *tag;
 	struct col *types, *newv, *oldv;
 	int	 ntypes, nnew, nold, ctypes, cnew, cold;
 	char	**keyv;
@@ -229,9 +233,46 @@ arena_str(struct pgflo_span s)
 	return p;
 }
 
+static char whybuf[256];
+
+/* Why decoded string p of n bytes is no name: NULL with why set. */
+static char *
+bad_name(const char *p, size_t n, const char *what, size_t maxlen,
+    const char **why)
+{
+	if (memchr(p, '\0', n) != NULL)
+		snprintf(whybuf, sizeof(whybuf), "%s holds a NUL byte "
+		    "(\\u0000), which PostgreSQL cannot store", what);
+	else
+		snprintf(whybuf, sizeof(whybuf), "%s is %zu bytes long, more "
+		    "than the %zu of a PostgreSQL name", what, n, maxlen);
+	*why = whybuf;
+	return NULL;
+}
+
+/*
+ * A decoded string that PostgreSQL could hold: NULL with why set when it
+ * has a NUL byte (text cannot) or, for a name (maxlen NAME_BYTES), when
+ * it is longer than a name can be, which the server would truncate onto
+ * another object.  Once per name and type on the hot path: inline.
+ */
+static inline char *
+arena_name(struct pgflo_span s, const char *what, size_t maxlen,
+    const char **why)
+{
+	size_t off = arena.len, n;
+	char *p = arena_str(s);
+
+	n = arena.len - off - 1;
+	/* Only an escape (the text got shorter) makes a NUL byte. */
+	if ((n + 2 != s.n && memchr(p, '\0', n) != NULL) || n > maxlen)
+		return bad_name(p, n, what, maxlen, why);
+	return p;
+}
+
 static int
 parse_cols(struct pgflo_span v, struct col **cv, int *n, int *cap,
-    int values)
+    int values, const char **why)
 {
 	struct pgflo_js_iter it;
 	struct pgflo_span k, val;
@@ -240,17 +281,27 @@ parse_cols(struct pgflo_span v, struct col **cv, int *n, int *cap,
 		return -1;
 	*n = 0;
 	while (pgflo_js_obj_next(&it, &k, &val)) {
+		if (*n == MAX_COLUMNS) {
+			snprintf(whybuf, sizeof(whybuf), "record has more than "
+			    "%d columns, PostgreSQL's limit", MAX_COLUMNS);
+			*why = whybuf;
+			return -1;
+		}
 		if (*n == *cap) {
 			*cap = *cap != 0 ? *cap * 2 : 32;
 			*cv = pgflo_xrealloc(*cv, (size_t)*cap * sizeof(**cv));
 		}
-		(*cv)[*n].name = arena_str(k);
+		if (((*cv)[*n].name = arena_name(k, "a column name",
+		    NAME_BYTES, why)) == NULL)
+			return -1;
 		(*cv)[*n].type = NULL;
 		(*cv)[*n].v = val;
 		if (!values) {
 			if (*val.p != '"')
 				return -1;
-			(*cv)[*n].type = arena_str(val);
+			if (((*cv)[*n].type = arena_name(val, "a type name",
+			    SIZE_MAX, why)) == NULL)
+				return -1;
 		}
 		(*n)++;
 	}
@@ -270,6 +321,9 @@ span_uint(struct pgflo_span v, uint64_t *out)
 			return -1;
 		x = x * 10 + (uint64_t)(v.p[i] - '0');
 	}
+	/* Kept in a bigint (pgflo.applied). */
+	if (x > INT64_MAX)
+		return -1;
 	*out = x;
 	return 0;
 }
@@ -318,7 +372,7 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 	pgflo_buf_reset(&arena);
 	pgflo_buf_grow(&arena, 2 * len + 256);
 	r->op = PGFLO_OP_UNKNOWN;
-	r->schema = r->table = r->statement = NULL;
+	r->schema = r->table = r->statement = r->tag = NULL;
 	memset(&r->pos, 0, sizeof(r->pos));
 	r->has_lsn = r->has_seq = r->snapshot = r->cascade = r->restart = 0;
 	r->has_new = r->has_old = 0;
@@ -333,9 +387,13 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 			have_op = 1;
 			r->op = pgflo_op_parse(arena_str(v));
 		} else if (KEYIS(k, "schema") && *v.p == '"') {
-			r->schema = arena_str(v);
+			if ((r->schema = arena_name(v, "the schema name",
+			    NAME_BYTES, why)) == NULL)
+				return -1;
 		} else if (KEYIS(k, "table") && *v.p == '"') {
-			r->table = arena_str(v);
+			if ((r->table = arena_name(v, "the table name",
+			    NAME_BYTES, why)) == NULL)
+				return -1;
 		} else if (KEYIS(k, "commit_lsn") && *v.p == '"') {
 			s = arena_str(v);
 			*why = "malformed commit_lsn";
@@ -358,7 +416,13 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 		} else if (KEYIS(k, "restart_identity")) {
 			r->restart = *v.p == 't';
 		} else if (KEYIS(k, "statement") && *v.p == '"') {
-			r->statement = arena_str(v);
+			if ((r->statement = arena_name(v, "the statement",
+			    SIZE_MAX, why)) == NULL)
+				return -1;
+		} else if (KEYIS(k, "tag") && *v.p == '"') {
+			if ((r->tag = arena_name(v, "the tag", SIZE_MAX,
+			    why)) == NULL)
+				return -1;
 		} else if (KEYIS(k, "types")) {
 			types = v;
 		} else if (KEYIS(k, "new")) {
@@ -385,11 +449,15 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 		return 0;
 	*why = "record has no \"types\" object";
 	if (types.p == NULL || parse_cols(types, &r->types, &r->ntypes,
-	    &r->ctypes, 0) == -1)
+	    &r->ctypes, 0, why) == -1)
 		return -1;
 	if (key.p != NULL && *key.p == '[') {
 		pgflo_js_arr(&it, key);
 		while (pgflo_js_arr_next(&it, &v)) {
+			*why = "record has more key columns than PostgreSQL's "
+			    "limit";
+			if (r->nkey == MAX_COLUMNS)
+				return -1;
 			*why = "malformed \"key\"";
 			if (*v.p != '"')
 				return -1;
@@ -398,17 +466,23 @@ parse_rec(const char *line, size_t len, struct rec *r, const char **why)
 				r->keyv = pgflo_xrealloc(r->keyv,
 				    (size_t)r->ckey * sizeof(*r->keyv));
 			}
-			r->keyv[r->nkey++] = arena_str(v);
+			if ((r->keyv[r->nkey] = arena_name(v,
+			    "a key column name", NAME_BYTES, why)) == NULL)
+				return -1;
+			r->nkey++;
 		}
 	}
 	*why = "malformed \"new\" or \"old\"";
 	if (newv.p != NULL && *newv.p != 'n') {
-		if (parse_cols(newv, &r->newv, &r->nnew, &r->cnew, 1) == -1)
+		if (parse_cols(newv, &r->newv, &r->nnew, &r->cnew, 1,
+		    why) == -1)
 			return -1;
 		r->has_new = 1;
 	}
+	*why = "malformed \"new\" or \"old\"";
 	if (oldv.p != NULL && *oldv.p != 'n') {
-		if (parse_cols(oldv, &r->oldv, &r->nold, &r->cold, 1) == -1)
+		if (parse_cols(oldv, &r->oldv, &r->nold, &r->cold, 1,
+		    why) == -1)
 			return -1;
 		r->has_old = 1;
 	}
@@ -547,6 +621,17 @@ fifo_push(enum qkind kind, long idx, int nrows)
 	ftail++;
 }
 
+static const char *primary(const PGresult *res);
+
+/* Control characters (a newline in a value, say) as spaces: one line. */
+static void
+oneline(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20)
+			*s = ' ';
+}
+
 /* The first failure seen while draining. */
 static struct {
 	int	 set;
@@ -587,6 +672,7 @@ set_failure(const struct qent *q, PGresult *res)
 	if (det != NULL)
 		strncat(failure.msg, ")",
 		    sizeof(failure.msg) - strlen(failure.msg) - 1);
+	oneline(failure.msg);
 }
 
 static void
@@ -675,8 +761,11 @@ drain_all(void)
 static void
 after_send(int ok, enum qkind kind, long idx, int nrows)
 {
+	struct qent q = { kind, idx, nrows };
+
 	if (!ok) {
-		set_failure(NULL, NULL);
+		/* libpq refused it (too many parameters, say): its record. */
+		set_failure(&q, NULL);
 		if (PQstatus(conn) == CONNECTION_BAD)
 			failure.lost = 1;
 		return;
@@ -744,6 +833,15 @@ vals_ptrs(size_t from, size_t n)
 
 static char errbuf[1024];
 
+/* The primary message of a failed result, without ERROR: and context. */
+static const char *
+primary(const PGresult *res)
+{
+	const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	return m != NULL ? m : pgflo_pg_resmsg(res);
+}
+
 static int
 type_oid(const char *name, Oid *oid)
 {
@@ -759,7 +857,7 @@ type_oid(const char *name, Oid *oid)
 	    params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(errbuf, sizeof(errbuf), "type %s: %s", name,
-		    pgflo_pg_resmsg(res));
+		    primary(res));
 		PQclear(res);
 		return -1;
 	}
@@ -824,45 +922,75 @@ map_schema(const char *s)
 }
 
 /*
- * A type name for CREATE TABLE text: words from format_type(), quoted
- * identifiers, dots, and typmods of digits only; never an expression.
+ * Whether t is lexically a type name as format_type() prints one: words,
+ * closed quoted identifiers, dots, one "(n,...)" of digits and "[]"s,
+ * nothing that could end an identifier or start a comment, a literal or
+ * another statement.  The digits go to args as "{n,...}" for the type's
+ * typmodin function; an interval's fields are turned into its range mask
+ * (datetime.h) as the grammar does.
  */
 static int
-safe_typename(const char *t)
+safe_typename(const char *t, char *args, size_t argslen)
 {
 	static const char *const words[] = { "precision", "varying", "with",
 	    "without", "time", "zone", "year", "month", "day", "hour",
 	    "minute", "second", "to", NULL };
-	const char *p = t;
-	int nwords = 0, i;
+	/* interval fields: YEAR 2, MONTH 1, DAY 3, HOUR 10, MINUTE 11, SECOND 12 */
+	static const char *const fields[] = { "year", "month", "day", "hour",
+	    "minute", "second", NULL };
+	static const int fieldbit[] = { 2, 1, 3, 10, 11, 12 };
+	const char *p = t, *digits = NULL;
+	size_t ndigits = 0;
+	int nwords = 0, interval = 0, from = -1, to = -1, i;
 
+	if (strlen(t) > 512)
+		return 0;
 	while (*p != '\0') {
 		if (*p == '"') {
-			for (p++; *p != '\0'; p++)
-				if (*p == '"' && *++p != '"')
-					break;
-			if (p[-1] != '"')
-				return 0;
+			for (p++; *p != '"' || p[1] == '"'; p++) {
+				if (*p == '\0')
+					return 0;	/* not closed */
+				if (*p == '"')
+					p++;
+			}
+			p++;
 			nwords++;
 		} else if ((*p >= 'a' && *p <= 'z') || *p == '_') {
 			const char *w = p;
+			size_t n;
 
 			while ((*p >= 'a' && *p <= 'z') || *p == '_' ||
 			    (*p >= '0' && *p <= '9'))
 				p++;
-			if (nwords > 0 && w > t && w[-1] == ' ') {
+			n = (size_t)(p - w);
+			if (nwords > 0 && w[-1] == ' ') {
 				for (i = 0; words[i] != NULL; i++)
-					if (strlen(words[i]) == (size_t)(p - w) &&
-					    memcmp(words[i], w, (size_t)(p - w)) == 0)
+					if (strlen(words[i]) == n &&
+					    memcmp(words[i], w, n) == 0)
 						break;
 				if (words[i] == NULL)
 					return 0;
+				for (i = 0; interval && fields[i] != NULL; i++)
+					if (strlen(fields[i]) == n &&
+					    memcmp(fields[i], w, n) == 0) {
+						if (from == -1)
+							from = i;
+						to = i;
+					}
+			} else if (nwords == 0 && n == 8 &&
+			    memcmp(w, "interval", 8) == 0 && *p != '.') {
+				interval = 1;
 			}
 			nwords++;
 		} else if (*p == '(') {
-			for (p++; (*p >= '0' && *p <= '9') || *p == ','; p++)
+			if (digits != NULL)
+				return 0;
+			for (digits = ++p; (*p >= '0' && *p <= '9') ||
+			    (*p == ',' && p > digits && p[-1] != ','); p++)
 				;
-			if (*p++ != ')')
+			ndigits = (size_t)(p - digits);
+			if (ndigits == 0 || ndigits > 64 || p[-1] == ',' ||
+			    *p++ != ')')
 				return 0;
 		} else if (*p == '[') {
 			for (p++; *p >= '0' && *p <= '9'; p++)
@@ -875,7 +1003,87 @@ safe_typename(const char *t)
 			return 0;
 		}
 	}
-	return nwords > 0;
+	if (nwords == 0)
+		return 0;
+	*args = '\0';
+	if (interval && (from != -1 || digits != NULL)) {
+		int mask = 0x7fff;	/* INTERVAL_FULL_RANGE */
+
+		if (from != -1)
+			for (mask = 0, i = from; i <= to; i++)
+				mask |= 1 << fieldbit[i];
+		if (digits != NULL)
+			snprintf(args, argslen, "{%d,%.*s}", mask, (int)ndigits,
+			    digits);
+		else
+			snprintf(args, argslen, "{%d}", mask);
+	} else if (digits != NULL) {
+		snprintf(args, argslen, "{%.*s}", (int)ndigits, digits);
+	}
+	return 1;
+}
+
+/*
+ * The target's own text for type name t (format_type() of the type that
+ * to_regtype() finds, with the typmod its typmodin function makes of the
+ * modifiers): what goes into CREATE TABLE, never the record's text.
+ * -1 with errbuf.
+ */
+static int
+canonical_type(const char *t, const char *qname, struct pgflo_buf *out)
+{
+	char args[96], fn[256], fnargs[96];
+	const char *params[2] = { t, args };
+	struct pgflo_buf sql = { 0 };
+	PGresult *res;
+
+	if (!safe_typename(t, args, sizeof(args))) {
+		snprintf(errbuf, sizeof(errbuf),
+		    "cannot create %s: unsafe type name %s", qname, t);
+		return -1;
+	}
+	res = PQexecParams(cat, "SELECT pg_catalog.format_type(t.oid, -1), "
+	    "t.typmodin::pg_catalog.regproc::pg_catalog.text "
+	    "FROM pg_catalog.pg_type t WHERE t.oid = pg_catalog.to_regtype($1)",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		snprintf(errbuf, sizeof(errbuf), "cannot create %s: type %s%s%s",
+		    qname, t, PQresultStatus(res) == PGRES_TUPLES_OK ?
+		    " does not exist in the target" : ": ",
+		    PQresultStatus(res) == PGRES_TUPLES_OK ? "" : primary(res));
+		PQclear(res);
+		return -1;
+	}
+	if (args[0] == '\0') {
+		pgflo_buf_puts(out, PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return 0;
+	}
+	/* The server's name of the function, quoted as needed. */
+	snprintf(fn, sizeof(fn), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (strcmp(fn, "-") == 0 || !safe_typename(fn, fnargs,
+	    sizeof(fnargs)) || fnargs[0] != '\0') {
+		snprintf(errbuf, sizeof(errbuf), "cannot create %s: type %s "
+		    "takes no type modifier", qname, t);
+		return -1;
+	}
+	pgflo_buf_printf(&sql, "SELECT pg_catalog.format_type("
+	    "pg_catalog.to_regtype($1), %s($2::pg_catalog.cstring[]))", fn);
+	params[0] = t;
+	res = PQexecParams(cat, pgflo_buf_cstr(&sql), 2, NULL, params, NULL,
+	    NULL, 0);
+	pgflo_buf_free(&sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQgetisnull(res, 0, 0)) {
+		snprintf(errbuf, sizeof(errbuf), "cannot create %s: type %s: %s",
+		    qname, t, primary(res));
+		PQclear(res);
+		return -1;
+	}
+	pgflo_buf_puts(out, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
 }
 
 static int
@@ -891,18 +1099,14 @@ create_table(struct table *t, const struct rec *r, const char *dschema)
 	pgflo_buf_puts(&sql, t->qname);
 	pgflo_buf_puts(&sql, " (");
 	for (i = 0; i < r->ntypes; i++) {
-		if (!safe_typename(r->types[i].type)) {
-			snprintf(errbuf, sizeof(errbuf),
-			    "cannot create %s: unsafe type name %s", t->qname,
-			    r->types[i].type);
-			pgflo_buf_free(&sql);
-			return -1;
-		}
 		if (i > 0)
 			pgflo_buf_puts(&sql, ", ");
 		pgflo_pg_quote_ident(&sql, r->types[i].name);
 		pgflo_buf_putc(&sql, ' ');
-		pgflo_buf_puts(&sql, r->types[i].type);
+		if (canonical_type(r->types[i].type, t->qname, &sql) == -1) {
+			pgflo_buf_free(&sql);
+			return -1;
+		}
 	}
 	/* REPLICA IDENTITY FULL lists every column: no primary key then. */
 	allkey = r->nkey == r->ntypes;
@@ -920,7 +1124,7 @@ create_table(struct table *t, const struct rec *r, const char *dschema)
 	pgflo_buf_free(&sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		snprintf(errbuf, sizeof(errbuf), "cannot create %s: %s",
-		    t->qname, pgflo_pg_resmsg(res));
+		    t->qname, primary(res));
 		PQclear(res);
 		return -1;
 	}
@@ -976,7 +1180,7 @@ load_table(struct table *t)
 	    1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(errbuf, sizeof(errbuf), "%s: %s", t->qname,
-		    pgflo_pg_resmsg(res));
+		    primary(res));
 		PQclear(res);
 		return -1;
 	}
@@ -1014,7 +1218,7 @@ load_table(struct table *t)
 	    1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(errbuf, sizeof(errbuf), "%s: %s", t->qname,
-		    pgflo_pg_resmsg(res));
+		    primary(res));
 		PQclear(res);
 		return -1;
 	}
@@ -1110,7 +1314,12 @@ prepare(int n, long idx)
 		pgflo_buf_putn(&keyb, oids, (size_t)n * sizeof(*oids));
 	if ((s = map_get(&stmts, keyb.data, keyb.len)) != NULL)
 		return s;
-	if (stmts.n >= MAX_STMTS) {
+	/*
+	 * Never into an aborted pipeline: there DEALLOCATE ALL and the new
+	 * pgflo_pos would be skipped while the cache forgets.  A failure
+	 * found here is handled by the caller; rollback() clears the cache.
+	 */
+	if (stmts.n >= MAX_STMTS && !failure.set && drain_all() == 0) {
 		send_simple("DEALLOCATE ALL", Q_OTHER);
 		map_clear(&stmts, free_stmt);
 		prepare_pos();
@@ -1500,7 +1709,7 @@ get_stage(const Oid *tv, int n, long idx)
 	pgflo_buf_free(&arr);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != n) {
 		snprintf(errbuf, sizeof(errbuf), "staging table: %s",
-		    pgflo_pg_resmsg(res));
+		    primary(res));
 		PQclear(res);
 		return NULL;
 	}
@@ -1666,6 +1875,7 @@ copy_row(struct table *t, const struct rec *r, long idx,
 
 static unsigned long nskipped, napplied, nbatches;
 static int slowmode;		/* no multi-row statements (locating errors) */
+static int txnmode;		/* a commit per transaction (locating one) */
 
 static int
 warn_noid(struct table *t, const struct rec *r)
@@ -1945,12 +2155,10 @@ map_ddl(const char *stmt, const char *srcschema)
 	const char *dst = map_schema(srcschema);
 	size_t sl = strlen(srcschema);
 	const char *p = stmt;
+	char *r;
 
 	if (dst == srcschema)
 		return pgflo_xstrdup(stmt);
-	pgflo_buf_puts(&b, "SET LOCAL search_path = ");
-	pgflo_pg_quote_ident(&b, dst);
-	pgflo_buf_puts(&b, ", public; ");
 	while (*p != '\0') {
 		if (strncmp(p, srcschema, sl) == 0 && p[sl] == '.' &&
 		    (p == stmt || !(p[-1] == '_' || (p[-1] >= 'a' &&
@@ -1961,41 +2169,152 @@ map_ddl(const char *stmt, const char *srcschema)
 			pgflo_buf_putc(&b, *p++);
 		}
 	}
-	return pgflo_xstrdup(pgflo_buf_cstr(&b));
+	r = pgflo_xstrdup(pgflo_buf_cstr(&b));
+	pgflo_buf_free(&b);
+	return r;
+}
+
+/*
+ * Whether the first word of statement s (after white space and comments)
+ * is the first word of tag, ignoring case: a cheap refusal, before it
+ * runs, of what cannot be the command the record names.
+ */
+static int
+ddl_first_word(const char *s, const char *tag)
+{
+	int depth;
+
+	for (;;) {
+		while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' ||
+		    *s == '\f')
+			s++;
+		if (s[0] == '-' && s[1] == '-') {
+			while (*s != '\0' && *s != '\n')
+				s++;
+		} else if (s[0] == '/' && s[1] == '*') {
+			for (depth = 0; *s != '\0'; s++)
+				if (s[0] == '/' && s[1] == '*') {
+					depth++;
+					s++;
+				} else if (s[0] == '*' && s[1] == '/') {
+					s++;
+					if (--depth == 0) {
+						s++;
+						break;
+					}
+				}
+		} else
+			break;
+	}
+	for (; *tag != '\0' && *tag != ' '; s++, tag++)
+		if ((*s | 0x20) != (*tag | 0x20))
+			return 0;
+	return !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+	    *s == '_' || (*s >= '0' && *s <= '9'));
+}
+
+/*
+ * Whether the command tag PostgreSQL reported (PQcmdStatus: "ALTER
+ * TABLE", "SELECT 5") is the record's tag, as the event trigger names
+ * it: CREATE TABLE AS and SELECT INTO report SELECT and a count.
+ */
+static int
+ddl_tag_is(const char *status, const char *tag)
+{
+	size_t n = strlen(status);
+
+	while (n > 0 && ((status[n - 1] >= '0' && status[n - 1] <= '9') ||
+	    status[n - 1] == ' '))
+		n--;
+	if (strcmp(tag, "CREATE TABLE AS") == 0 ||
+	    strcmp(tag, "SELECT INTO") == 0)
+		return n == 6 && memcmp(status, "SELECT", 6) == 0;
+	return strlen(tag) == n && memcmp(status, tag, n) == 0;
 }
 
 static int ddl_seen;
 
+/*
+ * A ddl record with -a: its statement runs in the batch transaction
+ * through the extended protocol, which refuses more than one command,
+ * and only stands when PostgreSQL's command tag for it is the record's;
+ * otherwise the batch is rolled back.  -1 with errbuf.
+ */
 static int
 do_ddl(const struct rec *r)
 {
+	const char *dst, *params[1];
 	PGresult *res;
-	char *sql;
+	char *sql, *oldpath = NULL;
+	int ok;
 
 	if (!aflag) {
 		pgflo_warnx("notice: ddl not applied (use --apply-ddl): %s",
 		    r->statement != NULL ? r->statement : "?");
 		return 0;
 	}
-	if (r->statement == NULL)
-		return 0;
+	if (r->statement == NULL || r->tag == NULL) {
+		snprintf(errbuf, sizeof(errbuf), "a ddl record without %s: not "
+		    "applied", r->statement == NULL ? "\"statement\"" :
+		    "\"tag\"");
+		return -1;
+	}
+	if (!ddl_first_word(r->statement, r->tag)) {
+		snprintf(errbuf, sizeof(errbuf), "the statement is no %s: "
+		    "not applied: %.200s", r->tag, r->statement);
+		return -1;
+	}
 	flush_run();
 	if (drain_all() == -1)
 		return 0;	/* the caller sees failure */
-	/* A DDL text may hold several statements: simple protocol. */
 	PQexitPipelineMode(conn);
-	sql = map_ddl(r->statement, r->schema != NULL ? r->schema : "public");
-	res = PQexec(conn, sql);
-	free(sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-	    PQresultStatus(res) != PGRES_TUPLES_OK) {
-		snprintf(errbuf, sizeof(errbuf), "ddl: %s", pgflo_pg_resmsg(res));
+	dst = map_schema(r->schema != NULL ? r->schema : "public");
+	if (r->schema != NULL && dst != r->schema) {
+		struct pgflo_buf path = { 0 };
+
+		pgflo_pg_quote_ident(&path, dst);
+		pgflo_buf_puts(&path, ", public");
+		params[0] = pgflo_buf_cstr(&path);
+		res = PQexecParams(conn, "SELECT pg_catalog.current_setting("
+		    "'search_path'), pg_catalog.set_config('search_path', $1, "
+		    "true)", 1, NULL, params, NULL, NULL, 0);
+		pgflo_buf_free(&path);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			oldpath = pgflo_xstrdup(PQgetvalue(res, 0, 0));
 		PQclear(res);
-		PQenterPipelineMode(conn);
-		return -1;
+	}
+	sql = map_ddl(r->statement, r->schema != NULL ? r->schema : "public");
+	res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	free(sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok) {
+		const char *m = PQresultErrorField(res,
+		    PG_DIAG_MESSAGE_PRIMARY);
+
+		if (m != NULL && strstr(m, "cannot insert multiple commands") !=
+		    NULL)
+			snprintf(errbuf, sizeof(errbuf), "the statement holds "
+			    "more than one command: not applied (-a applies "
+			    "single statements only)");
+		else
+			snprintf(errbuf, sizeof(errbuf), "%s", primary(res));
+	} else if (!ddl_tag_is(PQcmdStatus(res), r->tag)) {
+		snprintf(errbuf, sizeof(errbuf), "the statement was %s, "
+		    "the record's tag is %s: rolled back", PQcmdStatus(res),
+		    r->tag);
+		ok = 0;
 	}
 	PQclear(res);
+	if (ok && oldpath != NULL) {
+		params[0] = oldpath;
+		PQclear(PQexecParams(conn, "SELECT pg_catalog.set_config("
+		    "'search_path', $1, true)", 1, NULL, params, NULL, NULL, 0));
+	}
+	free(oldpath);
 	PQenterPipelineMode(conn);
+	if (!ok)
+		return -1;	/* the batch is rolled back */
 	map_clear(&stmts, free_stmt);
 	send_simple("DEALLOCATE ALL", Q_OTHER);
 	prepare_pos();
@@ -2053,13 +2372,22 @@ static long batch_start, batch_changes;
 static unsigned long txn_seq;
 static struct {
 	int	 open, begun;
+	int	 skipping;	/* its first record was at or before bpos */
 	pgflo_lsn lsn;
 	unsigned long tag;
 } cur;
+/*
+ * A source transaction being set aside: its records still to come go to
+ * the dead-letter file too.  Its position (the highest set aside) joins
+ * the next batch once it is complete, so that a rerun skips it.
+ */
 static struct {
 	int	 active;
+	int	 begun, done;	/* its begin, its commit were set aside */
 	pgflo_lsn lsn;
+	struct pgflo_pos pos;
 } discard;
+static int dl_unsynced;	/* dead letters not yet fsync()ed */
 static struct {
 	int	 pending;
 	int	 code;
@@ -2252,6 +2580,11 @@ commit_batch(void)
 	if (!batch_open)
 		return 0;
 	flush_run();
+	/* Set-aside transactions are durable before the position past them. */
+	if (dl_unsynced && (fflush(dlf) == EOF || fsync(fileno(dlf)) == -1))
+		pgflo_err(PGFLO_EXIT_FAIL, "could not write dead-letter file %s",
+		    dlname);
+	dl_unsynced = 0;
 	if (bdirty && !failure.set) {
 		params[0] = group;
 		params[1] = bpos.commit_lsn != 0 ?
@@ -2288,6 +2621,9 @@ commit_batch(void)
 	lines_reset(&retained);
 	overflow = 0;
 	slowmode = 0;
+	/* Locating a failed commit: one transaction each, until replayed. */
+	if (replay.next >= replay.n)
+		txnmode = 0;
 	if (ddl_seen) {
 		map_clear(&tables, free_table);
 		map_clear(&typeoids, NULL);
@@ -2304,6 +2640,7 @@ dead_letter_line(const char *s, size_t n)
 	    fflush(dlf) == EOF)
 		pgflo_err(PGFLO_EXIT_FAIL, "could not write dead-letter file %s",
 		    dlname);
+	dl_unsynced = 1;
 }
 
 /* The line being processed, until it is retained. */
@@ -2316,28 +2653,68 @@ static struct {
 static int aborted;	/* the batch was rolled back under process() */
 
 /*
+ * The lineno of a fold line, not a record: "F" and a position set aside,
+ * which joins the batch there; or "D", a position and whether the begin
+ * was seen: the transaction set aside goes on from there (discard).
+ */
+#define FOLD_LINE	0
+
+static void
+fold_line_add(struct lines *l, int kind, const struct pgflo_pos *p,
+    int begun, unsigned long txn)
+{
+	char b[100];
+	int n;
+
+	n = snprintf(b, sizeof(b), "%c %llu %llu %llu %d", kind,
+	    (unsigned long long)p->commit_lsn, (unsigned long long)p->ordinal,
+	    (unsigned long long)p->stream_seq, begun);
+	lines_add(l, b, (size_t)n, FOLD_LINE, txn);
+}
+
+struct mark {
+	int	 kind;		/* 'F' or 'D' */
+	struct pgflo_pos pos;
+	int	 begun;
+};
+
+/*
  * Builds the replay queue: the retained lines outside [lo_txn, hi_txn]
- * (those inside go to the dead-letter file with to_dead), then with
- * keep_rest the current line and what was still queued.
+ * (those inside go to the dead-letter file with to_dead, followed by the
+ * current line with cur_dead, and the fold line mark in their place),
+ * then with keep_rest the current line and what was still queued.
  */
 static void
 requeue(unsigned long lo_txn, unsigned long hi_txn, int to_dead,
-    int keep_rest)
+    int keep_rest, int cur_dead, const struct mark *fold)
 {
 	struct lines nq = { 0 };
 	size_t i;
+	int dropped = 0;
 
 	for (i = 0; i < retained.n; i++) {
 		struct line *l = &retained.v[i];
 		const char *s = retained.data.data + l->off;
 
 		if (l->txn >= lo_txn && l->txn <= hi_txn) {
-			if (to_dead)
+			if (to_dead && l->lineno != FOLD_LINE)
 				dead_letter_line(s, l->len);
+			dropped = 1;
 			continue;
+		}
+		if (dropped && fold != NULL) {
+			fold_line_add(&nq, fold->kind, &fold->pos, fold->begun,
+			    0);
+			fold = NULL;
 		}
 		lines_add(&nq, s, l->len, l->lineno, 0);
 	}
+	if (cur_dead && curline.pending) {
+		dead_letter_line(curline.s, curline.len);
+		curline.pending = 0;
+	}
+	if (fold != NULL)
+		fold_line_add(&nq, fold->kind, &fold->pos, fold->begun, 0);
 	if (keep_rest && curline.pending)
 		lines_add(&nq, curline.s, curline.len, curline.lineno, 0);
 	curline.pending = 0;
@@ -2366,7 +2743,8 @@ rollback(void)
 	lines_reset(&echoes);	/* replayed from retained, if at all */
 	/* Staging tables created in this batch are gone. */
 	map_clear(&stages, free_stage);
-	send_simple("ROLLBACK", Q_ROLLBACK);
+	if (batch_open)
+		send_simple("ROLLBACK", Q_ROLLBACK);
 	/* Prepares after the error were skipped by the aborted pipeline. */
 	send_simple("DEALLOCATE ALL", Q_OTHER);
 	map_clear(&stmts, free_stmt);
@@ -2433,6 +2811,122 @@ describe(long idx, char *out, size_t outlen)
 	free(r.keyv);
 }
 
+/* Raises p to q: by commit_lsn and ordinal, and by stream_seq. */
+static int
+pos_raise(struct pgflo_pos *p, const struct pgflo_pos *q)
+{
+	int r = 0;
+
+	if (q->commit_lsn != 0 && (q->commit_lsn > p->commit_lsn ||
+	    (q->commit_lsn == p->commit_lsn && q->ordinal > p->ordinal))) {
+		p->commit_lsn = q->commit_lsn;
+		p->ordinal = q->ordinal;
+		r = 1;
+	}
+	if (q->stream_seq > p->stream_seq) {
+		p->stream_seq = q->stream_seq;
+		r = 1;
+	}
+	return r;
+}
+
+/*
+ * The position of a transaction set aside joins the open batch, kept as
+ * a fold line among its retained lines, so that a rollback replays it in
+ * its place (never before the transactions ahead of it).
+ */
+static void
+fold(const struct pgflo_pos *p)
+{
+	if (!pgflo_pos_is_set(p))
+		return;
+	open_batch();
+	if (pos_raise(&bpos, p))
+		bdirty = 1;
+	if (!overflow)
+		fold_line_add(&retained, 'F', p, 0, ++txn_seq);
+}
+
+/* The transaction being set aside is complete. */
+static void
+discard_end(void)
+{
+	if (!discard.active)
+		return;
+	discard.active = 0;
+	fold(&discard.pos);
+}
+
+/* Notes a record of the transaction being set aside. */
+static void
+discard_note(enum pgflo_op op, const struct pgflo_pos *p)
+{
+	pos_raise(&discard.pos, p);
+	if (op == PGFLO_OP_BEGIN)
+		discard.begun = 1;
+	if (op == PGFLO_OP_COMMIT)
+		discard.done = 1;
+}
+
+/*
+ * Rolls back and writes source transaction tag to the dead-letter file:
+ * its retained lines, then the current line with cur_dead (a bad
+ * record); the rest of it follows (discard).  The transactions around
+ * it are applied again.
+ */
+static void
+set_aside(unsigned long tag, int cur_dead, enum pgflo_op curop,
+    const struct pgflo_pos *curpos)
+{
+	struct pgflo_pos pos = { 0 };
+	struct mark m;
+	pgflo_lsn lsn = 0;
+	int xcur = cur.open && cur.tag == tag, begun = xcur && cur.begun;
+	int done = 0;
+	size_t i;
+
+	for (i = 0; i < retained.n; i++) {
+		struct rec r = { 0 };
+		const char *why;
+
+		if (retained.v[i].txn != tag ||
+		    retained.v[i].lineno == FOLD_LINE)
+			continue;
+		if (parse_rec(retained.data.data + retained.v[i].off,
+		    retained.v[i].len, &r, &why) == 0) {
+			if (r.has_lsn)
+				lsn = r.pos.commit_lsn;
+			pos_raise(&pos, &r.pos);
+			begun |= r.op == PGFLO_OP_BEGIN;
+			done |= r.op == PGFLO_OP_COMMIT;
+		}
+		free(r.types);
+		free(r.newv);
+		free(r.oldv);
+		free(r.keyv);
+	}
+	if (cur_dead && curpos != NULL) {
+		if (curpos->commit_lsn != 0)
+			lsn = curpos->commit_lsn;
+		pos_raise(&pos, curpos);
+		begun |= curop == PGFLO_OP_BEGIN;
+		done |= curop == PGFLO_OP_COMMIT;
+	}
+	rollback();
+	/*
+	 * Complete when it was committed or another one began: its position
+	 * joins the batch in its place.  Else the rest of it is set aside as
+	 * it comes, from its place on: never before what is replayed.
+	 */
+	m.pos = pos;
+	m.begun = begun;
+	m.kind = done || !xcur ? 'F' : 'D';
+	if (m.kind == 'D' && m.pos.commit_lsn == 0)
+		m.pos.commit_lsn = lsn != 0 ? lsn : cur.lsn;
+	requeue(tag, tag, 1, 1, cur_dead, m.kind == 'D' ||
+	    pgflo_pos_is_set(&pos) ? &m : NULL);
+}
+
 /*
  * Something in the open batch failed (failure is set).  Roll back, then
  * apply again every complete source transaction before the failing one,
@@ -2446,6 +2940,7 @@ fail_txn(long idx, const char *msg)
 	unsigned long tag;
 
 	describe(idx, where, sizeof(where));
+	oneline(where);
 	if (overflow) {
 		rollback();
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s (the transaction was too "
@@ -2454,35 +2949,15 @@ fail_txn(long idx, const char *msg)
 	}
 	tag = idx >= 0 && (size_t)idx < retained.n ? retained.v[idx].txn :
 	    cur.tag;
-	rollback();
 	if (dlf != NULL) {
 		pgflo_warnx("%s: %s (transaction written to %s)", where, msg,
 		    dlname);
-		/* The rest of that transaction may still be on its way. */
-		discard.active = 0;
-		for (size_t i = 0; i < retained.n; i++)
-			if (retained.v[i].txn == tag) {
-				struct rec r = { 0 };
-				const char *why;
-				const char *s = retained.data.data +
-				    retained.v[i].off;
-
-				if (parse_rec(s, retained.v[i].len, &r,
-				    &why) == 0 && r.has_lsn) {
-					discard.active = 1;
-					discard.lsn = r.pos.commit_lsn;
-				}
-				free(r.types);
-				free(r.newv);
-				free(r.oldv);
-				free(r.keyv);
-				break;
-			}
-		requeue(tag, tag, 1, 1);
+		set_aside(tag, 0, PGFLO_OP_UNKNOWN, NULL);
 		return;
 	}
+	rollback();
 	/* Keep only the transactions before the failing one. */
-	requeue(tag, (unsigned long)-1, 0, 0);
+	requeue(tag, (unsigned long)-1, 0, 0, 0, NULL);
 	leave.pending = 1;
 	leave.code = PGFLO_EXIT_FAIL;
 	snprintf(leave.msg, sizeof(leave.msg), "%s: %s", where, msg);
@@ -2504,7 +2979,7 @@ handle_failure(void)
 		if (vflag)
 			pgflo_warnx("COPY failed (%s): upserting instead", msg);
 		rollback();
-		requeue(1, 0, 0, 1);
+		requeue(1, 0, 0, 1, 0, NULL);
 		return;
 	}
 	if (failure.kind == Q_STAGE)
@@ -2513,9 +2988,38 @@ handle_failure(void)
 	    failure.nrows > 1 && !slowmode) {
 		/* A multi-row statement: again row by row, to find the row. */
 		rollback();
-		requeue(1, 0, 0, 1);
+		requeue(1, 0, 0, 1, 0, NULL);
 		slowmode = 1;
 		return;
+	}
+	if (failure.kind == Q_COMMIT && !overflow) {
+		long first = -1, last = -1;
+		size_t i;
+
+		for (i = 0; i < retained.n; i++)
+			if (retained.v[i].lineno != FOLD_LINE) {
+				if (first == -1)
+					first = (long)i;
+				last = (long)i;
+			}
+		if (first != -1 && retained.v[first].txn !=
+		    retained.v[last].txn && !txnmode) {
+			/*
+			 * A deferred constraint, say: again with a commit
+			 * after each transaction, to find the one.
+			 */
+			rollback();
+			requeue(1, 0, 0, 1, 0, NULL);
+			txnmode = 1;
+			return;
+		}
+		if (last != -1) {
+			char cmsg[1100];
+
+			snprintf(cmsg, sizeof(cmsg), "commit failed: %s", msg);
+			fail_txn(last, cmsg);
+			return;
+		}
 	}
 	if (failure.kind == Q_COMMIT || idx < 0) {
 		rollback();
@@ -2582,14 +3086,14 @@ reconnect(void)
 	vals_reset();
 	cur.open = 0;
 	aborted = 1;
-	requeue(1, 0, 0, 1);
+	requeue(1, 0, 0, 1, 0, NULL);
 }
 
 static void
 maybe_commit(void)
 {
 	if (batch_open && (batch_changes >= batch_rows ||
-	    pgflo_now_ms() - batch_start >= batch_ms || ddl_seen))
+	    pgflo_now_ms() - batch_start >= batch_ms || ddl_seen || txnmode))
 		commit_batch();
 }
 
@@ -2625,21 +3129,200 @@ skip(const struct rec *r)
 
 static struct rec rec;
 
+/* Whether JSON text v holds the escape \u0000 (a NUL byte, decoded). */
+static int
+has_nul_escape(struct pgflo_span v)
+{
+	size_t i;
+
+	if ((*v.p != '"' && *v.p != '[' && *v.p != '{') ||
+	    memchr(v.p, '\\', v.n) == NULL)
+		return 0;
+	for (i = 0; i + 1 < v.n; i++)
+		if (v.p[i] == '\\') {
+			if (v.p[i + 1] == 'u' && i + 5 < v.n &&
+			    memcmp(v.p + i + 2, "0000", 4) == 0)
+				return 1;
+			i++;
+		}
+	return 0;
+}
+
+/*
+ * A value PostgreSQL text cannot hold: a NUL byte, which libpq and COPY
+ * would cut the value at.  json values keep their escape and may.
+ */
+static const char *
+check_values(const struct rec *r)
+{
+	const struct col *cv;
+	const char *type, *base;
+	int side, i, n;
+
+	for (side = 0; side < 2; side++) {
+		cv = side == 0 ? r->newv : r->oldv;
+		n = side == 0 ? r->nnew : r->nold;
+		for (i = 0; i < n; i++) {
+			if (!has_nul_escape(cv[i].v) ||
+			    (type = col_type(r, i, cv[i].name)) == NULL)
+				continue;
+			base = value_type(type);
+			if (strcmp(base, "json") == 0 ||
+			    strcmp(base, "jsonb") == 0 ||
+			    strcmp(base, "json[]") == 0 ||
+			    strcmp(base, "jsonb[]") == 0)
+				continue;
+			snprintf(whybuf, sizeof(whybuf), "column %.64s: a %.40s "
+			    "value holds a NUL byte (\\u0000), which PostgreSQL "
+			    "cannot store", cv[i].name, type);
+			return whybuf;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * What a parsed record may not be: every change is part of a source
+ * transaction and has its position, except the rows of an initial copy
+ * ("snapshot":true), which are part of none.
+ */
+static const char *
+check_record(const struct rec *r)
+{
+	int change = (r->op >= PGFLO_OP_INSERT && r->op <= PGFLO_OP_TRUNCATE) ||
+	    r->op == PGFLO_OP_DDL;
+
+	if (change && r->snapshot) {
+		if (r->has_lsn)
+			return "a snapshot record with a commit_lsn";
+		if (cur.open && cur.begun)
+			return "a snapshot record inside a transaction";
+		return check_values(r);
+	}
+	if ((change || r->op == PGFLO_OP_BEGIN || r->op == PGFLO_OP_COMMIT) &&
+	    !r->has_lsn) {
+		snprintf(whybuf, sizeof(whybuf), "%s record without "
+		    "commit_lsn", pgflo_op_name(r->op));
+		return whybuf;
+	}
+	return change ? check_values(r) : NULL;
+}
+
+/*
+ * A line that is not a record, or a record that cannot be applied
+ * (rec is valid when parsed).  It fails the source transaction it is in:
+ * the transaction is set aside whole (--dead-letter) or not committed,
+ * and what came before is committed before the exit.
+ */
+static void
+bad_record(const char *msg, int parsed)
+{
+	struct pgflo_pos pos = rec.pos;
+	enum pgflo_op op = parsed ? rec.op : PGFLO_OP_UNKNOWN;
+	int same, other, inside;
+
+	/* A failure still in the pipeline is earlier: it comes first. */
+	if (batch_open) {
+		flush_run();
+		if (drain_all() == -1) {
+			handle_failure();
+			return;
+		}
+	}
+	if (parsed && (rec.has_lsn || rec.has_seq) && skip(&rec)) {
+		nskipped++;	/* applied or set aside before */
+		curline.pending = 0;
+		return;
+	}
+	same = parsed && rec.has_lsn && cur.open && rec.pos.commit_lsn ==
+	    cur.lsn;
+	other = parsed && rec.has_lsn && !same;
+	inside = cur.open && (same || (!other && cur.begun));
+	if (inside && cur.skipping) {
+		nskipped++;
+		curline.pending = 0;
+		return;
+	}
+	if (dlf != NULL) {
+		if (inside) {
+			pgflo_warnx("%s (transaction written to %s)", msg,
+			    dlname);
+			set_aside(cur.tag, 1, op, parsed ? &pos : NULL);
+			return;
+		}
+		pgflo_warnx("%s (written to %s)", msg, dlname);
+		if (other)
+			close_txn();
+		dead_letter_line(curline.s, curline.len);
+		curline.pending = 0;
+		if (other && op != PGFLO_OP_COMMIT) {
+			/* The rest of its transaction follows it there. */
+			discard.active = 1;
+			discard.lsn = pos.commit_lsn;
+			discard.pos = (struct pgflo_pos){ 0 };
+			discard.begun = discard.done = 0;
+			discard_note(op, &pos);
+		}
+		return;
+	}
+	/* An open transaction that may go on is not committed. */
+	if (cur.open && !other) {
+		rollback();
+		requeue(cur.tag, (unsigned long)-1, 0, 0, 0, NULL);
+	}
+	curline.pending = 0;
+	leave.pending = 1;
+	leave.code = PGFLO_EXIT_FAIL;
+	snprintf(leave.msg, sizeof(leave.msg), "%s", msg);
+}
+
 /* One input line (from stdin or the replay queue). */
 static void
 process(const char *line, size_t len, unsigned long lineno)
 {
-	const char *why;
+	const char *why = NULL;
+	unsigned long tag;
 	long idx;
 	char msg[1200];
+	int parsed;
 
 	aborted = 0;
 	curline.s = line;
 	curline.len = len;
 	curline.lineno = lineno;
 	curline.pending = 1;
-	if (!pgflo_js_valid(line, len) ||
-	    parse_rec(line, len, &rec, &why) == -1) {
+	if (lineno == FOLD_LINE) {
+		struct pgflo_pos p = { 0 };
+		unsigned long long a, b, c;
+		char k;
+		int begun;
+
+		/* In the place of a transaction set aside: it ended the last. */
+		close_txn();
+		if (aborted)
+			return;	/* requeued, this line with the rest */
+		curline.pending = 0;
+		if (sscanf(line, "%c %llu %llu %llu %d", &k, &a, &b, &c,
+		    &begun) != 5)
+			return;
+		p.commit_lsn = a;
+		p.ordinal = b;
+		p.stream_seq = c;
+		if (k == 'F') {
+			fold(&p);
+			return;
+		}
+		discard_end();
+		discard.active = 1;
+		discard.lsn = p.commit_lsn;
+		discard.pos = p;
+		discard.begun = begun;
+		discard.done = 0;
+		return;
+	}
+	parsed = pgflo_js_valid(line, len) &&
+	    parse_rec(line, len, &rec, &why) == 0;
+	if (!parsed) {
 		json_error_t jerr;
 		json_t *j;
 
@@ -2657,30 +3340,33 @@ process(const char *line, size_t len, unsigned long lineno)
 			snprintf(msg, sizeof(msg), "<stdin>:%lu: %s", lineno,
 			    why);
 		}
-		if (dlf != NULL) {
-			pgflo_warnx("%s (written to %s)", msg, dlname);
-			dead_letter_line(line, len);
-			return;
-		}
-		/* Commit what is complete, then stop. */
-		if (cur.open && cur.begun) {
-			memset(&failure, 0, sizeof(failure));
-			rollback();
-			requeue(cur.tag, (unsigned long)-1, 0, 0);
-			leave.pending = 1;
-			leave.code = PGFLO_EXIT_FAIL;
-			snprintf(leave.msg, sizeof(leave.msg), "%s", msg);
-			return;
-		}
-		commit_batch();
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", msg);
+	} else if ((why = check_record(&rec)) != NULL) {
+		snprintf(msg, sizeof(msg), "<stdin>:%lu: %s", lineno, why);
 	}
-	if (discard.active) {
-		if (rec.has_lsn && rec.pos.commit_lsn == discard.lsn) {
+	if (discard.active && parsed && rec.has_lsn) {
+		if (rec.pos.commit_lsn != discard.lsn) {
+			discard_end();	/* another transaction */
+		} else {
 			dead_letter_line(line, len);
+			curline.pending = 0;
+			discard_note(rec.op, &rec.pos);
+			if (rec.op == PGFLO_OP_COMMIT)
+				discard_end();
 			return;
 		}
-		discard.active = 0;
+	} else if (discard.active && (!parsed || why != NULL)) {
+		/* A bad line between its begin and its commit is its own. */
+		if (discard.begun && !discard.done) {
+			dead_letter_line(line, len);
+			curline.pending = 0;
+			return;
+		}
+		discard_end();
+	}
+	if (why != NULL || !parsed) {
+		oneline(msg);
+		bad_record(msg, parsed);
+		return;
 	}
 	/* Transaction boundaries. */
 	if (rec.has_lsn) {
@@ -2693,12 +3379,17 @@ process(const char *line, size_t len, unsigned long lineno)
 			cur.begun = 0;
 			cur.lsn = rec.pos.commit_lsn;
 			cur.tag = ++txn_seq;
+			cur.skipping = skip(&rec);
 		}
 		if (rec.op == PGFLO_OP_BEGIN)
 			cur.begun = 1;
+		tag = cur.tag;
+	} else if (cur.open && cur.begun) {
+		/* Not part of it (a position, a snapshot marker). */
+		tag = ++txn_seq;
 	} else {
 		close_txn();
-		cur.tag = ++txn_seq;
+		tag = cur.tag = ++txn_seq;
 	}
 	if (aborted)
 		return;	/* requeue() took this line */
@@ -2718,14 +3409,15 @@ process(const char *line, size_t len, unsigned long lineno)
 	open_batch();
 	if (rec.op == PGFLO_OP_SNAPSHOT) {
 		/* Nothing to apply: echoed after the commit that covers it. */
-		lines_add(&echoes, line, len, lineno, cur.tag);
+		lines_add(&echoes, line, len, lineno, tag);
 		if (!overflow && retained.data.len + len > RETAIN_MAX) {
 			overflow = 1;
 			lines_reset(&retained);
 		} else if (!overflow)
-			lines_add(&retained, line, len, lineno, cur.tag);
+			lines_add(&retained, line, len, lineno, tag);
 		curline.pending = 0;
-		maybe_commit();
+		if (!cur.open)
+			maybe_commit();
 		return;
 	}
 	idx = -1;
@@ -2735,7 +3427,7 @@ process(const char *line, size_t len, unsigned long lineno)
 			lines_reset(&retained);
 		} else {
 			idx = (long)retained.n;
-			lines_add(&retained, line, len, lineno, cur.tag);
+			lines_add(&retained, line, len, lineno, tag);
 		}
 	}
 	curline.pending = 0;
@@ -2745,13 +3437,13 @@ process(const char *line, size_t len, unsigned long lineno)
 			return;
 		}
 		snprintf(msg, sizeof(msg), "%s", errbuf);
+		oneline(msg);
 		flush_run();
-		drain_all();
-		if (failure.lost) {
-			reconnect();
+		/* A failure of an earlier record comes first. */
+		if (drain_all() == -1) {
+			handle_failure();
 			return;
 		}
-		memset(&failure, 0, sizeof(failure));
 		fail_txn(idx, msg);
 		return;
 	}
@@ -2780,14 +3472,19 @@ process(const char *line, size_t len, unsigned long lineno)
 static void
 finish(void)
 {
-	if (cur.open && cur.begun && batch_open) {
+	/* One set aside without its end is not made durable: it comes again. */
+	if (discard.active && (!discard.begun || discard.done))
+		discard_end();
+	discard.active = 0;
+	if (!leave.pending && cur.open && cur.begun && batch_open) {
 		rollback();
-		requeue(cur.tag, (unsigned long)-1, 0, 0);
+		requeue(cur.tag, (unsigned long)-1, 0, 0, 0, NULL);
 		leave.pending = 1;
 		leave.code = PGFLO_EXIT_OK;
 		leave.msg[0] = '\0';
 		return;
 	}
+	/* With leave pending, the replayed transactions were complete. */
 	cur.open = 0;
 	commit_batch();
 }
