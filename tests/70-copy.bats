@@ -414,6 +414,33 @@ same_rows() {
 	pgflo-capture -d "$PGFLO_SRC" -S ru --drop
 }
 
+@test "pgflo-copy: keys moved between rows before a rerun: no row lost" {
+	dst=$(newdb t14)
+	# 15 pages of 7 rows; the target refuses id 50 at first, so the first
+	# run stops part way, with the chunks before it durable.
+	psql_src -c "CREATE TABLE km2 (id int PRIMARY KEY, v text, pad text);
+	  INSERT INTO km2 SELECT i, CASE WHEN i = 50 THEN 'stop' ELSE 'v' || i END,
+	    repeat('p', 1000) FROM generate_series(1, 100) i"
+	psql -X -q -d "$dst" -c "CREATE TABLE km2 (id int PRIMARY KEY,
+	  v text CONSTRAINT nostop CHECK (v <> 'stop'), pad text)"
+	ck=$BATS_TEST_TMPDIR/km2.pos
+	PGFLO_BATCH_ROWS=3 run --separate-stderr bash -c "$LINE" _ "$dst" "$ck" km2 km2 -j 1 --chunk-pages 1
+	[ "$status" -ne 0 ]
+	[[ $stderr == *'violates check constraint "nostop"'* ]]
+	psql -X -q -d "$dst" -c "ALTER TABLE km2 DROP CONSTRAINT nostop"
+	# Row 1 moves to 1001 and on to 1002; then row 90 takes 1001.
+	psql_src -c "UPDATE km2 SET id = 1001 WHERE id = 1"
+	psql_src -c "UPDATE km2 SET id = 1002 WHERE id = 1001"
+	psql_src -c "UPDATE km2 SET id = 1001 WHERE id = 90"
+	run --separate-stderr bash -c "$LINE" _ "$dst" "$ck" km2 km2 -j 1 --chunk-pages 1
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	run same "$dst" km2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	pgflo-capture -d "$PGFLO_SRC" -S km2 --drop
+}
+
 @test "pgflo-copy: --no-slot leaves no slot and no publication behind" {
 	before=$(slots)
 	pubs=$(psql_src -c "SELECT count(*) FROM pg_publication")
