@@ -23,6 +23,13 @@
  *   {"schema":"public","table":"big","pages":1024,"filenode":16384,
  *    "chunks":[[0,41,731],[44,44,731]]}
  *
+ * A table that a rerun must copy again whole although the store lists it
+ * (put back into -t, or --reuse-slot) is first forgotten: a snapshot
+ * record of phase "reset" removes its entry and clears "done", and
+ * pgflo-copy waits until the store shows that before it writes anything
+ * that changes the target, so that the store never claims a table that
+ * a killed rerun left half copied.
+ *
  * pgflo-copy resumes from this, pgflo-capture skips what a re-copied
  * table already holds.
  */
@@ -132,6 +139,7 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 	const char *phase, *slot, *schema, *table, *lsntext;
 	json_t *copy, *tables, *e, *rows;
 	pgflo_lsn lsn;
+	size_t i;
 
 	phase = pgflo_rec_str(rec, "phase");
 	slot = pgflo_rec_str(rec, "slot");
@@ -144,7 +152,7 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 	if (slot == NULL || strcmp(phase, "begin") == 0)
 		return 0;
 	if (strcmp(phase, "end") != 0 && strcmp(phase, "done") != 0 &&
-	    strcmp(phase, "chunk") != 0) {
+	    strcmp(phase, "chunk") != 0 && strcmp(phase, "reset") != 0) {
 		snprintf(errbuf, errlen, "snapshot record of unknown phase "
 		    "\"%.64s\"", phase);
 		return -1;
@@ -203,6 +211,17 @@ pgflo_copyprog_merge(json_t *doc, const json_t *rec, char *errbuf,
 	if (!json_is_array(tables)) {
 		tables = json_array();
 		json_object_set_new(copy, "tables", tables);
+	}
+	if (strcmp(phase, "reset") == 0) {
+		/* Copied again whole: forget it, and that the copy is done. */
+		json_object_set_new(copy, "done", json_false());
+		e = find_table(tables, schema, table);
+		for (i = 0; e != NULL && i < json_array_size(tables); i++)
+			if (json_array_get(tables, i) == e) {
+				json_array_remove(tables, i);
+				break;
+			}
+		return 1;
 	}
 	if ((e = find_table(tables, schema, table)) == NULL) {
 		e = json_pack("{s:s,s:s}", "schema", schema, "table", table);

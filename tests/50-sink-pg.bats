@@ -521,18 +521,23 @@ vals_rows() {	# TABLE: rows with every COPY-text hazard
 	psql_dst -c "CREATE TABLE km (id int PRIMARY KEY, email text, n int)"
 	# id 1 from an older copy, id 2 from a newer one: the stream replays
 	# the move 1 -> 2, then a later update of 2.
-	psql_dst -c "INSERT INTO km VALUES (1, 'old', 1), (2, 'newer', 5), (4, 'newer', 4)"
+	psql_dst -c "INSERT INTO km VALUES (1, 'old', 1), (2, 'newer', 5), (4, 'newer', 4),
+	  (6, 'newer', 6), (8, 'newer', 8)"
 	T='"schema":"public","table":"km",'"$U_TYPES"
 	{
 		echo '{"op":"update",'"$T"',"commit_lsn":"0/400","ordinal":1,"old":{"id":1},"new":{"id":2,"email":"moved","n":1}}'
 		echo '{"op":"update",'"$T"',"commit_lsn":"0/500","ordinal":1,"new":{"id":2,"email":"later","n":6}}'
-		# 3 -> 4 where 3 is not there: the newer 4 stays.
+		# 3 -> 4 where 3 is not there: the whole row replaces the newer 4.
 		echo '{"op":"update",'"$T"',"commit_lsn":"0/600","ordinal":1,"old":{"id":3},"new":{"id":4,"email":"moved","n":3}}'
+		# 5 -> 6, n unchanged (not sent), 5 not there: the newer 6 stays.
+		echo '{"op":"update",'"$T"',"commit_lsn":"0/700","ordinal":1,"old":{"id":5},"new":{"id":6,"email":"moved"},"unchanged":["n"]}'
+		# 7 -> 9, not there, 9 free: the whole row is inserted.
+		echo '{"op":"update",'"$T"',"commit_lsn":"0/800","ordinal":1,"old":{"id":7},"new":{"id":9,"email":"moved","n":7}}'
 	} >"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" -g km <"$BATS_TEST_TMPDIR/in"
 	assert_success
 	run psql_dst -c "SELECT id, email, n FROM km ORDER BY id"
-	assert_output $'2|later|6\n4|newer|4'
+	assert_output $'2|later|6\n4|moved|3\n6|newer|6\n8|newer|8\n9|moved|7'
 }
 
 # sv_rows TABLE: four snapshot rows, the third breaking a CHECK constraint.

@@ -108,6 +108,7 @@ struct table {
 	size_t	 prefixlen;
 	int	 keyed;		/* a key that upserts converge on */
 	int	 truncate;	/* emptied downstream before its rows */
+	int	 reset;		/* in the store, but copied again whole */
 	char	 sync[PGFLO_LSN_BUFSZ];	/* the stream applies from here */
 	long	 chunk_pages;
 	long long filenode;	/* a rewrite (VACUUM FULL) changes it */
@@ -167,6 +168,7 @@ static struct pgflo_store *store;
 static struct pgflo_copyprog prog;
 static char snaplsn[PGFLO_LSN_BUFSZ];	/* this run's snapshot point */
 static unsigned long long snapxmin;	/* and its xmin */
+static struct pgflo_tables held;	/* the leaves published before */
 
 static void
 help(void)
@@ -873,6 +875,65 @@ load_progress(void)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
 }
 
+/* The leaves of the publication before this run changed it. */
+static void
+load_held(PGconn *cat)
+{
+	static const char sql[] =
+	    "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables "
+	    "WHERE pubname = $1";
+	const char *params[1] = { pubname };
+	PGresult *res;
+	int i, n;
+
+	res = query(cat, sql, 1, params, "could not read the publication");
+	n = PQntuples(res);
+	held.schema = pgflo_xmalloc(sizeof(char *) * (size_t)(n + 1));
+	held.name = pgflo_xmalloc(sizeof(char *) * (size_t)(n + 1));
+	for (i = 0; i < n; i++) {
+		held.schema[i] = pgflo_xstrdup(PQgetvalue(res, i, 0));
+		held.name[i] = pgflo_xstrdup(PQgetvalue(res, i, 1));
+	}
+	held.n = (size_t)n;
+	PQclear(res);
+}
+
+static int
+was_held(const struct table *t)
+{
+	size_t i;
+
+	for (i = 0; i < held.n; i++)
+		if (strcmp(held.schema[i], t->schema) == 0 &&
+		    strcmp(held.name[i], t->name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * After a complete copy: whether a table of -t is new to it, or was out
+ * of the publication for a while.  Either is copied by a rerun.
+ */
+static int
+copy_needed(PGconn *cat, const struct pgflo_tables *tl)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < tl->n; i++)
+		plan_leaves(cat, tl->schema[i], tl->name[i]);
+	for (i = 0; i < ntables; i++) {
+		if (!was_held(&tables[i]) || !pgflo_copyprog_lookup(&prog,
+		    tables[i].schema, tables[i].name, NULL))
+			r = 1;
+		free_table(&tables[i]);
+	}
+	free(tables);
+	tables = NULL;
+	ntables = 0;
+	return r;
+}
+
 /*
  * Decides, table by table, what this run copies.  A first run copies
  * all, the stream applying from the slot's consistent point.  A rerun
@@ -889,17 +950,27 @@ plan_resume(pgflo_lsn snap)
 
 	for (i = 0; i < ntables; i++) {
 		struct table *t = &tables[i];
-
 		const struct pgflo_copyprog_table *d;
+		int again;
 
-		if (have_lsn && pgflo_copyprog_lookup(&prog, t->schema,
-		    t->name, NULL)) {
+		/*
+		 * Put back into -t (its changes were not streamed while it was
+		 * out of the publication), or --reuse-slot: copied again whole,
+		 * whatever the store says.
+		 */
+		again = reuse_slot || (rerun && !was_held(t));
+		if (have_lsn && !again && pgflo_copyprog_lookup(&prog,
+		    t->schema, t->name, NULL)) {
 			free_table(t);
 			continue;
 		}
 		t->chunk_pages = chunk_pages;
 		d = have_lsn ? pgflo_copyprog_find(&prog, t->schema,
 		    t->name) : NULL;
+		if (d != NULL && again) {
+			t->reset = 1;	/* the store forgets it first */
+			d = NULL;
+		}
 		/* Chunks of the same pages of a table with a key: resume. */
 		if (d != NULL && t->keyed && d->nranges > 0 &&
 		    d->filenode == t->filenode) {
@@ -917,14 +988,28 @@ plan_resume(pgflo_lsn snap)
 	ntables = n;
 }
 
+/* Whether the store shows no table of this run's resets. */
+static int
+reset_shown(const struct pgflo_copyprog *cp)
+{
+	size_t i;
+
+	for (i = 0; i < ntables; i++)
+		if (tables[i].reset && pgflo_copyprog_find(cp,
+		    tables[i].schema, tables[i].name) != NULL)
+			return 0;
+	return 1;
+}
+
 /*
  * The copy is written; the store shows it durable once the durable stage
  * committed the done record and pgflo-checkpoint stored it.  Exiting
  * only then lets pgflo-capture, started next, read from the store where
- * each table's stream begins.
+ * each table's stream begins.  With resets, waits instead until the
+ * store has forgotten the tables that this run copies again.
  */
 static void
-wait_durable(void)
+wait_durable(int resets)
 {
 	struct pgflo_copyprog cp;
 	pgflo_lsn want;
@@ -936,8 +1021,11 @@ wait_durable(void)
 		if (pgflo_copyprog_read(store, &cp, errbuf,
 		    sizeof(errbuf)) == -1)
 			pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
-		r = cp.slot != NULL && strcmp(cp.slot, slot) == 0 && cp.done &&
-		    cp.lsn == want;
+		if (resets)
+			r = reset_shown(&cp);
+		else
+			r = cp.slot != NULL && strcmp(cp.slot, slot) == 0 &&
+			    cp.done && cp.lsn == want;
 		pgflo_copyprog_free(&cp);
 		if (r)
 			return;
@@ -957,13 +1045,38 @@ wait_durable(void)
 			probed = pgflo_now_ms();
 		}
 		if (!said && pgflo_now_ms() - t0 > 10000) {
-			pgflo_warnx("copy written; waiting for %s to record it "
-			    "durable (is pgflo-checkpoint --save %s at the end "
-			    "of the pipeline?)", cpurl, cpurl);
+			pgflo_warnx("%s%s%s (is pgflo-checkpoint --save %s at "
+			    "the end of the pipeline?)", resets ? "waiting for "
+			    : "copy written; waiting for ", cpurl, resets ?
+			    " to forget the tables copied again" :
+			    " to record it durable", cpurl);
 			said = 1;
 		}
 		usleep(100 * 1000);
 	}
+}
+
+/*
+ * Tables that the store lists but this run copies again whole: their
+ * entries go first, and only once the store shows that may anything
+ * change them downstream (a truncate, rows), or a kill would leave the
+ * store claiming a table half copied.
+ */
+static void
+reset_tables(void)
+{
+	struct pgflo_buf b = { 0 };
+	size_t i;
+
+	for (i = 0; i < ntables; i++)
+		if (tables[i].reset)
+			marker(&b, &tables[i], "reset", 0);
+	if (b.len > 0) {
+		if (out_write(&b) == -1 || out_flush(0) == -1)
+			pgflo_err(PGFLO_EXIT_FAIL, "write error");
+		wait_durable(1);
+	}
+	pgflo_buf_free(&b);
 }
 
 /* The store says the copy is complete: release what was opened. */
@@ -972,6 +1085,7 @@ finish_early(PGconn *cat, struct pgflo_tables *tl)
 {
 	PQfinish(cat);
 	pgflo_tables_free(tl);
+	pgflo_tables_free(&held);
 	pgflo_copyprog_free(&prog);
 	pgflo_store_close(store);
 	if (pgflo_out_close() == -1)
@@ -1193,7 +1307,15 @@ main(int argc, char *argv[])
 			pgflo_errx(PGFLO_EXIT_USAGE, "slot \"%s\" already "
 			    "exists (resume with the --checkpoint of its "
 			    "pipeline, or copy again with --reuse-slot)", slot);
-		if (exists && prog.done && !reuse_slot) {
+		if (exists)
+			load_held(cat);
+		/* The publication must exist before the slot's start. */
+		if ((r = pgflo_pub_sync(cat, pubname, &tl, pubflags, NULL,
+		    errbuf, sizeof(errbuf))) < 0)
+			pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_FAIL,
+			    "%s", errbuf);
+		if (exists && prog.done && !reuse_slot &&
+		    !copy_needed(cat, &tl)) {
 			/* Run again after the copy: nothing to do. */
 			if (progress)
 				pgflo_warnx("slot \"%s\": the copy is complete "
@@ -1201,13 +1323,6 @@ main(int argc, char *argv[])
 			finish_early(cat, &tl);
 			return 0;
 		}
-		if (reuse_slot)
-			pgflo_copyprog_free(&prog);
-		/* The publication must exist before the slot's start. */
-		if ((r = pgflo_pub_sync(cat, pubname, &tl, pubflags, NULL,
-		    errbuf, sizeof(errbuf))) < 0)
-			pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_FAIL,
-			    "%s", errbuf);
 		repl = connect_or_die(1);
 		rerun = exists;
 		if (!exists) {
@@ -1265,9 +1380,13 @@ main(int argc, char *argv[])
 		plan_columns(cat, tc, &tables[i]);
 	plan_resume(snap);
 	plan_chunks();
+	if (store != NULL && have_lsn)
+		reset_tables();
 
 	/* Workers: signals stay with the main thread. */
 	nworkers = jobs < (long)nchunks ? jobs : (long)nchunks;
+	if (pgflo_stopping())
+		nworkers = 0;
 	workers = pgflo_xmalloc(sizeof(*workers) * (size_t)(nworkers + 1));
 	memset(workers, 0, sizeof(*workers) * (size_t)(nworkers + 1));
 	for (w = 0; w < nworkers; w++) {
@@ -1356,7 +1475,7 @@ main(int argc, char *argv[])
 	if (failed)
 		pgflo_errx(failed, "%s", failmsg);
 	if (store != NULL && !pgflo_stopping() && have_lsn)
-		wait_durable();
+		wait_durable(0);
 	if ((sig = pgflo_stop_signal) != 0) {
 		size_t left = 0;
 
@@ -1377,6 +1496,7 @@ main(int argc, char *argv[])
 		pgflo_errx(PGFLO_EXIT_FAIL, "write error");
 	pgflo_typecache_free(tc);
 	pgflo_tables_free(&tl);
+	pgflo_tables_free(&held);
 	for (i = 0; i < ntables; i++)
 		free_table(&tables[i]);
 	free(tables);

@@ -2036,20 +2036,12 @@ notype:
 	return -1;
 }
 
-/*
- * An update that moves a row to another key.  The new key exists only
- * when the target is ahead of the stream (a table copied again and
- * replayed from the slot's start, pgflo-copy(1)).  If the old row is
- * there too, the newer row goes and the update recreates it; if not,
- * the newer row stays and the update finds nothing.  Either way the
- * changes that follow bring the row up to date.
- */
+/* An update, by key, that gives the row another key. */
 static int
-clear_new_key(struct table *t, const struct rec *r, long idx)
+key_moves(const struct table *t, const struct rec *r)
 {
 	const struct col *o, *c;
-	const char *type;
-	int i, pass, moved = 0, n = 0;
+	int i, moved = 0;
 
 	if (!t->keymode || !r->has_old)
 		return 0;
@@ -2061,7 +2053,28 @@ clear_new_key(struct table *t, const struct rec *r, long idx)
 		if (o->v.n != c->v.n || memcmp(o->v.p, c->v.p, c->v.n) != 0)
 			moved = 1;
 	}
-	if (!moved)
+	return moved;
+}
+
+/*
+ * An update that moves a row to another key.  The new key exists only
+ * when the target is ahead of the stream (a table copied again and
+ * replayed from the slot's start, pgflo-copy(1)).  A whole new row (no
+ * column left out as unchanged) replaces whatever the target holds at
+ * either key: the old row is deleted and the new one upserted, so that
+ * both keys end as the source had them after the update.  Without the
+ * unchanged values that cannot be done: if the old row is there, the
+ * newer row goes and the update recreates it; if not, the newer row
+ * stays and the update finds nothing.
+ */
+static int
+clear_new_key(struct table *t, const struct rec *r, long idx)
+{
+	const struct col *c;
+	const char *type;
+	int i, pass, n = 0;
+
+	if (!key_moves(t, r))
 		return 0;
 	vals_reset();
 	pgflo_buf_reset(&sqlb);
@@ -2104,16 +2117,20 @@ do_update_delete(struct table *t, const struct rec *r, long idx)
 {
 	struct stmt *s;
 	const char *type;
-	int i, param = 1, n = 0;
+	int i, param = 1, n = 0, whole;
 
 	if (!t->keymode && r->nkey == 0 && !r->has_old)
 		return warn_noid(t, r);
 	flush_run();
-	if (r->op == PGFLO_OP_UPDATE && clear_new_key(t, r, idx) == -1)
+	/* A whole row to another key: delete the old, upsert the new. */
+	whole = r->op == PGFLO_OP_UPDATE && r->nnew == r->ntypes &&
+	    key_moves(t, r);
+	if (r->op == PGFLO_OP_UPDATE && !whole &&
+	    clear_new_key(t, r, idx) == -1)
 		return -1;
 	vals_reset();
 	pgflo_buf_reset(&sqlb);
-	if (r->op == PGFLO_OP_UPDATE) {
+	if (r->op == PGFLO_OP_UPDATE && !whole) {
 		if (r->nnew == 0)
 			return 0;
 		pgflo_buf_puts(&sqlb, "UPDATE ");
@@ -2144,7 +2161,7 @@ do_update_delete(struct table *t, const struct rec *r, long idx)
 	s = prepare(n, idx);
 	exec_stmt(s, 0, idx, 1);
 	vals_reset();
-	return 0;
+	return whole ? do_insert(t, r, idx) : 0;
 }
 
 /* Rewrites schema names in a DDL statement: a best effort, see the man page. */
