@@ -308,36 +308,6 @@ pgflo_reader_next(struct pgflo_reader *r)
 	return pgflo_reader_next_timeout(r, -1);
 }
 
-json_t *
-pgflo_reader_record(struct pgflo_reader *r)
-{
-	json_error_t jerr;
-	json_t *rec, *op;
-
-	rec = json_loadb(r->line, r->len, 0, &jerr);
-	if (rec == NULL) {
-		snprintf(r->errmsg, sizeof(r->errmsg),
-		    "%s:%lu: invalid JSON: %s (column %d)", r->name, r->lineno,
-		    jerr.text, jerr.column);
-		return NULL;
-	}
-	if (!json_is_object(rec)) {
-		snprintf(r->errmsg, sizeof(r->errmsg),
-		    "%s:%lu: record is not a JSON object", r->name, r->lineno);
-		goto fail;
-	}
-	op = json_object_get(rec, "op");
-	if (!json_is_string(op)) {
-		snprintf(r->errmsg, sizeof(r->errmsg),
-		    "%s:%lu: record has no \"op\" string", r->name, r->lineno);
-		goto fail;
-	}
-	return rec;
-fail:
-	json_decref(rec);
-	return NULL;
-}
-
 int
 pgflo_reader_reject(struct pgflo_reader *r, const char *fmt, ...)
 {

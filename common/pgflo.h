@@ -233,11 +233,6 @@ int	pgflo_reader_next(struct pgflo_reader *r);
 /* As above, but returns 2 when no whole line came within timeout_ms. */
 int	pgflo_reader_next_timeout(struct pgflo_reader *r, int timeout_ms);
 /*
- * Parses the current line as a record object with a string "op".
- * Returns a new reference, or NULL with errmsg "<stdin>:N: why".
- */
-json_t	*pgflo_reader_record(struct pgflo_reader *r);
-/*
  * A record could not be used: with a dead-letter file, writes the line
  * there verbatim, warns with why and returns 0 (go on); without one,
  * returns -1 (the caller fails with r->errmsg).
