@@ -1165,10 +1165,15 @@ check_role(void)
 	if (res == NULL)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
 	/* Configuration, not bad data: retrying will not help (exit 2). */
-	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-		pgflo_errx(PGFLO_EXIT_USAGE, "role \"%s\" may not use "
-		    "replication: it needs the REPLICATION attribute",
+	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		char role[256];
+
+		snprintf(role, sizeof(role), "%s",
 		    PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?");
+		PQclear(res);	/* freed before exit: no leak report */
+		pgflo_errx(PGFLO_EXIT_USAGE, "role \"%s\" may not use "
+		    "replication: it needs the REPLICATION attribute", role);
+	}
 	PQclear(res);
 }
 

@@ -240,11 +240,13 @@ query(PGconn *conn, const char *sql, int nparams, const char *const *params,
 	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
 	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		if (PQstatus(conn) != CONNECTION_OK)
-			pgflo_errx(PGFLO_EXIT_UNAVAIL, "%s: %s", what,
-			    pgflo_pg_errmsg(conn));
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s: %s", what,
-		    pgflo_pg_resmsg(res));
+		int lost = PQstatus(conn) != CONNECTION_OK;
+
+		snprintf(errbuf, sizeof(errbuf), "%s", lost ?
+		    pgflo_pg_errmsg(conn) : pgflo_pg_resmsg(res));
+		PQclear(res);	/* freed before exit: no leak report */
+		pgflo_errx(lost ? PGFLO_EXIT_UNAVAIL : PGFLO_EXIT_FAIL,
+		    "%s: %s", what, errbuf);
 	}
 	return res;
 }
