@@ -112,6 +112,17 @@ pgflo_usage_exit(const char *synopsis)
 }
 
 void
+pgflo_usage_error(const char *synopsis, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(-1, fmt, ap);
+	va_end(ap);
+	pgflo_usage_exit(synopsis);
+}
+
+void
 pgflo_std_options(int argc, char *argv[], void (*help)(void))
 {
 	if (argc < 2)

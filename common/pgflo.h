@@ -22,11 +22,23 @@
 #define PGFLO_VERSION "0.0.0"
 #endif
 
-/* Exit status, STYLE.md 6.1. */
+/*
+ * Exit status, STYLE.md 6.1.  The rule every tool keeps, by what a
+ * rerun of the same command would do:
+ *   1  it fails again on the same data: a bad record, a rejected
+ *      statement, a write error.  Fix the data or the target.
+ *   2  it fails again whatever the data: the command line, a rules or
+ *      config file, a refused login, missing privileges or replica
+ *      identity.  Fix the command or the role.
+ *   3  it may succeed later: the server is unreachable or the
+ *      connection was lost (and --no-loop forbids waiting).
+ * A stop by SIGINT/SIGTERM after draining is 0; a reader gone is 141.
+ * Only main() and the pgflo_err*() family exit; common/ returns -1.
+ */
 #define PGFLO_EXIT_OK		0
-#define PGFLO_EXIT_FAIL		1	/* runtime or data failure */
-#define PGFLO_EXIT_USAGE	2	/* bad command line or config */
-#define PGFLO_EXIT_UNAVAIL	3	/* cannot connect, connection lost */
+#define PGFLO_EXIT_FAIL		1	/* the data or the target refused */
+#define PGFLO_EXIT_USAGE	2	/* the command, config or role */
+#define PGFLO_EXIT_UNAVAIL	3	/* unreachable or connection lost */
 
 #if defined(__GNUC__)
 #define PGFLO_PRINTF(f, a)	__attribute__((format(printf, f, a)))
@@ -49,6 +61,13 @@ void	pgflo_vwarnx(const char *fmt, va_list ap) PGFLO_PRINTF(1, 0);
 void	pgflo_print_version(void);
 /* The usage error tail: "Try 'pgflo-xxx --help' ...", exit 2. */
 void	pgflo_usage_exit(const char *synopsis) PGFLO_NORETURN;
+/*
+ * The one path for a usage error: "pgflo-xxx: what (context)", the
+ * synopsis and the --help hint on stderr, exit 2.  A missing option is
+ * worded "-X is required" (or "-X is required (or --alt)").
+ */
+void	pgflo_usage_error(const char *synopsis, const char *fmt, ...)
+	    PGFLO_PRINTF(2, 3) PGFLO_NORETURN;
 /*
  * PostgreSQL's rule: -h/--help or -V/--version as the first argument is
  * answered before anything else is parsed; exits 0 if it was one.
