@@ -306,6 +306,8 @@ pgflo_recspan_parse(struct pgflo_recspan *r, const char *line, size_t len,
 	pgflo_buf_reset(&r->arena);
 	pgflo_buf_grow(&r->arena, 2 * len + 256);
 	r->op = PGFLO_OP_UNKNOWN;
+	r->line = line;
+	r->linelen = len;
 	r->schema = r->table = r->statement = r->tag = NULL;
 	memset(&r->pos, 0, sizeof(r->pos));
 	r->has_lsn = r->has_seq = r->snapshot = r->cascade = r->restart = 0;

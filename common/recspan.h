@@ -27,6 +27,8 @@ struct pgflo_reccol {
 
 struct pgflo_recspan {
 	enum pgflo_op op;
+	const char *line;		/* the raw line parsed, borrowed */
+	size_t	 linelen;
 	char	*schema, *table;	/* decoded; NULL when missing */
 	struct pgflo_pos pos;
 	int	 has_lsn, has_seq;	/* a commit_lsn, a stream_seq */
