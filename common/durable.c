@@ -224,6 +224,8 @@ committed(struct pgflo_durable *d)
 			pgflo_err(PGFLO_EXIT_FAIL, "write error");
 	lines_reset(&d->echoes);
 	if (d->bdirty) {
+		if (d->ops->amend != NULL)
+			d->ops->amend(d->sink, &d->bpos);
 		d->applied = d->bpos;
 		print_position(d, &d->applied);
 	}
@@ -529,6 +531,7 @@ static void
 reconnect(struct pgflo_durable *d, const char *msg)
 {
 	struct pgflo_backoff b;
+	long since = pgflo_now_ms();
 	int st;
 
 	if (d->overflow)
@@ -557,6 +560,11 @@ reconnect(struct pgflo_durable *d, const char *msg)
 			    d->errbuf);
 		pgflo_out_check_reader();
 		d->ops->close(d->sink);
+		if (d->cf.max_outage_ms > 0 &&
+		    pgflo_now_ms() - since >= d->cf.max_outage_ms)
+			die(PGFLO_EXIT_UNAVAIL, "connection lost: %s (not back "
+			    "within %ld s)", d->errbuf,
+			    d->cf.max_outage_ms / 1000);
 		pgflo_warnx("reconnecting: %s", d->errbuf);
 	}
 	pgflo_warnx("reconnected");

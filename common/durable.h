@@ -103,6 +103,11 @@ struct pgflo_durable_ops {
 	int	(*commit_soon)(void *sink);
 	/* Optional: why record r cannot be made durable, or NULL. */
 	const char *(*check)(void *sink, struct pgflo_recspan *r);
+	/*
+	 * Optional: after a commit, adds to pos what only the sink knows
+	 * of the position reached (publish: the stream sequence).
+	 */
+	void	(*amend)(void *sink, struct pgflo_pos *pos);
 };
 
 struct pgflo_durable_config {
@@ -111,6 +116,7 @@ struct pgflo_durable_config {
 	long	 batch_ms;	/* or this long after the batch began */
 	int	 verbose;	/* report batches on stderr */
 	int	 noloop;	/* a lost connection ends the run, exit 3 */
+	long	 max_outage_ms;	/* >0: exit 3 when not back within this */
 	struct pgflo_deadletter *dl;	/* failing transactions go here */
 };
 
