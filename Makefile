@@ -26,17 +26,22 @@ override LDFLAGS += $(if $(SANITIZE),$(SAN))
 TOOLS = $(patsubst tools/%.c,%,$(wildcard tools/pgflo-*.c))
 BINS = $(TOOLS:%=bin/%)
 COMMON_OBJS = $(patsubst %.c,%.o,$(wildcard common/*.c))
+# Helpers of the tests, built with the tools, never installed.
+TESTBINS = tests/nats-dump
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)
 
-all: $(BINS)
+all: $(BINS) $(TESTBINS)
 
 common/libpgflo.a: $(COMMON_OBJS)
 	$(AR) rcs $@ $^
 
 bin/%: tools/%.o common/libpgflo.a
 	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests/nats-dump: tests/nats-dump.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
@@ -80,8 +85,9 @@ uninstall:
 		$(MAN7:man/%=$(DESTDIR)$(MANDIR)/man7/%)
 
 clean:
-	rm -rf bin common/*.o common/*.d common/*.a tools/*.o tools/*.d
+	rm -rf bin common/*.o common/*.d common/*.a tools/*.o tools/*.d \
+		tests/*.o tests/*.d $(TESTBINS)
 
 .PHONY: all deps check bench demo fuzz lint install uninstall clean
 .SECONDARY:
--include $(wildcard tools/*.d common/*.d)
+-include $(wildcard tools/*.d common/*.d tests/*.d)

@@ -108,8 +108,7 @@ disconnected_cb(natsConnection *nc, void *closure)
 {
 	const struct pgflo_natsconn_config *cf = closure;
 
-	(void)nc;
-	cf->lost(cf->arg, 0);
+	cf->lost(cf->arg, nc, 0);
 }
 
 static void
@@ -117,8 +116,7 @@ closed_cb(natsConnection *nc, void *closure)
 {
 	const struct pgflo_natsconn_config *cf = closure;
 
-	(void)nc;
-	cf->lost(cf->arg, 1);
+	cf->lost(cf->arg, nc, 1);
 }
 
 /* Credentials and TLS from the environment (natsconn.h). */
@@ -205,11 +203,12 @@ pgflo_natsconn_open(struct pgflo_natsconn *c,
 	c->timeout_ms = cf->timeout_ms > 0 ? cf->timeout_ms :
 	    DEFAULT_TIMEOUT_MS;
 	c->shown = pgflo_natsconn_redact(url);
-	if (!atexit_done) {
+	s = natsOptions_Create(&o);
+	/* After nats_Open()'s own atexit handler, so that it runs first. */
+	if (s == NATS_OK && !atexit_done) {
 		atexit_done = 1;
 		atexit(lib_close);
 	}
-	s = natsOptions_Create(&o);
 	if (s == NATS_OK && (s = set_options(o, cf, url,
 	    c->timeout_ms)) != NATS_OK) {
 		snprintf(errbuf, errlen, "NATS settings: %s",

@@ -1,0 +1,1001 @@
+/*
+ * pgflo-publish - publish change records into a NATS JetStream stream,
+ * each exactly once, in order.
+ *
+ * publish is the only writer of its stream.  Every message carries
+ * Nats-Expected-Last-Sequence, the stream sequence of the message before
+ * it, so the server stores a message only right after its predecessor:
+ * what the stream holds is always a prefix of what was sent, in order.
+ * At start and after any failure the stream's last message says how far
+ * that prefix goes (its Pgflo-Position header); the durable stage
+ * (common/durable.c) skips the input at or before it and sends the rest
+ * again from its retained batch.  A message id alone does not give this
+ * (../shared/NATS.md): it is only a second guard here (--msg-id).
+ *
+ * Messages are the record lines unchanged.  A transaction's begin and
+ * commit records ride as headers on its first and last message, so a
+ * one-row transaction is one message, not three; a record larger than
+ * the server takes is sent in parts.  The layout is natsmsg.h's.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "pgflo.h"
+#include "durable.h"
+#include "natsconn.h"
+#include "natsmsg.h"
+
+#define SYNOPSIS \
+	"pgflo-publish [-v] [-b rows] [-m ms] [-s url] [--create] " \
+	"[--replicas n]\n" \
+	"                     [--subject-prefix p] [--max-bytes n] " \
+	"[--max-outage secs]\n" \
+	"                     [--duplicate-window time] [--msg-id] " \
+	"--stream name"
+
+#define WINDOW_MSGS	4096		/* unacknowledged messages */
+#define WINDOW_BYTES	((size_t)8 << 20)	/* and their bytes */
+#define BATCH_BYTES	((size_t)8 << 20)	/* commit soon after */
+#define PUB_WAIT_MS	10000		/* for each acknowledgement */
+#define HDR_ROOM	1024		/* our headers but begin/commit */
+#define MARKER_MAX	2048		/* a begin/commit line in a header */
+#define ERR_WRONG_LAST	10071		/* JSStreamWrongLastSequenceErr */
+
+enum {
+	OPT_CREATE = 256, OPT_DUPWIN, OPT_MAXBYTES, OPT_MAXOUTAGE, OPT_MSGID,
+	OPT_PREFIX, OPT_REPLICAS, OPT_STREAM
+};
+
+static const struct option longopts[] = {
+	{ "batch-ms",		required_argument, NULL, 'm' },
+	{ "batch-rows",		required_argument, NULL, 'b' },
+	{ "create",		no_argument,	   NULL, OPT_CREATE },
+	{ "duplicate-window",	required_argument, NULL, OPT_DUPWIN },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ "max-bytes",		required_argument, NULL, OPT_MAXBYTES },
+	{ "max-outage",		required_argument, NULL, OPT_MAXOUTAGE },
+	{ "msg-id",		no_argument,	   NULL, OPT_MSGID },
+	{ "replicas",		required_argument, NULL, OPT_REPLICAS },
+	{ "server",		required_argument, NULL, 's' },
+	{ "stream",		required_argument, NULL, OPT_STREAM },
+	{ "subject-prefix",	required_argument, NULL, OPT_PREFIX },
+	{ "verbose",		no_argument,	   NULL, 'v' },
+	{ "version",		no_argument,	   NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* The command line. */
+static const char *stream, *server, *prefix = "pgflo";
+static int create, msgid, vflag;
+static long replicas = 1, dupwin_ms = 120000;
+static size_t max_bytes;
+static struct pgflo_durable_config dc = {
+	.batch_rows = 10000, .batch_ms = 100
+};
+
+/* A record waiting for the next one: its commit may ride on it. */
+struct held {
+	int	 on;
+	struct pgflo_buf line, subject;
+	struct pgflo_pos pos;	/* its own */
+	int	 has_pos;
+};
+
+/* The sink.  mu guards what the ack handler and the lost callback touch. */
+static struct pub {
+	struct pgflo_natsconn conn;
+	struct pgflo_natsconn_config ncf;
+	int	 checked;		/* the stream was looked at */
+	size_t	 maxpayload;
+	struct pgflo_buf subj, hdr;	/* scratch */
+	struct pgflo_buf begin;		/* a begin record not yet sent */
+	int	 have_begin;
+	struct held held;
+	struct pgflo_pos covered;	/* of everything sent */
+	size_t	 batch_bytes;
+	int	 resync;		/* sent, then rolled back */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	natsConnection *cur_nc;		/* the callbacks' own */
+	jsCtx	*cur_js;
+	uint64_t sent;			/* the last sequence sent */
+	uint64_t acked;			/* the last acknowledged */
+	size_t	 inflight;		/* bytes sent, not acknowledged */
+	int	 failed, full;
+	char	 why[600];
+} pub = {
+	.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER
+};
+
+static void
+help(void)
+{
+	printf(
+"pgflo-publish publishes change records (stdin) into a NATS JetStream\n"
+"stream, each exactly once and in order, and prints a position record once\n"
+"the stream acknowledged everything up to it.\n"
+"\n"
+"Usage:\n"
+"  pgflo-publish [OPTION]... --stream NAME < records\n"
+"\n"
+"Options:\n"
+"      --stream=NAME       the stream (A-Z a-z 0-9 _ -)\n"
+"  -s, --server=URL        NATS server (default $PGFLO_NATS_URL, else\n"
+"                          nats://127.0.0.1:4222); no credentials here\n"
+"      --create            create the stream when missing (file storage,\n"
+"                          no max age, discard new)\n"
+"      --replicas=N        replicas of a created stream (default 1)\n"
+"      --max-bytes=N       size limit of a created stream (\"10G\")\n"
+"      --duplicate-window=TIME  of a created stream (default 2m)\n"
+"      --subject-prefix=P  subjects are P.NAME.SCHEMA.TABLE (default pgflo)\n"
+"      --msg-id            also send Nats-Msg-Id (deduplication)\n"
+"      --max-outage=SECS   exit 3 when the server is gone this long\n"
+"                          (default: wait for ever)\n"
+"  -b, --batch-rows=N      report after N changes at most (default 10000)\n"
+"  -m, --batch-ms=MS       report after MS ms at most (default 100)\n"
+"  -v, --verbose           report batches on stderr\n"
+"  -V, --version           print the version and exit\n"
+"  -h, --help              print this help and exit\n"
+"\n"
+"Environment: PGFLO_NATS_URL, PGFLO_NATS_CREDS, PGFLO_NATS_NKEY,\n"
+"PGFLO_NATS_NKEY_PUB, PGFLO_NATS_USER, PGFLO_NATS_PASSWORD, PGFLO_NATS_TOKEN,\n"
+"PGFLO_NATS_CA, PGFLO_NATS_CERT, PGFLO_NATS_KEY, PGFLO_BATCH_ROWS,\n"
+"PGFLO_BATCH_MS, PGFLO_FLUSH, PGFLO_MAX_RECORD.\n"
+"Exit status: 0 ok or stopped, 1 bad record, 2 usage, stream missing or\n"
+"refused login, 3 server unavailable or stream full, 141 reader gone.\n");
+}
+
+/* ---- the connection's callbacks (nats.c's threads) ---- */
+
+/* Records the first failure; mu held. */
+static void
+set_failed(const char *fmt, ...) PGFLO_PRINTF(1, 2);
+static void
+set_failed(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!pub.failed) {
+		va_start(ap, fmt);
+		vsnprintf(pub.why, sizeof(pub.why), fmt, ap);
+		va_end(ap);
+	}
+	pub.failed = 1;
+	pthread_cond_broadcast(&pub.cv);
+}
+
+static void
+lost_cb(void *arg, natsConnection *nc, int closed)
+{
+	(void)arg;
+	pthread_mutex_lock(&pub.mu);
+	if (nc == pub.cur_nc)
+		set_failed("connection to NATS server %s %s", pub.conn.shown,
+		    closed ? "closed" : "lost");
+	pthread_mutex_unlock(&pub.mu);
+}
+
+/* A message nobody else can store: the stream is full (Discard=New). */
+static int
+full_error(const char *text)
+{
+	return text != NULL && (strstr(text, "maximum bytes") != NULL ||
+	    strstr(text, "maximum messages") != NULL ||
+	    strstr(text, "resource limits") != NULL);
+}
+
+static void
+ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pub.mu);
+	if (js == pub.cur_js) {
+		size_t n = (size_t)natsMsg_GetDataLength(msg);
+
+		pub.inflight = pub.inflight > n ? pub.inflight - n : 0;
+		if (pa != NULL && pa->Sequence > pub.acked)
+			pub.acked = pa->Sequence;
+		if (pae != NULL) {
+			if (full_error(pae->ErrText))
+				pub.full = 1;
+			set_failed("stream %s: %s%s%s", stream,
+			    pae->ErrText != NULL ? pae->ErrText :
+			    natsStatus_GetText(pae->Err),
+			    pae->ErrCode == ERR_WRONG_LAST ? " (another "
+			    "writer, or a message lost in a reconnect)" : "",
+			    pae->Err == NATS_TIMEOUT ? " (no acknowledgement)" :
+			    "");
+		}
+		pthread_cond_broadcast(&pub.cv);
+	}
+	pthread_mutex_unlock(&pub.mu);
+	natsMsg_Destroy(msg);
+}
+
+/* Waits on cv for at most ms; mu held. */
+static void
+wait_ms(long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_cond_timedwait(&pub.cv, &pub.mu, &ts);
+}
+
+/* ---- sending ---- */
+
+static void
+pos_text(char *b, size_t n, const struct pgflo_pos *p)
+{
+	char lsn[PGFLO_LSN_BUFSZ];
+
+	snprintf(b, n, "%s:%llu", pgflo_lsn_format(p->commit_lsn, lsn),
+	    (unsigned long long)p->ordinal);
+}
+
+static natsStatus
+set_headers(natsMsg *m, const struct pgflo_pos *covered,
+    const struct pgflo_pos *own, const char *begin, const char *commit,
+    int part, int nparts, uint64_t expect)
+{
+	char b[128], id[512];
+	natsStatus s;
+
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)expect);
+	s = natsMsgHeader_Set(m, "Nats-Expected-Last-Sequence", b);
+	pos_text(b, sizeof(b), covered);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, PGFLO_HDR_POSITION, b);
+	if (s == NATS_OK && nparts > 1) {
+		snprintf(b, sizeof(b), "%d/%d", part, nparts);
+		s = natsMsgHeader_Set(m, PGFLO_HDR_PART, b);
+	}
+	if (s == NATS_OK && msgid && own != NULL) {
+		pos_text(b, sizeof(b), own);
+		snprintf(id, sizeof(id), "%.255s:%s:%d", stream, b, part);
+		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+	}
+	if (s == NATS_OK && begin != NULL)
+		s = natsMsgHeader_Set(m, PGFLO_HDR_BEGIN, begin);
+	if (s == NATS_OK && commit != NULL)
+		s = natsMsgHeader_Set(m, PGFLO_HDR_COMMIT, commit);
+	return s;
+}
+
+/* Room in the window, or a failure: 0, or -1. */
+static int
+wait_window(size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&pub.mu);
+	while (!pub.failed && pub.sent > pub.acked &&
+	    (pub.sent - pub.acked >= WINDOW_MSGS ||
+	    pub.inflight + len > WINDOW_BYTES))
+		wait_ms(100);
+	r = pub.failed ? -1 : 0;
+	pthread_mutex_unlock(&pub.mu);
+	return r;
+}
+
+/*
+ * One message, expecting the last one sent before it.  covered: the
+ * position the stream reaches with it; own: the record's, for the id.
+ */
+static int
+send_one(const char *subj, const char *data, size_t len,
+    const struct pgflo_pos *covered, const struct pgflo_pos *own,
+    const char *begin, const char *commit, int part, int nparts)
+{
+	jsPubOptions po;
+	natsMsg *m = NULL;
+	natsStatus s;
+
+	if (wait_window(len) == -1)
+		return -1;
+	s = natsMsg_Create(&m, subj, NULL, data, (int)len);
+	if (s == NATS_OK)
+		s = set_headers(m, covered, own, begin, commit, part, nparts,
+		    pub.sent);
+	jsPubOptions_Init(&po);
+	po.MaxWait = PUB_WAIT_MS;
+	pthread_mutex_lock(&pub.mu);
+	pub.inflight += len;
+	pthread_mutex_unlock(&pub.mu);
+	if (s == NATS_OK)
+		s = js_PublishMsgAsync(pub.conn.js, &m, &po);
+	natsMsg_Destroy(m);	/* NULL once the library took it */
+	pthread_mutex_lock(&pub.mu);
+	if (s == NATS_OK)
+		pub.sent++;
+	else
+		set_failed("could not publish to %s: %s", subj,
+		    pgflo_natsconn_why(s));
+	pthread_mutex_unlock(&pub.mu);
+	pub.batch_bytes += len;
+	return s == NATS_OK ? 0 : -1;
+}
+
+/*
+ * A record's line, in parts when it is larger than the server takes
+ * (each part but the last covers only what came before it).
+ */
+static int
+send_record(const char *subj, const char *line, size_t len,
+    const struct pgflo_pos *own, const char *begin, const char *commit)
+{
+	size_t extra = HDR_ROOM + (begin != NULL ? strlen(begin) : 0) +
+	    (commit != NULL ? strlen(commit) : 0);
+	size_t partlen = pub.maxpayload - HDR_ROOM - 2 * MARKER_MAX;
+	struct pgflo_pos before = pub.covered;
+	int i, n;
+
+	if (own != NULL)
+		pub.covered = *own;
+	if (len + extra <= pub.maxpayload)
+		return send_one(subj, line, len, &pub.covered, own, begin,
+		    commit, 1, 1);
+	n = (int)((len + partlen - 1) / partlen);
+	for (i = 1; i <= n; i++) {
+		size_t off = (size_t)(i - 1) * partlen;
+		size_t k = i < n ? partlen : len - off;
+
+		if (send_one(subj, line + off, k, i < n ? &before :
+		    &pub.covered, own, i == 1 ? begin : NULL, i == n ?
+		    commit : NULL, i, n) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* P.STREAM.SCHEMA.TABLE, or P.STREAM.$what. */
+static const char *
+subject(const struct pgflo_recspan *r, const char *what)
+{
+	pgflo_buf_reset(&pub.subj);
+	pgflo_buf_printf(&pub.subj, "%s.%s.", prefix, stream);
+	if (what != NULL || r->schema == NULL || r->table == NULL) {
+		pgflo_buf_printf(&pub.subj, "$%s", what != NULL ? what : "ddl");
+		return pgflo_buf_cstr(&pub.subj);
+	}
+	pgflo_nats_token_encode(&pub.subj, r->schema, strlen(r->schema));
+	pgflo_buf_putc(&pub.subj, '.');
+	pgflo_nats_token_encode(&pub.subj, r->table, strlen(r->table));
+	return pgflo_buf_cstr(&pub.subj);
+}
+
+/* A begin or commit line fits in a header: not too long, no CR. */
+static int
+marker_ok(const char *line, size_t len)
+{
+	return len <= MARKER_MAX && memchr(line, '\r', len) == NULL;
+}
+
+/* The begin record held, on its own ($txn). */
+static int
+flush_begin(void)
+{
+	struct pgflo_pos p = { 0 };
+
+	if (!pub.have_begin)
+		return 0;
+	pub.have_begin = 0;
+	if (pgflo_pos_parse(pgflo_buf_cstr(&pub.begin), &p) == -1)
+		p = pub.covered;
+	pgflo_buf_reset(&pub.subj);
+	pgflo_buf_printf(&pub.subj, "%s.%s.$txn", prefix, stream);
+	return send_record(pgflo_buf_cstr(&pub.subj), pub.begin.data,
+	    pub.begin.len, &p, NULL, NULL);
+}
+
+/* The record held, with the commit line (may be NULL) on it. */
+static int
+flush_held(const char *commit, const struct pgflo_pos *cpos)
+{
+	struct held *h = &pub.held;
+	const char *begin = NULL;
+	int r;
+
+	if (!h->on)
+		return 0;
+	h->on = 0;
+	if (pub.have_begin && marker_ok(pub.begin.data, pub.begin.len))
+		begin = pgflo_buf_cstr(&pub.begin);
+	else if (flush_begin() == -1)
+		return -1;
+	pub.have_begin = 0;
+	if (commit != NULL) {
+		/* The message reaches the commit: its position. */
+		r = send_record(pgflo_buf_cstr(&h->subject), h->line.data,
+		    h->line.len, cpos, begin, commit);
+		return r;
+	}
+	return send_record(pgflo_buf_cstr(&h->subject), h->line.data,
+	    h->line.len, h->has_pos ? &h->pos : NULL, begin, NULL);
+}
+
+static void
+hold(const struct pgflo_recspan *r, const char *subj)
+{
+	struct held *h = &pub.held;
+
+	pgflo_buf_reset(&h->line);
+	pgflo_buf_putn(&h->line, r->line, r->linelen);
+	pgflo_buf_reset(&h->subject);
+	pgflo_buf_puts(&h->subject, subj);
+	h->pos = r->pos;
+	h->has_pos = r->has_lsn;
+	h->on = 1;
+}
+
+/* ---- the durable stage's ops ---- */
+
+static int
+pub_connect(void *sink, char *errbuf, size_t errlen)
+{
+	jsOptions jo;
+	int st;
+
+	(void)sink;
+	jsOptions_Init(&jo);
+	jo.PublishAsync.AckHandler = ack_cb;
+	pub.ncf.url = server;
+	pub.ncf.lost = lost_cb;
+	if ((st = pgflo_natsconn_open(&pub.conn, &pub.ncf, &jo, errbuf,
+	    errlen)) != 0)
+		return st;
+	pthread_mutex_lock(&pub.mu);
+	pub.cur_nc = pub.conn.nc;
+	pub.cur_js = pub.conn.js;
+	pub.failed = pub.full = 0;
+	pub.inflight = 0;
+	pthread_mutex_unlock(&pub.mu);
+	return 0;
+}
+
+static void
+pub_close(void *sink)
+{
+	(void)sink;
+	pthread_mutex_lock(&pub.mu);
+	pub.cur_nc = NULL;
+	pub.cur_js = NULL;
+	pthread_mutex_unlock(&pub.mu);
+	pgflo_natsconn_close(&pub.conn);
+	pub.held.on = pub.have_begin = 0;
+}
+
+/* Whether the stream subject pattern pat takes every subject of ours. */
+static int
+covers(const char *pat, const char *ours)
+{
+	size_t a, b;
+
+	for (;;) {
+		a = strcspn(pat, ".");
+		b = strcspn(ours, ".");
+		if (a == 1 && *pat == '>')
+			return 1;
+		if (b == 1 && *ours == '>')
+			return 0;	/* ours goes on where pat stops */
+		if (!(a == 1 && *pat == '*') && (a != b ||
+		    memcmp(pat, ours, a) != 0))
+			return 0;
+		if (pat[a] == '\0' || ours[b] == '\0')
+			return pat[a] == ours[b];
+		pat += a + 1;
+		ours += b + 1;
+	}
+}
+
+/* Settings of an existing stream that lose data: a warning each. */
+static void
+warn_risks(const jsStreamConfig *c)
+{
+	int limits = c->MaxMsgs > 0 || c->MaxBytes > 0 ||
+	    c->MaxMsgsPerSubject > 0;
+
+	if (c->MaxAge > 0)
+		pgflo_warnx("warning: stream %s has max_age %lld s: it deletes "
+		    "messages whether or not they were read", stream,
+		    (long long)(c->MaxAge / 1000000000LL));
+	if (limits && c->Discard == js_DiscardOld)
+		pgflo_warnx("warning: stream %s has discard old with %s: when "
+		    "full it deletes its oldest messages", stream,
+		    c->MaxBytes > 0 ? "max_bytes" : c->MaxMsgs > 0 ?
+		    "max_msgs" : "max_msgs_per_subject");
+	if (c->Retention != js_LimitsPolicy)
+		pgflo_warnx("warning: stream %s has %s retention: messages go "
+		    "once consumed", stream, c->Retention ==
+		    js_InterestPolicy ? "interest" : "work queue");
+	if (c->Storage == js_MemoryStorage)
+		pgflo_warnx("warning: stream %s has memory storage: a server "
+		    "restart loses it", stream);
+}
+
+static int
+add_stream(const char *subj, char *errbuf, size_t errlen)
+{
+	jsStreamConfig c;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	const char *subjects[1];
+
+	subjects[0] = subj;
+	jsStreamConfig_Init(&c);
+	c.Name = stream;
+	c.Subjects = subjects;
+	c.SubjectsLen = 1;
+	c.Storage = js_FileStorage;
+	c.Retention = js_LimitsPolicy;
+	c.Discard = js_DiscardNew;
+	c.MaxAge = 0;
+	c.MaxBytes = max_bytes > 0 ? (int64_t)max_bytes : -1;
+	c.Duplicates = (int64_t)dupwin_ms * 1000000LL;
+	c.Replicas = replicas;
+	s = js_AddStream(&si, pub.conn.js, &c, NULL, &jerr);
+	jsStreamInfo_Destroy(si);
+	if (s == NATS_OK) {
+		pgflo_warnx("created stream %s (subjects %s)", stream, subj);
+		return 0;
+	}
+	snprintf(errbuf, errlen, "could not create stream %s: %s", stream,
+	    pgflo_natsconn_why(s));
+	return -1;
+}
+
+/* The stream as found, or created; -1 (errbuf) when unusable. */
+static int
+check_stream(char *errbuf, size_t errlen)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	char subj[600];
+	int i, ok = 0;
+
+	snprintf(subj, sizeof(subj), "%s.%s.>", prefix, stream);
+	s = js_GetStreamInfo(&si, pub.conn.js, stream, NULL, &jerr);
+	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+		if (create)
+			return add_stream(subj, errbuf, errlen);
+		snprintf(errbuf, errlen, "no stream %s on NATS server %s "
+		    "(--create creates it: file storage, subjects %s, no "
+		    "max age, discard new)", stream, pub.conn.shown, subj);
+		return -1;
+	}
+	if (s != NATS_OK) {
+		snprintf(errbuf, errlen, "stream %s: %s", stream,
+		    pgflo_natsconn_why(s));
+		return -1;
+	}
+	for (i = 0; i < si->Config->SubjectsLen; i++)
+		ok |= covers(si->Config->Subjects[i], subj);
+	if (!ok)
+		snprintf(errbuf, errlen, "stream %s does not take subjects %s "
+		    "(see --subject-prefix)", stream, subj);
+	else if (si->Config->NoAck)
+		snprintf(errbuf, errlen, "stream %s has no_ack: nothing could "
+		    "be known durable", stream);
+	else
+		warn_risks(si->Config);
+	if (ok && si->Config->MaxMsgSize > 0 &&
+	    (size_t)si->Config->MaxMsgSize < pub.maxpayload)
+		pub.maxpayload = (size_t)si->Config->MaxMsgSize;
+	ok = ok && !si->Config->NoAck;
+	jsStreamInfo_Destroy(si);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The stream's last message says how far it holds the input: its
+ * Pgflo-Position, and its sequence, which the next message expects.
+ */
+static int
+resync(struct pgflo_pos *applied, char *errbuf, size_t errlen)
+{
+	jsStreamInfo *si = NULL;
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	const char *v = NULL;
+	uint64_t last;
+
+	memset(applied, 0, sizeof(*applied));
+	if ((s = js_GetStreamInfo(&si, pub.conn.js, stream, NULL,
+	    &jerr)) != NATS_OK)
+		goto fail;
+	last = si->State.LastSeq;
+	jsStreamInfo_Destroy(si);
+	if (last > 0) {
+		if ((s = js_GetMsg(&m, pub.conn.js, stream, last, NULL,
+		    &jerr)) != NATS_OK)
+			goto fail;
+		if (natsMsgHeader_Get(m, PGFLO_HDR_POSITION, &v) != NATS_OK ||
+		    (strcmp(v, "0/0:0") != 0 &&
+		    pgflo_pos_parse(v, applied) == -1)) {
+			snprintf(errbuf, errlen, "stream %s: its last message "
+			    "(sequence %llu) has no valid %s header: "
+			    "something else writes to it", stream,
+			    (unsigned long long)last, PGFLO_HDR_POSITION);
+			natsMsg_Destroy(m);
+			return -1;
+		}
+		natsMsg_Destroy(m);
+	}
+	applied->stream_seq = last;
+	pub.covered = *applied;
+	pub.covered.stream_seq = 0;
+	pthread_mutex_lock(&pub.mu);
+	pub.sent = pub.acked = last;
+	pthread_mutex_unlock(&pub.mu);
+	return 0;
+fail:
+	snprintf(errbuf, errlen, "stream %s: %s", stream,
+	    pgflo_natsconn_why(s));
+	return -2;
+}
+
+static int
+pub_setup(void *sink, struct pgflo_pos *applied, char *errbuf,
+    size_t errlen)
+{
+	int r;
+
+	(void)sink;
+	pub.maxpayload = (size_t)natsConnection_GetMaxPayload(pub.conn.nc);
+	if (!pub.checked) {
+		if (check_stream(errbuf, errlen) == -1)
+			return -1;
+		pub.checked = 1;
+	}
+	if (pub.maxpayload < HDR_ROOM + 3 * MARKER_MAX) {
+		snprintf(errbuf, errlen, "stream %s takes messages of %zu "
+		    "bytes at most: too few", stream, pub.maxpayload);
+		return -1;
+	}
+	pub.resync = 0;
+	if ((r = resync(applied, errbuf, errlen)) == -2) {
+		/* Gone again while looking: the stage reconnects. */
+		pthread_mutex_lock(&pub.mu);
+		set_failed("%s", errbuf);
+		pthread_mutex_unlock(&pub.mu);
+		return 0;
+	}
+	if (vflag)
+		pgflo_warnx("stream %s holds %llu messages", stream,
+		    (unsigned long long)applied->stream_seq);
+	return r;
+}
+
+static void
+pub_begin(void *sink, int one_by_one)
+{
+	(void)sink;
+	(void)one_by_one;
+	pub.batch_bytes = 0;
+}
+
+static int
+pub_write(void *sink, struct pgflo_recspan *r, long idx, char *errbuf,
+    size_t errlen)
+{
+	(void)sink;
+	(void)idx;
+	(void)errbuf;
+	(void)errlen;
+	switch (r->op) {
+	case PGFLO_OP_BEGIN:
+		if (flush_held(NULL, NULL) == -1 || flush_begin() == -1)
+			return 0;
+		pgflo_buf_reset(&pub.begin);
+		pgflo_buf_putn(&pub.begin, r->line, r->linelen);
+		pub.have_begin = 1;
+		return 0;
+	case PGFLO_OP_COMMIT:
+		if (pub.held.on && marker_ok(r->line, r->linelen)) {
+			pgflo_buf_reset(&pub.hdr);
+			pgflo_buf_putn(&pub.hdr, r->line, r->linelen);
+			(void)flush_held(pgflo_buf_cstr(&pub.hdr), &r->pos);
+			return 0;
+		}
+		if (flush_held(NULL, NULL) == -1)
+			return 0;
+		/* Nothing to ride on: the commit is a message of its own. */
+		if (pub.have_begin && marker_ok(pub.begin.data,
+		    pub.begin.len)) {
+			pub.have_begin = 0;
+			(void)send_record(subject(r, "txn"), r->line,
+			    r->linelen, &r->pos, pgflo_buf_cstr(&pub.begin),
+			    NULL);
+			return 0;
+		}
+		if (flush_begin() == 0)
+			(void)send_record(subject(r, "txn"), r->line,
+			    r->linelen, &r->pos, NULL, NULL);
+		return 0;
+	default:
+		break;
+	}
+	if (flush_held(NULL, NULL) == -1)
+		return 0;
+	if (!r->has_lsn) {
+		/* A snapshot row: in no transaction, nothing to wait for. */
+		if (flush_begin() == 0)
+			(void)send_record(subject(r, NULL), r->line,
+			    r->linelen, NULL, NULL, NULL);
+		return 0;
+	}
+	hold(r, subject(r, r->op == PGFLO_OP_MESSAGE ? "msg" : NULL));
+	return 0;
+}
+
+static int
+pub_failed(void *sink, int wait)
+{
+	int r;
+
+	(void)sink;
+	pthread_mutex_lock(&pub.mu);
+	if (pub.resync)
+		set_failed("sent records were rolled back: resynchronizing");
+	while (wait && !pub.failed && pub.acked < pub.sent)
+		wait_ms(100);
+	r = pub.failed;
+	pthread_mutex_unlock(&pub.mu);
+	return r;
+}
+
+static void
+pub_failure(void *sink, struct pgflo_durable_failure *f)
+{
+	(void)sink;
+	pthread_mutex_lock(&pub.mu);
+	f->kind = PGFLO_DF_LOST;
+	snprintf(f->msg, sizeof(f->msg), "%s", pub.why);
+	if (pub.full) {
+		/* Discard=New refuses: the slot keeps the rest, nothing lost. */
+		pthread_mutex_unlock(&pub.mu);
+		(void)pgflo_out_flush(0);
+		pgflo_errx(PGFLO_EXIT_UNAVAIL, "%s (stream full: nothing was "
+		    "lost; raise its limits or make room, then run again)",
+		    f->msg);
+	}
+	pthread_mutex_unlock(&pub.mu);
+}
+
+static int
+pub_commit(void *sink, const struct pgflo_pos *pos)
+{
+	(void)pos;
+	if (flush_held(NULL, NULL) == -1 || flush_begin() == -1)
+		return -1;
+	pub.batch_bytes = 0;
+	return pub_failed(sink, 1) ? -1 : 0;
+}
+
+static void
+pub_amend(void *sink, struct pgflo_pos *pos)
+{
+	(void)sink;
+	pthread_mutex_lock(&pub.mu);
+	pos->stream_seq = pub.acked;
+	pthread_mutex_unlock(&pub.mu);
+}
+
+static void
+pub_rollback(void *sink, int in_batch)
+{
+	(void)sink;
+	(void)in_batch;
+	pub.held.on = pub.have_begin = 0;
+	pthread_mutex_lock(&pub.mu);
+	/* What was sent stays sent: find out how far it went. */
+	if (pub.sent > pub.acked || pub.batch_bytes > 0)
+		pub.resync = 1;
+	pthread_mutex_unlock(&pub.mu);
+	pub.batch_bytes = 0;
+}
+
+static int
+pub_commit_soon(void *sink)
+{
+	(void)sink;
+	return pub.batch_bytes >= BATCH_BYTES;
+}
+
+static const char *
+pub_check(void *sink, struct pgflo_recspan *r)
+{
+	(void)sink;
+	if (r->op >= PGFLO_OP_INSERT && r->op <= PGFLO_OP_TRUNCATE &&
+	    (r->schema == NULL || r->table == NULL))
+		return "a change record without schema or table";
+	return NULL;
+}
+
+static const struct pgflo_durable_ops pub_ops = {
+	.connect = pub_connect,
+	.setup = pub_setup,
+	.close = pub_close,
+	.begin = pub_begin,
+	.write = pub_write,
+	.failed = pub_failed,
+	.failure = pub_failure,
+	.commit = pub_commit,
+	.rollback = pub_rollback,
+	.commit_soon = pub_commit_soon,
+	.check = pub_check,
+	.amend = pub_amend,
+};
+
+/* ---- the command line ---- */
+
+static long
+parse_ms(const char *s, const char *what, long min)
+{
+	long v;
+
+	if (pgflo_parse_long(s, min, 86400000L, &v) == 0)
+		return v;
+	if (pgflo_parse_duration_ms(s, &v) == 0 && v >= min)
+		return v;
+	pgflo_usage_error(SYNOPSIS, "invalid %s: %s", what, s);
+}
+
+static long
+parse_num(const char *s, const char *what, long min, long max)
+{
+	long v;
+
+	if (pgflo_parse_long(s, min, max, &v) == -1)
+		pgflo_usage_error(SYNOPSIS, "invalid %s: %s", what, s);
+	return v;
+}
+
+static void
+parse_option(int ch)
+{
+	switch (ch) {
+	case 'b':
+		dc.batch_rows = parse_num(optarg, "--batch-rows", 1,
+		    100000000L);
+		break;
+	case 'm':
+		dc.batch_ms = parse_ms(optarg, "--batch-ms", 0);
+		break;
+	case 's':
+		server = optarg;
+		break;
+	case 'v':
+		vflag = dc.verbose = 1;
+		break;
+	case OPT_CREATE:
+		create = 1;
+		break;
+	case OPT_DUPWIN:
+		dupwin_ms = parse_ms(optarg, "--duplicate-window", 100);
+		break;
+	case OPT_MAXBYTES:
+		if (pgflo_parse_size(optarg, &max_bytes) == -1 ||
+		    max_bytes == 0)
+			pgflo_usage_error(SYNOPSIS, "invalid --max-bytes: %s",
+			    optarg);
+		break;
+	case OPT_MAXOUTAGE:
+		dc.max_outage_ms = parse_ms(optarg, "--max-outage", 0);
+		break;
+	case OPT_MSGID:
+		msgid = 1;
+		break;
+	case OPT_PREFIX:
+		prefix = optarg;
+		break;
+	case OPT_REPLICAS:
+		replicas = parse_num(optarg, "--replicas", 1, 5);
+		break;
+	case OPT_STREAM:
+		stream = optarg;
+		break;
+	default:
+		pgflo_usage_exit(SYNOPSIS);
+	}
+}
+
+static void
+parse_options(int argc, char *argv[])
+{
+	char errbuf[512];
+	const char *e;
+	int ch;
+
+	if ((e = pgflo_env("BATCH_ROWS", NULL)) != NULL)
+		dc.batch_rows = parse_num(e, "PGFLO_BATCH_ROWS", 1,
+		    100000000L);
+	if ((e = pgflo_env("BATCH_MS", NULL)) != NULL)
+		dc.batch_ms = parse_ms(e, "PGFLO_BATCH_MS", 0);
+	while ((ch = getopt_long(argc, argv, "b:hm:s:Vv", longopts,
+	    NULL)) != -1) {
+		if (ch == 'h') {
+			help();
+			exit(0);
+		}
+		if (ch == 'V') {
+			pgflo_print_version();
+			exit(0);
+		}
+		parse_option(ch);
+	}
+	if (optind != argc)
+		pgflo_usage_error(SYNOPSIS, "unexpected argument: %s",
+		    argv[optind]);
+	if (stream == NULL)
+		pgflo_usage_error(SYNOPSIS, "--stream is required");
+	if (!pgflo_nats_name_ok(stream, 1))
+		pgflo_usage_error(SYNOPSIS, "invalid --stream: %s (A-Z a-z "
+		    "0-9 _ - only)", stream);
+	if (!pgflo_nats_name_ok(prefix, 0))
+		pgflo_usage_error(SYNOPSIS, "invalid --subject-prefix: %s",
+		    prefix);
+	if (server != NULL && pgflo_natsconn_url_ok(server, errbuf,
+	    sizeof(errbuf)) == -1)
+		pgflo_usage_error(SYNOPSIS, "invalid -s: %s", errbuf);
+}
+
+static void
+pub_free(void)
+{
+	pgflo_natsconn_close(&pub.conn);
+	pgflo_buf_free(&pub.subj);
+	pgflo_buf_free(&pub.hdr);
+	pgflo_buf_free(&pub.begin);
+	pgflo_buf_free(&pub.held.line);
+	pgflo_buf_free(&pub.held.subject);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct pgflo_reader rd;
+	struct pgflo_durable *d;
+	int st;
+
+	pgflo_setprogname(argv);
+	pgflo_std_options(argc, argv, help);
+	parse_options(argc, argv);
+	pgflo_out_init();
+	if (pgflo_reader_open(&rd, STDIN_FILENO, "<stdin>") == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
+	pgflo_catch_signals();
+	pgflo_out_clean_stop();
+	d = pgflo_durable_new(&dc, &pub_ops, NULL);
+	if ((st = pgflo_durable_run(d, &rd)) != 0) {
+		(void)pgflo_out_flush(0);
+		pgflo_errx(st, "%s", pgflo_durable_errmsg(d));
+	}
+	if (vflag)
+		pgflo_warnx("%llu messages in stream %s, %lu records skipped, "
+		    "%lu batches", (unsigned long long)pub.acked, stream,
+		    pgflo_durable_skipped(d), pgflo_durable_batches(d));
+	pgflo_durable_free(d);
+	pgflo_reader_close(&rd);
+	pub_free();
+	if (pgflo_out_close() == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	return 0;
+}
