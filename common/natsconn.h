@@ -29,10 +29,11 @@ struct pgflo_natsconn_config {
 	const char *url;	/* NULL: PGFLO_NATS_URL, else the default */
 	long	 timeout_ms;	/* the connect and each request; 0: 5000 */
 	/*
-	 * Optional: called on nats.c's thread when the connection drops
-	 * (closed 0; it is being re-established) or is closed (closed 1).
+	 * Optional: called on nats.c's thread when the connection nc
+	 * drops (closed 0; it is being re-established) or is closed
+	 * (closed 1), also by pgflo_natsconn_close(): compare nc.
 	 */
-	void	(*lost)(void *arg, int closed);
+	void	(*lost)(void *arg, natsConnection *nc, int closed);
 	void	*arg;
 };
 

@@ -100,6 +100,7 @@ static struct pub {
 	int	 have_begin;
 	struct held held;
 	struct pgflo_pos covered;	/* of everything sent */
+	struct pgflo_pos found;		/* by the last resync */
 	size_t	 batch_bytes;
 	int	 resync;		/* sent, then rolled back */
 	pthread_mutex_t mu;
@@ -444,29 +445,6 @@ hold(const struct pgflo_recspan *r, const char *subj)
 
 /* ---- the durable stage's ops ---- */
 
-static int
-pub_connect(void *sink, char *errbuf, size_t errlen)
-{
-	jsOptions jo;
-	int st;
-
-	(void)sink;
-	jsOptions_Init(&jo);
-	jo.PublishAsync.AckHandler = ack_cb;
-	pub.ncf.url = server;
-	pub.ncf.lost = lost_cb;
-	if ((st = pgflo_natsconn_open(&pub.conn, &pub.ncf, &jo, errbuf,
-	    errlen)) != 0)
-		return st;
-	pthread_mutex_lock(&pub.mu);
-	pub.cur_nc = pub.conn.nc;
-	pub.cur_js = pub.conn.js;
-	pub.failed = pub.full = 0;
-	pub.inflight = 0;
-	pthread_mutex_unlock(&pub.mu);
-	return 0;
-}
-
 static void
 pub_close(void *sink)
 {
@@ -556,10 +534,10 @@ add_stream(const char *subj, char *errbuf, size_t errlen)
 	}
 	snprintf(errbuf, errlen, "could not create stream %s: %s", stream,
 	    pgflo_natsconn_why(s));
-	return -1;
+	return jerr != 0 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_UNAVAIL;
 }
 
-/* The stream as found, or created; -1 (errbuf) when unusable. */
+/* The stream as found, or created: 0, or the exit status (errbuf). */
 static int
 check_stream(char *errbuf, size_t errlen)
 {
@@ -577,12 +555,12 @@ check_stream(char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "no stream %s on NATS server %s "
 		    "(--create creates it: file storage, subjects %s, no "
 		    "max age, discard new)", stream, pub.conn.shown, subj);
-		return -1;
+		return PGFLO_EXIT_USAGE;
 	}
 	if (s != NATS_OK) {
 		snprintf(errbuf, errlen, "stream %s: %s", stream,
 		    pgflo_natsconn_why(s));
-		return -1;
+		return PGFLO_EXIT_UNAVAIL;
 	}
 	for (i = 0; i < si->Config->SubjectsLen; i++)
 		ok |= covers(si->Config->Subjects[i], subj);
@@ -599,12 +577,13 @@ check_stream(char *errbuf, size_t errlen)
 		pub.maxpayload = (size_t)si->Config->MaxMsgSize;
 	ok = ok && !si->Config->NoAck;
 	jsStreamInfo_Destroy(si);
-	return ok ? 0 : -1;
+	return ok ? 0 : PGFLO_EXIT_USAGE;
 }
 
 /*
  * The stream's last message says how far it holds the input: its
  * Pgflo-Position, and its sequence, which the next message expects.
+ * 0, or the exit status (errbuf).
  */
 static int
 resync(struct pgflo_pos *applied, char *errbuf, size_t errlen)
@@ -634,7 +613,7 @@ resync(struct pgflo_pos *applied, char *errbuf, size_t errlen)
 			    "something else writes to it", stream,
 			    (unsigned long long)last, PGFLO_HDR_POSITION);
 			natsMsg_Destroy(m);
-			return -1;
+			return PGFLO_EXIT_USAGE;
 		}
 		natsMsg_Destroy(m);
 	}
@@ -648,39 +627,60 @@ resync(struct pgflo_pos *applied, char *errbuf, size_t errlen)
 fail:
 	snprintf(errbuf, errlen, "stream %s: %s", stream,
 	    pgflo_natsconn_why(s));
-	return -2;
+	return PGFLO_EXIT_UNAVAIL;
 }
 
+/*
+ * Connects, looks at the stream (once) and reads how far it goes: the
+ * stage's setup() only hands that on, so that a server that is back but
+ * not ready yet is one more reconnect, never a usage error.
+ */
+static int
+pub_connect(void *sink, char *errbuf, size_t errlen)
+{
+	jsOptions jo;
+	int st;
+
+	(void)sink;
+	jsOptions_Init(&jo);
+	jo.PublishAsync.AckHandler = ack_cb;
+	pub.ncf.url = server;
+	pub.ncf.lost = lost_cb;
+	if ((st = pgflo_natsconn_open(&pub.conn, &pub.ncf, &jo, errbuf,
+	    errlen)) != 0)
+		return st;
+	pthread_mutex_lock(&pub.mu);
+	pub.cur_nc = pub.conn.nc;
+	pub.cur_js = pub.conn.js;
+	pub.failed = pub.full = 0;
+	pub.inflight = 0;
+	pthread_mutex_unlock(&pub.mu);
+	pub.maxpayload = (size_t)natsConnection_GetMaxPayload(pub.conn.nc);
+	if (!pub.checked && (st = check_stream(errbuf, errlen)) != 0)
+		return st;
+	pub.checked = 1;
+	if (pub.maxpayload < HDR_ROOM + 3 * MARKER_MAX) {
+		snprintf(errbuf, errlen, "stream %s takes messages of %zu "
+		    "bytes at most: too few", stream, pub.maxpayload);
+		return PGFLO_EXIT_USAGE;
+	}
+	pub.resync = 0;
+	return resync(&pub.found, errbuf, errlen);
+}
+
+/* What pub_connect() found: the stage's applied position. */
 static int
 pub_setup(void *sink, struct pgflo_pos *applied, char *errbuf,
     size_t errlen)
 {
-	int r;
-
 	(void)sink;
-	pub.maxpayload = (size_t)natsConnection_GetMaxPayload(pub.conn.nc);
-	if (!pub.checked) {
-		if (check_stream(errbuf, errlen) == -1)
-			return -1;
-		pub.checked = 1;
-	}
-	if (pub.maxpayload < HDR_ROOM + 3 * MARKER_MAX) {
-		snprintf(errbuf, errlen, "stream %s takes messages of %zu "
-		    "bytes at most: too few", stream, pub.maxpayload);
-		return -1;
-	}
-	pub.resync = 0;
-	if ((r = resync(applied, errbuf, errlen)) == -2) {
-		/* Gone again while looking: the stage reconnects. */
-		pthread_mutex_lock(&pub.mu);
-		set_failed("%s", errbuf);
-		pthread_mutex_unlock(&pub.mu);
-		return 0;
-	}
+	(void)errbuf;
+	(void)errlen;
+	*applied = pub.found;
 	if (vflag)
 		pgflo_warnx("stream %s holds %llu messages", stream,
 		    (unsigned long long)applied->stream_seq);
-	return r;
+	return 0;
 }
 
 static void
