@@ -94,6 +94,7 @@ static struct pub {
 	struct pgflo_natsconn conn;
 	struct pgflo_natsconn_config ncf;
 	int	 checked;		/* the stream was looked at */
+	int	 started;		/* setup() ran */
 	size_t	 maxpayload;
 	struct pgflo_buf subj, hdr;	/* scratch */
 	struct pgflo_buf begin;		/* a begin record not yet sent */
@@ -680,6 +681,14 @@ pub_setup(void *sink, struct pgflo_pos *applied, char *errbuf,
 	if (vflag)
 		pgflo_warnx("stream %s holds %llu messages", stream,
 		    (unsigned long long)applied->stream_seq);
+	/*
+	 * At start: what the stream holds is durable, whatever the
+	 * checkpoint store last got (the stage reports it after a reconnect).
+	 */
+	if (!pub.started && pgflo_pos_is_set(applied) &&
+	    pgflo_durable_print_position(NULL, applied) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	pub.started = 1;
 	return 0;
 }
 
@@ -858,6 +867,17 @@ parse_ms(const char *s, const char *what, long min)
 	pgflo_usage_error(SYNOPSIS, "invalid %s: %s", what, s);
 }
 
+/* A duration; a bare number is seconds. */
+static long
+parse_secs(const char *s, const char *what, long min)
+{
+	long v;
+
+	if (pgflo_parse_duration_ms(s, &v) == 0 && v >= min)
+		return v;
+	pgflo_usage_error(SYNOPSIS, "invalid %s: %s", what, s);
+}
+
 static long
 parse_num(const char *s, const char *what, long min, long max)
 {
@@ -889,7 +909,7 @@ parse_option(int ch)
 		create = 1;
 		break;
 	case OPT_DUPWIN:
-		dupwin_ms = parse_ms(optarg, "--duplicate-window", 100);
+		dupwin_ms = parse_secs(optarg, "--duplicate-window", 100);
 		break;
 	case OPT_MAXBYTES:
 		if (pgflo_parse_size(optarg, &max_bytes) == -1 ||
@@ -898,7 +918,7 @@ parse_option(int ch)
 			    optarg);
 		break;
 	case OPT_MAXOUTAGE:
-		dc.max_outage_ms = parse_ms(optarg, "--max-outage", 0);
+		dc.max_outage_ms = parse_secs(optarg, "--max-outage", 0);
 		break;
 	case OPT_MSGID:
 		msgid = 1;

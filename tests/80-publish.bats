@@ -1,0 +1,324 @@
+#!/usr/bin/env bats
+# pgflo-publish against a real nats-server (scripts/test-nats) and, for
+# the pipelines, a real PostgreSQL 15.  The stream is read back with
+# tests/nats-dump (no nats CLI here), which puts the records together
+# again: begin and commit from their headers, parts joined.
+
+load test_helper
+
+DUMP="$BATS_TEST_DIRNAME/nats-dump"
+
+setup_file() {
+	pg_start
+	nats_start
+}
+
+teardown_file() {
+	nats_stop
+	pg_stop
+}
+
+# N synthetic transactions of 1, 1, 3 and 10 inserts, in commit order.
+gen() {
+	awk -v n="$1" 'BEGIN {
+		lsn = 16777216
+		for (t = 1; t <= n; t++) {
+			k = t % 4 == 0 ? 10 : (t % 4 == 3 ? 3 : 1)
+			lsn += 4096
+			l = sprintf("0/%X", lsn)
+			printf "{\"op\":\"begin\",\"commit_lsn\":\"%s\",\"ordinal\":0,\"xid\":%d}\n", l, t
+			for (i = 1; i <= k; i++)
+				printf "{\"op\":\"insert\",\"schema\":\"public\",\"table\":\"t%d\",\"commit_lsn\":\"%s\",\"ordinal\":%d,\"xid\":%d,\"key\":[\"id\"],\"types\":{\"id\":\"integer\",\"v\":\"text\"},\"new\":{\"id\":%d,\"v\":\"padding-padding-padding-padding\"}}\n", i % 3, l, i, t, t * 100 + i
+			printf "{\"op\":\"commit\",\"commit_lsn\":\"%s\",\"ordinal\":%d,\"xid\":%d}\n", l, k + 1, t
+		}
+	}'
+}
+
+endpos() {
+	psql_src -c 'SELECT pg_current_wal_insert_lsn()'
+}
+
+# Creates slot $1 and its publication for tables $2, reading nothing.
+mkslot() {
+	pgflo-capture -d "$PGFLO_SRC" -S "$1" -t "$2" --create-slot -E 0/1
+}
+
+# "X/Y:ORDINAL" of the last record of file $1.
+last_pos() {
+	tail -n 1 "$1" | jq -r '"\(.commit_lsn):\(.ordinal)"'
+}
+
+# Waits (up to 60 s) until stream $1's last message is at position $2.
+wait_stream() {
+	local i
+	for i in $(seq 1 600); do
+		[ "$("$DUMP" -l "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "stream $1 at $("$DUMP" -l "$1"), want $2" >&2
+	return 1
+}
+
+# A writer: $1 transactions of 1, 3 or 10 rows mixing inserts, updates
+# and deletes on table $2, in one psql session.
+writer_sql() {
+	awk -v n="$1" -v t="$2" 'BEGIN {
+		for (i = 1; i <= n; i++) {
+			k = i % 3 == 0 ? 10 : (i % 3 == 1 ? 1 : 3)
+			print "BEGIN;"
+			for (j = 1; j <= k; j++) {
+				id = i * 100 + j
+				printf "INSERT INTO %s VALUES (%d, %s);\n", t, id, "'\''v'\''"
+				if (j % 3 == 0)
+					printf "UPDATE %s SET v = %s WHERE id = %d;\n", t, "'\''u'\''", id - 1
+				if (j % 5 == 0)
+					printf "DELETE FROM %s WHERE id = %d;\n", t, id - 2
+			}
+			print "COMMIT;"
+		}
+	}'
+}
+
+@test "pgflo-publish: a one-row transaction is one message; begin and commit ride on it" {
+	cat >"$BATS_TEST_TMPDIR/in" <<'EOF'
+{"op":"begin","commit_lsn":"0/1A2B3D00","ordinal":0,"xid":746}
+{"op":"insert","schema":"public","table":"users","commit_lsn":"0/1A2B3D00","ordinal":1,"xid":746,"key":["id"],"types":{"id":"integer"},"new":{"id":1}}
+{"op":"commit","commit_lsn":"0/1A2B3D00","ordinal":2,"xid":746,"end_lsn":"0/1A2B3D30"}
+{"op":"begin","commit_lsn":"0/1A2B4D00","ordinal":0,"xid":747}
+{"op":"insert","schema":"public","table":"users","commit_lsn":"0/1A2B4D00","ordinal":1,"xid":747,"key":["id"],"types":{"id":"integer"},"new":{"id":2}}
+{"op":"message","commit_lsn":"0/1A2B4D00","ordinal":2,"xid":747,"prefix":"app","content":"x","transactional":true}
+{"op":"delete","schema":"public","table":"users","commit_lsn":"0/1A2B4D00","ordinal":3,"xid":747,"key":["id"],"types":{"id":"integer"},"old":{"id":1}}
+{"op":"commit","commit_lsn":"0/1A2B4D00","ordinal":4,"xid":747,"end_lsn":"0/1A2B4D30"}
+{"op":"begin","commit_lsn":"0/1A2B5D00","ordinal":0,"xid":748}
+{"op":"commit","commit_lsn":"0/1A2B5D00","ordinal":1,"xid":748,"end_lsn":"0/1A2B5D30"}
+{"op":"message","commit_lsn":"0/1A2B6000","ordinal":1,"prefix":"app","content":"y","transactional":false}
+EOF
+	run --separate-stderr pgflo-publish --stream layout --create <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/1A2B6000","ordinal":1,"stream_seq":6}'
+	assert_equal "$stderr" "pgflo-publish: created stream layout (subjects pgflo.layout.>)"
+	run "$DUMP" -r layout
+	assert_output '1 pgflo.layout.public.users 0/1A2B3D00:2 B C
+2 pgflo.layout.public.users 0/1A2B4D00:1 B
+3 pgflo.layout.$msg 0/1A2B4D00:2
+4 pgflo.layout.public.users 0/1A2B4D00:4 C
+5 pgflo.layout.$txn 0/1A2B5D00:1 B
+6 pgflo.layout.$msg 0/1A2B6000:1'
+	run "$DUMP" layout
+	assert_output "$(cat "$BATS_TEST_TMPDIR/in")"
+	# Again: everything is in the stream already, nothing is sent.
+	run --separate-stderr pgflo-publish --stream layout <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/1A2B6000","ordinal":1,"stream_seq":6}'
+	run "$DUMP" -r layout
+	assert_equal "${#lines[@]}" 6
+}
+
+@test "pgflo-publish: a missing stream without --create is an error that says how" {
+	run --separate-stderr pgflo-publish --stream nosuch </dev/null
+	assert_failure 2
+	assert_output ''
+	assert_equal "$stderr" "pgflo-publish: could not connect: no stream nosuch on NATS server $PGFLO_NATS_URL (--create creates it: file storage, subjects pgflo.nosuch.>, no max age, discard new)"
+}
+
+@test "pgflo-publish: capture | publish | checkpoint under writes: the stream holds capture's records exactly" {
+	psql_src -c 'CREATE TABLE cpw (id int PRIMARY KEY, v text)'
+	mkslot p_run public.cpw
+	mkslot p_ref public.cpw
+	cp="$BATS_TEST_TMPDIR/cp"
+	{ bash -c 'echo $$ >"$1"; exec pgflo-capture -d "$PGFLO_SRC" -S p_run -c "file:$2" -s 1' \
+		_ "$BATS_TEST_TMPDIR/capture.pid" "$cp" |
+		pgflo-publish --stream cpw --create |
+		pgflo-checkpoint --save "file:$cp" -i 100ms; } \
+		2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pipeline=$!
+	writer_sql 600 cpw | psql_src >/dev/null
+	pgflo-capture -d "$PGFLO_SRC" -S p_ref -E "$(endpos)" >"$BATS_TEST_TMPDIR/ref"
+	wait_stream cpw "$(last_pos "$BATS_TEST_TMPDIR/ref")"
+	kill -TERM "$(cat "$BATS_TEST_TMPDIR/capture.pid")"
+	wait "$pipeline"
+	run jq -r .op "$BATS_TEST_TMPDIR/ref"
+	assert_equal "$(grep -c '^begin$' <<<"$output")" 600
+	"$DUMP" cpw >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/ref" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	# One message per change: begin and commit ride on them.
+	nchanges=$(grep -vc '"op":"\(begin\|commit\)"' "$BATS_TEST_TMPDIR/ref")
+	run pgflo-checkpoint --get "file:$cp"
+	assert_output "$(tail -n 1 "$BATS_TEST_TMPDIR/ref" |
+		jq -c "{op: \"position\", commit_lsn, ordinal, stream_seq: $nchanges}")"
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output 'pgflo-publish: created stream cpw (subjects pgflo.cpw.>)'
+}
+
+@test "pgflo-publish: the slot's confirmed_flush_lsn never passes what the stream holds" {
+	psql_src -c 'CREATE TABLE slw (id int PRIMARY KEY, v text)'
+	mkslot p_slot public.slw
+	mkslot p_slotref public.slw
+	cp="$BATS_TEST_TMPDIR/cp"
+	{ bash -c 'echo $$ >"$1"; exec pgflo-capture -d "$PGFLO_SRC" -S p_slot -c "file:$2" -s 1' \
+		_ "$BATS_TEST_TMPDIR/capture.pid" "$cp" |
+		pgflo-publish --stream slw --create -m 300 |
+		pgflo-checkpoint --save "file:$cp" -i 0; } \
+		2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pipeline=$!
+	# Samples: the slot first, then the stream (which only grows).
+	( while :; do
+		c=$(psql_src -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'p_slot'")
+		s=$("$DUMP" -l slw)
+		echo "$c ${s:-0/0:0}"
+		sleep 0.05
+	done >"$BATS_TEST_TMPDIR/samples" ) 3>&- &
+	sampler=$!
+	# Spread over ~6 s, so that the slot is confirmed many times meanwhile.
+	writer_sql 600 slw | awk '{ print } /^COMMIT/ { print "SELECT pg_sleep(0.01);" }' |
+		psql_src >/dev/null
+	pgflo-capture -d "$PGFLO_SRC" -S p_slotref -E "$(endpos)" >"$BATS_TEST_TMPDIR/ref"
+	wait_stream slw "$(last_pos "$BATS_TEST_TMPDIR/ref")"
+	sleep 2	# a status update or two after the end
+	kill "$sampler"
+	wait "$sampler" || true
+	kill -TERM "$(cat "$BATS_TEST_TMPDIR/capture.pid")"
+	wait "$pipeline"
+	# The slot moved during the run.
+	run awk '{ print $1 }' "$BATS_TEST_TMPDIR/samples"
+	[ "$(sort -u <<<"$output" | wc -l)" -ge 3 ]
+	# No sample saw the slot confirm a transaction the stream lacked:
+	# no commit lies after the stream's position and before the slot's.
+	jq -r 'select(.op == "commit") | .commit_lsn' "$BATS_TEST_TMPDIR/ref" \
+		>"$BATS_TEST_TMPDIR/commits"
+	sed 's/:[0-9]*$//' "$BATS_TEST_TMPDIR/samples" >"$BATS_TEST_TMPDIR/pairs"
+	run psql_src <<EOF
+CREATE TEMP TABLE commits (lsn pg_lsn);
+CREATE TEMP TABLE samples (confirmed pg_lsn, stream pg_lsn);
+\\copy commits FROM '$BATS_TEST_TMPDIR/commits'
+\\copy samples FROM '$BATS_TEST_TMPDIR/pairs' WITH (DELIMITER ' ')
+SELECT count(*) FROM samples;
+SELECT count(*) FROM samples s JOIN commits c
+    ON c.lsn > s.stream AND c.lsn < s.confirmed;
+EOF
+	assert_success
+	[ "${lines[0]}" -ge 20 ]
+	assert_equal "${lines[1]}" 0
+}
+
+@test "pgflo-publish: kill -9 of publish 10 times, 1 s duplicate window: the stream is exact" {
+	gen 100000 >"$BATS_TEST_TMPDIR/in"
+	kills=0
+	for i in $(seq 1 10); do
+		pgflo-publish --stream k9 --create --msg-id --duplicate-window 1s \
+			<"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out.$i" \
+			2>>"$BATS_TEST_TMPDIR/err" 3>&- &
+		pid=$!
+		sleep "0.$((RANDOM % 5 + 2))"
+		kill -9 "$pid"
+		st=0
+		wait "$pid" || st=$?
+		[ "$st" -eq 137 ] && kills=$((kills + 1))
+		# Past the duplicate window: message ids cannot save it.
+		sleep 1.1
+	done
+	assert_equal "$kills" 10
+	run --separate-stderr pgflo-publish --stream k9 --msg-id <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_line --index -1 '{"op":"position","commit_lsn":"0/196A0000","ordinal":11,"stream_seq":375000}'
+	"$DUMP" k9 >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	# Each position a killed run printed is in the stream as printed.
+	cat "$BATS_TEST_TMPDIR"/out.* | sort -u >"$BATS_TEST_TMPDIR/printed"
+	[ -s "$BATS_TEST_TMPDIR/printed" ]
+	"$DUMP" -r k9 | awk '{ print $3, $1 }' >"$BATS_TEST_TMPDIR/seqs"
+	while read -r line; do
+		p=$(jq -r '"\(.commit_lsn):\(.ordinal) \(.stream_seq)"' <<<"$line")
+		grep -qx "$p" "$BATS_TEST_TMPDIR/seqs" || fail "printed $line, stream lacks it"
+	done <"$BATS_TEST_TMPDIR/printed"
+}
+
+@test "pgflo-publish: kill -9 of nats-server 10 times while publishing: no exit, the stream is exact" {
+	gen 40000 >"$BATS_TEST_TMPDIR/in"
+	dir=$PGFLO_TEST_NATSDIR
+	split -n l/40 --filter='cat; sleep 0.15' "$BATS_TEST_TMPDIR/in" |
+		pgflo-publish --stream ks --create --max-outage 30 \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pub=$!
+	for i in $(seq 1 10); do
+		sleep "0.$((RANDOM % 4 + 2))"
+		kill -9 "$(cat "$dir/nats.pid")"
+		sleep "0.$((RANDOM % 3))"
+		"$TOP/scripts/test-nats" start "$dir" 3>&-
+	done
+	st=0
+	wait "$pub" || st=$?
+	assert_equal "$st" 0
+	run tail -n 1 "$BATS_TEST_TMPDIR/out"
+	assert_output '{"op":"position","commit_lsn":"0/AC40000","ordinal":11,"stream_seq":150000}'
+	"$DUMP" ks >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	run grep -c '^pgflo-publish: reconnected$' "$BATS_TEST_TMPDIR/err"
+	[ "$output" -ge 5 ]
+}
+
+@test "pgflo-publish: a 16 MB row goes through a server with the default max_payload, in parts" {
+	psql_src -c 'CREATE TABLE big (id int PRIMARY KEY, v text)'
+	mkslot p_big public.big
+	psql_src -c "INSERT INTO big SELECT 1, string_agg(md5(g::text), '') FROM generate_series(1, 524288) g"
+	pgflo-capture -d "$PGFLO_SRC" -S p_big -E "$(endpos)" >"$BATS_TEST_TMPDIR/ref"
+	run --separate-stderr pgflo-publish --stream big --create <"$BATS_TEST_TMPDIR/ref"
+	assert_success
+	assert_output "$(last_pos "$BATS_TEST_TMPDIR/ref" |
+		awk -F: '{ printf "{\"op\":\"position\",\"commit_lsn\":\"%s\",\"ordinal\":%s,\"stream_seq\":17}", $1, $2 }')"
+	"$DUMP" big >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/ref" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	run "$DUMP" -r big
+	assert_equal "${#lines[@]}" 17
+	[[ ${lines[0]} == *" 1/17 B" ]]
+	[[ ${lines[16]} == *" 17/17 C" ]]
+	run jq -r '.new.v | length' <(grep '"op":"insert"' "$BATS_TEST_TMPDIR/got")
+	assert_output 16777216
+}
+
+@test "pgflo-publish: a hostile table name becomes one subject token, reversibly" {
+	psql_src -c 'CREATE SCHEMA "sché ma"' \
+		-c 'CREATE TABLE "sché ma"."we.ird *>name" (id int PRIMARY KEY)'
+	mkslot p_weird 'sché ma.we?ird*'
+	psql_src -c 'INSERT INTO "sché ma"."we.ird *>name" VALUES (1), (2)'
+	pgflo-capture -d "$PGFLO_SRC" -S p_weird -E "$(endpos)" >"$BATS_TEST_TMPDIR/ref"
+	run --separate-stderr pgflo-publish --stream weird --create <"$BATS_TEST_TMPDIR/ref"
+	assert_success
+	run "$DUMP" -r weird
+	assert_equal "${#lines[@]}" 2
+	[[ ${lines[0]} == "1 pgflo.weird.sch%C3%A9%20ma.we%2Eird%20%2A%3Ename "* ]]
+	[[ ${lines[1]} == "2 pgflo.weird.sch%C3%A9%20ma.we%2Eird%20%2A%3Ename "* ]]
+	"$DUMP" weird >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/ref" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	# A consumer of the one table's subject gets its records.
+	run "$DUMP" -r weird 'pgflo.weird.sch%C3%A9%20ma.we%2Eird%20%2A%3Ename'
+	assert_equal "${#lines[@]}" 2
+}
+
+@test "pgflo-publish: --max-outage: the server gone that long is exit 3, what was acknowledged is reported" {
+	gen 10 >"$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-publish --stream mo --create --max-outage 2 <"$BATS_TEST_TMPDIR/fifo" \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pub=$!
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	# Two transactions, acknowledged and reported; then the server goes.
+	head -n 6 "$BATS_TEST_TMPDIR/in" >&5
+	sleep 1
+	"$TOP/scripts/test-nats" stop "$PGFLO_TEST_NATSDIR" 3>&-
+	tail -n +7 "$BATS_TEST_TMPDIR/in" >&5
+	st=0
+	wait "$pub" || st=$?
+	exec 5>&-
+	"$TOP/scripts/test-nats" start "$PGFLO_TEST_NATSDIR" 3>&-
+	assert_equal "$st" 3
+	run cat "$BATS_TEST_TMPDIR/out"
+	assert_output '{"op":"position","commit_lsn":"0/1002000","ordinal":2,"stream_seq":2}'
+	run tail -n 1 "$BATS_TEST_TMPDIR/err"
+	assert_output --regexp '^pgflo-publish: connection lost: NATS server nats://127\.0\.0\.1:[0-9]+: No server available for connection \(not back within 2 s\)$'
+}
