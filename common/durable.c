@@ -17,11 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
 #include "backoff.h"
 #include "deadletter.h"
 #include "durable.h"
-#include "pgtext.h"
+#include "jsonscan.h"
+#include "lsn.h"
+#include "output.h"
+#include "reader.h"
+#include "record.h"
 #include "recspan.h"
 
 #define RETAIN_MAX	((size_t)32 << 20)	/* replayable bytes */

@@ -20,11 +20,14 @@
 #include "pgflo.h"
 #include "copytext.h"
 #include "durable.h"
+#include "json2pg.h"
+#include "jsonscan.h"
+#include "lsn.h"
 #include "map.h"
+#include "pg2json.h"
 #include "pgapply.h"
 #include "pgconn.h"
-#include "pgtext.h"
-#include "pgvalue.h"
+#include "record.h"
 #include "recspan.h"
 
 #define SYNC_EVERY	256		/* statements per pipeline sync */

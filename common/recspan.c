@@ -9,8 +9,11 @@
 #include <string.h>
 
 #include "pgflo.h"
+#include "jsonscan.h"
+#include "json2pg.h"
+#include "lsn.h"
 #include "pgconn.h"
-#include "pgtext.h"
+#include "record.h"
 #include "recspan.h"
 
 static char *
