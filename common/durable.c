@@ -17,11 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
 #include "backoff.h"
 #include "deadletter.h"
 #include "durable.h"
-#include "pgtext.h"
+#include "jsonscan.h"
+#include "lsn.h"
+#include "output.h"
+#include "reader.h"
+#include "record.h"
 #include "recspan.h"
 
 #define RETAIN_MAX	((size_t)32 << 20)	/* replayable bytes */
@@ -68,7 +74,7 @@ struct pgflo_durable {
 	unsigned long txn_seq;
 	struct {
 		int	 open, begun;
-		int	 skipping;	/* its first record was at or before bpos */
+		int	 skipping;	/* it began at or before bpos */
 		pgflo_lsn lsn;
 		unsigned long tag;
 	} cur;
@@ -79,7 +85,7 @@ struct pgflo_durable {
 	 */
 	struct {
 		int	 active;
-		int	 begun, done;	/* its begin, its commit were set aside */
+		int	 begun, done;	/* its begin, its commit set aside */
 		pgflo_lsn lsn;
 		struct pgflo_pos pos;
 	} discard;
@@ -1104,7 +1110,8 @@ next_line(struct pgflo_durable *d, struct pgflo_reader *rd)
 	}
 	r = pgflo_reader_next_timeout(rd, timeout);
 	if (r == 2) {
-		d->cur.open = 0;	/* no commit record: quiet input ends it */
+		/* No commit record: quiet input ends it. */
+		d->cur.open = 0;
 		commit_batch(d);
 		return -1;
 	}

@@ -42,6 +42,8 @@
 #define PGFLO_DURABLE_H
 
 #include "pgflo.h"
+#include "lsn.h"
+#include "reader.h"
 #include "recspan.h"
 
 struct pgflo_deadletter;

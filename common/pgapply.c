@@ -20,11 +20,14 @@
 #include "pgflo.h"
 #include "copytext.h"
 #include "durable.h"
+#include "json2pg.h"
+#include "jsonscan.h"
+#include "lsn.h"
 #include "map.h"
+#include "pg2json.h"
 #include "pgapply.h"
 #include "pgconn.h"
-#include "pgtext.h"
-#include "pgvalue.h"
+#include "record.h"
 #include "recspan.h"
 
 #define SYNC_EVERY	256		/* statements per pipeline sync */
@@ -328,7 +331,8 @@ type_oid(const char *name, Oid *oid)
 	PGresult *res;
 	uintptr_t v;
 
-	if ((v = (uintptr_t)pgflo_map_get(&typeoids, name, strlen(name))) != 0) {
+	if ((v = (uintptr_t)pgflo_map_get(&typeoids, name,
+	    strlen(name))) != 0) {
 		*oid = (Oid)v;
 		return 0;
 	}
@@ -566,7 +570,8 @@ canonical_type(const char *t, const char *qname, struct pgflo_buf *out)
 }
 
 static int
-create_table(struct table *t, const struct pgflo_recspan *r, const char *dschema)
+create_table(struct table *t, const struct pgflo_recspan *r,
+    const char *dschema)
 {
 	struct pgflo_buf sql = { 0 };
 	PGresult *res;
@@ -641,28 +646,39 @@ keysig(char **keyv, int n)
 	return b.data != NULL ? b.data : pgflo_xstrdup("");
 }
 
-static int
-load_table(struct table *t)
+/* A catalog query about table t ($1 its name); NULL with errbuf. */
+static PGresult *
+table_query(const struct table *t, const char *sql)
 {
 	const char *params[1] = { t->qname };
 	PGresult *res;
+
+	res = PQexecParams(cat, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(errbuf, sizeof(errbuf), "%s: %s", t->qname,
+		    primary(res));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+static int
+load_table(struct table *t)
+{
+	PGresult *res;
 	int i;
 
-	res = PQexecParams(cat,
+	res = table_query(t,
 	    "SELECT (SELECT string_agg(x, E'\\x1e') FROM (SELECT"
 	    " (SELECT string_agg(a.attname, E'\\x1f' ORDER BY a.attname"
 	    " COLLATE \"C\") FROM pg_attribute a WHERE a.attrelid = i.indrelid"
 	    " AND a.attnum = ANY (i.indkey)) AS x FROM pg_index i"
 	    " WHERE i.indrelid = r.oid AND i.indisunique AND i.indisvalid"
 	    " AND i.indpred IS NULL AND i.indexprs IS NULL) u)"
-	    " FROM (SELECT to_regclass($1) AS oid) r WHERE r.oid IS NOT NULL",
-	    1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		snprintf(errbuf, sizeof(errbuf), "%s: %s", t->qname,
-		    primary(res));
-		PQclear(res);
+	    " FROM (SELECT to_regclass($1) AS oid) r WHERE r.oid IS NOT NULL");
+	if (res == NULL)
 		return -1;
-	}
 	for (i = 0; i < t->nuniq; i++)
 		free(t->uniq[i]);
 	t->nuniq = 0;
@@ -690,17 +706,12 @@ load_table(struct table *t)
 	if (!t->exists)
 		return 0;
 	/* Column types, for COPY straight into the table. */
-	res = PQexecParams(cat, "SELECT a.attname, a.atttypid, c.relkind IN "
+	res = table_query(t, "SELECT a.attname, a.atttypid, c.relkind IN "
 	    "('r', 'p') AND NOT c.relhasrules FROM pg_class c JOIN "
 	    "pg_attribute a ON a.attrelid = c.oid WHERE c.oid = "
-	    "to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-	    1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		snprintf(errbuf, sizeof(errbuf), "%s: %s", t->qname,
-		    primary(res));
-		PQclear(res);
+	    "to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped");
+	if (res == NULL)
 		return -1;
-	}
 	for (i = 0; i < PQntuples(res); i++) {
 		pgflo_map_put(&t->cols, PQgetvalue(res, i, 0),
 		    strlen(PQgetvalue(res, i, 0)),
@@ -733,7 +744,8 @@ get_table(const struct pgflo_recspan *r)
 			pgflo_buf_free(&k);
 			return NULL;
 		}
-		if (!t->exists && cf.create_tables && r->op != PGFLO_OP_TRUNCATE) {
+		if (!t->exists && cf.create_tables &&
+		    r->op != PGFLO_OP_TRUNCATE) {
 			if (create_table(t, r, ds) == -1 ||
 			    load_table(t) == -1) {
 				free_table(t);
@@ -841,6 +853,29 @@ cmp_expr(struct pgflo_buf *b, const char *col, const char *type, int param)
 		pgflo_buf_printf(b, "::%s", cast);
 }
 
+/* The type of column name (hint: its index); NULL with errbuf. */
+static const char *
+typed(const struct pgflo_recspan *r, int hint, const char *name)
+{
+	const char *type = pgflo_recspan_type(r, hint, name);
+
+	if (type == NULL)
+		snprintf(errbuf, sizeof(errbuf), "no type for column %s", name);
+	return type;
+}
+
+/* Parameter *n: value v of type; -1 (errbuf) for an unknown type. */
+static int
+add_param(int *n, struct pgflo_span v, const char *type)
+{
+	oids_need((size_t)*n + 1);
+	if (type_oid(type, &oids[*n]) == -1)
+		return -1;
+	(*n)++;
+	vals_add(v, type);
+	return 0;
+}
+
 /* ---- multi-row insert runs ---- */
 
 static struct {
@@ -908,7 +943,8 @@ flush_run(void)
 
 /* ON CONFLICT (key) DO UPDATE SET the other columns (or DO NOTHING). */
 static void
-conflict_tail(struct pgflo_buf *b, const struct table *t, const struct pgflo_recspan *r)
+conflict_tail(struct pgflo_buf *b, const struct table *t,
+    const struct pgflo_recspan *r)
 {
 	int i, j, nonkey = 0;
 
@@ -1023,7 +1059,8 @@ copy_failed(PGresult *res, enum qkind kind)
 
 	if (cp.direct) {
 		q.kind = Q_DIRECT;
-		if (pgflo_map_get(&nodirect, cp.qname.data, cp.qname.len) == NULL)
+		if (pgflo_map_get(&nodirect, cp.qname.data,
+		    cp.qname.len) == NULL)
 			pgflo_map_put(&nodirect, cp.qname.data, cp.qname.len,
 			    (void *)1);
 	}
@@ -1156,6 +1193,18 @@ new_columns(struct pgflo_buf *b, const struct pgflo_recspan *r)
 	pgflo_buf_putc(b, ')');
 }
 
+/* Sets b to "INSERT INTO t (c1,c2,...) ": the record's new columns. */
+static void
+insert_into(struct pgflo_buf *b, const struct table *t,
+    const struct pgflo_recspan *r)
+{
+	pgflo_buf_reset(b);
+	pgflo_buf_puts(b, "INSERT INTO ");
+	pgflo_buf_puts(b, t->qname);
+	pgflo_buf_putc(b, ' ');
+	new_columns(b, r);
+}
+
 /* Starts a COPY run for r (types set in r->newv); -1 errbuf, 0 ok. */
 static int
 copy_begin(struct table *t, const struct pgflo_recspan *r, long idx,
@@ -1176,8 +1225,8 @@ copy_begin(struct table *t, const struct pgflo_recspan *r, long idx,
 	direct = t->copyable && pgflo_map_get(&nodirect, t->qname,
 	    strlen(t->qname)) == NULL;
 	for (i = 0; i < r->nnew && direct; i++)
-		direct = (Oid)(uintptr_t)pgflo_map_get(&t->cols, r->newv[i].name,
-		    strlen(r->newv[i].name)) == tv[i];
+		direct = (Oid)(uintptr_t)pgflo_map_get(&t->cols,
+		    r->newv[i].name, strlen(r->newv[i].name)) == tv[i];
 	if (!direct && (st = get_stage(tv, r->nnew, idx)) == NULL) {
 		free(tv);
 		return -1;
@@ -1192,11 +1241,7 @@ copy_begin(struct table *t, const struct pgflo_recspan *r, long idx,
 		pgflo_buf_puts(&sql, " FROM STDIN");
 		goto start;
 	}
-	pgflo_buf_reset(&cp.ins);
-	pgflo_buf_puts(&cp.ins, "INSERT INTO ");
-	pgflo_buf_puts(&cp.ins, t->qname);
-	pgflo_buf_putc(&cp.ins, ' ');
-	new_columns(&cp.ins, r);
+	insert_into(&cp.ins, t, r);
 	pgflo_buf_puts(&cp.ins, " SELECT ");
 	for (i = 0; i < r->nnew; i++)
 		pgflo_buf_printf(&cp.ins, "%sc%d", i > 0 ? "," : "", i + 1);
@@ -1274,7 +1319,8 @@ copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
 		    value_type(r->newv[i].type)))
 			pgflo_buf_putn(&cp.data, "\\N", 2);
 		else
-			pgflo_copytext_escape(&cp.data, cp.val.data, cp.val.len);
+			pgflo_copytext_escape(&cp.data, cp.val.data,
+			    cp.val.len);
 	}
 	pgflo_buf_putc(&cp.data, '\n');
 	cp.rows++;
@@ -1306,11 +1352,8 @@ do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
 	int i;
 
 	for (i = 0; i < r->nnew; i++) {
-		if ((type = pgflo_recspan_type(r, i, r->newv[i].name)) == NULL) {
-			snprintf(errbuf, sizeof(errbuf),
-			    "no type for column %s", r->newv[i].name);
+		if ((type = typed(r, i, r->newv[i].name)) == NULL)
 			return -1;
-		}
 		r->newv[i].type = type;
 	}
 	/* The run's signature: table, columns, types, key mode. */
@@ -1347,11 +1390,7 @@ do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
 				pgflo_buf_free(&sig);
 				return -1;
 			}
-		pgflo_buf_reset(&run.head);
-		pgflo_buf_puts(&run.head, "INSERT INTO ");
-		pgflo_buf_puts(&run.head, t->qname);
-		pgflo_buf_putc(&run.head, ' ');
-		new_columns(&run.head, r);
+		insert_into(&run.head, t, r);
 		pgflo_buf_puts(&run.head, " VALUES ");
 		pgflo_buf_reset(&run.tail);
 		conflict_tail(&run.tail, t, r);
@@ -1395,23 +1434,20 @@ where_clause(struct table *t, const struct pgflo_recspan *r, int *param, int *n)
 			c = r->has_old ? pgflo_recspan_col(r->oldv, r->nold,
 			    r->keyv[i]) : NULL;
 			if (c == NULL)
-				c = pgflo_recspan_col(r->newv, r->nnew, r->keyv[i]);
+				c = pgflo_recspan_col(r->newv, r->nnew,
+				    r->keyv[i]);
 			if (c == NULL) {
 				snprintf(errbuf, sizeof(errbuf),
 				    "no value for key column %s", r->keyv[i]);
 				return -1;
 			}
-			if ((type = pgflo_recspan_type(r, i, c->name)) == NULL)
-				goto notype;
 			if (i > 0)
 				pgflo_buf_puts(&sqlb, " AND ");
 			pgflo_pg_quote_ident(&sqlb, c->name);
 			pgflo_buf_printf(&sqlb, "=$%d", (*param)++);
-			oids_need((size_t)*n + 1);
-			if (type_oid(type, &oids[*n]) == -1)
+			if ((type = typed(r, i, c->name)) == NULL ||
+			    add_param(n, c->v, type) == -1)
 				return -1;
-			(*n)++;
-			vals_add(c->v, type);
 		}
 		return 0;
 	}
@@ -1424,27 +1460,21 @@ where_clause(struct table *t, const struct pgflo_recspan *r, int *param, int *n)
 		    pgflo_recspan_col(r->newv, r->nnew, r->keyv[i]);
 		if (c == NULL)
 			continue;
-		if ((type = pgflo_recspan_type(r, i, c->name)) == NULL)
-			goto notype;
+		if ((type = typed(r, i, c->name)) == NULL)
+			return -1;
 		if (!first)
 			pgflo_buf_puts(&sqlb, " AND ");
 		first = 0;
 		cmp_expr(&sqlb, c->name, type, 0);
 		pgflo_buf_puts(&sqlb, " IS NOT DISTINCT FROM ");
 		cmp_expr(&sqlb, c->name, type, (*param)++);
-		oids_need((size_t)*n + 1);
-		if (type_oid(type, &oids[*n]) == -1)
+		if (add_param(n, c->v, type) == -1)
 			return -1;
-		(*n)++;
-		vals_add(c->v, type);
 	}
 	if (first)
 		pgflo_buf_puts(&sqlb, "true");
 	pgflo_buf_puts(&sqlb, " LIMIT 1)");
 	return 0;
-notype:
-	snprintf(errbuf, sizeof(errbuf), "no type for column %s", c->name);
-	return -1;
 }
 
 /* An update, by key, that gives the row another key. */
@@ -1501,20 +1531,14 @@ clear_new_key(struct table *t, const struct pgflo_recspan *r, long idx)
 		for (i = 0; i < r->nkey; i++) {
 			c = pgflo_recspan_col(pass == 0 ? r->newv : r->oldv,
 			    pass == 0 ? r->nnew : r->nold, r->keyv[i]);
-			if ((type = pgflo_recspan_type(r, i, c->name)) == NULL) {
-				snprintf(errbuf, sizeof(errbuf),
-				    "no type for column %s", c->name);
+			if ((type = typed(r, i, c->name)) == NULL)
 				return -1;
-			}
 			if (i > 0)
 				pgflo_buf_puts(&sqlb, " AND ");
 			pgflo_pg_quote_ident(&sqlb, c->name);
 			pgflo_buf_printf(&sqlb, "=$%d", n + 1);
-			oids_need((size_t)n + 1);
-			if (type_oid(type, &oids[n]) == -1)
+			if (add_param(&n, c->v, type) == -1)
 				return -1;
-			n++;
-			vals_add(c->v, type);
 		}
 	}
 	pgflo_buf_putc(&sqlb, ')');
@@ -1548,20 +1572,14 @@ do_update_delete(struct table *t, const struct pgflo_recspan *r, long idx)
 		pgflo_buf_puts(&sqlb, t->qname);
 		pgflo_buf_puts(&sqlb, " SET ");
 		for (i = 0; i < r->nnew; i++) {
-			if ((type = pgflo_recspan_type(r, i, r->newv[i].name)) == NULL) {
-				snprintf(errbuf, sizeof(errbuf),
-				    "no type for column %s", r->newv[i].name);
+			if ((type = typed(r, i, r->newv[i].name)) == NULL)
 				return -1;
-			}
 			if (i > 0)
 				pgflo_buf_putc(&sqlb, ',');
 			pgflo_pg_quote_ident(&sqlb, r->newv[i].name);
 			pgflo_buf_printf(&sqlb, "=$%d", param++);
-			oids_need((size_t)n + 1);
-			if (type_oid(type, &oids[n]) == -1)
+			if (add_param(&n, r->newv[i].v, type) == -1)
 				return -1;
-			n++;
-			vals_add(r->newv[i].v, type);
 		}
 	} else {
 		pgflo_buf_puts(&sqlb, "DELETE FROM ");
@@ -1955,7 +1973,8 @@ check_values(struct pgflo_recspan *r)
 		n = side == 0 ? r->nnew : r->nold;
 		for (i = 0; i < n; i++) {
 			if (!pgflo_recspan_has_nul(cv[i].v) ||
-			    (type = pgflo_recspan_type(r, i, cv[i].name)) == NULL)
+			    (type = pgflo_recspan_type(r, i,
+			    cv[i].name)) == NULL)
 				continue;
 			base = value_type(type);
 			if (strcmp(base, "json") == 0 ||
@@ -1963,9 +1982,9 @@ check_values(struct pgflo_recspan *r)
 			    strcmp(base, "json[]") == 0 ||
 			    strcmp(base, "jsonb[]") == 0)
 				continue;
-			snprintf(r->whybuf, sizeof(r->whybuf), "column %.64s: a %.40s "
-			    "value holds a NUL byte (\\u0000), which PostgreSQL "
-			    "cannot store", cv[i].name, type);
+			snprintf(r->whybuf, sizeof(r->whybuf), "column %.64s: "
+			    "a %.40s value holds a NUL byte (\\u0000), which "
+			    "PostgreSQL cannot store", cv[i].name, type);
 			return r->whybuf;
 		}
 	}

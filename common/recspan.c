@@ -2,14 +2,18 @@
  * recspan.c - change records parsed in place from the raw line
  * (recspan.h).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgflo.h"
+#include "jsonscan.h"
+#include "json2pg.h"
+#include "lsn.h"
 #include "pgconn.h"
-#include "pgtext.h"
+#include "record.h"
 #include "recspan.h"
 
 static char *
@@ -31,17 +35,17 @@ bad_name(struct pgflo_recspan *r, const char *p, size_t n, const char *what,
 		snprintf(r->whybuf, sizeof(r->whybuf), "%s holds a NUL byte "
 		    "(\\u0000), which PostgreSQL cannot store", what);
 	else
-		snprintf(r->whybuf, sizeof(r->whybuf), "%s is %zu bytes long, more "
-		    "than the %zu of a PostgreSQL name", what, n, maxlen);
+		snprintf(r->whybuf, sizeof(r->whybuf), "%s is %zu bytes long, "
+		    "more than the %zu of a PostgreSQL name", what, n, maxlen);
 	*why = r->whybuf;
 	return NULL;
 }
 
 /*
  * A decoded string that PostgreSQL could hold: NULL with why set when it
- * has a NUL byte (text cannot) or, for a name (maxlen PGFLO_RECSPAN_NAME_BYTES), when
- * it is longer than a name can be, which the server would truncate onto
- * another object.  Once per name and type on the hot path: inline.
+ * has a NUL byte (text cannot) or, for a name (maxlen
+ * PGFLO_RECSPAN_NAME_BYTES), when it is longer than a name can be, which
+ * the server would truncate onto another object.  Once per name and type on the hot path: inline.
  */
 static inline char *
 arena_name(struct pgflo_recspan *r, struct pgflo_span s, const char *what,
@@ -69,8 +73,10 @@ parse_cols(struct pgflo_recspan *r, struct pgflo_span v,
 	*n = 0;
 	while (pgflo_js_obj_next(&it, &k, &val)) {
 		if (*n == PGFLO_RECSPAN_MAX_COLUMNS) {
-			snprintf(r->whybuf, sizeof(r->whybuf), "record has more than "
-			    "%d columns, PostgreSQL's limit", PGFLO_RECSPAN_MAX_COLUMNS);
+			snprintf(r->whybuf, sizeof(r->whybuf),
+			    "record has more than %d columns, PostgreSQL's "
+			    "limit",
+			    PGFLO_RECSPAN_MAX_COLUMNS);
 			*why = r->whybuf;
 			return -1;
 		}
@@ -151,6 +157,16 @@ struct members {
 	struct pgflo_span types, newv, oldv, key, jnull, ojnull;
 	int	 have_op;
 };
+#define SPAN(name, field)	{ name, sizeof(name) - 1, \
+	offsetof(struct members, field) }
+static const struct {
+	const char *name;
+	size_t	 len, off;
+} spans[] = {
+	SPAN("types", types), SPAN("new", newv), SPAN("old", oldv),
+	SPAN("key", key), SPAN("json_null", jnull),
+	SPAN("old_json_null", ojnull), { NULL, 0, 0 }
+};
 
 /* A position member; 1 when k is none of them, -1 malformed. */
 static int
@@ -212,18 +228,14 @@ member(struct pgflo_recspan *r, struct members *m, struct pgflo_span k,
 		if ((r->tag = arena_name(r, v, "the tag", SIZE_MAX,
 		    why)) == NULL)
 			return -1;
-	} else if (KEYIS(k, "types")) {
-		m->types = v;
-	} else if (KEYIS(k, "new")) {
-		m->newv = v;
-	} else if (KEYIS(k, "old")) {
-		m->oldv = v;
-	} else if (KEYIS(k, "key")) {
-		m->key = v;
-	} else if (KEYIS(k, "json_null")) {
-		m->jnull = v;
-	} else if (KEYIS(k, "old_json_null")) {
-		m->ojnull = v;
+	} else {
+		for (p = 0; spans[p].name != NULL; p++)
+			if (k.n == spans[p].len + 2 &&
+			    memcmp(k.p + 1, spans[p].name, spans[p].len) == 0) {
+				*(struct pgflo_span *)(void *)((char *)m +
+				    spans[p].off) = v;
+				break;
+			}
 	}
 	return 0;
 }

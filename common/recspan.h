@@ -13,7 +13,9 @@
 #define PGFLO_RECSPAN_H
 
 #include "pgflo.h"
-#include "pgtext.h"
+#include "jsonscan.h"
+#include "lsn.h"
+#include "record.h"
 
 #define PGFLO_RECSPAN_NAME_BYTES	63	/* NAMEDATALEN - 1 */
 #define PGFLO_RECSPAN_MAX_COLUMNS	1600	/* MaxHeapAttributeNumber */

@@ -21,8 +21,11 @@
 #include "pgflo.h"
 #include "deadletter.h"
 #include "durable.h"
+#include "lsn.h"
+#include "output.h"
 #include "pgapply.h"
 #include "pgconn.h"
+#include "reader.h"
 
 #define SYNOPSIS \
 	"pgflo-sink-pg [-acpv] [-b rows] [-g group] [-m ms] [-s src=dst]\n" \
