@@ -32,6 +32,7 @@
 #include "durable.h"
 #include "natsconn.h"
 #include "natsmsg.h"
+#include "output.h"
 
 #define SYNOPSIS \
 	"pgflo-publish [-v] [-b rows] [-m ms] [-s url] [--create] " \
