@@ -32,6 +32,7 @@
 #include "durable.h"
 #include "natsconn.h"
 #include "natsmsg.h"
+#include "natsstream.h"
 #include "output.h"
 
 #define SYNOPSIS \
@@ -75,9 +76,10 @@ static const struct option longopts[] = {
 
 /* The command line. */
 static const char *stream, *server, *prefix = "pgflo";
-static int create, msgid, vflag;
-static long replicas = 1, dupwin_ms = 120000;
-static size_t max_bytes;
+static int msgid, vflag;
+static struct pgflo_natsstream_config scf = {
+	.replicas = 1, .dupwin_ms = 120000
+};
 static struct pgflo_durable_config dc = {
 	.batch_rows = 10000, .batch_ms = 100
 };
@@ -459,177 +461,24 @@ pub_close(void *sink)
 	pub.held.on = pub.have_begin = 0;
 }
 
-/* Whether the stream subject pattern pat takes every subject of ours. */
-static int
-covers(const char *pat, const char *ours)
-{
-	size_t a, b;
-
-	for (;;) {
-		a = strcspn(pat, ".");
-		b = strcspn(ours, ".");
-		if (a == 1 && *pat == '>')
-			return 1;
-		if (b == 1 && *ours == '>')
-			return 0;	/* ours goes on where pat stops */
-		if (!(a == 1 && *pat == '*') && (a != b ||
-		    memcmp(pat, ours, a) != 0))
-			return 0;
-		if (pat[a] == '\0' || ours[b] == '\0')
-			return pat[a] == ours[b];
-		pat += a + 1;
-		ours += b + 1;
-	}
-}
-
-/* Settings of an existing stream that lose data: a warning each. */
-static void
-warn_risks(const jsStreamConfig *c)
-{
-	int limits = c->MaxMsgs > 0 || c->MaxBytes > 0 ||
-	    c->MaxMsgsPerSubject > 0;
-
-	if (c->MaxAge > 0)
-		pgflo_warnx("warning: stream %s has max_age %lld s: it deletes "
-		    "messages whether or not they were read", stream,
-		    (long long)(c->MaxAge / 1000000000LL));
-	if (limits && c->Discard == js_DiscardOld)
-		pgflo_warnx("warning: stream %s has discard old with %s: when "
-		    "full it deletes its oldest messages", stream,
-		    c->MaxBytes > 0 ? "max_bytes" : c->MaxMsgs > 0 ?
-		    "max_msgs" : "max_msgs_per_subject");
-	if (c->Retention != js_LimitsPolicy)
-		pgflo_warnx("warning: stream %s has %s retention: messages go "
-		    "once consumed", stream, c->Retention ==
-		    js_InterestPolicy ? "interest" : "work queue");
-	if (c->Storage == js_MemoryStorage)
-		pgflo_warnx("warning: stream %s has memory storage: a server "
-		    "restart loses it", stream);
-}
-
-static int
-add_stream(const char *subj, char *errbuf, size_t errlen)
-{
-	jsStreamConfig c;
-	jsStreamInfo *si = NULL;
-	jsErrCode jerr = 0;
-	natsStatus s;
-	const char *subjects[1];
-
-	subjects[0] = subj;
-	jsStreamConfig_Init(&c);
-	c.Name = stream;
-	c.Subjects = subjects;
-	c.SubjectsLen = 1;
-	c.Storage = js_FileStorage;
-	c.Retention = js_LimitsPolicy;
-	c.Discard = js_DiscardNew;
-	c.MaxAge = 0;
-	c.MaxBytes = max_bytes > 0 ? (int64_t)max_bytes : -1;
-	c.Duplicates = (int64_t)dupwin_ms * 1000000LL;
-	c.Replicas = replicas;
-	s = js_AddStream(&si, pub.conn.js, &c, NULL, &jerr);
-	jsStreamInfo_Destroy(si);
-	if (s == NATS_OK) {
-		pgflo_warnx("created stream %s (subjects %s)", stream, subj);
-		return 0;
-	}
-	snprintf(errbuf, errlen, "could not create stream %s: %s", stream,
-	    pgflo_natsconn_why(s));
-	return jerr != 0 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_UNAVAIL;
-}
-
-/* The stream as found, or created: 0, or the exit status (errbuf). */
-static int
-check_stream(char *errbuf, size_t errlen)
-{
-	jsStreamInfo *si = NULL;
-	jsErrCode jerr = 0;
-	natsStatus s;
-	char subj[600];
-	int i, ok = 0;
-
-	snprintf(subj, sizeof(subj), "%s.%s.>", prefix, stream);
-	s = js_GetStreamInfo(&si, pub.conn.js, stream, NULL, &jerr);
-	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
-		if (create)
-			return add_stream(subj, errbuf, errlen);
-		snprintf(errbuf, errlen, "no stream %s on NATS server %s "
-		    "(--create creates it: file storage, subjects %s, no "
-		    "max age, discard new)", stream, pub.conn.shown, subj);
-		return PGFLO_EXIT_USAGE;
-	}
-	if (s != NATS_OK) {
-		snprintf(errbuf, errlen, "stream %s: %s", stream,
-		    pgflo_natsconn_why(s));
-		return PGFLO_EXIT_UNAVAIL;
-	}
-	for (i = 0; i < si->Config->SubjectsLen; i++)
-		ok |= covers(si->Config->Subjects[i], subj);
-	if (!ok)
-		snprintf(errbuf, errlen, "stream %s does not take subjects %s "
-		    "(see --subject-prefix)", stream, subj);
-	else if (si->Config->NoAck)
-		snprintf(errbuf, errlen, "stream %s has no_ack: nothing could "
-		    "be known durable", stream);
-	else
-		warn_risks(si->Config);
-	if (ok && si->Config->MaxMsgSize > 0 &&
-	    (size_t)si->Config->MaxMsgSize < pub.maxpayload)
-		pub.maxpayload = (size_t)si->Config->MaxMsgSize;
-	ok = ok && !si->Config->NoAck;
-	jsStreamInfo_Destroy(si);
-	return ok ? 0 : PGFLO_EXIT_USAGE;
-}
-
 /*
- * The stream's last message says how far it holds the input: its
- * Pgflo-Position, and its sequence, which the next message expects.
- * 0, or the exit status (errbuf).
+ * The stream's last message says how far it holds the input; the next
+ * message expects its sequence.
  */
 static int
 resync(struct pgflo_pos *applied, char *errbuf, size_t errlen)
 {
-	jsStreamInfo *si = NULL;
-	natsMsg *m = NULL;
-	jsErrCode jerr = 0;
-	natsStatus s;
-	const char *v = NULL;
-	uint64_t last;
+	int st;
 
-	memset(applied, 0, sizeof(*applied));
-	if ((s = js_GetStreamInfo(&si, pub.conn.js, stream, NULL,
-	    &jerr)) != NATS_OK)
-		goto fail;
-	last = si->State.LastSeq;
-	jsStreamInfo_Destroy(si);
-	if (last > 0) {
-		if ((s = js_GetMsg(&m, pub.conn.js, stream, last, NULL,
-		    &jerr)) != NATS_OK)
-			goto fail;
-		if (natsMsgHeader_Get(m, PGFLO_HDR_POSITION, &v) != NATS_OK ||
-		    (strcmp(v, "0/0:0") != 0 &&
-		    pgflo_pos_parse(v, applied) == -1)) {
-			snprintf(errbuf, errlen, "stream %s: its last message "
-			    "(sequence %llu) has no valid %s header: "
-			    "something else writes to it", stream,
-			    (unsigned long long)last, PGFLO_HDR_POSITION);
-			natsMsg_Destroy(m);
-			return PGFLO_EXIT_USAGE;
-		}
-		natsMsg_Destroy(m);
-	}
-	applied->stream_seq = last;
+	if ((st = pgflo_natsstream_last(pub.conn.js, stream, applied, errbuf,
+	    errlen)) != 0)
+		return st;
 	pub.covered = *applied;
 	pub.covered.stream_seq = 0;
 	pthread_mutex_lock(&pub.mu);
-	pub.sent = pub.acked = last;
+	pub.sent = pub.acked = applied->stream_seq;
 	pthread_mutex_unlock(&pub.mu);
 	return 0;
-fail:
-	snprintf(errbuf, errlen, "stream %s: %s", stream,
-	    pgflo_natsconn_why(s));
-	return PGFLO_EXIT_UNAVAIL;
 }
 
 /*
@@ -641,6 +490,7 @@ static int
 pub_connect(void *sink, char *errbuf, size_t errlen)
 {
 	jsOptions jo;
+	size_t maxmsg = 0;
 	int st;
 
 	(void)sink;
@@ -658,8 +508,11 @@ pub_connect(void *sink, char *errbuf, size_t errlen)
 	pub.inflight = 0;
 	pthread_mutex_unlock(&pub.mu);
 	pub.maxpayload = (size_t)natsConnection_GetMaxPayload(pub.conn.nc);
-	if (!pub.checked && (st = check_stream(errbuf, errlen)) != 0)
+	if (!pub.checked && (st = pgflo_natsstream_open(pub.conn.js,
+	    pub.conn.shown, &scf, &maxmsg, errbuf, errlen)) != 0)
 		return st;
+	if (maxmsg > 0 && maxmsg < pub.maxpayload)
+		pub.maxpayload = maxmsg;
 	pub.checked = 1;
 	if (pub.maxpayload < HDR_ROOM + 3 * MARKER_MAX) {
 		snprintf(errbuf, errlen, "stream %s takes messages of %zu "
@@ -907,14 +760,14 @@ parse_option(int ch)
 		vflag = dc.verbose = 1;
 		break;
 	case OPT_CREATE:
-		create = 1;
+		scf.create = 1;
 		break;
 	case OPT_DUPWIN:
-		dupwin_ms = parse_secs(optarg, "--duplicate-window", 100);
+		scf.dupwin_ms = parse_secs(optarg, "--duplicate-window", 100);
 		break;
 	case OPT_MAXBYTES:
-		if (pgflo_parse_size(optarg, &max_bytes) == -1 ||
-		    max_bytes == 0)
+		if (pgflo_parse_size(optarg, &scf.max_bytes) == -1 ||
+		    scf.max_bytes == 0)
 			pgflo_usage_error(SYNOPSIS, "invalid --max-bytes: %s",
 			    optarg);
 		break;
@@ -928,7 +781,7 @@ parse_option(int ch)
 		prefix = optarg;
 		break;
 	case OPT_REPLICAS:
-		replicas = parse_num(optarg, "--replicas", 1, 5);
+		scf.replicas = (int)parse_num(optarg, "--replicas", 1, 5);
 		break;
 	case OPT_STREAM:
 		stream = optarg;
@@ -973,6 +826,11 @@ parse_options(int argc, char *argv[])
 	if (!pgflo_nats_name_ok(prefix, 0))
 		pgflo_usage_error(SYNOPSIS, "invalid --subject-prefix: %s",
 		    prefix);
+	if (strlen(stream) > 200 || strlen(prefix) > 200)
+		pgflo_usage_error(SYNOPSIS, "--stream or --subject-prefix "
+		    "longer than 200 bytes");
+	scf.name = stream;
+	snprintf(scf.subject, sizeof(scf.subject), "%s.%s.>", prefix, stream);
 	if (server != NULL && pgflo_natsconn_url_ok(server, errbuf,
 	    sizeof(errbuf)) == -1)
 		pgflo_usage_error(SYNOPSIS, "invalid -s: %s", errbuf);
