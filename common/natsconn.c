@@ -154,6 +154,26 @@ set_auth(natsOptions *o, const char *url, int *secure)
 	return s;
 }
 
+/* A comma-separated list of servers (natsOptions_SetURL takes one). */
+static natsStatus
+set_servers(natsOptions *o, const char *url)
+{
+	char *copy = pgflo_xstrdup(url), *p, *save = NULL;
+	const char **v = NULL;
+	int n = 0;
+	natsStatus s;
+
+	for (p = strtok_r(copy, ",", &save); p != NULL;
+	    p = strtok_r(NULL, ",", &save)) {
+		v = pgflo_xrealloc(v, (size_t)(n + 1) * sizeof(*v));
+		v[n++] = p;
+	}
+	s = n > 0 ? natsOptions_SetServers(o, v, n) : NATS_INVALID_ARG;
+	free(v);
+	free(copy);
+	return s;
+}
+
 static natsStatus
 set_options(natsOptions *o, const struct pgflo_natsconn_config *cf,
     const char *url, long timeout)
@@ -161,7 +181,11 @@ set_options(natsOptions *o, const struct pgflo_natsconn_config *cf,
 	natsStatus s;
 	int secure;
 
-	s = natsOptions_SetURL(o, url);
+	s = strchr(url, ',') != NULL ? set_servers(o, url) :
+	    natsOptions_SetURL(o, url);
+	/* Servers in the order given: the first is the one to use. */
+	if (s == NATS_OK)
+		s = natsOptions_SetNoRandomize(o, true);
 	if (s == NATS_OK)
 		s = natsOptions_SetName(o, pgflo_progname);
 	if (s == NATS_OK)
