@@ -121,6 +121,34 @@ EOF
 	assert_equal "$stderr" "pgflo-publish: could not connect: no stream nosuch on NATS server $PGFLO_NATS_URL (--create creates it: file storage, subjects pgflo.nosuch.>, no max age, discard new)"
 }
 
+@test "pgflo-publish: an existing stream's settings that lose data are warned about, by name" {
+	"$DUMP" -a risky 'pgflo.risky.>'
+	run --separate-stderr pgflo-publish --stream risky </dev/null
+	assert_success
+	assert_output ''
+	assert_equal "$stderr" "pgflo-publish: warning: stream risky has max_age 86400 s: it deletes messages whether or not they were read
+pgflo-publish: warning: stream risky has discard old with max_bytes: when full it deletes its oldest messages"
+	# --create on a stream of ours: no warning.
+	run --separate-stderr pgflo-publish --stream safe --create </dev/null
+	run --separate-stderr pgflo-publish --stream safe </dev/null
+	assert_success
+	assert_equal "$stderr" ''
+}
+
+@test "pgflo-publish: a stream that does not take the subjects, or credentials on argv, exit 2" {
+	"$DUMP" -a narrow 'pgflo.narrow.public.*'
+	run --separate-stderr pgflo-publish --stream narrow </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "pgflo-publish: could not connect: stream narrow does not take subjects pgflo.narrow.> (see --subject-prefix)"
+	run --separate-stderr pgflo-publish -s nats://me:secret@127.0.0.1:1 --stream x </dev/null
+	assert_failure 2
+	assert_equal "${stderr_lines[0]}" "pgflo-publish: invalid -s: credentials in the server URL would show in ps(1): use PGFLO_NATS_USER and PGFLO_NATS_PASSWORD, or PGFLO_NATS_URL"
+	[[ $stderr != *secret* ]]
+	# A list of servers: the first is down, the second answers.
+	run --separate-stderr pgflo-publish -s "nats://127.0.0.1:1,$PGFLO_NATS_URL" --stream safe2 --create </dev/null
+	assert_success
+}
+
 @test "pgflo-publish: capture | publish | checkpoint under writes: the stream holds capture's records exactly" {
 	psql_src -c 'CREATE TABLE cpw (id int PRIMARY KEY, v text)'
 	mkslot p_run public.cpw

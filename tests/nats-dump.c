@@ -8,6 +8,8 @@
  *              again) and its Pgflo-Commit header, one line each
  *   -r         one line per message: "SEQ SUBJECT POSITION [PART] [B] [C]"
  *   -l         the Pgflo-Position of the last message, or nothing
+ *   -a         creates STREAM on SUBJECT with the settings pgflo-publish
+ *              warns about: max age 1 day, discard old with max_bytes
  * The server is PGFLO_NATS_URL.  Exit 0, 1 on any error.
  */
 #include <stdio.h>
@@ -82,12 +84,13 @@ main(int argc, char *argv[])
 	int mode = 0, a = 1;
 
 	if (argc > 1 && (strcmp(argv[1], "-r") == 0 ||
-	    strcmp(argv[1], "-l") == 0)) {
+	    strcmp(argv[1], "-l") == 0 || strcmp(argv[1], "-a") == 0)) {
 		mode = argv[1][1];
 		a++;
 	}
 	if (argc - a < 1 || argc - a > 2) {
-		fprintf(stderr, "usage: nats-dump [-r | -l] STREAM [SUBJECT]\n");
+		fprintf(stderr, "usage: nats-dump [-r | -l | -a] STREAM "
+		    "[SUBJECT]\n");
 		return 2;
 	}
 	stream = argv[a];
@@ -98,6 +101,20 @@ main(int argc, char *argv[])
 		die("connect", s);
 	if ((s = natsConnection_JetStream(&js, nc, NULL)) != NATS_OK)
 		die("jetstream", s);
+	if (mode == 'a') {
+		jsStreamConfig c;
+
+		jsStreamConfig_Init(&c);
+		c.Name = stream;
+		c.Subjects = &subj;
+		c.SubjectsLen = 1;
+		c.MaxAge = 86400LL * 1000000000LL;
+		c.MaxBytes = 1 << 30;
+		c.Discard = js_DiscardOld;
+		if ((s = js_AddStream(NULL, js, &c, NULL, &jerr)) != NATS_OK)
+			die("add stream", s);
+		goto out;
+	}
 	if ((s = js_GetStreamInfo(&si, js, stream, NULL, &jerr)) != NATS_OK)
 		die("stream info", s);
 	last = si->State.LastSeq;
