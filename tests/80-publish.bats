@@ -263,6 +263,25 @@ EOF
 	done <"$BATS_TEST_TMPDIR/printed"
 }
 
+@test "pgflo-publish: two publishers of the same input at once: each message expects its predecessor, the stream is exact" {
+	gen 20000 >"$BATS_TEST_TMPDIR/in"
+	pgflo-publish --stream two --create </dev/null 2>/dev/null
+	pgflo-publish --stream two <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out1" \
+		2>"$BATS_TEST_TMPDIR/err1" 3>&- &
+	a=$!
+	pgflo-publish --stream two <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out2" \
+		2>"$BATS_TEST_TMPDIR/err2" 3>&- &
+	b=$!
+	wait "$a"
+	wait "$b"
+	"$DUMP" two >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	# They did get in each other's way.
+	run cat "$BATS_TEST_TMPDIR/err1" "$BATS_TEST_TMPDIR/err2"
+	assert_output --partial 'wrong last sequence'
+}
+
 @test "pgflo-publish: kill -9 of nats-server 10 times while publishing: no exit, the stream is exact" {
 	gen 40000 >"$BATS_TEST_TMPDIR/in"
 	dir=$PGFLO_TEST_NATSDIR
