@@ -347,6 +347,29 @@ EOF
 	assert_equal "${#lines[@]}" 2
 }
 
+@test "pgflo-publish: a full stream (discard new) is exit 3; no position past what it holds is ever printed" {
+	gen 1000 >"$BATS_TEST_TMPDIR/in"
+	# Small chunks and batches: many positions before it is full, each
+	# reported right after its messages were sent.
+	split -n l/200 --filter='cat; sleep 0.1' "$BATS_TEST_TMPDIR/in" |
+		pgflo-publish --stream full --create --max-bytes 64K -b 1 \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- || st=$?
+	assert_equal "${st:-0}" 3
+	run tail -n 1 "$BATS_TEST_TMPDIR/err"
+	assert_output 'pgflo-publish: stream full: maximum bytes exceeded (stream full: nothing was lost; raise its limits or make room, then run again)'
+	end=$("$DUMP" -l full)
+	n=$("$DUMP" -r full | wc -l)
+	run tail -n 1 "$BATS_TEST_TMPDIR/out"
+	assert_output "$(awk -F: -v n="$n" '{ printf "{\"op\":\"position\",\"commit_lsn\":\"%s\",\"ordinal\":%s,\"stream_seq\":%d}", $1, $2, n }' <<<"$end")"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 3 ]
+	# Each position printed is one the stream reached, at its sequence.
+	"$DUMP" -r full | awk '{ print $3, $1 }' >"$BATS_TEST_TMPDIR/seqs"
+	while read -r line; do
+		p=$(jq -r '"\(.commit_lsn):\(.ordinal) \(.stream_seq)"' <<<"$line")
+		grep -qx "$p" "$BATS_TEST_TMPDIR/seqs" || fail "printed $line, stream lacks it"
+	done <"$BATS_TEST_TMPDIR/out"
+}
+
 @test "pgflo-publish: --max-outage: the server gone that long is exit 3, what was acknowledged is reported" {
 	gen 10 >"$BATS_TEST_TMPDIR/in"
 	mkfifo "$BATS_TEST_TMPDIR/fifo"

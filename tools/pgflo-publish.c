@@ -624,6 +624,27 @@ pub_failed(void *sink, int wait)
 	return r;
 }
 
+/*
+ * Discard=New refused a message: nothing is lost (the slot keeps the
+ * rest), but waiting cannot help.  What the stream holds is reported
+ * before the exit, so that the checkpoint gets that far.
+ */
+static void PGFLO_NORETURN
+stream_full(const char *msg)
+{
+	struct pgflo_pos p;
+	char errbuf[512];
+
+	/* Refused once, every later message is (it expects that one). */
+	if (pgflo_natsstream_last(pub.conn.js, stream, &p, errbuf,
+	    sizeof(errbuf)) == 0 && pgflo_pos_is_set(&p) &&
+	    pgflo_durable_print_position(NULL, &p) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	(void)pgflo_out_flush(0);
+	pgflo_errx(PGFLO_EXIT_UNAVAIL, "%s (stream full: nothing was lost; "
+	    "raise its limits or make room, then run again)", msg);
+}
+
 static void
 pub_failure(void *sink, struct pgflo_durable_failure *f)
 {
@@ -631,15 +652,9 @@ pub_failure(void *sink, struct pgflo_durable_failure *f)
 	pthread_mutex_lock(&pub.mu);
 	f->kind = PGFLO_DF_LOST;
 	snprintf(f->msg, sizeof(f->msg), "%s", pub.why);
-	if (pub.full) {
-		/* Discard=New refuses: the slot keeps the rest, nothing lost. */
-		pthread_mutex_unlock(&pub.mu);
-		(void)pgflo_out_flush(0);
-		pgflo_errx(PGFLO_EXIT_UNAVAIL, "%s (stream full: nothing was "
-		    "lost; raise its limits or make room, then run again)",
-		    f->msg);
-	}
 	pthread_mutex_unlock(&pub.mu);
+	if (pub.full)
+		stream_full(f->msg);
 }
 
 static int
