@@ -114,6 +114,66 @@ EOF
 	assert_equal "${#lines[@]}" 6
 }
 
+@test "pgflo-publish: input that ends inside a transaction: a rerun completes it, exactly once" {
+	gen 3 >"$BATS_TEST_TMPDIR/in"
+	# Transactions 1 and 2 whole; of 3 the begin and two inserts: the
+	# first was sent (the second waits for a commit to ride on it).
+	head -n 9 "$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/part"
+	run --separate-stderr pgflo-publish --stream cut --create <"$BATS_TEST_TMPDIR/part"
+	assert_success
+	# Transaction 3 was rolled back; 1 and 2 replayed, not sent again.
+	assert_output '{"op":"position","commit_lsn":"0/1002000","ordinal":2}'
+	assert_equal "$stderr" 'pgflo-publish: created stream cut (subjects pgflo.cut.>)'
+	run "$DUMP" -l cut
+	assert_output '0/1003000:1'
+	run --separate-stderr pgflo-publish --stream cut <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/1003000","ordinal":1,"stream_seq":3}
+{"op":"position","commit_lsn":"0/1003000","ordinal":4,"stream_seq":5}'
+	run "$DUMP" -r cut
+	assert_output '1 pgflo.cut.public.t1 0/1001000:2 B C
+2 pgflo.cut.public.t1 0/1002000:2 B C
+3 pgflo.cut.public.t1 0/1003000:1 B
+4 pgflo.cut.public.t2 0/1003000:2
+5 pgflo.cut.public.t0 0/1003000:4 C'
+	"$DUMP" cut >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/got"
+	assert_success
+}
+
+@test "pgflo-publish: SIGTERM mid-stream drains, reports the last acknowledged position, exits 0" {
+	gen 2000 >"$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-publish --stream term --create <"$BATS_TEST_TMPDIR/fifo" \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pub=$!
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	# 1000 whole transactions and the begin of the next: it is left out.
+	head -n 5751 "$BATS_TEST_TMPDIR/in" >&5
+	sleep 1
+	kill -TERM "$pub"
+	st=0
+	wait "$pub" || st=$?
+	exec 5>&-
+	assert_equal "$st" 0
+	run tail -n 1 "$BATS_TEST_TMPDIR/out"
+	assert_output '{"op":"position","commit_lsn":"0/13E8000","ordinal":11,"stream_seq":3750}'
+	run "$DUMP" -l term
+	assert_output '0/13E8000:11'
+}
+
+@test "pgflo-publish: a write error on stdout is exit 1; an unterminated last line is taken" {
+	printf '%s\n%s\n%s' '{"op":"begin","commit_lsn":"0/1001000","ordinal":0,"xid":1}' \
+		'{"op":"insert","schema":"public","table":"t","commit_lsn":"0/1001000","ordinal":1,"xid":1,"key":["id"],"types":{"id":"integer"},"new":{"id":1}}' \
+		'{"op":"commit","commit_lsn":"0/1001000","ordinal":2,"xid":1}' >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-publish --stream wr --create <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/1001000","ordinal":2,"stream_seq":1}'
+	run --separate-stderr bash -c 'pgflo-publish --stream wr2 --create <"$1" >/dev/full' _ "$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_equal "${stderr_lines[-1]}" 'pgflo-publish: write error: No space left on device'
+}
+
 @test "pgflo-publish: a missing stream without --create is an error that says how" {
 	run --separate-stderr pgflo-publish --stream nosuch </dev/null
 	assert_failure 2

@@ -106,7 +106,9 @@ static struct pub {
 	struct pgflo_pos covered;	/* of everything sent */
 	struct pgflo_pos found;		/* by the last resync */
 	size_t	 batch_bytes;
-	int	 resync;		/* sent, then rolled back */
+	struct pgflo_pos sent_to;	/* sent, then rolled back */
+	struct pgflo_pos commit_pos;	/* covered at the last commit() */
+	uint64_t commit_seq;		/* and its message's sequence */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	natsConnection *cur_nc;		/* the callbacks' own */
@@ -519,7 +521,7 @@ pub_connect(void *sink, char *errbuf, size_t errlen)
 		    "bytes at most: too few", stream, pub.maxpayload);
 		return PGFLO_EXIT_USAGE;
 	}
-	pub.resync = 0;
+	memset(&pub.sent_to, 0, sizeof(pub.sent_to));
 	return resync(&pub.found, errbuf, errlen);
 }
 
@@ -562,6 +564,9 @@ pub_write(void *sink, struct pgflo_recspan *r, long idx, char *errbuf,
 	(void)idx;
 	(void)errbuf;
 	(void)errlen;
+	if (r->has_lsn && pgflo_pos_is_set(&pub.sent_to) &&
+	    pgflo_pos_cmp(&r->pos, &pub.sent_to) <= 0)
+		return 0;	/* sent before a rollback */
 	switch (r->op) {
 	case PGFLO_OP_BEGIN:
 		if (flush_held(NULL, NULL) == -1 || flush_begin() == -1)
@@ -615,8 +620,6 @@ pub_failed(void *sink, int wait)
 
 	(void)sink;
 	pthread_mutex_lock(&pub.mu);
-	if (pub.resync)
-		set_failed("sent records were rolled back: resynchronizing");
 	while (wait && !pub.failed && pub.acked < pub.sent)
 		wait_ms(100);
 	r = pub.failed;
@@ -664,6 +667,10 @@ pub_commit(void *sink, const struct pgflo_pos *pos)
 	if (flush_held(NULL, NULL) == -1 || flush_begin() == -1)
 		return -1;
 	pub.batch_bytes = 0;
+	pub.commit_pos = pub.covered;
+	pthread_mutex_lock(&pub.mu);
+	pub.commit_seq = pub.sent;
+	pthread_mutex_unlock(&pub.mu);
 	return pub_failed(sink, 1) ? -1 : 0;
 }
 
@@ -671,22 +678,28 @@ static void
 pub_amend(void *sink, struct pgflo_pos *pos)
 {
 	(void)sink;
-	pthread_mutex_lock(&pub.mu);
-	pos->stream_seq = pub.acked;
-	pthread_mutex_unlock(&pub.mu);
+	/*
+	 * The sequence of the message that reached pos; unknown (none)
+	 * for transactions replayed after a rollback, which were sent
+	 * before it.
+	 */
+	pos->stream_seq = pgflo_pos_cmp(pos, &pub.commit_pos) == 0 ?
+	    pub.commit_seq : 0;
 }
 
+/*
+ * The stage replays the transactions before the one it rolled back, but
+ * what was sent stays sent: records up to there are not sent again (a
+ * failure to store them comes back as an error, and a resync).
+ */
 static void
 pub_rollback(void *sink, int in_batch)
 {
 	(void)sink;
 	(void)in_batch;
 	pub.held.on = pub.have_begin = 0;
-	pthread_mutex_lock(&pub.mu);
-	/* What was sent stays sent: find out how far it went. */
-	if (pub.sent > pub.acked || pub.batch_bytes > 0)
-		pub.resync = 1;
-	pthread_mutex_unlock(&pub.mu);
+	if (pgflo_pos_cmp(&pub.covered, &pub.sent_to) > 0)
+		pub.sent_to = pub.covered;
 	pub.batch_bytes = 0;
 }
 
