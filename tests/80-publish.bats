@@ -209,6 +209,51 @@ pgflo-publish: warning: stream risky has discard old with max_bytes: when full i
 	assert_success
 }
 
+@test "pgflo-publish: user, password and TLS from the environment; refused without them, never printed" {
+	dir=$BATS_TEST_TMPDIR/auth
+	mkdir -p "$dir"
+	# A CA, and a certificate of 127.0.0.1 signed by it.
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+		-days 1 -subj /CN=pgflo-test-ca 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -keyout "$dir/srv.key" -out "$dir/srv.csr" \
+		-subj /CN=127.0.0.1 2>/dev/null
+	echo 'subjectAltName=IP:127.0.0.1' >"$dir/ext"
+	openssl x509 -req -in "$dir/srv.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+		-CAcreateserial -out "$dir/srv.pem" -days 1 -extfile "$dir/ext" 2>/dev/null
+	port=$((20000 + RANDOM % 12000))
+	/usr/sbin/nats-server -js -a 127.0.0.1 -p "$port" -sd "$dir/js" \
+		--user pub --pass 'pa55 w0rd' --tls --tlscert "$dir/srv.pem" --tlskey "$dir/srv.key" \
+		</dev/null >"$dir/log" 2>&1 3>&- &
+	srv=$!
+	for i in $(seq 1 100); do
+		grep -q 'Server is ready' "$dir/log" && break
+		sleep 0.1
+	done
+	url=tls://127.0.0.1:$port
+	gen 2 >"$BATS_TEST_TMPDIR/in"
+	# TLS without the CA: the server's certificate is not trusted.
+	run --separate-stderr env PGFLO_NATS_USER=pub PGFLO_NATS_PASSWORD='pa55 w0rd' \
+		pgflo-publish -s "$url" --stream auth --create <"$BATS_TEST_TMPDIR/in"
+	st1=$status err1=$stderr
+	# The CA, no password.
+	run --separate-stderr env PGFLO_NATS_CA="$dir/ca.pem" \
+		pgflo-publish -s "$url" --stream auth --create <"$BATS_TEST_TMPDIR/in"
+	st2=$status err2=$stderr
+	# Both.
+	run --separate-stderr env PGFLO_NATS_CA="$dir/ca.pem" PGFLO_NATS_USER=pub \
+		PGFLO_NATS_PASSWORD='pa55 w0rd' \
+		pgflo-publish -s "$url" --stream auth --create <"$BATS_TEST_TMPDIR/in"
+	kill "$srv"
+	wait "$srv" || true
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/1002000","ordinal":2,"stream_seq":2}'
+	assert_equal "$st1" 2
+	assert_equal "$st2" 2
+	assert_equal "$err2" "pgflo-publish: could not connect: NATS server $url: Authorization Violation"
+	[[ $err1 == "pgflo-publish: could not connect: NATS server $url: "* ]]
+	[[ "$err1$err2$stderr" != *pa55* ]]
+}
+
 @test "pgflo-publish: capture | publish | checkpoint under writes: the stream holds capture's records exactly" {
 	psql_src -c 'CREATE TABLE cpw (id int PRIMARY KEY, v text)'
 	mkslot p_run public.cpw
