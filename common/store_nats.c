@@ -47,6 +47,7 @@ struct nats_store {
 	jsCtx	*js;
 	uint64_t rev;		/* of the key's last entry, as last seen; 0 none */
 	int	 known;		/* rev (and seen) are read */
+	int	 found;		/* the bucket was there */
 	json_t	*seen;		/* the document at rev, or NULL */
 	json_t	*prev;		/* the document the caller last read or put */
 	int	 status;	/* exit status of the last failure */
@@ -282,27 +283,79 @@ nats_connect(struct pgflo_store *st)
 }
 
 /*
+ * Whether the bucket's stream exists: 1, 0, or -1.  By its name in the
+ * list, never by its info: nats-server 2.9.10 crashes on a request that
+ * reads a stream's store (info, $JS.API.STREAM.MSG.GET) while another
+ * client is creating that stream.
+ */
+static int
+bucket_exists(struct pgflo_store *st)
+{
+	struct nats_store *ns = st->priv;
+	jsStreamNamesList *names = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	int i, found = 0;
+
+	if ((s = js_StreamNames(&names, ns->js, NULL, &jerr)) == NATS_NOT_FOUND)
+		return 0;	/* no stream at all */
+	if (s != NATS_OK)
+		return fail(st, s, "use JetStream on");
+	for (i = 0; i < names->Count; i++)
+		if (strcmp(names->List[i], ns->stream) == 0)
+			found = 1;
+	jsStreamNamesList_Destroy(names);
+	return found;
+}
+
+/*
+ * Why a request to the bucket found no responder: it is missing, or its
+ * stream is there but not (yet) answering, as while another process
+ * creates it (unavailable).  -1.
+ */
+static int
+no_responder(struct pgflo_store *st, const char *what)
+{
+	int r;
+
+	if ((r = bucket_exists(st)) == -1)
+		return -1;
+	if (r == 0)
+		return no_bucket(st);
+	return fail(st, NATS_NO_RESPONDERS, what);
+}
+
+/*
  * The key's last entry: 1 a value (*text new, NUL-terminated), 0 none;
  * *rev its revision (a delete marker's too), 0 when the key never was.
+ * A direct get, as nats.c's kvStore_Get() (see bucket_exists()); as
+ * one of a missing stream times out, the bucket is looked up first.
  */
 static int
 fetch(struct pgflo_store *st, char **text, uint64_t *rev)
 {
 	struct nats_store *ns = st->priv;
+	jsDirectGetMsgOptions dgo;
 	natsMsg *m = NULL;
-	jsErrCode jerr = 0;
 	const char *op = NULL, *data;
 	natsStatus s;
-	int len;
+	int len, r;
 
 	*rev = 0;
 	if (nats_connect(st) == -1)
 		return -1;
-	s = js_GetLastMsg(&m, ns->js, ns->stream, ns->subject, NULL, &jerr);
-	if (jerr == JSNoMessageFoundErr)
+	if (!ns->found) {
+		if ((r = bucket_exists(st)) != 1)
+			return r == 0 ? no_bucket(st) : -1;
+		ns->found = 1;
+	}
+	jsDirectGetMsgOptions_Init(&dgo);
+	dgo.LastBySubject = ns->subject;
+	s = js_DirectGetMsg(&m, ns->js, ns->stream, NULL, &dgo);
+	if (s == NATS_NOT_FOUND)
 		return 0;
-	if (jerr == JSStreamNotFoundErr)
-		return no_bucket(st);
+	if (s == NATS_NO_RESPONDERS)
+		return no_responder(st, "read it from");
 	if (s != NATS_OK)
 		return fail(st, s, "read it from");
 	*rev = natsMsg_GetSequence(m);
@@ -462,6 +515,8 @@ cas(struct pgflo_store *st, const char *text, size_t len)
 		return 0;
 	if (jerr == JSStreamNotFoundErr)
 		return no_bucket(st);
+	if (s == NATS_NO_RESPONDERS)
+		return no_responder(st, "write it to");
 	return fail(st, s, "write it to");
 }
 
@@ -557,31 +612,30 @@ pgflo_store_nats_create(struct pgflo_store *st, int replicas)
 	kvStore *kv = NULL;
 	kvConfig cfg;
 	natsStatus s;
+	int r;
 
-	if (nats_connect(st) == -1)
+	if (nats_connect(st) == -1 || (r = bucket_exists(st)) == -1)
 		return -1;
-	if ((s = js_KeyValue(&kv, ns->js, ns->bucket)) == NATS_NOT_FOUND) {
-		kvConfig_Init(&cfg);
-		cfg.Bucket = ns->bucket;
-		cfg.History = BUCKET_HISTORY;
-		cfg.StorageType = js_FileStorage;
-		cfg.Replicas = replicas > 0 ? replicas : 1;
-		s = js_CreateKeyValue(&kv, ns->js, &cfg);
-		if (s != NATS_OK) {
-			(void)fail(st, s, "create its bucket on");
-			/* A writer beside us may have made it first. */
-			if (js_KeyValue(&kv, ns->js, ns->bucket) != NATS_OK) {
-				if (ns->status == PGFLO_EXIT_FAIL)
-					ns->status = PGFLO_EXIT_USAGE;
-				return -1;
-			}
-			s = NATS_OK;
-		}
+	if (r == 1) {
+		ns->found = 1;
+		return 0;
 	}
-	if (s != NATS_OK)
-		return fail(st, s, "look up its bucket on");
-	kvStore_Destroy(kv);
-	return 0;
+	kvConfig_Init(&cfg);
+	cfg.Bucket = ns->bucket;
+	cfg.History = BUCKET_HISTORY;
+	cfg.StorageType = js_FileStorage;
+	cfg.Replicas = replicas > 0 ? replicas : 1;
+	if ((s = js_CreateKeyValue(&kv, ns->js, &cfg)) == NATS_OK) {
+		kvStore_Destroy(kv);
+		return 0;
+	}
+	(void)fail(st, s, "create its bucket on");
+	/* A writer beside us may have made it first. */
+	if (bucket_exists(st) == 1)
+		return 0;
+	if (ns->status == PGFLO_EXIT_FAIL)
+		ns->status = PGFLO_EXIT_USAGE;
+	return -1;
 }
 
 int
