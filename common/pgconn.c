@@ -186,3 +186,38 @@ pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
 	}
 	return res;
 }
+
+PGresult *
+pgflo_pg_query(PGconn *conn, const char *sql, const char *param,
+    const char *what, char *errbuf, size_t errlen)
+{
+	PGresult *res;
+
+	res = PQexecParams(conn, sql, param != NULL ? 1 : 0, NULL, &param,
+	    NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
+		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int
+pgflo_pg_command(PGconn *conn, const char *sql, const char *what,
+    char *errbuf, size_t errlen)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
+		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
+		PQclear(res);
+		PQclear(PQexec(conn, "ROLLBACK"));
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}

@@ -39,5 +39,17 @@ void	pgflo_pg_quote_literal(struct pgflo_buf *b, const char *s);
 /* PQexec expecting status want; NULL with errbuf set otherwise. */
 PGresult *pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
 	    char *errbuf, size_t errlen);
+/*
+ * A query with at most one parameter (param NULL: none), expecting rows
+ * or a command's success; NULL with errbuf set to "what: why" otherwise.
+ */
+PGresult *pgflo_pg_query(PGconn *conn, const char *sql, const char *param,
+	    const char *what, char *errbuf, size_t errlen);
+/*
+ * PQexec of sql (commands, perhaps a whole transaction) expecting
+ * success; -1 with errbuf set to "what: why" after a ROLLBACK otherwise.
+ */
+int	pgflo_pg_command(PGconn *conn, const char *sql, const char *what,
+	    char *errbuf, size_t errlen);
 
 #endif

@@ -27,9 +27,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <nats/nats.h>
 
 #include "pgflo.h"
+#include "jsonwrite.h"
+#include "lsn.h"
+#include "store.h"
 #include "store_nats.h"
 
 #define NATS_WAIT_MS	2000	/* connect, each request, a reconnect */

@@ -18,12 +18,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "pgflo.h"
+#include "copyprog.h"
+#include "ddltrig.h"
+#include "jsonwrite.h"
+#include "lsn.h"
+#include "output.h"
+#include "pg2json.h"
 #include "pgconn.h"
-#include "pgpub.h"
-#include "pgvalue.h"
+#include "publication.h"
+#include "slot.h"
+#include "store.h"
+#include "tablepat.h"
+#include "typecache.h"
 
 #define SYNOPSIS \
 	"pgflo-capture [-n] [-c store] [-E lsn] [-I pos] [-P publication]\n" \
