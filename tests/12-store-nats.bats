@@ -31,12 +31,36 @@ wait_lsn() {
 	return 1
 }
 
+# auth_server ARG...: a second nats-server, with the authentication
+# options ARG..., on a free port; sets AUTH_URL and AUTH_PID.
+auth_server() {
+	local port _
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	/usr/sbin/nats-server -js -a 127.0.0.1 -p "$port" \
+		-sd "$BATS_TEST_TMPDIR/authjs" "$@" \
+		</dev/null >"$BATS_TEST_TMPDIR/auth.log" 2>&1 3>&- &
+	AUTH_PID=$!
+	AUTH_URL=nats://127.0.0.1:$port
+	for _ in $(seq 200); do
+		grep -qF "Server is ready" "$BATS_TEST_TMPDIR/auth.log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 setup_file() {
 	nats_start
 }
 
 teardown_file() {
 	nats_stop
+}
+
+teardown() {
+	if [ -n "${AUTH_PID:-}" ]; then
+		kill "$AUTH_PID" 2>/dev/null || true
+		wait "$AUTH_PID" 2>/dev/null || true
+	fi
 }
 
 setup() {
@@ -192,6 +216,31 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 	PGFLO_NATS_URL=nats://127.0.0.1:1 \
 		run -3 --separate-stderr pgflo-checkpoint -s "$S" </dev/null
 	assert_equal "$stderr" "pgflo-checkpoint: checkpoint $S: could not connect to NATS server nats://127.0.0.1:1: No server available for connection"
+}
+
+@test "nats store: a user and password, or a token, from the environment; a refused login is exit 2" {
+	auth_server --user pgflo --pass 'pw s3cret'
+	PGFLO_NATS_URL=$AUTH_URL run -2 --separate-stderr pgflo-checkpoint -g "$S"
+	assert_equal "$stderr" "pgflo-checkpoint: checkpoint $S: could not connect to NATS server $AUTH_URL: Authorization Violation"
+	export PGFLO_NATS_URL=$AUTH_URL PGFLO_NATS_USER=pgflo
+	PGFLO_NATS_PASSWORD=wrong run -2 --separate-stderr pgflo-checkpoint -g "$S"
+	assert_equal "$stderr" "pgflo-checkpoint: checkpoint $S: could not connect to NATS server $AUTH_URL: Authorization Violation"
+	export PGFLO_NATS_PASSWORD='pw s3cret'
+	pos 0/10 1 | pgflo-checkpoint -s "$S"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/10'
+	# In the URL it works too, and is never printed.
+	unset PGFLO_NATS_USER PGFLO_NATS_PASSWORD
+	PGFLO_NATS_URL=nats://pgflo:wrong@${AUTH_URL#nats://} \
+		run -2 --separate-stderr pgflo-checkpoint -g "$S"
+	assert_equal "$stderr" "pgflo-checkpoint: checkpoint $S: could not connect to NATS server $AUTH_URL: Authorization Violation"
+	kill "$AUTH_PID"
+	wait "$AUTH_PID" || true
+	auth_server --auth tok3n
+	export PGFLO_NATS_URL=$AUTH_URL
+	PGFLO_NATS_TOKEN=bad run -2 pgflo-checkpoint -g "$S"
+	PGFLO_NATS_TOKEN=tok3n run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/10'
 }
 
 @test "nats store: a server going down under --save is exit 3 within seconds" {
