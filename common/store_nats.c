@@ -159,15 +159,11 @@ nats_open(struct pgflo_store *st, const char *rest)
  * why" and the exit status that s calls for.
  */
 static int
-fail(struct pgflo_store *st, natsStatus s, const char *what)
+fail_why(struct pgflo_store *st, natsStatus s, const char *what,
+    const char *why)
 {
 	struct nats_store *ns = st->priv;
-	const char *why = nats_GetLastError(NULL);
 
-	if (why == NULL || *why == '\0')
-		why = natsStatus_GetText(s);
-	else if (*why == '(' && strstr(why, "): ") != NULL)
-		why = strstr(why, "): ") + 3;	/* nats.c's "(file.c:N): " */
 	switch (s) {
 	case NATS_NO_SERVER:
 	case NATS_TIMEOUT:
@@ -190,6 +186,20 @@ fail(struct pgflo_store *st, natsStatus s, const char *what)
 	    "checkpoint %s: could not %s NATS server %s: %s", st->url, what,
 	    ns->shown, why);
 	return -1;
+}
+
+/* fail_why() with nats.c's words for s, when its last error is s. */
+static int
+fail(struct pgflo_store *st, natsStatus s, const char *what)
+{
+	natsStatus last = NATS_OK;
+	const char *why = nats_GetLastError(&last);
+
+	if (why == NULL || *why == '\0' || last != s)
+		why = natsStatus_GetText(s);
+	else if (*why == '(' && strstr(why, "): ") != NULL)
+		why = strstr(why, "): ") + 3;	/* nats.c's "(file.c:N): " */
+	return fail_why(st, s, what, why);
 }
 
 static int
@@ -233,8 +243,8 @@ nats_connect(struct pgflo_store *st)
 		for (waited = 0; natsConnection_Status(ns->nc) !=
 		    NATS_CONN_STATUS_CONNECTED; waited += 20) {
 			if (waited >= NATS_WAIT_MS)
-				return fail(st, NATS_CONNECTION_DISCONNECTED,
-				    "reach");
+				return fail_why(st, NATS_CONNECTION_DISCONNECTED,
+				    "reach", "connection lost, not back within 2 s");
 			sleep_ms(20);
 		}
 		return 0;
@@ -326,7 +336,8 @@ no_responder(struct pgflo_store *st, const char *what)
 		return -1;
 	if (r == 0)
 		return no_bucket(st);
-	return fail(st, NATS_NO_RESPONDERS, what);
+	return fail_why(st, NATS_NO_RESPONDERS, what,
+	    "the bucket's stream does not answer");
 }
 
 /*
