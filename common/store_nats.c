@@ -6,15 +6,17 @@
  *
  * Every write is a compare-and-swap on the key's revision (the stream
  * sequence of its last entry): it expects the revision this process
- * last read or wrote, or no entry at all.  When another writer came
- * between, the entry is read again and merged before the next try: each
- * kind of position keeps the later one (pgflo_pos_advance()), and the
- * "group" and "copy" members are taken from whichever side changed them
- * since this process last saw the key (ours when both did).  So a stored
- * position never moves backwards, whoever writes.  The server's error
- * code 10071 ("wrong last sequence") is what a conflict is, not the
- * text of kvStore_Update()'s generic error (../shared/NATS.md), hence
- * js_Publish() and js_GetLastMsg() rather than the kvStore calls.
+ * last read or wrote, or no entry at all, and what it writes is merged
+ * with the entry at that revision: each kind of position keeps the
+ * later one (pgflo_pos_advance()), and the "group" and "copy" members
+ * are taken from whichever side changed them since this process last
+ * read or wrote the key (ours when both did).  When another writer came
+ * between, the entry is read again and the merge and the write are
+ * tried again.  So a stored position never moves backwards, whoever
+ * writes, even a writer that fell behind another.  A conflict is the
+ * server's error code 10071 ("wrong last sequence"), which
+ * kvStore_Update() hides behind a generic error (../shared/NATS.md),
+ * hence js_Publish() to $KV.BUCKET.KEY, and js_DirectGetMsg() to read.
  *
  * Every call is bounded (NATS_WAIT_MS): the connect, each request and
  * the wait for a reconnect.  Nothing is sent while the connection is
