@@ -268,3 +268,22 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
 	assert_output '0/10'
 }
+
+@test "nats store: --save rides out an outage shorter than 2 s" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-checkpoint -i 0 -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
+	pid=$!
+	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	pos 0/10 1 >&4
+	wait_lsn "$S" 0/10
+	nats_stop
+	# Back on the same port while the next write waits for it.
+	pos 0/20 1 >&4
+	sleep 0.2
+	nats_start 4>&-		# the server must not hold the fifo open
+	pos 0/30 1 >&4
+	exec 4>&-
+	wait "$pid"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/30'
+}
