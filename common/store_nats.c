@@ -20,8 +20,10 @@
  *
  * Every call is bounded (NATS_WAIT_MS): the connect, each request and
  * the wait for a reconnect.  Nothing is sent while the connection is
- * down, so no write waits in nats.c's reconnect buffer to land after
- * its caller gave up on it.
+ * down, so writes do not pile up in nats.c's reconnect buffer; one that
+ * a disconnect catches in flight may still land after its caller gave
+ * up on it, which its compare-and-swap makes harmless (it moves the key
+ * forwards from the revision it expects, or is refused).
  */
 #include <errno.h>
 #include <stdio.h>
