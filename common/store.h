@@ -51,8 +51,8 @@ int	pgflo_store_create(struct pgflo_store *st, int replicas);
 /*
  * The exit status the last failure of st calls for (STYLE.md 6.1):
  * PGFLO_EXIT_UNAVAIL when the server could not be reached,
- * PGFLO_EXIT_USAGE for a nats: bucket that does not exist or a refused
- * login, else PGFLO_EXIT_FAIL.
+ * PGFLO_EXIT_USAGE for a nats: bucket that does not exist, a refused
+ * login or credentials that could not be read, else PGFLO_EXIT_FAIL.
  */
 int	pgflo_store_status(const struct pgflo_store *st);
 /*

@@ -290,7 +290,11 @@ nats_connect(struct pgflo_store *st)
 	natsOptions_Destroy(o);
 	if (s != NATS_OK) {
 		ns->nc = NULL;
-		return fail(st, s, "connect to");
+		(void)fail(st, s, "connect to");
+		/* Not the network: the credentials or the URL. */
+		if (ns->status == PGFLO_EXIT_FAIL)
+			ns->status = PGFLO_EXIT_USAGE;
+		return -1;
 	}
 	nconns++;
 	jsOptions_Init(&jo);

@@ -243,6 +243,12 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 	assert_output '0/10'
 }
 
+@test "nats store: a credentials file that cannot be read is exit 2 naming it" {
+	PGFLO_NATS_CREDS=$BATS_TEST_TMPDIR/none.creds \
+		run -2 --separate-stderr pgflo-checkpoint -g "$S"
+	assert_equal "$stderr" "pgflo-checkpoint: checkpoint $S: could not connect to NATS server $PGFLO_NATS_URL: error opening file '$BATS_TEST_TMPDIR/none.creds': No such file or directory"
+}
+
 @test "nats store: a server going down under --save is exit 3 within seconds" {
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
 	pgflo-checkpoint -i 0 -s "$S" < "$BATS_TEST_TMPDIR/fifo" \
