@@ -284,6 +284,42 @@ pgflo-publish: warning: stream risky has discard old with max_bytes: when full i
 	assert_output 'pgflo-publish: created stream cpw (subjects pgflo.cpw.>)'
 }
 
+@test "pgflo-publish: the issue's line with the nats: store, publish killed -9 mid-run, run again: the stream is exact" {
+	psql_src -c 'CREATE TABLE nl (id int PRIMARY KEY, v text)'
+	mkslot p_nl public.nl
+	mkslot p_nlref public.nl
+	writer_sql 1500 nl | psql_src >/dev/null
+	pgflo-capture -d "$PGFLO_SRC" -S p_nlref -E "$(endpos)" >"$BATS_TEST_TMPDIR/ref"
+	# The bucket first: capture reads the store before anything is saved.
+	pgflo-checkpoint --save nats:pgflo/nl </dev/null
+	line() {
+		pgflo-capture -d "$PGFLO_SRC" -S p_nl -c nats:pgflo/nl -s 1 |
+			bash -c 'echo $$ >"$1"; exec pgflo-publish --stream nl --create' _ "$BATS_TEST_TMPDIR/pub.pid" |
+			pgflo-checkpoint --save nats:pgflo/nl -i 100ms
+	}
+	line 2>"$BATS_TEST_TMPDIR/err1" 3>&- &
+	first=$!
+	# Killed while it publishes: part of the changes are in the stream.
+	for i in $(seq 1 100); do
+		[ -n "$("$DUMP" -l nl 2>/dev/null)" ] && break
+		sleep 0.05
+	done
+	kill -9 "$(cat "$BATS_TEST_TMPDIR/pub.pid")"
+	wait "$first" || true
+	n1=$("$DUMP" -r nl | wc -l)
+	line 2>"$BATS_TEST_TMPDIR/err2" 3>&- &
+	second=$!
+	wait_stream nl "$(last_pos "$BATS_TEST_TMPDIR/ref")"
+	kill -TERM "$(cat "$BATS_TEST_TMPDIR/pub.pid")"
+	wait "$second" || true
+	"$DUMP" nl >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/ref" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	# The kill came before the end.
+	nall=$("$DUMP" -r nl | wc -l)
+	[ "$n1" -lt "$nall" ]
+}
+
 @test "pgflo-publish: the slot's confirmed_flush_lsn never passes what the stream holds" {
 	psql_src -c 'CREATE TABLE slw (id int PRIMARY KEY, v text)'
 	mkslot p_slot public.slw
