@@ -448,6 +448,40 @@ EOF
 	[ "$output" -ge 5 ]
 }
 
+@test "pgflo-publish: rows of a copy (no position) through 6 kills of nats-server: each once, duplicates and all" {
+	# A keyless table's rows, most of them alike, then the stream.
+	awk 'BEGIN {
+		print "{\"op\":\"snapshot\",\"phase\":\"begin\",\"schema\":\"public\",\"table\":\"nk\"}"
+		for (i = 1; i <= 60000; i++)
+			printf "{\"op\":\"insert\",\"schema\":\"public\",\"table\":\"nk\",\"snapshot\":true,\"key\":[],\"types\":{\"v\":\"text\"},\"new\":{\"v\":\"%s\"}}\n", i % 7 == 0 ? "other-" i : "same"
+		print "{\"op\":\"snapshot\",\"phase\":\"end\",\"schema\":\"public\",\"table\":\"nk\",\"rows\":60000}"
+	}' >"$BATS_TEST_TMPDIR/in"
+	gen 2000 >>"$BATS_TEST_TMPDIR/in"
+	dir=$PGFLO_TEST_NATSDIR
+	split -n l/40 --filter='cat; sleep 0.1' "$BATS_TEST_TMPDIR/in" |
+		timeout 120 pgflo-publish --stream snaps --create \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pub=$!
+	for i in $(seq 1 6); do
+		sleep "0.$((RANDOM % 4 + 3))"
+		kill -9 "$(cat "$dir/nats.pid")"
+		sleep 0.3
+		"$TOP/scripts/test-nats" start "$dir" 3>&-
+	done
+	st=0
+	wait "$pub" || st=$?
+	assert_equal "$st" 0
+	run grep -c '^pgflo-publish: reconnected$' "$BATS_TEST_TMPDIR/err"
+	[ "$output" -ge 3 ]
+	# The copy's progress is reported, not published.
+	run grep -c '"op":"snapshot"' "$BATS_TEST_TMPDIR/out"
+	assert_output 2
+	grep -v '"op":"snapshot"' "$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/want"
+	"$DUMP" snaps >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	assert_success
+}
+
 @test "pgflo-publish: a 16 MB row goes through a server with the default max_payload, in parts" {
 	psql_src -c 'CREATE TABLE big (id int PRIMARY KEY, v text)'
 	mkslot p_big public.big

@@ -112,6 +112,13 @@ static struct pub {
 	struct pgflo_pos found;		/* by the last resync */
 	size_t	 batch_bytes;
 	struct pgflo_pos sent_to;	/* sent, then rolled back */
+	/*
+	 * Snapshot rows have no position to skip them by: the sequence of
+	 * each one's last message in the open batch, and how many of those
+	 * the replay after a failure leaves out (the stream holds them).
+	 */
+	uint64_t *snapseq;
+	size_t	 nsnap, csnap, skip_snap;
 	struct pgflo_pos commit_pos;	/* covered at the last commit() */
 	uint64_t commit_seq;		/* and its message's sequence */
 	pthread_mutex_t mu;
@@ -497,7 +504,7 @@ static int
 pub_connect(void *sink, char *errbuf, size_t errlen)
 {
 	jsOptions jo;
-	size_t maxmsg = 0;
+	size_t maxmsg = 0, i;
 	int st;
 
 	(void)sink;
@@ -527,7 +534,14 @@ pub_connect(void *sink, char *errbuf, size_t errlen)
 		return PGFLO_EXIT_USAGE;
 	}
 	memset(&pub.sent_to, 0, sizeof(pub.sent_to));
-	return resync(&pub.found, errbuf, errlen);
+	if ((st = resync(&pub.found, errbuf, errlen)) != 0)
+		return st;
+	/* The stream holds a prefix: the snapshot rows up to its end. */
+	for (i = 0; i < pub.nsnap; i++)
+		if (pub.snapseq[i] <= pub.found.stream_seq)
+			pub.skip_snap++;
+	pub.nsnap = 0;
+	return 0;
 }
 
 /* What pub_connect() found: the stage's applied position. */
@@ -559,6 +573,19 @@ pub_begin(void *sink, int one_by_one)
 	(void)sink;
 	(void)one_by_one;
 	pub.batch_bytes = 0;
+	pub.nsnap = 0;
+}
+
+/* A snapshot row of the open batch is in the stream at seq (0: was). */
+static void
+snap_note(uint64_t seq)
+{
+	if (pub.nsnap == pub.csnap) {
+		pub.csnap = pub.csnap != 0 ? pub.csnap * 2 : 1024;
+		pub.snapseq = pgflo_xrealloc(pub.snapseq,
+		    pub.csnap * sizeof(*pub.snapseq));
+	}
+	pub.snapseq[pub.nsnap++] = seq;
 }
 
 static int
@@ -609,9 +636,14 @@ pub_write(void *sink, struct pgflo_recspan *r, long idx, char *errbuf,
 		return 0;
 	if (!r->has_lsn) {
 		/* A snapshot row: in no transaction, nothing to wait for. */
-		if (flush_begin() == 0)
-			(void)send_record(subject(r, NULL), r->line,
-			    r->linelen, NULL, NULL, NULL);
+		if (pub.skip_snap > 0) {
+			pub.skip_snap--;	/* in the stream already */
+			snap_note(0);		/* and replayed if need be */
+			return 0;
+		}
+		if (flush_begin() == 0 && send_record(subject(r, NULL),
+		    r->line, r->linelen, NULL, NULL, NULL) == 0)
+			snap_note(pub.sent);
 		return 0;
 	}
 	hold(r, subject(r, r->op == PGFLO_OP_MESSAGE ? "msg" : NULL));
@@ -676,7 +708,10 @@ pub_commit(void *sink, const struct pgflo_pos *pos)
 	pthread_mutex_lock(&pub.mu);
 	pub.commit_seq = pub.sent;
 	pthread_mutex_unlock(&pub.mu);
-	return pub_failed(sink, 1) ? -1 : 0;
+	if (pub_failed(sink, 1))
+		return -1;
+	pub.nsnap = 0;	/* durable: never replayed */
+	return 0;
 }
 
 static void
@@ -705,6 +740,9 @@ pub_rollback(void *sink, int in_batch)
 	pub.held.on = pub.have_begin = 0;
 	if (pgflo_pos_cmp(&pub.covered, &pub.sent_to) > 0)
 		pub.sent_to = pub.covered;
+	/* Snapshot rows come before every transaction: all replayed. */
+	pub.skip_snap += pub.nsnap;
+	pub.nsnap = 0;
 	pub.batch_bytes = 0;
 }
 
@@ -878,6 +916,7 @@ pub_free(void)
 	pgflo_buf_free(&pub.begin);
 	pgflo_buf_free(&pub.held.line);
 	pgflo_buf_free(&pub.held.subject);
+	free(pub.snapseq);
 }
 
 int
