@@ -117,13 +117,13 @@ pgflo_pg_conninfo_ok(const char *conninfo, char *errbuf, size_t errlen)
 	return -1;
 }
 
-const char *
-pgflo_pg_errmsg(const PGconn *conn)
+/* msg, borrowed from a buffer of our own, without trailing new lines. */
+static const char *
+chomp(char msg[1024], const char *text)
 {
-	static char msg[1024];
 	size_t n;
 
-	snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+	snprintf(msg, 1024, "%s", text);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
@@ -131,16 +131,19 @@ pgflo_pg_errmsg(const PGconn *conn)
 }
 
 const char *
+pgflo_pg_errmsg(const PGconn *conn)
+{
+	static char msg[1024];
+
+	return chomp(msg, PQerrorMessage(conn));
+}
+
+const char *
 pgflo_pg_resmsg(const PGresult *res)
 {
 	static char msg[1024];
-	size_t n;
 
-	snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-	n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
-	return msg;
+	return chomp(msg, PQresultErrorMessage(res));
 }
 
 void
@@ -185,4 +188,20 @@ pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
 		return NULL;
 	}
 	return res;
+}
+
+PGresult *
+pgflo_pg_query(PGconn *conn, const char *sql, int nparams,
+    const char *const *params, char *errbuf, size_t errlen)
+{
+	PGresult *res;
+
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK)
+		return res;
+	snprintf(errbuf, errlen, "%s", PQstatus(conn) != CONNECTION_OK ?
+	    pgflo_pg_errmsg(conn) : pgflo_pg_resmsg(res));
+	PQclear(res);
+	return NULL;
 }
