@@ -191,17 +191,44 @@ pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
 }
 
 PGresult *
-pgflo_pg_query(PGconn *conn, const char *sql, int nparams,
-    const char *const *params, char *errbuf, size_t errlen)
+pgflo_pg_queryv(PGconn *conn, const char *sql, int nparams,
+    const char *const *params, const char *what, char *errbuf,
+    size_t errlen)
 {
 	PGresult *res;
 
 	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK ||
-	    PQresultStatus(res) == PGRES_COMMAND_OK)
-		return res;
-	snprintf(errbuf, errlen, "%s", PQstatus(conn) != CONNECTION_OK ?
-	    pgflo_pg_errmsg(conn) : pgflo_pg_resmsg(res));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
+		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+PGresult *
+pgflo_pg_query(PGconn *conn, const char *sql, const char *param,
+    const char *what, char *errbuf, size_t errlen)
+{
+	return pgflo_pg_queryv(conn, sql, param != NULL ? 1 : 0, &param, what,
+	    errbuf, errlen);
+}
+
+int
+pgflo_pg_command(PGconn *conn, const char *sql, const char *what,
+    char *errbuf, size_t errlen)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
+		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
+		PQclear(res);
+		PQclear(PQexec(conn, "ROLLBACK"));
+		return -1;
+	}
 	PQclear(res);
-	return NULL;
+	return 0;
 }

@@ -36,20 +36,26 @@ const char *pgflo_pg_resmsg(const PGresult *res);
 void	pgflo_pg_quote_ident(struct pgflo_buf *b, const char *ident);
 /* Appends a string literal; for the simple protocol of replication. */
 void	pgflo_pg_quote_literal(struct pgflo_buf *b, const char *s);
-/*
- * The one query-and-check helper: PQexecParams (nparams may be 0), the
- * result (new) when the statement ran (tuples or command OK).  Else NULL,
- * the result freed, errbuf set to the server's message, or the
- * connection's when it is lost (PQstatus then tells the caller, for its
- * exit status, PGFLO_EXIT_UNAVAIL).
- */
-PGresult *pgflo_pg_query(PGconn *conn, const char *sql, int nparams,
-	    const char *const *params, char *errbuf, size_t errlen);
-/*
- * PQexec expecting status want (simple protocol: several statements, a
- * replication command, COPY); NULL with errbuf set otherwise.
- */
+/* PQexec expecting status want; NULL with errbuf set otherwise. */
 PGresult *pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
+	    char *errbuf, size_t errlen);
+/*
+ * The query-and-check helper: sql with nparams parameters (text), the
+ * result (new) when it gave rows or a command's success; otherwise
+ * NULL, the result freed, errbuf set to "what: why".  A caller that
+ * exits tells a lost server by PQstatus(conn) (PGFLO_EXIT_UNAVAIL).
+ */
+PGresult *pgflo_pg_queryv(PGconn *conn, const char *sql, int nparams,
+	    const char *const *params, const char *what, char *errbuf,
+	    size_t errlen);
+/* As above, with at most one parameter (param NULL: none). */
+PGresult *pgflo_pg_query(PGconn *conn, const char *sql, const char *param,
+	    const char *what, char *errbuf, size_t errlen);
+/*
+ * PQexec of sql (commands, perhaps a whole transaction) expecting
+ * success; -1 with errbuf set to "what: why" after a ROLLBACK otherwise.
+ */
+int	pgflo_pg_command(PGconn *conn, const char *sql, const char *what,
 	    char *errbuf, size_t errlen);
 
 #endif

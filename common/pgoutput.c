@@ -33,7 +33,8 @@ struct pgoutput_state {
 		uint64_t ordinal;	/* of the last record */
 		char	 lsnfrag[64];	/* "commit_lsn":"X/Y" */
 		size_t	 lsnfraglen;
-		struct pgflo_buf tail;	/* "xid":N,"commit_ts":".."[,"origin":".."] */
+		/* "xid":N,"commit_ts":"..."[,"origin":"..."] */
+		struct pgflo_buf tail;
 		char	*origin;
 	} tx;
 	struct pgflo_buf out;	/* the record being written */

@@ -20,7 +20,7 @@ struct pgoutput_state;
 struct pgflo_pgoutput {
 	/* Set by the caller before the first message. */
 	struct pgflo_typecache *types;	/* borrowed */
-	const char *slot;		/* its DDL messages become ddl records */
+	const char *slot;		/* whose DDL messages are records */
 	int	 track_ddl;
 	/* The copy's progress of this slot (may be NULL), borrowed. */
 	const struct pgflo_copyprog *copied;
@@ -32,7 +32,7 @@ struct pgflo_pgoutput {
 	/* Kept by the decoder; the caller reads them. */
 	int	 in_tx;			/* between Begin and Commit */
 	struct pgflo_pos written;	/* the last record written */
-	pgflo_lsn done;			/* all the server sent up to here handled */
+	pgflo_lsn done;			/* all sent up to here handled */
 	int	 reached_end;		/* endpos reached */
 	struct pgoutput_state *st;
 };

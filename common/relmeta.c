@@ -151,15 +151,13 @@ pgflo_relmeta_load(PGconn *conn, struct pgflo_typecache *tc, uint32_t oid,
 	    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND "
 	    "NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum";
 	struct pgflo_relmeta *rm;
-	const char *params[1];
 	char oidtext[16];
 	PGresult *res;
 	int i;
 
 	snprintf(oidtext, sizeof(oidtext), "%u", oid);
-	params[0] = oidtext;
-	if ((res = pgflo_pg_query(conn, sql, 1, params, errbuf,
-	    errlen)) == NULL)
+	if ((res = pgflo_pg_query(conn, sql, oidtext, "could not read the "
+	    "columns", errbuf, errlen)) == NULL)
 		return NULL;
 	rm = pgflo_relmeta_new(schema, table, PQntuples(res));
 	for (i = 0; i < rm->ncols; i++) {

@@ -57,7 +57,7 @@ void	pgflo_relmeta_build(struct pgflo_relmeta *rm,
  * The built relation oid schema.table as pgoutput would send it, read
  * from the catalog on conn: its columns neither dropped nor generated,
  * in order, and the replica identity columns as key.  New, or NULL with
- * errbuf set (a failed query).
+ * errbuf set ("could not read the columns: why").
  */
 struct pgflo_relmeta *pgflo_relmeta_load(PGconn *conn,
 	    struct pgflo_typecache *tc, uint32_t oid, const char *schema,

@@ -203,25 +203,20 @@ pgflo_repl_import_snapshot(PGconn *conn, const char *snapname,
     char *errbuf, size_t errlen)
 {
 	struct pgflo_buf b = { 0 };
-	char msg[1024];
 	PGresult *res;
 
 	if ((res = pgflo_pg_query(conn, "BEGIN ISOLATION LEVEL REPEATABLE "
-	    "READ READ ONLY", 0, NULL, msg, sizeof(msg))) == NULL) {
-		snprintf(errbuf, errlen, "could not begin: %s", msg);
+	    "READ READ ONLY", NULL, "could not begin", errbuf,
+	    errlen)) == NULL)
 		return -1;
-	}
 	PQclear(res);
 	pgflo_buf_puts(&b, "SET TRANSACTION SNAPSHOT ");
 	pgflo_pg_quote_literal(&b, snapname);
-	res = pgflo_pg_query(conn, pgflo_buf_cstr(&b), 0, NULL, msg,
-	    sizeof(msg));
+	res = pgflo_pg_query(conn, pgflo_buf_cstr(&b), NULL, "could not "
+	    "import the snapshot", errbuf, errlen);
 	pgflo_buf_free(&b);
-	if (res == NULL) {
-		snprintf(errbuf, errlen, "could not import the snapshot: %s",
-		    msg);
+	if (res == NULL)
 		return -1;
-	}
 	PQclear(res);
 	return 0;
 }

@@ -7,6 +7,9 @@
  * is written as it arrives and memory stays bounded by the largest row.
  * The flush LSN confirmed to the server never passes what is durable:
  * flushed (and fsynced) stdout, or the position a checkpoint store holds.
+ * This file holds the options, the stream loop and that decision;
+ * repl.c speaks the replication protocol, pgoutput.c turns its messages
+ * into records.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -213,8 +216,8 @@ heartbeat(void)
 
 	if ((res = pgflo_pg_query(cat, "SELECT pg_catalog."
 	    "pg_logical_emit_message(false, '" PGFLO_HEARTBEAT_PREFIX "', '')",
-	    0, NULL, msg, sizeof(msg))) == NULL)
-		pgflo_warnx("heartbeat failed: %s", msg);
+	    NULL, "heartbeat failed", msg, sizeof(msg))) == NULL)
+		pgflo_warnx("%s", msg);
 	PQclear(res);
 }
 
@@ -510,8 +513,8 @@ parse_args(int argc, char *argv[])
 	if (slot == NULL)
 		pgflo_usage_error(SYNOPSIS, "-S is required");
 	if (!pgflo_slot_name_ok(slot))
-		pgflo_usage_error(SYNOPSIS, "bad slot name '%s': use 1 to 63 of "
-		    "a-z, 0-9, _", slot);
+		pgflo_usage_error(SYNOPSIS, "bad slot name '%s': use 1 to 63 "
+		    "of a-z, 0-9, _", slot);
 	if (pubflags != 0 && tablepats.len == 0)
 		pgflo_usage_error(SYNOPSIS, "--publish-inserts-only and "
 		    "--replica-identity-full need -t");
