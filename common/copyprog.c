@@ -36,7 +36,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
+#include "lsn.h"
+#include "record.h"
+#include "store.h"
+#include "copyprog.h"
 
 /* NAMEDATALEN - 1: no PostgreSQL name (slot, schema, table) is longer. */
 #define NAME_MAX_BYTES 63

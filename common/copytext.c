@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "pgflo.h"
 #include "copytext.h"
 
 static int

@@ -2,7 +2,7 @@
  * copytext.h - COPY ... TO STDOUT text format rows (copytext.c).
  *
  * pgflo-copy reads tables with COPY in text format and hands each field,
- * decoded, to the value encoder (pgvalue.h), which expects PostgreSQL's
+ * decoded, to the value encoder (pg2json.h), which expects PostgreSQL's
  * text output: the same text pgoutput sends to pgflo-capture.
  */
 #ifndef PGFLO_COPYTEXT_H

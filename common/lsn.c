@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
+#include "jsonwrite.h"
+#include "lsn.h"
 
 static int
 parse_hex32(const char *s, const char **end, uint32_t *out)

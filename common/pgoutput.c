@@ -11,10 +11,15 @@
 #include <jansson.h>
 
 #include "pgflo.h"
+#include "copyprog.h"
+#include "ddltrig.h"
+#include "jsonwrite.h"
+#include "lsn.h"
 #include "map.h"
 #include "pgoutput.h"
-#include "pgpub.h"
 #include "relmeta.h"
+#include "slot.h"
+#include "typecache.h"
 
 /* A relation as the last Relation message described it. */
 struct rel {

@@ -12,8 +12,10 @@
 #include <stdint.h>
 
 #include "pgflo.h"
-#include "pgvalue.h"
+#include "copyprog.h"
+#include "lsn.h"
 #include "repl.h"
+#include "typecache.h"
 
 struct pgoutput_state;
 

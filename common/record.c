@@ -3,7 +3,10 @@
  */
 #include <string.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
+#include "record.h"
 
 static const char *const opnames[] = {
 	[PGFLO_OP_UNKNOWN] = "unknown",

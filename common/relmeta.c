@@ -9,8 +9,11 @@
 #include <libpq-fe.h>
 
 #include "pgflo.h"
+#include "jsonwrite.h"
+#include "pg2json.h"
 #include "pgconn.h"
 #include "relmeta.h"
+#include "typecache.h"
 
 struct pgflo_relmeta *
 pgflo_relmeta_new(const char *schema, const char *table, int ncols)

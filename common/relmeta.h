@@ -17,7 +17,9 @@
 #include <libpq-fe.h>
 
 #include "pgflo.h"
-#include "pgvalue.h"
+#include "jsonwrite.h"
+#include "pg2json.h"
+#include "typecache.h"
 
 struct pgflo_relcol {
 	char	*name;

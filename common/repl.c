@@ -12,8 +12,9 @@
 #include <libpq-fe.h>
 
 #include "pgflo.h"
+#include "lsn.h"
+#include "pg2json.h"
 #include "pgconn.h"
-#include "pgvalue.h"
 #include "repl.h"
 
 #define EPOCH_2000_US	946684800000000LL

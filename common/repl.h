@@ -4,7 +4,7 @@
  * check, START_REPLICATION, the CopyBoth messages (a cursor over one,
  * XLogData and keepalive headers, standby status updates), the wait for
  * the socket, a snapshot exported by a slot imported elsewhere.  Slots
- * themselves are made in pgpub.c.  Nothing here exits; -1 comes with
+ * themselves are made in slot.c.  Nothing here exits; -1 comes with
  * errbuf set.
  */
 #ifndef PGFLO_REPL_H
@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "pgflo.h"
+#include "lsn.h"
 
 /*
  * A cursor over one CopyData message, read in network byte order.  A

@@ -14,10 +14,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <pcre2.h>
 
 #include "pgflo.h"
-#include "pgtext.h"
+#include "jsonscan.h"
+#include "jsonwrite.h"
+#include "record.h"
 #include "rule.h"
 
 /*

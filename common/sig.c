@@ -3,7 +3,7 @@
  * so that a blocking read or select() returns EINTR and the loop can
  * drain, flush and exit 0 (STYLE.md 6.7).  From then on SIGPIPE is
  * ignored: Ctrl-C signals the whole pipeline, and a reader that stopped
- * first must show up as EPIPE, which out.c judges, not as a death by
+ * first must show up as EPIPE, which output.c judges, not as a death by
  * SIGPIPE.
  */
 #include <signal.h>

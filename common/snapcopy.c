@@ -13,9 +13,13 @@
 #include <libpq-fe.h>
 
 #include "pgflo.h"
+#include "copyprog.h"
 #include "copytext.h"
+#include "jsonwrite.h"
+#include "lsn.h"
+#include "output.h"
+#include "pg2json.h"
 #include "pgconn.h"
-#include "pgvalue.h"
 #include "relmeta.h"
 #include "snapcopy.h"
 

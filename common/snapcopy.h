@@ -20,6 +20,8 @@
 #include <libpq-fe.h>
 
 #include "pgflo.h"
+#include "copyprog.h"
+#include "lsn.h"
 #include "relmeta.h"
 
 /* A table to copy, as pgflo-copy plans it. */

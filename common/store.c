@@ -18,7 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
+#include "jsonwrite.h"
+#include "lsn.h"
+#include "record.h"
+#include "store.h"
 
 #define STORE_MAX_BYTES PGFLO_STORE_MAX_BYTES
 

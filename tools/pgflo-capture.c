@@ -17,15 +17,23 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "pgflo.h"
 #include "backoff.h"
+#include "copyprog.h"
+#include "ddltrig.h"
+#include "lsn.h"
+#include "output.h"
 #include "pgconn.h"
 #include "pgoutput.h"
-#include "pgpub.h"
-#include "pgvalue.h"
+#include "publication.h"
 #include "repl.h"
+#include "slot.h"
+#include "store.h"
+#include "tablepat.h"
+#include "typecache.h"
 
 #define SYNOPSIS \
 	"pgflo-capture [-n] [-c store] [-E lsn] [-I pos] [-P publication]\n" \

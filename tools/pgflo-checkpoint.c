@@ -14,8 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
-#include "pgtext.h"
+#include "copyprog.h"
+#include "jsonscan.h"
+#include "jsonwrite.h"
+#include "lsn.h"
+#include "output.h"
+#include "reader.h"
+#include "record.h"
+#include "store.h"
 
 #define STOP_GRACE_MS	2000	/* reading on after SIGINT/SIGTERM */
 

@@ -32,12 +32,20 @@
 #include <libpq-fe.h>
 
 #include "pgflo.h"
+#include "copyprog.h"
+#include "jsonwrite.h"
+#include "lsn.h"
+#include "output.h"
+#include "pg2json.h"
 #include "pgconn.h"
-#include "pgpub.h"
-#include "pgvalue.h"
+#include "publication.h"
 #include "relmeta.h"
 #include "repl.h"
+#include "slot.h"
 #include "snapcopy.h"
+#include "store.h"
+#include "tablepat.h"
+#include "typecache.h"
 
 #define SYNOPSIS \
 	"pgflo-copy [-p] [-c store] [-j jobs] [-P publication]\n" \

@@ -14,7 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
+#include "jsonwrite.h"
+#include "output.h"
+#include "reader.h"
 #include "rule.h"
 
 #define SYNOPSIS \

@@ -18,11 +18,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "pgflo.h"
+#include "json2pg.h"
+#include "jsonscan.h"
+#include "lsn.h"
+#include "output.h"
 #include "pgconn.h"
-#include "pgtext.h"
+#include "reader.h"
+#include "record.h"
 
 #define SYNOPSIS \
 	"pgflo-sink-pg [-acpv] [-b rows] [-g group] [-m ms] [-s src=dst]\n" \

@@ -1,5 +1,5 @@
 /*
- * out.c - records on stdout.  A pipe or terminal is flushed after every
+ * output.c - records on stdout.  A pipe or terminal is flushed after every
  * record so a downstream filter sees it at once; a regular file is
  * flushed at transaction boundaries and before blocking (STYLE.md 6.6,
  * git's maybe_flush_or_die).  PGFLO_FLUSH=1/0 overrides.
@@ -21,7 +21,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
+#include "jsonwrite.h"
+#include "output.h"
 
 static int flush_each = 1;
 static int out_is_file;

@@ -1,5 +1,5 @@
 /*
- * jw.c - the hot-path JSON writer.  Building a jansson object per row
+ * jsonwrite.c - the hot-path JSON writer.  Building a jansson object per row
  * costs 7-10 us (ENVIRONMENT.md 6); this writes straight into a buffer.
  * Output is always valid UTF-8: control characters are escaped and
  * invalid bytes become U+FFFD.
@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "pgflo.h"
+#include "jsonwrite.h"
 
 static const char hexdig[] = "0123456789abcdef";
 

@@ -1,11 +1,11 @@
 /*
- * pgvalue.h - PostgreSQL values as record values (pgvalue.c).
+ * pg2json.h - PostgreSQL values as record values (pg2json.c).
  *
  * One encoder for every tool that reads rows out of PostgreSQL (capture
  * from pgoutput, copy from COPY/SELECT text), so that the same value is
  * always the same JSON.  A value arrives as PostgreSQL's text output; its
- * type, looked up once in the catalog, decides the JSON encoding
- * (pgflo-record(5), VALUES):
+ * type, looked up once in the catalog (typecache.h), decides the JSON
+ * encoding (pgflo-record(5), VALUES):
  *
  *   int2 int4 int8 oid      JSON integer
  *   bool                    true / false
@@ -23,14 +23,14 @@
  * extra_float_digits 1: pgflo_pg_session_sql() is the SET command that
  * makes a session (normal or replication) do so.
  */
-#ifndef PGFLO_PGVALUE_H
-#define PGFLO_PGVALUE_H
+#ifndef PGFLO_PG2JSON_H
+#define PGFLO_PG2JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include <libpq-fe.h>
-
 #include "pgflo.h"
+#include "jsonwrite.h"
 
 /* How a value of a type becomes JSON. */
 enum pgflo_vkind {
@@ -73,35 +73,5 @@ int	pgflo_value_is_json_null(const struct pgflo_vtype *t, const char *text,
 void	pgflo_value_thread_done(void);
 /* Appends json text with the white space outside strings removed. */
 void	pgflo_json_compact(struct pgflo_buf *b, const char *text, size_t len);
-
-/*
- * A cache of the catalog facts about types, fed from a normal (not a
- * replication) connection, which it borrows.  Look-ups hit the server
- * once per type oid and once per (oid, typmod) name; the answers live
- * until pgflo_typecache_free().
- */
-struct pgflo_typecache;
-/* new; conn is borrowed and must outlive the cache (or be reset). */
-struct pgflo_typecache *pgflo_typecache_new(PGconn *conn);
-void	pgflo_typecache_free(struct pgflo_typecache *tc);
-/* Points the cache at another connection (after a reconnect). */
-void	pgflo_typecache_set_conn(struct pgflo_typecache *tc, PGconn *conn);
-/*
- * The encoding of type oid (domains resolved to their base type, arrays
- * to their element type).  0, or -1 with errbuf set (the caller may
- * fall back to PGFLO_VK_STRING: a type dropped since is not fatal).
- */
-int	pgflo_typecache_vtype(struct pgflo_typecache *tc, uint32_t oid,
-	    struct pgflo_vtype *t, char *errbuf, size_t errlen);
-/*
- * format_type(oid, typmod), borrowed from the cache: "integer",
- * "numeric(10,2)", "character varying(50)", "text[]", "public.mood" when
- * the type is not on the search path.  NULL with errbuf set.
- */
-const char *pgflo_typecache_name(struct pgflo_typecache *tc, uint32_t oid,
-	    int32_t typmod, char *errbuf, size_t errlen);
-/* Remembers a name learnt elsewhere (pgoutput's Type message). */
-void	pgflo_typecache_hint(struct pgflo_typecache *tc, uint32_t oid,
-	    const char *nspname, const char *typname);
 
 #endif

@@ -1,12 +1,13 @@
 /*
- * pgtext.h - raw JSON spans and JSON value -> PostgreSQL text input
- * (pgtext.c).  Used by pgflo-sink-pg: values are taken from the raw
- * record line, so numbers keep their exact text (jansson turns 1.10
- * into 1.1 and cannot load integers beyond int64) and json/jsonb values
- * reach the server exactly as received.
+ * jsonscan.h - raw JSON spans (jsonscan.c): a record line validated and
+ * walked in place, without building jansson objects.  Used by
+ * pgflo-sink-pg: values are taken from the raw record line, so numbers
+ * keep their exact text (jansson turns 1.10 into 1.1 and cannot load
+ * integers beyond int64) and json/jsonb values reach the server exactly
+ * as received (json2pg.h).
  */
-#ifndef PGFLO_PGTEXT_H
-#define PGFLO_PGTEXT_H
+#ifndef PGFLO_JSONSCAN_H
+#define PGFLO_JSONSCAN_H
 
 #include <stddef.h>
 
@@ -45,21 +46,5 @@ int	pgflo_js_arr_next(struct pgflo_js_iter *it, struct pgflo_span *val);
 void	pgflo_js_str(struct pgflo_buf *b, struct pgflo_span s);
 /* True when the raw key s equals the C string k. */
 int	pgflo_js_str_eq(struct pgflo_span s, const char *k);
-
-/*
- * Appends PostgreSQL's text input for the JSON value v of a column of
- * type typname (format_type() text).  Returns 1 when the value is SQL
- * NULL (nothing appended), 0 otherwise.  Strings as they are, numbers
- * as their JSON text, booleans as t/f, json/jsonb as the JSON text
- * received, arrays as array literals (elements by the element type).
- */
-int	pgflo_pgtext(struct pgflo_buf *b, struct pgflo_span v,
-	    const char *typname);
-/*
- * A span pointing here stands for a json/jsonb value that is JSON null,
- * not SQL NULL (a column the record lists in "json_null"): pgflo_pgtext
- * writes the text null for it.
- */
-extern const char pgflo_js_json_null[];
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * in.c - NDJSON record input: a read(2) buffer with no fixed line
+ * reader.c - NDJSON record input: a read(2) buffer with no fixed line
  * length, a size cap, "<stdin>:LINE" locations, and the dead-letter file that keeps a
  * bad record from disappearing (an over-long one too, streamed into it).
  */
@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "pgflo.h"
+#include "output.h"
+#include "reader.h"
 
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
 #define READ_CHUNK (1 << 16)
@@ -96,7 +98,7 @@ take_line(struct pgflo_reader *r, size_t end, size_t skip)
 }
 
 /*
- * Waits for input on r->fd, watching stdout's reader as well (out.c):
+ * Waits for input on r->fd, watching stdout's reader as well (output.c):
  * 1 readable, 2 timeout, 3 stop, -1 error.  Wakes every
  * PGFLO_OUT_CHECK_MS, so a stop signal that came just before the wait
  * ends a blocking one too.

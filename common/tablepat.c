@@ -1,0 +1,197 @@
+/*
+ * tablepat.c - table patterns (tablepat.h): -t lists resolved against
+ * the catalog, and their LIKE form for the DDL trigger.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "pgflo.h"
+#include "pgconn.h"
+#include "tablepat.h"
+
+void
+pgflo_tables_free(struct pgflo_tables *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		free(t->schema[i]);
+		free(t->name[i]);
+	}
+	free(t->schema);
+	free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Glob to LIKE: '*' '%', '?' '_', LIKE's own specials escaped. */
+static void
+glob_like(struct pgflo_buf *b, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '*')
+			pgflo_buf_putc(b, '%');
+		else if (s[i] == '?')
+			pgflo_buf_putc(b, '_');
+		else {
+			if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+				pgflo_buf_putc(b, '\\');
+			pgflo_buf_putc(b, s[i]);
+		}
+	}
+	pgflo_buf_cstr(b);
+}
+
+static int
+tables_has(const struct pgflo_tables *t, const char *s, const char *n)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->schema[i], s) == 0 && strcmp(t->name[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+void
+pgflo_tables_add(struct pgflo_tables *t, const char *s, const char *n)
+{
+	t->schema = pgflo_xrealloc(t->schema, (t->n + 1) * sizeof(char *));
+	t->name = pgflo_xrealloc(t->name, (t->n + 1) * sizeof(char *));
+	t->schema[t->n] = pgflo_xstrdup(s);
+	t->name[t->n] = pgflo_xstrdup(n);
+	t->n++;
+}
+
+static int
+cmp_idx(const struct pgflo_tables *t, size_t a, size_t b)
+{
+	int c = strcmp(t->schema[a], t->schema[b]);
+
+	return c != 0 ? c : strcmp(t->name[a], t->name[b]);
+}
+
+void
+pgflo_tables_sort(struct pgflo_tables *t)
+{
+	size_t i, j;
+	char *s, *n;
+
+	/* Insertion sort: table lists are short. */
+	for (i = 1; i < t->n; i++)
+		for (j = i; j > 0 && cmp_idx(t, j - 1, j) > 0; j--) {
+			s = t->schema[j];
+			n = t->name[j];
+			t->schema[j] = t->schema[j - 1];
+			t->name[j] = t->name[j - 1];
+			t->schema[j - 1] = s;
+			t->name[j - 1] = n;
+		}
+}
+
+/*
+ * The next pattern of the comma-separated list at *pp, as LIKE patterns
+ * for the schema (ls) and the table (lt); pat gets its text.  1 for a
+ * pattern, 0 at the end, -1 for a bad one (errbuf set).
+ */
+int
+pgflo_tables_pattern_next(const char **pp, struct pgflo_buf *ls,
+    struct pgflo_buf *lt, struct pgflo_buf *pat, char *errbuf, size_t errlen)
+{
+	const char *p, *end, *dot;
+
+	for (p = *pp; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		pgflo_buf_reset(pat);
+		pgflo_buf_putn(pat, p, (size_t)(end - p));
+		while (pat->len > 0 && (pat->data[pat->len - 1] == ' ' ||
+		    pat->data[pat->len - 1] == '\t'))
+			pat->len--;
+		pgflo_buf_cstr(pat);
+		if (pat->len == 0)
+			continue;
+		*pp = *end == ',' ? end + 1 : end;
+		pgflo_buf_reset(ls);
+		pgflo_buf_reset(lt);
+		if ((dot = strchr(pat->data, '.')) != NULL) {
+			glob_like(ls, pat->data, (size_t)(dot - pat->data));
+			glob_like(lt, dot + 1, strlen(dot + 1));
+		} else {
+			glob_like(ls, "public", 6);
+			glob_like(lt, pat->data, pat->len);
+		}
+		if (ls->len == 0 || lt->len == 0) {
+			snprintf(errbuf, errlen, "bad table pattern '%s'",
+			    pat->data);
+			return -1;
+		}
+		return 1;
+	}
+	*pp = p;
+	return 0;
+}
+
+int
+pgflo_tables_resolve(PGconn *conn, const char *patterns,
+    struct pgflo_tables *out, char *errbuf, size_t errlen)
+{
+	static const char sql[] =
+	    "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+	    "AND n.nspname LIKE $1 AND c.relname LIKE $2 "
+	    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+	    "AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1, 2";
+	struct pgflo_buf ls = { 0 }, lt = { 0 }, pat = { 0 };
+	const char *p, *params[2];
+	PGresult *res;
+	int i, k, r = -1;
+
+	memset(out, 0, sizeof(*out));
+	p = patterns;
+	while ((k = pgflo_tables_pattern_next(&p, &ls, &lt, &pat, errbuf,
+	    errlen)) != 0) {
+		if (k == -1)
+			goto out;
+		params[0] = ls.data;
+		params[1] = lt.data;
+		res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			snprintf(errbuf, errlen, "could not list tables: %s",
+			    pgflo_pg_resmsg(res));
+			PQclear(res);
+			goto out;
+		}
+		if (PQntuples(res) == 0) {
+			snprintf(errbuf, errlen, "no table matches '%s'",
+			    pat.data);
+			PQclear(res);
+			goto out;
+		}
+		for (i = 0; i < PQntuples(res); i++)
+			if (!tables_has(out, PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1)))
+				pgflo_tables_add(out, PQgetvalue(res, i, 0),
+				    PQgetvalue(res, i, 1));
+		PQclear(res);
+	}
+	if (out->n == 0) {
+		snprintf(errbuf, errlen, "no table pattern given");
+		goto out;
+	}
+	pgflo_tables_sort(out);
+	r = 0;
+out:
+	if (r == -1)
+		pgflo_tables_free(out);
+	pgflo_buf_free(&ls);
+	pgflo_buf_free(&lt);
+	pgflo_buf_free(&pat);
+	return r;
+}
