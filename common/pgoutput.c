@@ -29,6 +29,9 @@ struct rel {
 
 struct pgoutput_state {
 	struct pgflo_map rels;	/* relid (4 bytes) -> struct rel */
+	/* The last one looked up: changes come in runs of one relation. */
+	struct rel *last;
+	uint32_t lastid;
 	/* The transaction being received. */
 	struct {
 		int	 begun;		/* its begin record was written */
@@ -334,6 +337,7 @@ on_relation(struct pgflo_pgoutput *d, struct pgflo_cur *c)
 	if (d->copied != NULL)
 		(void)pgflo_copyprog_lookup(d->copied, r->m->schema,
 		    r->m->table, &r->sync);
+	d->st->last = NULL;
 	rel_free(pgflo_map_put(&d->st->rels, &relid, sizeof(relid), r));
 	return 0;
 }
@@ -363,8 +367,12 @@ rel_get(struct pgflo_pgoutput *d, struct pgflo_cur *c)
 		malformed(d, c);
 		return NULL;
 	}
+	if (d->st->last != NULL && d->st->lastid == relid)
+		return d->st->last;
 	if ((r = pgflo_map_get(&d->st->rels, &relid, sizeof(relid))) == NULL)
 		fail(d, "change for unknown relation %u", relid);
+	d->st->last = r;
+	d->st->lastid = relid;
 	return r;
 }
 

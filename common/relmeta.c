@@ -178,20 +178,9 @@ pgflo_relmeta_load(PGconn *conn, struct pgflo_typecache *tc, uint32_t oid,
 }
 
 void
-pgflo_relmeta_value(struct pgflo_jw *w, const struct pgflo_relcol *c,
-    const char *text, size_t len, struct pgflo_jw *jnull)
+pgflo_relmeta_jnull(struct pgflo_jw *jnull, const struct pgflo_relcol *c)
 {
-	pgflo_jw_raw(w, c->jkey, c->jkeylen);
-	w->after_key = 1;
-	if (text == NULL) {
-		pgflo_jw_null(w);
-		return;
-	}
-	pgflo_value_write(w, &c->vt, text, len);
-	/* JSON null is not SQL NULL (pgflo-record(5), json_null). */
-	if (pgflo_value_is_json_null(&c->vt, text, len)) {
-		if (jnull->b->len == 0)
-			pgflo_jw_arr_begin(jnull);
-		pgflo_jw_raw(jnull, c->jkey, c->jkeylen - 1);
-	}
+	if (jnull->b->len == 0)
+		pgflo_jw_arr_begin(jnull);
+	pgflo_jw_raw(jnull, c->jkey, c->jkeylen - 1);
 }

@@ -66,14 +66,40 @@ struct pgflo_relmeta *pgflo_relmeta_load(PGconn *conn,
 	    const char *table, char *errbuf, size_t errlen);
 void	pgflo_relmeta_free(struct pgflo_relmeta *rm);
 
+/* Adds c's name to the array jnull writes, opening it on the first. */
+void	pgflo_relmeta_jnull(struct pgflo_jw *jnull,
+	    const struct pgflo_relcol *c);
+
 /*
  * Writes column c as a member of the object open in w: its key, then
  * text[0..len) as its value, or null when text is NULL (SQL NULL).  A
  * json/jsonb value that is JSON null adds the column's name to the array
- * jnull writes (opened here on the first; the caller closes it when its
- * buffer is not empty).
+ * jnull writes (pgflo_relmeta_jnull; the caller closes it when its
+ * buffer is not empty).  Inline, the separator and key written straight
+ * into the buffer: this runs for every value of every row.
  */
-void	pgflo_relmeta_value(struct pgflo_jw *w, const struct pgflo_relcol *c,
-	    const char *text, size_t len, struct pgflo_jw *jnull);
+static inline void
+pgflo_relmeta_value(struct pgflo_jw *w, const struct pgflo_relcol *c,
+    const char *text, size_t len, struct pgflo_jw *jnull)
+{
+	/* pgflo_jw_raw(w, c->jkey, c->jkeylen), as jsonwrite.c's sep(). */
+	if (w->after_key)
+		w->after_key = 0;
+	else {
+		if (!w->first[w->depth])
+			pgflo_buf_putc(w->b, ',');
+		w->first[w->depth] = 0;
+	}
+	pgflo_buf_putn(w->b, c->jkey, c->jkeylen);
+	if (text == NULL) {
+		pgflo_buf_putn(w->b, "null", 4);
+		return;
+	}
+	w->after_key = 1;
+	pgflo_value_write(w, &c->vt, text, len);
+	/* JSON null is not SQL NULL (pgflo-record(5), json_null). */
+	if (pgflo_value_is_json_null(&c->vt, text, len))
+		pgflo_relmeta_jnull(jnull, c);
+}
 
 #endif
