@@ -175,19 +175,31 @@ pgflo_pg_quote_literal(struct pgflo_buf *b, const char *s)
 	pgflo_buf_putc(b, '\'');
 }
 
+/*
+ * The one check of a result: res when ok, else NULL, res freed, errbuf
+ * set to "what: why" (just "why" when what is NULL).
+ */
+static PGresult *
+checked(PGconn *conn, PGresult *res, int ok, const char *what, char *errbuf,
+    size_t errlen)
+{
+	if (ok)
+		return res;
+	snprintf(errbuf, errlen, "%s%s%s", what != NULL ? what : "",
+	    what != NULL ? ": " : "", res != NULL ? pgflo_pg_resmsg(res) :
+	    pgflo_pg_errmsg(conn));
+	PQclear(res);
+	return NULL;
+}
+
 PGresult *
 pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
     char *errbuf, size_t errlen)
 {
 	PGresult *res = PQexec(conn, sql);
 
-	if (PQresultStatus(res) != want) {
-		snprintf(errbuf, errlen, "%s", res != NULL ?
-		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return checked(conn, res, PQresultStatus(res) == want, NULL, errbuf,
+	    errlen);
 }
 
 PGresult *
@@ -198,14 +210,8 @@ pgflo_pg_queryv(PGconn *conn, const char *sql, int nparams,
 	PGresult *res;
 
 	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
-		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return checked(conn, res, PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK, what, errbuf, errlen);
 }
 
 PGresult *
@@ -222,10 +228,8 @@ pgflo_pg_command(PGconn *conn, const char *sql, const char *what,
 {
 	PGresult *res = PQexec(conn, sql);
 
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
-		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
-		PQclear(res);
+	if ((res = checked(conn, res, PQresultStatus(res) == PGRES_COMMAND_OK,
+	    what, errbuf, errlen)) == NULL) {
 		PQclear(PQexec(conn, "ROLLBACK"));
 		return -1;
 	}
