@@ -25,6 +25,7 @@
 #include "lsn.h"
 #include "record.h"
 #include "store.h"
+#include "store_nats.h"
 
 #define STORE_MAX_BYTES PGFLO_STORE_MAX_BYTES
 
@@ -191,6 +192,7 @@ static const struct pgflo_store_ops file_ops = {
 
 static const struct pgflo_store_ops *const store_kinds[] = {
 	&file_ops,
+	&pgflo_store_nats_ops,
 };
 
 struct pgflo_store *
@@ -217,7 +219,7 @@ pgflo_store_open(const char *url, char *errbuf, size_t errlen)
 		if (ops == NULL) {
 			snprintf(errbuf, errlen,
 			    "unknown checkpoint store kind in %s "
-			    "(supported: file:PATH)", url);
+			    "(supported: file:PATH, nats:BUCKET/KEY)", url);
 			return NULL;
 		}
 		rest = colon + 1;
@@ -234,30 +236,42 @@ pgflo_store_open(const char *url, char *errbuf, size_t errlen)
 	return st;
 }
 
-int
-pgflo_store_get_doc(struct pgflo_store *st, json_t **doc)
+json_t *
+pgflo_store_doc_parse(const char *text, char *why, size_t whylen)
 {
 	struct pgflo_pos p;
 	json_error_t jerr;
 	json_t *j;
-	char *text = NULL;
-	int r;
 
-	if ((r = st->ops->get(st, &text)) != 1)
-		return r;
 	j = json_loads(text, 0, &jerr);
 	if (j == NULL || !json_is_object(j) ||
 	    pgflo_rec_op(j) != PGFLO_OP_POSITION ||
 	    pgflo_pos_from_json(j, &p) == -1 ||
 	    (!pgflo_pos_is_set(&p) && json_object_get(j, "copy") == NULL)) {
-		snprintf(st->errmsg, sizeof(st->errmsg),
-		    "corrupt checkpoint %s: %s", st->url,
+		snprintf(why, whylen, "%s",
 		    j == NULL ? jerr.text : "not a position record");
 		json_decref(j);
-		free(text);
+		return NULL;
+	}
+	return j;
+}
+
+int
+pgflo_store_get_doc(struct pgflo_store *st, json_t **doc)
+{
+	char *text = NULL, why[256];
+	json_t *j;
+	int r;
+
+	if ((r = st->ops->get(st, &text)) != 1)
+		return r;
+	j = pgflo_store_doc_parse(text, why, sizeof(why));
+	free(text);
+	if (j == NULL) {
+		snprintf(st->errmsg, sizeof(st->errmsg),
+		    "corrupt checkpoint %s: %s", st->url, why);
 		return -1;
 	}
-	free(text);
 	*doc = j;
 	return 1;
 }
@@ -303,6 +317,22 @@ pgflo_store_put(struct pgflo_store *st, const json_t *rec)
 		r = st->ops->put(st, b.data, b.len);
 	pgflo_buf_free(&b);
 	return r;
+}
+
+int
+pgflo_store_create(struct pgflo_store *st, int replicas)
+{
+	if (st->ops == &pgflo_store_nats_ops)
+		return pgflo_store_nats_create(st, replicas);
+	return 0;	/* a file is made by its first put */
+}
+
+int
+pgflo_store_status(const struct pgflo_store *st)
+{
+	if (st->ops == &pgflo_store_nats_ops)
+		return pgflo_store_nats_status(st);
+	return PGFLO_EXIT_FAIL;
 }
 
 void

@@ -2,7 +2,8 @@
  * store.h - checkpoint stores, one interface for every kind.  A store
  * holds one document: a position record, which may carry the progress of
  * an initial copy in its "copy" member (copyprog.c).  URLs: "file:PATH" (or a plain path);
- * "nats:BUCKET/KEY" joins with the NATS work.
+ * "nats:BUCKET/KEY", a key of a NATS JetStream key-value bucket
+ * (store_nats.c).
  * Implemented in store.c.
  */
 #ifndef PGFLO_STORE_H
@@ -42,6 +43,18 @@ int	pgflo_store_get(struct pgflo_store *st, struct pgflo_pos *p, json_t **rec);
  */
 int	pgflo_store_put(struct pgflo_store *st, const json_t *rec);
 void	pgflo_store_close(struct pgflo_store *st);
+/*
+ * Makes what st is kept in when it is missing: a nats: bucket, with
+ * replicas copies (0: 1); nothing for a file.  0, or -1 (st->errmsg).
+ */
+int	pgflo_store_create(struct pgflo_store *st, int replicas);
+/*
+ * The exit status the last failure of st calls for (STYLE.md 6.1):
+ * PGFLO_EXIT_UNAVAIL when the server could not be reached,
+ * PGFLO_EXIT_USAGE for a nats: bucket that does not exist, a refused
+ * login or credentials that could not be read, else PGFLO_EXIT_FAIL.
+ */
+int	pgflo_store_status(const struct pgflo_store *st);
 /*
  * The whole stored document: the position record, with the "copy"
  * member of copyprog.c when a copy reported progress.  1 found (*doc

@@ -29,10 +29,11 @@
 #define STOP_GRACE_MS	2000	/* reading on after SIGINT/SIGTERM */
 
 #define SYNOPSIS \
-	"pgflo-checkpoint [-tv] [-i interval] [--dead-letter file] -s store\n" \
+	"pgflo-checkpoint [-tv] [-i interval] [--dead-letter file] " \
+	"[--replicas n] -s store\n" \
 	"       pgflo-checkpoint [-f field] [--default value] -g store"
 
-enum { OPT_DEFAULT = 256, OPT_DEADLETTER };
+enum { OPT_DEFAULT = 256, OPT_DEADLETTER, OPT_REPLICAS };
 
 static const struct option longopts[] = {
 	{ "dead-letter",	required_argument, NULL, OPT_DEADLETTER },
@@ -41,6 +42,7 @@ static const struct option longopts[] = {
 	{ "get",		required_argument, NULL, 'g' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "interval",		required_argument, NULL, 'i' },
+	{ "replicas",		required_argument, NULL, OPT_REPLICAS },
 	{ "save",		required_argument, NULL, 's' },
 	{ "tee",		no_argument,	   NULL, 't' },
 	{ "verbose",		no_argument,	   NULL, 'v' },
@@ -64,6 +66,7 @@ static const struct option longopts[] = {
 #define MERGE_MAX_BYTES 2048
 
 static int tflag, vflag;
+static long replicas;		/* of a nats: bucket --save creates */
 /* An upper bound of the stored size of the copy progress ("copy"). */
 static size_t copysize = COPY_MAX_BYTES;
 
@@ -84,6 +87,8 @@ help(void)
 "                          position)\n"
 "  -t, --tee               copy every input record to stdout\n"
 "      --dead-letter=FILE  write bad input lines to FILE and go on\n"
+"      --replicas=N        with --save: replicas of a nats: bucket it creates\n"
+"                          (default 1)\n"
 "  -f, --field=NAME        with --get: print only commit_lsn, ordinal or\n"
 "                          stream_seq\n"
 "      --default=VALUE     with --get: print VALUE when nothing is stored\n"
@@ -91,10 +96,13 @@ help(void)
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
 "\n"
-"STORE is file:PATH (or a plain PATH).\n"
-"Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_MAX_RECORD, PGFLO_FLUSH.\n"
-"Exit status: 0 ok or stopped, 1 data or I/O failure, 2 usage, 141 reader\n"
-"gone (SIGPIPE).\n");
+"STORE is file:PATH (or a plain PATH) or nats:BUCKET/KEY (a JetStream\n"
+"key-value bucket; --save creates it when missing).\n"
+"Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_MAX_RECORD, PGFLO_FLUSH;\n"
+"PGFLO_NATS_URL, PGFLO_NATS_CREDS, PGFLO_NATS_USER, PGFLO_NATS_PASSWORD,\n"
+"PGFLO_NATS_TOKEN.\n"
+"Exit status: 0 ok or stopped, 1 data or I/O failure, 2 usage, 3 server\n"
+"unreachable, 141 reader gone (SIGPIPE).\n");
 }
 
 static int
@@ -110,7 +118,7 @@ get(const char *url, const char *field, const char *dflt)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
 	r = pgflo_store_get(st, &pos, &rec);
 	if (r == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
+		pgflo_errx(pgflo_store_status(st), "%s", st->errmsg);
 	if (r == 0) {
 		pgflo_store_close(st);
 		if (dflt == NULL)
@@ -140,7 +148,7 @@ static void
 put(struct pgflo_store *st, const json_t *doc)
 {
 	if (pgflo_store_put(st, doc) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
+		pgflo_errx(pgflo_store_status(st), "%s", st->errmsg);
 }
 
 /*
@@ -401,10 +409,12 @@ save(const char *url, long interval_ms, const char *deadletter)
 
 	if ((st = pgflo_store_open(url, errbuf, sizeof(errbuf))) == NULL)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+	if (pgflo_store_create(st, (int)replicas) == -1)
+		pgflo_errx(pgflo_store_status(st), "%s", st->errmsg);
 	/* Start from what is stored, so a replay never moves it back. */
 	memset(&best, 0, sizeof(best));
 	if (pgflo_store_get_doc(st, &doc) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", st->errmsg);
+		pgflo_errx(pgflo_store_status(st), "%s", st->errmsg);
 	if (doc != NULL)
 		(void)pgflo_pos_from_json(doc, &best);
 	if (pgflo_reader_open(&rd, STDIN_FILENO, "<stdin>") == -1)
@@ -544,6 +554,11 @@ main(int argc, char *argv[])
 		case OPT_DEFAULT:
 			dflt = optarg;
 			break;
+		case OPT_REPLICAS:
+			if (pgflo_parse_long(optarg, 1, 5, &replicas) == -1)
+				pgflo_errx(PGFLO_EXIT_USAGE,
+				    "invalid replicas: %s (1 to 5)", optarg);
+			break;
 		default:
 			pgflo_usage_exit(SYNOPSIS);
 		}
@@ -554,6 +569,10 @@ main(int argc, char *argv[])
 	}
 	if ((savestore == NULL) == (getstore == NULL)) {
 		pgflo_warnx("give exactly one of --save or --get");
+		pgflo_usage_exit(SYNOPSIS);
+	}
+	if (getstore != NULL && replicas != 0) {
+		pgflo_warnx("--replicas is for --save");
 		pgflo_usage_exit(SYNOPSIS);
 	}
 	pgflo_out_init();
