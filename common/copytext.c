@@ -1,8 +1,9 @@
 /*
- * copytext.c - decoding COPY text format rows (copytext.h).  COPY TO
- * escapes backslash, the delimiter and the control characters \b \f \n
- * \r \t \v; COPY FROM also reads octal (\ooo) and hex (\xhh) escapes,
- * decoded here too so any valid row reads back.
+ * copytext.c - COPY text format rows (copytext.h): decoding what COPY TO
+ * wrote, escaping what COPY FROM reads.  COPY TO escapes backslash, the
+ * delimiter and the control characters \b \f \n \r \t \v; COPY FROM
+ * also reads octal (\ooo) and hex (\xhh) escapes, decoded here too so
+ * any valid row reads back.
  */
 #include <string.h>
 
@@ -90,4 +91,39 @@ pgflo_copytext_split(char *row, size_t len, struct pgflo_copyfield *f,
 		p++;	/* the tab */
 	}
 	return n;
+}
+
+void
+pgflo_copytext_escape(struct pgflo_buf *b, const char *s, size_t n)
+{
+	const char *p = s, *end = s + n, *q;
+
+	for (q = p; q < end; q++) {
+		char e;
+
+		switch (*q) {
+		case '\\':
+			e = '\\';
+			break;
+		case '\t':
+			e = 't';
+			break;
+		case '\n':
+			e = 'n';
+			break;
+		case '\r':
+			e = 'r';
+			break;
+		case '\0':
+			end = q;
+			continue;
+		default:
+			continue;
+		}
+		pgflo_buf_putn(b, p, (size_t)(q - p));
+		pgflo_buf_putc(b, '\\');
+		pgflo_buf_putc(b, e);
+		p = q + 1;
+	}
+	pgflo_buf_putn(b, p, (size_t)(end - p));
 }

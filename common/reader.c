@@ -1,10 +1,10 @@
 /*
  * reader.c - NDJSON record input: a read(2) buffer with no fixed line
- * length, a size cap, "<stdin>:LINE" locations, and the dead-letter file that keeps a
- * bad record from disappearing (an over-long one too, streamed into it).
+ * length, a size cap, "<stdin>:LINE" locations, and the dead-letter file
+ * (deadletter.c) that keeps a bad record from disappearing (an over-long
+ * one too, streamed into it).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pgflo.h"
+#include "deadletter.h"
 #include "output.h"
 #include "reader.h"
 
@@ -46,40 +47,26 @@ pgflo_reader_close(struct pgflo_reader *r)
 	if (r->deadletter != NULL && r->spilling) {
 		/* Stopped inside an over-long line: end what was set aside. */
 		if (r->redact)
-			(void)fprintf(r->deadletter, "{\"line\":%lu,\"error\":"
+			(void)pgflo_deadletter_printf(r->deadletter,
+			    "{\"line\":%lu,\"error\":"
 			    "\"record exceeds the limit (cut short)\"}",
 			    r->lineno);
-		(void)putc('\n', r->deadletter);
+		(void)pgflo_deadletter_end(r->deadletter);
 		pgflo_warnx("%s:%lu: record exceeds the limit of %zu bytes "
 		    "(PGFLO_MAX_RECORD) (written to %s, cut short)", r->name,
-		    r->lineno, r->maxlen, r->deadletter_name);
+		    r->lineno, r->maxlen, r->deadletter->name);
 		r->spilling = 0;
 	}
-	if (r->deadletter != NULL)
-		fclose(r->deadletter);
+	pgflo_deadletter_close(r->deadletter);
 	r->deadletter = NULL;
 }
 
 int
 pgflo_reader_set_deadletter(struct pgflo_reader *r, const char *path)
 {
-	int fd, e;
-
-	/* 0600: a bad record may hold what no one else may read. */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	r->deadletter = fd != -1 ? fdopen(fd, "a") : NULL;
-	if (r->deadletter == NULL) {
-		e = errno;
-		if (fd != -1)
-			close(fd);
-		errno = e;
-		snprintf(r->errmsg, sizeof(r->errmsg),
-		    "could not open dead-letter file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	r->deadletter_name = path;
-	return 0;
+	r->deadletter = pgflo_deadletter_open(path, r->errmsg,
+	    sizeof(r->errmsg));
+	return r->deadletter != NULL ? 0 : -1;
 }
 
 /* Takes bytes [pos, end) as the current line; consumes through skip. */
@@ -161,28 +148,26 @@ spill(struct pgflo_reader *r)
 	    NULL)
 		end = (size_t)(nl - r->buf.data);
 	/* A redacting reader (pgflo-rule masking) keeps no content. */
-	if (end > r->pos && !r->redact && fwrite(r->buf.data + r->pos, 1,
-	    end - r->pos, r->deadletter) != end - r->pos)
+	if (end > r->pos && !r->redact && pgflo_deadletter_put(r->deadletter,
+	    r->buf.data + r->pos, end - r->pos) == -1)
 		goto fail;
 	r->pos = r->scan = nl != NULL ? end + 1 : end;
 	if (nl == NULL && !r->eof)
 		return 0;
-	if (r->redact && fprintf(r->deadletter, "{\"line\":%lu,\"error\":"
-	    "\"record exceeds the limit of %zu bytes (PGFLO_MAX_RECORD)\"}",
-	    r->lineno, r->maxlen) < 0)
+	if (r->redact && pgflo_deadletter_printf(r->deadletter,
+	    "{\"line\":%lu,\"error\":\"record exceeds the limit of %zu "
+	    "bytes (PGFLO_MAX_RECORD)\"}", r->lineno, r->maxlen) == -1)
 		goto fail;
-	if (putc('\n', r->deadletter) == EOF || fflush(r->deadletter) == EOF)
+	if (pgflo_deadletter_end(r->deadletter) == -1)
 		goto fail;
 	r->spilling = 0;
 	r->nbad++;
 	pgflo_warnx("%s:%lu: record exceeds the limit of %zu bytes "
 	    "(PGFLO_MAX_RECORD) (written to %s)", r->name, r->lineno,
-	    r->maxlen, r->deadletter_name);
+	    r->maxlen, r->deadletter->name);
 	return 1;
 fail:
-	snprintf(r->errmsg, sizeof(r->errmsg),
-	    "could not write dead-letter file %s: %s", r->deadletter_name,
-	    strerror(errno));
+	snprintf(r->errmsg, sizeof(r->errmsg), "%s", r->deadletter->errmsg);
 	return -1;
 }
 
@@ -322,14 +307,12 @@ pgflo_reader_reject(struct pgflo_reader *r, const char *fmt, ...)
 	}
 	if (r->deadletter == NULL)
 		return -1;
-	if (fwrite(r->line, 1, r->len, r->deadletter) != r->len ||
-	    putc('\n', r->deadletter) == EOF || fflush(r->deadletter) == EOF) {
-		snprintf(r->errmsg, sizeof(r->errmsg),
-		    "could not write dead-letter file %s: %s",
-		    r->deadletter_name, strerror(errno));
+	if (pgflo_deadletter_line(r->deadletter, r->line, r->len) == -1) {
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s",
+		    r->deadletter->errmsg);
 		return -1;
 	}
 	r->nbad++;
-	pgflo_warnx("%s (written to %s)", r->errmsg, r->deadletter_name);
+	pgflo_warnx("%s (written to %s)", r->errmsg, r->deadletter->name);
 	return 0;
 }

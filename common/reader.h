@@ -15,6 +15,7 @@
 
 #include "pgflo.h"
 
+struct pgflo_deadletter;
 struct pgflo_reader {
 	int	 fd;
 	const char *name;	/* "<stdin>" or a file name */
@@ -26,8 +27,7 @@ struct pgflo_reader {
 	size_t	 len;		/* its length, without '\n' */
 	unsigned long lineno;
 	size_t	 maxlen;
-	FILE	*deadletter;	/* --dead-letter FILE, or NULL */
-	const char *deadletter_name;
+	struct pgflo_deadletter *deadletter;	/* --dead-letter, or NULL */
 	unsigned long nbad;	/* lines rejected to the dead letter file */
 	int	 spilling;	/* an over-long line is going to deadletter */
 	int	 redact;	/* dead letters hold {"line","error"}, not lines */

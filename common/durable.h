@@ -1,0 +1,140 @@
+/*
+ * durable.h - the durable stage (durable.c): the loop of a sink that
+ * makes change records durable somewhere and then tells upstream how far
+ * it got.  It reads records (reader, in.c), groups them by source
+ * transaction (commit_lsn), batches whole transactions by rows and time
+ * (-b, -m), hands each record of the open batch to the sink's write()
+ * and the batch to its commit(); once commit() succeeded it prints the
+ * position record and the snapshot (copy progress) records of the batch,
+ * in order.  Records at or before the applied position are skipped.  The
+ * raw lines of the open batch are kept (bounded) so that after a failure
+ * the batch is rolled back and replayed: the complete transactions before
+ * the failing one are committed, the failing one is written to the
+ * dead-letter file (or the run ends, exit 1), and after a lost connection
+ * everything is applied again once it is back.
+ *
+ * A sink gives the ops below.  write() may queue (a pipeline, async
+ * publishes): failures found later are reported by failed() and
+ * failure(), naming the record by the index write() was given, so memory
+ * stays bounded by the batch and the sink keeps its speed.
+ *
+ * How the sinks plug in:
+ *   pgflo-sink-pg (pgapply.c): begin sends BEGIN; write queues the
+ *     statement or COPY row in the libpq pipeline; commit adds the
+ *     pgflo.applied upsert and COMMIT and reads every result; rollback
+ *     sends ROLLBACK; setup reads pgflo.applied.
+ *   pgflo-publish (JetStream): write starts an async publish of the line
+ *     with a message id of its position; failed(wait) waits for the
+ *     outstanding acks; commit waits for all acks of the batch (the
+ *     stream's dedup window makes a replay harmless); rollback forgets
+ *     pending acks; setup reads the last position from the stream's last
+ *     message (or a KV store).
+ *   pgflo-sink-http: write appends the line to the request body; commit
+ *     POSTs the batch and succeeds on 2xx (a 4xx names the batch:
+ *     failure() with nrecords > 1 makes the stage replay it one record
+ *     per request to find the record); rollback drops the body; setup
+ *     GETs the endpoint's position, or none.
+ *   pgflo-sink-file: write appends to the file; commit fflush()es and
+ *     fsync()s it, then writes the position beside it; rollback
+ *     truncates back to the last commit; setup reads that position.
+ */
+#ifndef PGFLO_DURABLE_H
+#define PGFLO_DURABLE_H
+
+#include "pgflo.h"
+#include "lsn.h"
+#include "reader.h"
+#include "recspan.h"
+
+struct pgflo_deadletter;
+
+/* What failed, as the sink reports it (failure()). */
+enum pgflo_durable_fail {
+	/* Records: idx names the first, nrecords how many it covered. */
+	PGFLO_DF_RECORDS,
+	/* The commit: the stage narrows it down to one transaction. */
+	PGFLO_DF_COMMIT,
+	/* The sink changed its way: replay the batch as it is. */
+	PGFLO_DF_RETRY,
+	/* The connection is gone: reconnect, replay. */
+	PGFLO_DF_LOST
+};
+
+struct pgflo_durable_failure {
+	enum pgflo_durable_fail kind;
+	long	 idx;		/* write()'s index of the record, -1 none */
+	int	 nrecords;
+	char	 msg[1024];	/* one line */
+};
+
+struct pgflo_durable_ops {
+	/*
+	 * Connects; 0, or the exit status (PGFLO_EXIT_USAGE: a retry cannot
+	 * help, else PGFLO_EXIT_UNAVAIL) with errbuf the server's message.
+	 */
+	int	(*connect)(void *sink, char *errbuf, size_t errlen);
+	/* After connect: *applied is the durable position; -1 errbuf. */
+	int	(*setup)(void *sink, struct pgflo_pos *applied, char *errbuf,
+		    size_t errlen);
+	/* Drops the connection and everything it cached. */
+	void	(*close)(void *sink);
+	/* Opens a batch; one_by_one: no record shares a request. */
+	void	(*begin)(void *sink, int one_by_one);
+	/*
+	 * Hands one record of the open batch (idx: its index among the
+	 * retained lines, -1 when too many to keep).  0 taken (perhaps
+	 * only queued), -1 this record cannot be made durable (errbuf).
+	 */
+	int	(*write)(void *sink, struct pgflo_recspan *r, long idx,
+		    char *errbuf, size_t errlen);
+	/*
+	 * 1 when something written failed; with wait, after sending what
+	 * is queued and waiting for every answer.
+	 */
+	int	(*failed)(void *sink, int wait);
+	/* What failed (after failed() said so). */
+	void	(*failure)(void *sink, struct pgflo_durable_failure *f);
+	/*
+	 * Makes the open batch durable, with the position pos (NULL:
+	 * unchanged) in the same unit; 0, or -1 (failure() says why).
+	 */
+	int	(*commit)(void *sink, const struct pgflo_pos *pos);
+	/* Abandons the open batch (in_batch: one was begun). */
+	void	(*rollback)(void *sink, int in_batch);
+	/* Optional: 1 when the batch should be committed now (DDL). */
+	int	(*commit_soon)(void *sink);
+	/* Optional: why record r cannot be made durable, or NULL. */
+	const char *(*check)(void *sink, struct pgflo_recspan *r);
+};
+
+struct pgflo_durable_config {
+	const char *group;	/* of the position records printed */
+	long	 batch_rows;	/* commit after this many changes */
+	long	 batch_ms;	/* or this long after the batch began */
+	int	 verbose;	/* report batches on stderr */
+	int	 noloop;	/* a lost connection ends the run, exit 3 */
+	struct pgflo_deadletter *dl;	/* failing transactions go here */
+};
+
+struct pgflo_durable;
+
+struct pgflo_durable *pgflo_durable_new(const struct pgflo_durable_config *cf,
+	    const struct pgflo_durable_ops *ops, void *sink);
+void	pgflo_durable_free(struct pgflo_durable *d);
+/*
+ * Connects and runs until EOF or a stop signal: 0; or the exit status,
+ * with pgflo_durable_errmsg() saying why (the complete transactions
+ * before the failure are committed).  Failures that end the run inside
+ * (a write error, a lost connection with --no-loop) flush stdout and
+ * exit through pgflo_errx().
+ */
+int	pgflo_durable_run(struct pgflo_durable *d, struct pgflo_reader *rd);
+const char *pgflo_durable_errmsg(const struct pgflo_durable *d);
+/* Records skipped (applied before), batches committed. */
+unsigned long pgflo_durable_skipped(const struct pgflo_durable *d);
+unsigned long pgflo_durable_batches(const struct pgflo_durable *d);
+/* Prints a position record of group and flushes; -1 on write error. */
+int	pgflo_durable_print_position(const char *group,
+	    const struct pgflo_pos *p);
+
+#endif
