@@ -521,7 +521,7 @@ cri.nokey' ]
 	[[ ${stderr_lines[0]} == "pgflo-copy: -S is required (or --no-slot)" ]]
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -S x -t big
 	[ "$status" -eq 2 ]
-	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S x -t big -c nats:b/k
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S x -t big -c ftp:b/k
 	[ "$status" -eq 2 ]
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t big -j 0
 	[ "$status" -eq 2 ]
