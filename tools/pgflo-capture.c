@@ -153,7 +153,7 @@ static void
 load_copied(void)
 {
 	if (pgflo_copyprog_read(store, &copied, errbuf, sizeof(errbuf)) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+		pgflo_errx(pgflo_store_status(store), "%s", errbuf);
 }
 
 /* Polls the checkpoint store; keeps the newest position seen. */

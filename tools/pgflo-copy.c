@@ -284,7 +284,7 @@ static void
 load_progress(void)
 {
 	if (pgflo_copyprog_read(store, &prog, errbuf, sizeof(errbuf)) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+		pgflo_errx(pgflo_store_status(store), "%s", errbuf);
 }
 
 /* The leaves of the publication before this run changed it. */
@@ -432,7 +432,7 @@ wait_durable(int resets)
 	for (;;) {
 		if (pgflo_copyprog_read(store, &cp, errbuf,
 		    sizeof(errbuf)) == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+			pgflo_errx(pgflo_store_status(store), "%s", errbuf);
 		if (resets)
 			r = reset_shown(&cp);
 		else
