@@ -12,6 +12,8 @@
  * position joins the batch there (a rerun skips it) and never before the
  * transactions ahead of it.
  */
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,18 +114,33 @@ struct pgflo_durable {
 static void handle_failure(struct pgflo_durable *);
 static void maybe_commit(struct pgflo_durable *);
 
-/* Ends the run from inside: stdout flushed first, then the message. */
+/*
+ * Ends the run from deep inside (a write error, a lost connection with
+ * --no-loop): back to pgflo_durable_run(), which returns the status and
+ * leaves the message to main(), since common/ never exits.  One stage
+ * runs per process.
+ */
+static jmp_buf fatal_jb;
+static int fatal_code;
+static char fatal_msg[2048];
+
 static void PGFLO_NORETURN PGFLO_PRINTF(2, 3)
 die(int code, const char *fmt, ...)
 {
-	char msg[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(fatal_msg, sizeof(fatal_msg), fmt, ap);
 	va_end(ap);
-	(void)pgflo_out_flush(0);
-	pgflo_errx(code, "%s", msg);
+	fatal_code = code;
+	longjmp(fatal_jb, 1);
+}
+
+/* "write error: <errno>", as pgflo_err() words it. */
+static void PGFLO_NORETURN
+die_write(void)
+{
+	die(PGFLO_EXIT_FAIL, "write error: %s", strerror(errno));
 }
 
 /* Control characters (a newline in a value, say) as spaces: one line. */
@@ -190,7 +207,7 @@ static void
 print_position(struct pgflo_durable *d, const struct pgflo_pos *p)
 {
 	if (pgflo_durable_print_position(d->cf.group, p) == -1)
-		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+		die_write();
 }
 
 static void
@@ -227,7 +244,7 @@ committed(struct pgflo_durable *d)
 	for (i = 0; i < d->echoes.n; i++)
 		if (pgflo_out_line(d->echoes.data.data + d->echoes.v[i].off,
 		    d->echoes.v[i].len) == -1 || pgflo_out_flush(0) == -1)
-			pgflo_err(PGFLO_EXIT_FAIL, "write error");
+			die_write();
 	lines_reset(&d->echoes);
 	if (d->bdirty) {
 		if (d->ops->amend != NULL)
@@ -1073,6 +1090,8 @@ pgflo_durable_free(struct pgflo_durable *d)
 const char *
 pgflo_durable_errmsg(const struct pgflo_durable *d)
 {
+	if (fatal_code != 0)
+		return fatal_msg;
 	return d->leave.pending ? d->leave.msg : d->errbuf;
 }
 
@@ -1143,6 +1162,8 @@ pgflo_durable_run(struct pgflo_durable *d, struct pgflo_reader *rd)
 {
 	int r;
 
+	if (setjmp(fatal_jb) != 0)
+		return fatal_code;
 	connect_sink(d);
 	while (!d->stopped) {
 		if (d->replay.next < d->replay.n) {

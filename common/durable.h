@@ -130,9 +130,9 @@ void	pgflo_durable_free(struct pgflo_durable *d);
 /*
  * Connects and runs until EOF or a stop signal: 0; or the exit status,
  * with pgflo_durable_errmsg() saying why (the complete transactions
- * before the failure are committed).  Failures that end the run inside
- * (a write error, a lost connection with --no-loop) flush stdout and
- * exit through pgflo_errx().
+ * before the failure are committed), also for failures found deep
+ * inside (a write error, a lost connection with --no-loop).  The caller
+ * flushes stdout and exits with it: the stage itself never exits.
  */
 int	pgflo_durable_run(struct pgflo_durable *d, struct pgflo_reader *rd);
 const char *pgflo_durable_errmsg(const struct pgflo_durable *d);

@@ -117,13 +117,13 @@ pgflo_pg_conninfo_ok(const char *conninfo, char *errbuf, size_t errlen)
 	return -1;
 }
 
-const char *
-pgflo_pg_errmsg(const PGconn *conn)
+/* msg, borrowed from a buffer of our own, without trailing new lines. */
+static const char *
+chomp(char msg[1024], const char *text)
 {
-	static char msg[1024];
 	size_t n;
 
-	snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+	snprintf(msg, 1024, "%s", text);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
@@ -131,16 +131,19 @@ pgflo_pg_errmsg(const PGconn *conn)
 }
 
 const char *
+pgflo_pg_errmsg(const PGconn *conn)
+{
+	static char msg[1024];
+
+	return chomp(msg, PQerrorMessage(conn));
+}
+
+const char *
 pgflo_pg_resmsg(const PGresult *res)
 {
 	static char msg[1024];
-	size_t n;
 
-	snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-	n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
-	return msg;
+	return chomp(msg, PQresultErrorMessage(res));
 }
 
 void
@@ -172,37 +175,51 @@ pgflo_pg_quote_literal(struct pgflo_buf *b, const char *s)
 	pgflo_buf_putc(b, '\'');
 }
 
+/*
+ * The one check of a result: res when ok, else NULL, res freed, errbuf
+ * set to "what: why" (just "why" when what is NULL).
+ */
+static PGresult *
+checked(PGconn *conn, PGresult *res, int ok, const char *what, char *errbuf,
+    size_t errlen)
+{
+	if (ok)
+		return res;
+	snprintf(errbuf, errlen, "%s%s%s", what != NULL ? what : "",
+	    what != NULL ? ": " : "", res != NULL ? pgflo_pg_resmsg(res) :
+	    pgflo_pg_errmsg(conn));
+	PQclear(res);
+	return NULL;
+}
+
 PGresult *
 pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
     char *errbuf, size_t errlen)
 {
 	PGresult *res = PQexec(conn, sql);
 
-	if (PQresultStatus(res) != want) {
-		snprintf(errbuf, errlen, "%s", res != NULL ?
-		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return checked(conn, res, PQresultStatus(res) == want, NULL, errbuf,
+	    errlen);
+}
+
+PGresult *
+pgflo_pg_queryv(PGconn *conn, const char *sql, int nparams,
+    const char *const *params, const char *what, char *errbuf,
+    size_t errlen)
+{
+	PGresult *res;
+
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	return checked(conn, res, PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK, what, errbuf, errlen);
 }
 
 PGresult *
 pgflo_pg_query(PGconn *conn, const char *sql, const char *param,
     const char *what, char *errbuf, size_t errlen)
 {
-	PGresult *res;
-
-	res = PQexecParams(conn, sql, param != NULL ? 1 : 0, NULL, &param,
-	    NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
-		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return pgflo_pg_queryv(conn, sql, param != NULL ? 1 : 0, &param, what,
+	    errbuf, errlen);
 }
 
 int
@@ -211,10 +228,8 @@ pgflo_pg_command(PGconn *conn, const char *sql, const char *what,
 {
 	PGresult *res = PQexec(conn, sql);
 
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(errbuf, errlen, "%s: %s", what, res != NULL ?
-		    pgflo_pg_resmsg(res) : pgflo_pg_errmsg(conn));
-		PQclear(res);
+	if ((res = checked(conn, res, PQresultStatus(res) == PGRES_COMMAND_OK,
+	    what, errbuf, errlen)) == NULL) {
 		PQclear(PQexec(conn, "ROLLBACK"));
 		return -1;
 	}

@@ -40,9 +40,15 @@ void	pgflo_pg_quote_literal(struct pgflo_buf *b, const char *s);
 PGresult *pgflo_pg_exec(PGconn *conn, const char *sql, ExecStatusType want,
 	    char *errbuf, size_t errlen);
 /*
- * A query with at most one parameter (param NULL: none), expecting rows
- * or a command's success; NULL with errbuf set to "what: why" otherwise.
+ * The query-and-check helper: sql with nparams parameters (text), the
+ * result (new) when it gave rows or a command's success; otherwise
+ * NULL, the result freed, errbuf set to "what: why".  A caller that
+ * exits tells a lost server by PQstatus(conn) (PGFLO_EXIT_UNAVAIL).
  */
+PGresult *pgflo_pg_queryv(PGconn *conn, const char *sql, int nparams,
+	    const char *const *params, const char *what, char *errbuf,
+	    size_t errlen);
+/* As above, with at most one parameter (param NULL: none). */
 PGresult *pgflo_pg_query(PGconn *conn, const char *sql, const char *param,
 	    const char *what, char *errbuf, size_t errlen);
 /*

@@ -60,6 +60,17 @@ same() {
 	[ "$a" = "$b" ]
 }
 
+# Waits (up to 30 s) until table $2 of database $1 holds at least $3 rows
+# (and fewer than $4, when given), to kill a stage mid-copy.
+wait_rows() {
+	local n
+	for _ in $(seq 1 600); do
+		n=$(psql -X -At -d "$1" -c "SELECT count(*) FROM $2")
+		[ "$n" -ge "$3" ] && [ "$n" -lt "${4:-999999999}" ] && return 0
+		sleep 0.05
+	done
+}
+
 slots() {
 	psql_admin -c "SELECT coalesce(string_agg(slot_name, ' ' ORDER BY slot_name), '')
 	  FROM pg_replication_slots"
@@ -230,11 +241,7 @@ LINE='set -o pipefail
 	  ALTER TABLE big2 ADD PRIMARY KEY (id)"
 	ck=$BATS_TEST_TMPDIR/ck
 	bash -c "$LINE" _ "$dst" "$ck" big2 big2 2>"$BATS_TEST_TMPDIR/err1" 3>&- &
-	for _ in $(seq 1 600); do
-		n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM big2")
-		[ "$n" -ge 100000 ] && break
-		sleep 0.05
-	done
+	wait_rows "$dst" big2 100000
 	pkill -9 -f "pgflo-sink-pg -d $dst"
 	wait || true
 	n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM big2")
@@ -312,11 +319,7 @@ LINE='set -o pipefail
 	psql -X -q -d "$dst" -c "CREATE TABLE nk2 (id int, v text, pad text)"
 	ck=$BATS_TEST_TMPDIR/nk2.pos
 	bash -c "$LINE" _ "$dst" "$ck" nk2 nk2 2>/dev/null 3>&- &
-	for _ in $(seq 1 600); do
-		n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM nk2")
-		[ "$n" -ge 30000 ] && break
-		sleep 0.05
-	done
+	wait_rows "$dst" nk2 30000
 	pkill -9 -f "pgflo-copy -d $PGFLO_SRC -S nk2"
 	wait || true
 	n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM nk2")
@@ -396,11 +399,7 @@ same_rows() {
 	run -0 --separate-stderr bash -c "$LINE" _ "$dst" "$ck" ru ru
 	same_rows "$dst" ru
 	bash -c "$LINE" _ "$dst" "$ck" ru ru --reuse-slot 2>/dev/null 3>&- &
-	for _ in $(seq 1 600); do
-		n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM ru")
-		[ "$n" -ge 20000 ] && [ "$n" -lt 150000 ] && break
-		sleep 0.05
-	done
+	wait_rows "$dst" ru 20000 150000
 	pkill -9 -f "pgflo-copy -d $PGFLO_SRC -S ru"
 	wait || true
 	n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM ru")
@@ -521,7 +520,7 @@ cri.nokey' ]
 	[[ ${stderr_lines[0]} == "pgflo-copy: -S is required (or --no-slot)" ]]
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -S x -t big
 	[ "$status" -eq 2 ]
-	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S x -t big -c nats:b/k
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" -S x -t big -c ftp:b/k
 	[ "$status" -eq 2 ]
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t big -j 0
 	[ "$status" -eq 2 ]

@@ -2,14 +2,13 @@
  * pgflo-copy - the initial copy of a group of tables, handing over to a
  * logical replication slot.
  *
- * Creates the slot with an exported snapshot, then -j worker threads,
- * each on its own connection inside that snapshot, copy the tables in
- * chunks of physical pages (ctid ranges) with COPY ... TO STDOUT in text
- * format.  Each row becomes one insert record with "snapshot":true, each
- * table is framed by snapshot begin/end records (pgflo-record(5)).
- * Workers format whole records into their own buffers and write them
- * under one lock, so lines never interleave.  pgflo-capture on the slot
- * then starts exactly at the consistent point of the snapshot.
+ * Creates the slot with an exported snapshot and plans the copy inside
+ * it; then -j worker threads, each on its own connection inside that
+ * snapshot, copy the tables in chunks of physical pages (ctid ranges)
+ * with COPY ... TO STDOUT in text format (snapcopy.c).  Each row becomes
+ * one insert record with "snapshot":true, each table is framed by
+ * snapshot begin/end records (pgflo-record(5)).  pgflo-capture on the
+ * slot then starts exactly at the consistent point of the snapshot.
  *
  * Progress counts only once the durable stage downstream made it durable:
  * the sink (or pgflo-publish) writes our snapshot records back out after
@@ -22,31 +21,28 @@
  * --checkpoint the copy exits only once the store shows it all durable,
  * so that capture, started next, reads those points from the store.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
 #include "pgflo.h"
 #include "copyprog.h"
-#include "copytext.h"
 #include "jsonwrite.h"
 #include "lsn.h"
 #include "output.h"
 #include "pg2json.h"
 #include "pgconn.h"
 #include "publication.h"
+#include "relmeta.h"
+#include "repl.h"
 #include "slot.h"
+#include "snapcopy.h"
 #include "store.h"
 #include "tablepat.h"
 #include "typecache.h"
@@ -58,7 +54,6 @@
 	"       -d conninfo -S slot -t tables\n" \
 	"       pgflo-copy [-p] [-j jobs] --no-slot -d conninfo -t tables"
 
-#define OUTBUF_FLUSH	(256 * 1024)
 #define DEFAULT_JOBS	4
 #define DEFAULT_CHUNK	1024	/* pages: 8 MB with 8 kB blocks */
 
@@ -94,88 +89,19 @@ static int pubflags;		/* PGFLO_PUB_* */
 
 static char errbuf[1024];
 
-/* One column, with its JSON key prebuilt. */
-struct col {
-	char	*name;
-	char	*jkey;		/* "name": */
-	size_t	 jkeylen;
-	uint32_t typoid;
-	int32_t	 typmod;
-	int	 key;
-	struct pgflo_vtype vt;
-};
-
-struct table {
-	char	*schema, *name;
-	uint32_t oid;
-	int	 ncols;
-	struct col *cols;
-	char	*from;		/* "schema"."name" */
-	char	*select;	/* the quoted column list */
-	char	*prefix;	/* {"op":"insert",...,"new":{ */
-	size_t	 prefixlen;
-	int	 keyed;		/* a key that upserts converge on */
-	int	 truncate;	/* emptied downstream before its rows */
-	int	 reset;		/* in the store, but copied again whole */
-	char	 sync[PGFLO_LSN_BUFSZ];	/* the stream applies from here */
-	long	 chunk_pages;
-	long long filenode;	/* a rewrite (VACUUM FULL) changes it */
-	/* Its chunks already durable downstream, or NULL. */
-	const struct pgflo_copyprog_table *durable;
-	long	 pages;		/* at planning time */
-	long	 nchunks;
-	/* Under outlock. */
-	long	 chunks_left;
-	long	 pages_done;
-	int	 begun;
-	unsigned long long rows, bytes;
-	struct timespec t0;
-};
-
-struct chunk {
-	struct table *t;
-	long	 k;		/* pages [k*chunk_pages, (k+1)*chunk_pages) */
-	int	 last;		/* open-ended: no upper bound */
-	int	 again;		/* durable: only rows written since xmin */
-	unsigned long long xmin;
-};
-
-struct worker {
-	pthread_t thread;
-	PGconn	*conn;
-	struct pgflo_buf out;
-	struct pgflo_buf jnull;		/* the row's json_null list */
-	struct pgflo_copyfield *fields;
-	int	 nfields;
-	int	 started;
-};
-
-static struct table *tables;
+static struct pgflo_snaptable *tables;	/* the plan */
 static size_t ntables;
-static struct chunk *chunks;
-static size_t nchunks;
-static struct worker *workers;
-static long nworkers;
+static struct pgflo_snapcopy sc;	/* the copy of the plan */
 
-static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
-static size_t qnext;
-/* The output, the counters and the checkpoint. */
-static pthread_mutex_t outlock = PTHREAD_MUTEX_INITIALIZER;
-static volatile sig_atomic_t failed;	/* 1 data, 3 connection */
-static char failmsg[1024];
-static int workers_running;
-
+static PGconn *repl;		/* holds the slot's snapshot while we copy */
 static char lsntext[PGFLO_LSN_BUFSZ];	/* where the slot's stream starts */
 static int rerun;		/* the slot exists: copy again what is missing */
 static int have_lsn;
-static int out_is_file;
-static unsigned long long total_rows;
 
 /* The checkpoint store, and the progress it held at the start. */
 static struct pgflo_store *store;
 static struct pgflo_copyprog prog;
 static char snaplsn[PGFLO_LSN_BUFSZ];	/* this run's snapshot point */
-static unsigned long long snapxmin;	/* and its xmin */
 static struct pgflo_tables held;	/* the leaves published before */
 
 static void
@@ -218,25 +144,6 @@ help(void)
 	    DEFAULT_JOBS, DEFAULT_CHUNK);
 }
 
-static void
-fail(int code, const char *fmt, ...) PGFLO_PRINTF(2, 3);
-
-/* A worker gives up: the first failure is kept and reported by main. */
-static void
-fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&outlock);
-	if (!failed) {
-		va_start(ap, fmt);
-		vsnprintf(failmsg, sizeof(failmsg), fmt, ap);
-		va_end(ap);
-		failed = code;
-	}
-	pthread_mutex_unlock(&outlock);
-}
-
 /* ---- planning ---- */
 
 static PGresult *
@@ -245,17 +152,10 @@ query(PGconn *conn, const char *sql, int nparams, const char *const *params,
 {
 	PGresult *res;
 
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		int lost = PQstatus(conn) != CONNECTION_OK;
-
-		snprintf(errbuf, sizeof(errbuf), "%s", lost ?
-		    pgflo_pg_errmsg(conn) : pgflo_pg_resmsg(res));
-		PQclear(res);	/* freed before exit: no leak report */
-		pgflo_errx(lost ? PGFLO_EXIT_UNAVAIL : PGFLO_EXIT_FAIL,
-		    "%s: %s", what, errbuf);
-	}
+	if ((res = pgflo_pg_queryv(conn, sql, nparams, params, what, errbuf,
+	    sizeof(errbuf))) == NULL)
+		pgflo_errx(PQstatus(conn) != CONNECTION_OK ?
+		    PGFLO_EXIT_UNAVAIL : PGFLO_EXIT_FAIL, "%s", errbuf);
 	return res;
 }
 
@@ -286,7 +186,7 @@ plan_leaves(PGconn *cat, const char *schema, const char *name)
 
 	res = query(cat, sql, 2, params, "could not list tables");
 	for (i = 0; i < PQntuples(res); i++) {
-		struct table *t;
+		struct pgflo_snaptable *t;
 
 		if (ntables % 16 == 0)
 			tables = pgflo_xrealloc(tables, (ntables + 16) *
@@ -302,24 +202,12 @@ plan_leaves(PGconn *cat, const char *schema, const char *name)
 }
 
 /*
- * The columns pgoutput would send (not dropped, not generated), and the
- * replica identity columns it would flag as key, as pgflo-capture lists
- * them in "key".
+ * The columns pgoutput would send, with its key (relmeta.c), and the
+ * record up to the first value, as pgflo-capture writes it.
  */
 static void
-plan_columns(PGconn *cat, struct pgflo_typecache *tc, struct table *t)
+plan_columns(PGconn *cat, struct pgflo_typecache *tc, struct pgflo_snaptable *t)
 {
-	static const char sql[] =
-	    "SELECT a.attname, a.atttypid, a.atttypmod, "
-	    "CASE c.relreplident WHEN 'f' THEN true WHEN 'n' THEN false "
-	    "ELSE EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
-	    "WHERE i.indrelid = c.oid AND a.attnum = ANY (i.indkey) AND "
-	    "CASE c.relreplident WHEN 'd' THEN i.indisprimary "
-	    "ELSE i.indisreplident END) END "
-	    "FROM pg_catalog.pg_attribute a "
-	    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
-	    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND "
-	    "NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum";
 	/* Keyed: a primary key or identity index, so that upserts converge. */
 	static const char keysql[] =
 	    "SELECT c.relreplident <> 'f' AND EXISTS (SELECT 1 FROM "
@@ -328,46 +216,25 @@ plan_columns(PGconn *cat, struct pgflo_typecache *tc, struct table *t)
 	    "ELSE i.indisprimary END), "
 	    "coalesce(pg_catalog.pg_relation_filenode(c.oid), 0) "
 	    "FROM pg_catalog.pg_class c WHERE c.oid = $1::oid";
-	struct pgflo_buf b = { 0 }, sel = { 0 };
+	struct pgflo_buf b = { 0 };
 	struct pgflo_jw w;
-	const char *params[1], *tn;
+	const char *params[1];
 	char oid[16];
 	PGresult *res;
 	int i;
 
+	if ((t->rm = pgflo_relmeta_load(cat, tc, t->oid, t->schema, t->name,
+	    errbuf, sizeof(errbuf))) == NULL)
+		pgflo_errx(PQstatus(cat) != CONNECTION_OK ? PGFLO_EXIT_UNAVAIL :
+		    PGFLO_EXIT_FAIL, "%s", errbuf);
+	for (i = 0; i < t->rm->ncols; i++) {
+		if (i > 0)
+			pgflo_buf_puts(&b, ", ");
+		pgflo_pg_quote_ident(&b, t->rm->cols[i].name);
+	}
+	t->select = pgflo_xstrdup(b.len > 0 ? pgflo_buf_cstr(&b) : "");
 	snprintf(oid, sizeof(oid), "%u", t->oid);
 	params[0] = oid;
-	res = query(cat, sql, 1, params, "could not read the columns");
-	t->ncols = PQntuples(res);
-	t->cols = pgflo_xmalloc(sizeof(*t->cols) * (size_t)(t->ncols + 1));
-	memset(t->cols, 0, sizeof(*t->cols) * (size_t)(t->ncols + 1));
-	for (i = 0; i < t->ncols; i++) {
-		struct col *c = &t->cols[i];
-
-		c->name = pgflo_xstrdup(PQgetvalue(res, i, 0));
-		c->typoid = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL,
-		    10);
-		c->typmod = (int32_t)strtol(PQgetvalue(res, i, 2), NULL, 10);
-		c->key = PQgetvalue(res, i, 3)[0] == 't';
-		pgflo_buf_reset(&b);
-		pgflo_buf_putc(&b, '"');
-		pgflo_json_escape(&b, c->name, strlen(c->name));
-		pgflo_buf_putn(&b, "\":", 2);
-		c->jkey = pgflo_xstrdup(pgflo_buf_cstr(&b));
-		c->jkeylen = b.len;
-		if (pgflo_typecache_vtype(tc, c->typoid, &c->vt, errbuf,
-		    sizeof(errbuf)) == -1) {
-			pgflo_warnx("%s.%s.%s: %s; writing its values as text",
-			    t->schema, t->name, c->name, errbuf);
-			memset(&c->vt, 0, sizeof(c->vt));
-			c->vt.delim = ',';
-		}
-		if (i > 0)
-			pgflo_buf_puts(&sel, ", ");
-		pgflo_pg_quote_ident(&sel, c->name);
-	}
-	PQclear(res);
-	t->select = pgflo_xstrdup(sel.len > 0 ? pgflo_buf_cstr(&sel) : "");
 	res = query(cat, keysql, 1, params, "could not read the key");
 	t->keyed = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
 	t->filenode = PQntuples(res) == 1 ?
@@ -380,497 +247,32 @@ plan_columns(PGconn *cat, struct pgflo_typecache *tc, struct table *t)
 	pgflo_pg_quote_ident(&b, t->name);
 	t->from = pgflo_xstrdup(pgflo_buf_cstr(&b));
 
-	/* The record up to the first value, as pgflo-capture writes it. */
 	pgflo_buf_reset(&b);
 	pgflo_jw_init(&w, &b);
 	pgflo_jw_obj_begin(&w);
 	pgflo_jw_key(&w, "op");
 	pgflo_jw_str(&w, "insert");
-	pgflo_jw_key(&w, "schema");
-	pgflo_jw_str(&w, t->schema);
-	pgflo_jw_key(&w, "table");
-	pgflo_jw_str(&w, t->name);
+	pgflo_jw_raw(&w, t->rm->head, t->rm->headlen);
 	pgflo_jw_key(&w, "snapshot");
 	pgflo_jw_bool(&w, 1);
-	pgflo_jw_key(&w, "key");
-	pgflo_jw_arr_begin(&w);
-	for (i = 0; i < t->ncols; i++)
-		if (t->cols[i].key)
-			pgflo_jw_str(&w, t->cols[i].name);
-	pgflo_jw_arr_end(&w);
-	pgflo_jw_key(&w, "types");
-	pgflo_jw_obj_begin(&w);
-	for (i = 0; i < t->ncols; i++) {
-		tn = pgflo_typecache_name(tc, t->cols[i].typoid,
-		    t->cols[i].typmod, errbuf, sizeof(errbuf));
-		if (tn == NULL) {
-			pgflo_warnx("%s.%s.%s: %s", t->schema, t->name,
-			    t->cols[i].name, errbuf);
-			tn = "unknown";
-		}
-		pgflo_jw_key(&w, t->cols[i].name);
-		pgflo_jw_str(&w, tn);
-	}
-	pgflo_jw_obj_end(&w);
+	pgflo_jw_raw(&w, t->rm->meta, t->rm->metalen);
 	pgflo_jw_key(&w, "new");
 	pgflo_buf_putc(&b, '{');
 	t->prefix = pgflo_xstrdup(pgflo_buf_cstr(&b));
 	t->prefixlen = b.len;
 	pgflo_buf_free(&b);
-	pgflo_buf_free(&sel);
-}
-
-/* Every table's chunks in one queue, in table order. */
-static void
-plan_chunks(void)
-{
-	size_t i, n = 0;
-	long k;
-
-	for (i = 0; i < ntables; i++) {
-		struct table *t = &tables[i];
-
-		t->nchunks = t->pages / t->chunk_pages +
-		    (t->pages % t->chunk_pages != 0);
-		if (t->nchunks == 0)
-			t->nchunks = 1;
-		t->chunks_left = t->nchunks;
-		nchunks += (size_t)t->nchunks;
-	}
-	chunks = pgflo_xmalloc(sizeof(*chunks) * (nchunks + 1));
-	for (i = 0; i < ntables; i++)
-		for (k = 0; k < tables[i].nchunks; k++) {
-			chunks[n].t = &tables[i];
-			chunks[n].k = k;
-			chunks[n].last = k == tables[i].nchunks - 1;
-			chunks[n].again = pgflo_copyprog_chunk(
-			    tables[i].durable, k, &chunks[n].xmin);
-			n++;
-		}
 }
 
 /* ---- output ---- */
 
-/* Opens a record {"op":op[,"phase":phase][,"schema":..,"table":..]. */
-static void
-rec_head(struct pgflo_jw *w, struct pgflo_buf *b, const char *op,
-    const char *phase, const struct table *t)
-{
-	pgflo_jw_init(w, b);
-	pgflo_jw_obj_begin(w);
-	pgflo_jw_key(w, "op");
-	pgflo_jw_str(w, op);
-	if (phase != NULL) {
-		pgflo_jw_key(w, "phase");
-		pgflo_jw_str(w, phase);
-	}
-	if (t != NULL) {
-		pgflo_jw_key(w, "schema");
-		pgflo_jw_str(w, t->schema);
-		pgflo_jw_key(w, "table");
-		pgflo_jw_str(w, t->name);
-	}
-}
-
-static void
-marker(struct pgflo_buf *b, const struct table *t, const char *phase,
-    int withrows)
-{
-	struct pgflo_jw w;
-
-	rec_head(&w, b, "snapshot", phase, t);
-	if (have_lsn) {
-		pgflo_jw_key(&w, "slot");
-		pgflo_jw_str(&w, slot);
-		pgflo_jw_key(&w, "lsn");
-		pgflo_jw_str(&w, t->sync);
-	}
-	if (withrows) {
-		pgflo_jw_key(&w, "rows");
-		pgflo_jw_uint(&w, t->rows);
-	}
-	pgflo_jw_obj_end(&w);
-	pgflo_buf_putc(b, '\n');
-}
-
-/*
- * A table without a key copied again: downstream empties it first, so
- * that the rows of an earlier, partial copy do not stay twice.
- */
-static void
-truncate_record(struct pgflo_buf *b, const struct table *t)
-{
-	struct pgflo_jw w;
-
-	rec_head(&w, b, "truncate", NULL, t);
-	pgflo_jw_key(&w, "snapshot");
-	pgflo_jw_bool(&w, 1);
-	pgflo_jw_key(&w, "cascade");
-	pgflo_jw_bool(&w, 0);
-	pgflo_jw_key(&w, "restart_identity");
-	pgflo_jw_bool(&w, 0);
-	pgflo_jw_obj_end(&w);
-	pgflo_buf_putc(b, '\n');
-}
-
-/* After a chunk's rows: its number, size, snapshot xmin, the filenode. */
-static void
-chunk_record(struct pgflo_buf *b, const struct chunk *c)
-{
-	struct pgflo_jw w;
-
-	rec_head(&w, b, "snapshot", "chunk", c->t);
-	pgflo_jw_key(&w, "slot");
-	pgflo_jw_str(&w, slot);
-	pgflo_jw_key(&w, "chunk");
-	pgflo_jw_int(&w, c->k);
-	pgflo_jw_key(&w, "pages");
-	pgflo_jw_int(&w, c->t->chunk_pages);
-	pgflo_jw_key(&w, "xmin");
-	pgflo_jw_uint(&w, snapxmin);
-	pgflo_jw_key(&w, "filenode");
-	pgflo_jw_int(&w, c->t->filenode);
-	pgflo_jw_obj_end(&w);
-	pgflo_buf_putc(b, '\n');
-}
-
-/* The last record: the whole copy of this run is written. */
-static void
-done_record(struct pgflo_buf *b, size_t n)
-{
-	struct pgflo_jw w;
-
-	rec_head(&w, b, "snapshot", "done", NULL);
-	if (have_lsn) {
-		pgflo_jw_key(&w, "slot");
-		pgflo_jw_str(&w, slot);
-		pgflo_jw_key(&w, "lsn");
-		pgflo_jw_str(&w, snaplsn);
-	}
-	pgflo_jw_key(&w, "tables");
-	pgflo_jw_uint(&w, n);
-	pgflo_jw_key(&w, "rows");
-	pgflo_jw_uint(&w, total_rows);
-	pgflo_jw_obj_end(&w);
-	pgflo_buf_putc(b, '\n');
-}
-
-/* Under outlock: writes b whole; -1 on a write error (EPIPE kills). */
-static int
-out_write(const struct pgflo_buf *b)
-{
-	if (b->len > 0 && fwrite(b->data, 1, b->len, stdout) != b->len) {
-		pgflo_check_pipe(errno);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-out_flush(int sync)
-{
-	if (fflush(stdout) == EOF) {
-		pgflo_check_pipe(errno);
-		return -1;
-	}
-	if (sync && out_is_file && fsync(STDOUT_FILENO) == -1 &&
-	    errno != EINVAL)
-		return -1;
-	return 0;
-}
-
-/* Under outlock: the begin marker before a table's first row. */
-static int
-begin_table(struct table *t)
-{
-	struct pgflo_buf b = { 0 };
-	int r;
-
-	if (t->begun)
-		return 0;
-	t->begun = 1;
-	clock_gettime(CLOCK_MONOTONIC, &t->t0);
-	if (t->truncate)
-		truncate_record(&b, t);
-	marker(&b, t, "begin", 0);
-	r = out_write(&b);
-	pgflo_buf_free(&b);
-	return r;
-}
-
-/* Writes a worker's buffer of whole records: rows of table t. */
-static int
-emit(struct worker *wk, struct table *t, unsigned long long rows)
-{
-	int r;
-
-	pthread_mutex_lock(&outlock);
-	r = begin_table(t);
-	if (r == 0)
-		r = out_write(&wk->out);
-	if (r == 0 && pgflo_out_flush_each())
-		r = out_flush(0);
-	t->rows += rows;
-	t->bytes += wk->out.len;
-	total_rows += rows;
-	pthread_mutex_unlock(&outlock);
-	pgflo_buf_reset(&wk->out);
-	if (r == -1)
-		fail(1, "write error: %s", strerror(errno));
-	return r;
-}
-
-/* The chunk is written: maybe the table's end. */
-static int
-chunk_done(struct chunk *c, long pages)
-{
-	struct pgflo_buf b = { 0 };
-	int r;
-
-	pthread_mutex_lock(&outlock);
-	r = begin_table(c->t);
-	c->t->pages_done += pages;
-	/* A table with a key resumes by chunk: say this one is written. */
-	if (c->t->keyed && have_lsn)
-		chunk_record(&b, c);
-	if (--c->t->chunks_left == 0)
-		marker(&b, c->t, "end", 1);
-	if (r == 0)
-		r = out_write(&b);
-	if (r == 0 && pgflo_out_flush_each())
-		r = out_flush(0);
-	if (r == -1 && !failed) {
-		snprintf(failmsg, sizeof(failmsg), "write error: %s",
-		    strerror(errno));
-		failed = 1;
-	}
-	pthread_mutex_unlock(&outlock);
-	pgflo_buf_free(&b);
-	return r;
-}
-
-static void
-format_row(struct worker *wk, const struct table *t, char *row, size_t len)
-{
-	struct pgflo_buf *b = &wk->out;
-	struct pgflo_jw w;
-	int i, n;
-
-	n = pgflo_copytext_split(row, len, wk->fields, wk->nfields);
-	if (n != t->ncols && !(t->ncols == 0 && n == 1)) {
-		fail(1, "%s.%s: COPY sent %d columns, %d expected",
-		    t->schema, t->name, n, t->ncols);
-		return;
-	}
-	pgflo_buf_putn(b, t->prefix, t->prefixlen);
-	for (i = 0; i < t->ncols; i++) {
-		const struct col *c = &t->cols[i];
-		const struct pgflo_copyfield *f = &wk->fields[i];
-
-		if (i > 0)
-			pgflo_buf_putc(b, ',');
-		pgflo_buf_putn(b, c->jkey, c->jkeylen);
-		if (f->null) {
-			pgflo_buf_putn(b, "null", 4);
-			continue;
-		}
-		pgflo_jw_init(&w, b);
-		w.after_key = 1;
-		pgflo_value_write(&w, &c->vt, f->p, f->len);
-		if (pgflo_value_is_json_null(&c->vt, f->p, f->len)) {
-			if (wk->jnull.len == 0)
-				pgflo_buf_putc(&wk->jnull, '[');
-			else
-				pgflo_buf_putc(&wk->jnull, ',');
-			pgflo_buf_putn(&wk->jnull, c->jkey, c->jkeylen - 1);
-		}
-	}
-	pgflo_buf_putc(b, '}');
-	/* JSON null is not SQL NULL (pgflo-record(5), json_null). */
-	if (wk->jnull.len > 0) {
-		pgflo_buf_puts(b, ",\"json_null\":");
-		pgflo_buf_putn(b, wk->jnull.data, wk->jnull.len);
-		pgflo_buf_putc(b, ']');
-		pgflo_buf_reset(&wk->jnull);
-	}
-	pgflo_buf_putn(b, "}\n", 2);
-}
-
-/* Copies one chunk; 0, or -1 (failed or stopping). */
-static int
-copy_chunk(struct worker *wk, struct chunk *c)
-{
-	struct table *t = c->t;
-	struct pgflo_buf sql = { 0 };
-	unsigned long long rows = 0;
-	PGresult *res;
-	char *row;
-	long first = c->k * t->chunk_pages, pages;
-	int n, r = -1;
-
-	if (wk->nfields < t->ncols + 1) {
-		wk->nfields = t->ncols + 1;
-		wk->fields = pgflo_xrealloc(wk->fields,
-		    sizeof(*wk->fields) * (size_t)wk->nfields);
-	}
-	pgflo_buf_printf(&sql, "COPY (SELECT %s FROM ONLY %s WHERE ctid >= "
-	    "'(%ld,0)'::tid", t->select, t->from, first);
-	if (!c->last)
-		pgflo_buf_printf(&sql, " AND ctid < '(%ld,0)'::tid",
-		    first + t->chunk_pages);
-	/*
-	 * Durable already: only the rows written since the snapshot it was
-	 * copied under, which an update may have moved here from a chunk
-	 * copied later (pgflo-copy(1), RESUMING).
-	 */
-	if (c->again)
-		pgflo_buf_printf(&sql, " AND pg_catalog.age(xmin) <= "
-		    "pg_catalog.age('%llu'::xid)", c->xmin);
-	pgflo_buf_puts(&sql, ") TO STDOUT");
-	res = PQexec(wk->conn, pgflo_buf_cstr(&sql));
-	if (PQresultStatus(res) != PGRES_COPY_OUT) {
-		if (PQstatus(wk->conn) != CONNECTION_OK)
-			fail(3, "connection lost: %s",
-			    pgflo_pg_errmsg(wk->conn));
-		else
-			fail(1, "could not copy %s.%s: %s", t->schema,
-			    t->name, pgflo_pg_resmsg(res));
-		PQclear(res);
-		goto out;
-	}
-	PQclear(res);
-	while ((n = PQgetCopyData(wk->conn, &row, 0)) > 0) {
-		if (!failed && !pgflo_stopping()) {
-			format_row(wk, t, row, (size_t)n);
-			rows++;
-		}
-		PQfreemem(row);
-		if (wk->out.len >= OUTBUF_FLUSH && !failed &&
-		    !pgflo_stopping()) {
-			if (emit(wk, t, rows) == -1)
-				break;
-			rows = 0;
-		}
-		if (failed || pgflo_stopping()) {
-			PGcancel *cn = PQgetCancel(wk->conn);
-			char e[256];
-
-			if (cn != NULL) {
-				(void)PQcancel(cn, e, sizeof(e));
-				PQfreeCancel(cn);
-			}
-			while ((n = PQgetCopyData(wk->conn, &row, 0)) > 0)
-				PQfreemem(row);
-			break;
-		}
-	}
-	if (n == -2) {
-		fail(3, "connection lost: %s", pgflo_pg_errmsg(wk->conn));
-		goto out;
-	}
-	while ((res = PQgetResult(wk->conn)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && !failed &&
-		    !pgflo_stopping())
-			fail(PQstatus(wk->conn) != CONNECTION_OK ? 3 : 1,
-			    "could not copy %s.%s: %s", t->schema, t->name,
-			    pgflo_pg_resmsg(res));
-		PQclear(res);
-	}
-	if (failed || pgflo_stopping())
-		goto out;
-	if (wk->out.len > 0 && emit(wk, t, rows) == -1)
-		goto out;
-	pages = c->last ? t->pages - first : t->chunk_pages;
-	if (pages < 0)
-		pages = 0;
-	r = chunk_done(c, pages);
-out:
-	pgflo_buf_reset(&wk->out);
-	pgflo_buf_free(&sql);
-	return r;
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct worker *wk = arg;
-	size_t i;
-
-	for (;;) {
-		if (failed || pgflo_stopping())
-			break;
-		pthread_mutex_lock(&qlock);
-		i = qnext < nchunks ? qnext++ : nchunks;
-		pthread_mutex_unlock(&qlock);
-		if (i >= nchunks)
-			break;
-		if (copy_chunk(wk, &chunks[i]) == -1)
-			break;
-	}
-	pgflo_value_thread_done();
-	pthread_mutex_lock(&outlock);
-	workers_running--;
-	pthread_mutex_unlock(&outlock);
-	return NULL;
-}
-
 /* ---- progress ---- */
-
-static void
-human_bytes(char *buf, size_t len, double v)
-{
-	const char *u[] = { "B", "kB", "MB", "GB", "TB" };
-	int i = 0;
-
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(buf, len, i == 0 ? "%.0f %s" : "%.1f %s", v, u[i]);
-}
-
-static double
-since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) +
-	    (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-/* Under outlock. */
-static void
-report_table(const struct table *t, int final)
-{
-	char bytes[32], eta[32] = "";
-	double el = since(&t->t0), frac;
-
-	human_bytes(bytes, sizeof(bytes), (double)t->bytes);
-	if (!final && t->pages > 0) {
-		frac = (double)t->pages_done / (double)t->pages;
-		if (frac > 0 && frac < 1)
-			snprintf(eta, sizeof(eta), ", %.0f%%, ETA %.0fs",
-			    frac * 100, el / frac - el);
-	}
-	fflush(stdout);
-	fprintf(stderr, "pgflo-copy: %s.%s: %llu rows, %s, %.0f rows/s%s%s\n",
-	    t->schema, t->name, t->rows, bytes,
-	    el > 0 ? (double)t->rows / el : 0.0, eta, final ? ", done" : "");
-}
 
 /* ---- resuming ---- */
 
 static void
-free_table(struct table *t)
+free_table(struct pgflo_snaptable *t)
 {
-	int j;
-
-	for (j = 0; j < t->ncols; j++) {
-		free(t->cols[j].name);
-		free(t->cols[j].jkey);
-	}
-	free(t->cols);
+	pgflo_relmeta_free(t->rm);
 	free(t->schema);
 	free(t->name);
 	free(t->from);
@@ -882,7 +284,7 @@ static void
 load_progress(void)
 {
 	if (pgflo_copyprog_read(store, &prog, errbuf, sizeof(errbuf)) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+		pgflo_errx(pgflo_store_status(store), "%s", errbuf);
 }
 
 /* The leaves of the publication before this run changed it. */
@@ -909,7 +311,7 @@ load_held(PGconn *cat)
 }
 
 static int
-was_held(const struct table *t)
+was_held(const struct pgflo_snaptable *t)
 {
 	size_t i;
 
@@ -959,7 +361,7 @@ plan_resume(pgflo_lsn snap)
 	size_t i, n = 0;
 
 	for (i = 0; i < ntables; i++) {
-		struct table *t = &tables[i];
+		struct pgflo_snaptable *t = &tables[i];
 		const struct pgflo_copyprog_table *d;
 		int again;
 
@@ -1030,7 +432,7 @@ wait_durable(int resets)
 	for (;;) {
 		if (pgflo_copyprog_read(store, &cp, errbuf,
 		    sizeof(errbuf)) == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+			pgflo_errx(pgflo_store_status(store), "%s", errbuf);
 		if (resets)
 			r = reset_shown(&cp);
 		else
@@ -1080,9 +482,9 @@ reset_tables(void)
 
 	for (i = 0; i < ntables; i++)
 		if (tables[i].reset)
-			marker(&b, &tables[i], "reset", 0);
+			pgflo_snapcopy_marker(&b, &tables[i], "reset", 0);
 	if (b.len > 0) {
-		if (out_write(&b) == -1 || out_flush(0) == -1)
+		if (pgflo_snapcopy_write(&b) == -1 || pgflo_out_flush(0) == -1)
 			pgflo_err(PGFLO_EXIT_FAIL, "write error");
 		wait_durable(1);
 	}
@@ -1104,27 +506,34 @@ finish_early(PGconn *cat, struct pgflo_tables *tl)
 
 /* ---- setup ---- */
 
+/* A normal connection whose session prints values as pgvalue.c expects. */
 static PGconn *
-connect_or_die(int replication)
+connect_or_die(void)
 {
 	PGconn *conn;
+	PGresult *res;
 
-	if ((conn = pgflo_pg_connect(conninfo, replication, errbuf,
+	if ((conn = pgflo_pg_connect(conninfo, 0, errbuf,
 	    sizeof(errbuf))) == NULL)
 		pgflo_errx(pgflo_pg_connect_status(), "could not connect: %s",
 		    errbuf);
+	if ((res = pgflo_pg_exec(conn, pgflo_pg_session_sql,
+	    PGRES_COMMAND_OK, errbuf, sizeof(errbuf))) == NULL) {
+		PQfinish(conn);
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+	}
+	PQclear(res);
 	return conn;
 }
 
+/* Joins the copy's snapshot on conn, or exits. */
 static void
-session(PGconn *conn)
+import_snapshot(PGconn *conn, const char *snapname)
 {
-	PGresult *res;
-
-	if ((res = pgflo_pg_exec(conn, pgflo_pg_session_sql,
-	    PGRES_COMMAND_OK, errbuf, sizeof(errbuf))) == NULL)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
-	PQclear(res);
+	if (pgflo_repl_import_snapshot(conn, snapname, errbuf,
+	    sizeof(errbuf)) == -1)
+		pgflo_errx(PQstatus(conn) != CONNECTION_OK ?
+		    PGFLO_EXIT_UNAVAIL : PGFLO_EXIT_FAIL, "%s", errbuf);
 }
 
 /* The snapshot's xmin, modulo 2^32 (an xid): older rows it shows. */
@@ -1142,6 +551,42 @@ snapshot_xmin(PGconn *conn)
 	return x;
 }
 
+/* Options that need or exclude each other. */
+static void
+check_args(int argc, char *argv[])
+{
+	if (optind < argc)
+		pgflo_usage_error(SYNOPSIS, "unexpected argument '%s'",
+		    argv[optind]);
+	if (conninfo == NULL)
+		pgflo_usage_error(SYNOPSIS, "-d is required");
+	if (pgflo_pg_conninfo_ok(conninfo, errbuf, sizeof(errbuf)) == -1)
+		pgflo_usage_error(SYNOPSIS, "%s", errbuf);
+	if (tablepats == NULL || *tablepats == '\0')
+		pgflo_usage_error(SYNOPSIS, "-t is required");
+	if (noslot && (slot != NULL || pubname != NULL || cpurl != NULL ||
+	    reuse_slot))
+		pgflo_usage_error(SYNOPSIS, "--no-slot excludes -S, -P, -c and "
+		    "--reuse-slot");
+	if (!noslot && slot == NULL)
+		pgflo_usage_error(SYNOPSIS, "-S is required (or --no-slot)");
+	if (!noslot && !pgflo_slot_name_ok(slot))
+		pgflo_usage_error(SYNOPSIS, "bad slot name '%s' (a-z, 0-9, _; "
+		    "at most 63)", slot);
+	if (noslot && pubflags != 0)
+		pgflo_usage_error(SYNOPSIS, "--no-slot makes no publication: "
+		    "--publish-inserts-only and --replica-identity-full do not "
+		    "apply");
+	if (pubflags == (PGFLO_PUB_INSERTS_ONLY | PGFLO_PUB_RI_FULL))
+		pgflo_usage_error(SYNOPSIS, "--publish-inserts-only and "
+		    "--replica-identity-full exclude each other");
+	if (pubname == NULL)
+		pubname = slot;
+	if (cpurl != NULL && (store = pgflo_store_open(cpurl, errbuf,
+	    sizeof(errbuf))) == NULL)
+		pgflo_usage_error(SYNOPSIS, "%s", errbuf);
+}
+
 static void
 parse_args(int argc, char *argv[])
 {
@@ -1149,10 +594,8 @@ parse_args(int argc, char *argv[])
 	int ch;
 
 	if ((env = pgflo_env("JOBS", NULL)) != NULL &&
-	    pgflo_parse_long(env, 1, 64, &jobs) == -1) {
-		pgflo_warnx("bad PGFLO_JOBS '%s'", env);
-		pgflo_usage_exit(SYNOPSIS);
-	}
+	    pgflo_parse_long(env, 1, 64, &jobs) == -1)
+		pgflo_usage_error(SYNOPSIS, "bad PGFLO_JOBS '%s'", env);
 	while ((ch = getopt_long(argc, argv, "P:S:Vc:d:hj:pt:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -1175,11 +618,9 @@ parse_args(int argc, char *argv[])
 			help();
 			exit(0);
 		case 'j':
-			if (pgflo_parse_long(optarg, 1, 64, &jobs) == -1) {
-				pgflo_warnx("bad job count '%s' (1 to 64)",
-				    optarg);
-				pgflo_usage_exit(SYNOPSIS);
-			}
+			if (pgflo_parse_long(optarg, 1, 64, &jobs) == -1)
+				pgflo_usage_error(SYNOPSIS, "bad job count "
+				    "'%s' (1 to 64)", optarg);
 			break;
 		case 'p':
 			progress = 1;
@@ -1189,10 +630,9 @@ parse_args(int argc, char *argv[])
 			break;
 		case OPT_CHUNK_PAGES:
 			if (pgflo_parse_long(optarg, 1, 1L << 30,
-			    &chunk_pages) == -1) {
-				pgflo_warnx("bad page count '%s'", optarg);
-				pgflo_usage_exit(SYNOPSIS);
-			}
+			    &chunk_pages) == -1)
+				pgflo_usage_error(SYNOPSIS, "bad page count "
+				    "'%s'", optarg);
 			break;
 		case OPT_NO_PROGRESS:
 			progress = 0;
@@ -1213,55 +653,160 @@ parse_args(int argc, char *argv[])
 			pgflo_usage_exit(SYNOPSIS);
 		}
 	}
-	if (optind < argc) {
-		pgflo_warnx("unexpected argument '%s'", argv[optind]);
-		pgflo_usage_exit(SYNOPSIS);
+	check_args(argc, argv);
+}
+
+/*
+ * The slot and its publication; the snapshot the copy reads (*snapname,
+ * new) and its point (*snap).  1 when the store shows the copy complete
+ * already: nothing to do.
+ */
+static int
+open_slot(PGconn *cat, struct pgflo_tables *tl, char **snapname,
+    pgflo_lsn *snap)
+{
+	pgflo_lsn lsn = 0;
+	int exists, r;
+
+	exists = pgflo_slot_exists(cat, slot, &lsn, errbuf, sizeof(errbuf));
+	if (exists == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+	if (prog.slot != NULL && strcmp(prog.slot, slot) != 0)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s holds the copy of slot "
+		    "\"%s\", not \"%s\"", cpurl, prog.slot, slot);
+	if (!exists && prog.slot != NULL)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s holds a copy through "
+		    "slot \"%s\", which no longer exists: the target "
+		    "holds rows of that copy; empty the target's tables "
+		    "and remove %s to start over", cpurl, slot, cpurl);
+	if (exists && store == NULL && !reuse_slot)
+		pgflo_errx(PGFLO_EXIT_USAGE, "slot \"%s\" already "
+		    "exists (resume with the --checkpoint of its "
+		    "pipeline, or copy again with --reuse-slot)", slot);
+	if (exists)
+		load_held(cat);
+	/* The publication must exist before the slot's start. */
+	if ((r = pgflo_pub_sync(cat, pubname, tl, pubflags, NULL,
+	    errbuf, sizeof(errbuf))) < 0)
+		pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_FAIL,
+		    "%s", errbuf);
+	if (exists && prog.done && !reuse_slot && !copy_needed(cat, tl)) {
+		/* Run again after the copy: nothing to do. */
+		if (progress)
+			pgflo_warnx("slot \"%s\": the copy is complete "
+			    "in %s", slot, cpurl);
+		return 1;
 	}
-	if (conninfo == NULL) {
-		pgflo_warnx("-d is required");
-		pgflo_usage_exit(SYNOPSIS);
+	if ((repl = pgflo_repl_connect(conninfo, errbuf,
+	    sizeof(errbuf))) == NULL)
+		pgflo_errx(pgflo_pg_connect_status(), "could not connect: %s",
+		    errbuf);
+	rerun = exists;
+	if (!exists) {
+		r = pgflo_slot_create(repl, slot, "export", &lsn, snapname,
+		    errbuf, sizeof(errbuf));
+		*snap = lsn;
+	} else {
+		/*
+		 * Again: a snapshot of its own, whose point tells which
+		 * commits it holds; the stream still starts at the slot's
+		 * confirmed position, lsn.
+		 */
+		char tmp[64];
+
+		snprintf(tmp, sizeof(tmp), "pgflo_copy_%ld", (long)getpid());
+		r = pgflo_slot_create_temporary(repl, tmp, snap, snapname,
+		    errbuf, sizeof(errbuf));
 	}
-	if (pgflo_pg_conninfo_ok(conninfo, errbuf, sizeof(errbuf)) == -1) {
-		pgflo_warnx("%s", errbuf);
-		pgflo_usage_exit(SYNOPSIS);
+	if (r == -1)
+		pgflo_errx(PQstatus(repl) == CONNECTION_OK ? PGFLO_EXIT_FAIL :
+		    PGFLO_EXIT_UNAVAIL, "%s", errbuf);
+	pgflo_lsn_format(lsn, lsntext);
+	pgflo_lsn_format(*snap, snaplsn);
+	have_lsn = 1;
+	return 0;
+}
+
+/* Opens the snapshot's transaction on cat: the slot's, or a new one. */
+static char *
+begin_snapshot(PGconn *cat, char *snapname)
+{
+	PGresult *res;
+
+	if (snapname != NULL) {
+		import_snapshot(cat, snapname);
+		return snapname;
 	}
-	if (tablepats == NULL || *tablepats == '\0') {
-		pgflo_warnx("-t is required");
-		pgflo_usage_exit(SYNOPSIS);
+	exec_ok(cat, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	    "could not begin");
+	res = query(cat, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL,
+	    "could not export a snapshot");
+	snapname = pgflo_xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return snapname;
+}
+
+/* Plans inside the snapshot: tables, columns, what this run copies. */
+static void
+plan(PGconn *cat, struct pgflo_typecache *tc, const struct pgflo_tables *tl,
+    pgflo_lsn snap)
+{
+	size_t i;
+
+	sc.xmin = snapshot_xmin(cat);
+	for (i = 0; i < tl->n; i++)
+		plan_leaves(cat, tl->schema[i], tl->name[i]);
+	for (i = 0; i < ntables; i++)
+		plan_columns(cat, tc, &tables[i]);
+	plan_resume(snap);
+	sc.tables = tables;
+	sc.ntables = ntables;
+	sc.slot = have_lsn ? slot : NULL;
+	sc.lsn = snaplsn;
+	sc.progress = progress;
+	pgflo_snapcopy_plan(&sc);
+	if (store != NULL && have_lsn)
+		reset_tables();
+}
+
+/* The workers, each on its own connection in the snapshot. */
+static void
+start_workers(const char *snapname)
+{
+	static PGconn **conns;
+	long w, n = pgflo_stopping() ? 0 : pgflo_snapcopy_workers(jobs);
+
+	conns = pgflo_xmalloc(sizeof(*conns) * (size_t)(n + 1));
+	for (w = 0; w < n; w++) {
+		conns[w] = connect_or_die();
+		import_snapshot(conns[w], snapname);
 	}
-	if (noslot) {
-		if (slot != NULL || pubname != NULL || cpurl != NULL ||
-		    reuse_slot) {
-			pgflo_warnx("--no-slot excludes -S, -P, -c and "
-			    "--reuse-slot");
-			pgflo_usage_exit(SYNOPSIS);
-		}
-	} else if (slot == NULL) {
-		pgflo_warnx("-S is required (or --no-slot)");
-		pgflo_usage_exit(SYNOPSIS);
-	} else if (!pgflo_slot_name_ok(slot)) {
-		pgflo_warnx("bad slot name '%s' (a-z, 0-9, _; at most 63)",
-		    slot);
-		pgflo_usage_exit(SYNOPSIS);
-	}
-	if (noslot && pubflags != 0) {
-		pgflo_warnx("--no-slot makes no publication: "
-		    "--publish-inserts-only and --replica-identity-full do not "
-		    "apply");
-		pgflo_usage_exit(SYNOPSIS);
-	}
-	if (pubflags == (PGFLO_PUB_INSERTS_ONLY | PGFLO_PUB_RI_FULL)) {
-		pgflo_warnx("--publish-inserts-only and --replica-identity-full "
-		    "exclude each other");
-		pgflo_usage_exit(SYNOPSIS);
-	}
-	if (pubname == NULL)
-		pubname = slot;
-	if (cpurl != NULL && (store = pgflo_store_open(cpurl, errbuf,
-	    sizeof(errbuf))) == NULL) {
-		pgflo_warnx("%s", errbuf);
-		pgflo_usage_exit(SYNOPSIS);
-	}
+	if (pgflo_snapcopy_start(conns, n) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "could not start a thread");
+	free(conns);
+	conns = NULL;
+}
+
+/* Stopped by a signal before the copy was complete: dies of it. */
+static void
+stopped(void)
+{
+	size_t i, left = 0;
+	int sig;
+
+	if ((sig = pgflo_stop_signal) == 0)
+		return;
+	for (i = 0; i < ntables; i++)
+		left += (size_t)(tables[i].chunks_left > 0);
+	if (left == 0 && (store == NULL || !have_lsn))
+		return;
+	pgflo_warnx("interrupted: %zu of %zu tables incomplete%s", left,
+	    ntables, store != NULL ?
+	    "; rerun with the same --checkpoint to resume" : "");
+	(void)pgflo_out_close();
+	signal(sig, SIG_DFL);
+	raise(sig);
+	exit(128 + sig);
 }
 
 int
@@ -1269,16 +814,10 @@ main(int argc, char *argv[])
 {
 	struct pgflo_tables tl;
 	struct pgflo_typecache *tc;
-	struct stat st;
-	struct timespec nap;
-	PGconn *cat, *repl = NULL;
-	PGresult *res;
-	sigset_t block, old;
+	PGconn *cat;
 	char *snapname = NULL;
-	pgflo_lsn lsn = 0, snap = 0;
+	pgflo_lsn snap = 0;
 	size_t i;
-	long w;
-	int exists, last_report = 0, ticks = 0, sig;
 
 	pgflo_setprogname(argv);
 	pgflo_std_options(argc, argv, help);
@@ -1287,221 +826,30 @@ main(int argc, char *argv[])
 		progress = isatty(STDERR_FILENO);
 	pgflo_catch_signals();
 	pgflo_out_init();
-	out_is_file = fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode);
 
-	cat = connect_or_die(0);
-	session(cat);
+	cat = connect_or_die();
 	if (pgflo_tables_resolve(cat, tablepats, &tl, errbuf,
 	    sizeof(errbuf)) == -1)
 		pgflo_errx(PQstatus(cat) == CONNECTION_OK ? PGFLO_EXIT_FAIL :
 		    PGFLO_EXIT_UNAVAIL, "%s", errbuf);
-
 	if (store != NULL)
 		load_progress();
-	if (!noslot) {
-		int r;
-
-		exists = pgflo_slot_exists(cat, slot, &lsn, errbuf,
-		    sizeof(errbuf));
-		if (exists == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
-		if (prog.slot != NULL && strcmp(prog.slot, slot) != 0)
-			pgflo_errx(PGFLO_EXIT_USAGE, "%s holds the copy of slot "
-			    "\"%s\", not \"%s\"", cpurl, prog.slot, slot);
-		if (!exists && prog.slot != NULL)
-			pgflo_errx(PGFLO_EXIT_USAGE, "%s holds a copy through "
-			    "slot \"%s\", which no longer exists: the target "
-			    "holds rows of that copy; empty the target's tables "
-			    "and remove %s to start over", cpurl, slot, cpurl);
-		if (exists && store == NULL && !reuse_slot)
-			pgflo_errx(PGFLO_EXIT_USAGE, "slot \"%s\" already "
-			    "exists (resume with the --checkpoint of its "
-			    "pipeline, or copy again with --reuse-slot)", slot);
-		if (exists)
-			load_held(cat);
-		/* The publication must exist before the slot's start. */
-		if ((r = pgflo_pub_sync(cat, pubname, &tl, pubflags, NULL,
-		    errbuf, sizeof(errbuf))) < 0)
-			pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_FAIL,
-			    "%s", errbuf);
-		if (exists && prog.done && !reuse_slot &&
-		    !copy_needed(cat, &tl)) {
-			/* Run again after the copy: nothing to do. */
-			if (progress)
-				pgflo_warnx("slot \"%s\": the copy is complete "
-				    "in %s", slot, cpurl);
-			finish_early(cat, &tl);
-			return 0;
-		}
-		repl = connect_or_die(1);
-		rerun = exists;
-		if (!exists) {
-			if (pgflo_slot_create(repl, slot, "export", &lsn,
-			    &snapname, errbuf, sizeof(errbuf)) == -1)
-				pgflo_errx(PQstatus(repl) == CONNECTION_OK ?
-				    PGFLO_EXIT_FAIL : PGFLO_EXIT_UNAVAIL, "%s",
-				    errbuf);
-			snap = lsn;
-		} else {
-			/*
-			 * Again: a snapshot of its own, whose point tells
-			 * which commits it holds; the stream still starts at
-			 * the slot's confirmed position, lsn.
-			 */
-			char tmp[64];
-
-			snprintf(tmp, sizeof(tmp), "pgflo_copy_%ld",
-			    (long)getpid());
-			if (pgflo_slot_create_temporary(repl, tmp, &snap,
-			    &snapname, errbuf, sizeof(errbuf)) == -1)
-				pgflo_errx(PQstatus(repl) == CONNECTION_OK ?
-				    PGFLO_EXIT_FAIL : PGFLO_EXIT_UNAVAIL, "%s",
-				    errbuf);
-		}
-		pgflo_lsn_format(lsn, lsntext);
-		pgflo_lsn_format(snap, snaplsn);
-		have_lsn = 1;
+	if (!noslot && open_slot(cat, &tl, &snapname, &snap) == 1) {
+		finish_early(cat, &tl);
+		return 0;
 	}
-	if (snapname != NULL) {
-		struct pgflo_buf b = { 0 };
-
-		exec_ok(cat, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-		    "could not begin");
-		pgflo_buf_puts(&b, "SET TRANSACTION SNAPSHOT ");
-		pgflo_pg_quote_literal(&b, snapname);
-		exec_ok(cat, pgflo_buf_cstr(&b), "could not import the "
-		    "snapshot");
-		pgflo_buf_free(&b);
-	} else {
-		exec_ok(cat, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-		    "could not begin");
-		res = query(cat, "SELECT pg_catalog.pg_export_snapshot()", 0,
-		    NULL, "could not export a snapshot");
-		snapname = pgflo_xstrdup(PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
-
-	/* Plan inside the snapshot. */
-	snapxmin = snapshot_xmin(cat);
+	snapname = begin_snapshot(cat, snapname);
 	tc = pgflo_typecache_new(cat);
-	for (i = 0; i < tl.n; i++)
-		plan_leaves(cat, tl.schema[i], tl.name[i]);
-	for (i = 0; i < ntables; i++)
-		plan_columns(cat, tc, &tables[i]);
-	plan_resume(snap);
-	plan_chunks();
-	if (store != NULL && have_lsn)
-		reset_tables();
-
-	/* Workers: signals stay with the main thread. */
-	nworkers = jobs < (long)nchunks ? jobs : (long)nchunks;
-	if (pgflo_stopping())
-		nworkers = 0;
-	workers = pgflo_xmalloc(sizeof(*workers) * (size_t)(nworkers + 1));
-	memset(workers, 0, sizeof(*workers) * (size_t)(nworkers + 1));
-	for (w = 0; w < nworkers; w++) {
-		struct pgflo_buf b = { 0 };
-
-		workers[w].conn = connect_or_die(0);
-		session(workers[w].conn);
-		exec_ok(workers[w].conn, "BEGIN ISOLATION LEVEL REPEATABLE "
-		    "READ READ ONLY", "could not begin");
-		pgflo_buf_puts(&b, "SET TRANSACTION SNAPSHOT ");
-		pgflo_pg_quote_literal(&b, snapname);
-		exec_ok(workers[w].conn, pgflo_buf_cstr(&b), "could not "
-		    "import the snapshot");
-		pgflo_buf_free(&b);
-	}
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	workers_running = (int)nworkers;
-	for (w = 0; w < nworkers; w++) {
-		if (pthread_create(&workers[w].thread, NULL, worker_main,
-		    &workers[w]) != 0)
-			pgflo_errx(PGFLO_EXIT_FAIL, "could not start a thread");
-		workers[w].started = 1;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-	/* Wait, reporting progress every 2 s. */
-	nap.tv_sec = 0;
-	nap.tv_nsec = 100 * 1000 * 1000;
-	for (;;) {
-		int running;
-
-		pthread_mutex_lock(&outlock);
-		running = workers_running;
-		if (progress && ++ticks % 20 == 0)
-			for (i = 0; i < ntables; i++)
-				if (tables[i].begun &&
-				    tables[i].chunks_left > 0)
-					report_table(&tables[i], 0);
-		if (progress)
-			for (; last_report < (int)ntables &&
-			    tables[last_report].chunks_left == 0;
-			    last_report++)
-				report_table(&tables[last_report], 1);
-		pthread_mutex_unlock(&outlock);
-		if (running == 0)
-			break;
-		nanosleep(&nap, NULL);
-	}
-	for (w = 0; w < nworkers; w++)
-		if (workers[w].started)
-			pthread_join(workers[w].thread, NULL);
-	if (progress)
-		for (i = 0; i < ntables; i++)
-			if (tables[i].chunks_left == 0 &&
-			    (int)i >= last_report)
-				report_table(&tables[i], 1);
-
-	/* Zero-chunk case cannot happen: every table has one chunk. */
-	if (!failed && !pgflo_stopping()) {
-		struct pgflo_buf b = { 0 };
-
-		done_record(&b, ntables);
-		if (out_write(&b) == -1 && !failed) {
-			snprintf(failmsg, sizeof(failmsg), "write error: %s",
-			    strerror(errno));
-			failed = 1;
-		}
-		pgflo_buf_free(&b);
-	}
-	if (out_flush(1) == -1 && !failed) {
-		snprintf(failmsg, sizeof(failmsg), "write error: %s",
-		    strerror(errno));
-		failed = 1;
-	}
-	for (w = 0; w < nworkers; w++) {
-		PQfinish(workers[w].conn);
-		pgflo_buf_free(&workers[w].out);
-		pgflo_buf_free(&workers[w].jnull);
-		free(workers[w].fields);
-	}
+	plan(cat, tc, &tl, snap);
+	start_workers(snapname);
+	pgflo_snapcopy_finish();
 	PQfinish(cat);
 	PQfinish(repl);
-	if (failed)
-		pgflo_errx(failed, "%s", failmsg);
+	if (sc.failed)
+		pgflo_errx(sc.failed, "%s", sc.failmsg);
 	if (store != NULL && !pgflo_stopping() && have_lsn)
 		wait_durable(0);
-	if ((sig = pgflo_stop_signal) != 0) {
-		size_t left = 0;
-
-		for (i = 0; i < ntables; i++)
-			left += (size_t)(tables[i].chunks_left > 0);
-		if (left > 0 || (store != NULL && have_lsn)) {
-			pgflo_warnx("interrupted: %zu of %zu tables incomplete"
-			    "%s", left, ntables, store != NULL ?
-			    "; rerun with the same --checkpoint to resume" :
-			    "");
-			(void)pgflo_out_close();
-			signal(sig, SIG_DFL);
-			raise(sig);
-			return 128 + sig;
-		}
-	}
+	stopped();
 	if (pgflo_out_close() == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "write error");
 	pgflo_typecache_free(tc);
@@ -1510,8 +858,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < ntables; i++)
 		free_table(&tables[i]);
 	free(tables);
-	free(chunks);
-	free(workers);
+	pgflo_snapcopy_free();
 	free(snapname);
 	pgflo_copyprog_free(&prog);
 	pgflo_store_close(store);
