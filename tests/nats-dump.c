@@ -10,6 +10,9 @@
  *   -l         the Pgflo-Position of the last message, or nothing
  *   -a         creates STREAM on SUBJECT with the settings pgflo-publish
  *              warns about: max age 1 day, discard old with max_bytes
+ *   -p         publishes each line of stdin to SUBJECT of STREAM (which
+ *              must exist), asynchronously, without headers: the
+ *              transport's own speed, for scripts/bench-publish
  * The server is PGFLO_NATS_URL.  Exit 0, 1 on any error.
  */
 #include <stdio.h>
@@ -75,6 +78,7 @@ main(int argc, char *argv[])
 	natsSubscription *sub = NULL;
 	jsStreamInfo *si = NULL;
 	jsSubOptions so;
+	jsOptions jo;
 	jsCtx *js = NULL;
 	jsErrCode jerr;
 	natsStatus s;
@@ -84,12 +88,13 @@ main(int argc, char *argv[])
 	int mode = 0, a = 1;
 
 	if (argc > 1 && (strcmp(argv[1], "-r") == 0 ||
-	    strcmp(argv[1], "-l") == 0 || strcmp(argv[1], "-a") == 0)) {
+	    strcmp(argv[1], "-l") == 0 || strcmp(argv[1], "-a") == 0 ||
+	    strcmp(argv[1], "-p") == 0)) {
 		mode = argv[1][1];
 		a++;
 	}
 	if (argc - a < 1 || argc - a > 2) {
-		fprintf(stderr, "usage: nats-dump [-r | -l | -a] STREAM "
+		fprintf(stderr, "usage: nats-dump [-r | -l | -a | -p] STREAM "
 		    "[SUBJECT]\n");
 		return 2;
 	}
@@ -99,8 +104,26 @@ main(int argc, char *argv[])
 	if ((s = natsConnection_ConnectTo(&nc, url != NULL ? url :
 	    NATS_DEFAULT_URL)) != NATS_OK)
 		die("connect", s);
-	if ((s = natsConnection_JetStream(&js, nc, NULL)) != NATS_OK)
+	jsOptions_Init(&jo);
+	jo.PublishAsync.MaxPending = 4096;
+	jo.PublishAsync.StallWait = 60000;
+	if ((s = natsConnection_JetStream(&js, nc, &jo)) != NATS_OK)
 		die("jetstream", s);
+	if (mode == 'p') {
+		jsPubOptions po;
+		size_t cap = 0;
+		ssize_t n;
+
+		while ((n = getline(&buf, &cap, stdin)) > 0)
+			if ((s = js_PublishAsync(js, subj, buf, (int)n -
+			    (buf[n - 1] == '\n'), NULL)) != NATS_OK)
+				die("publish", s);
+		jsPubOptions_Init(&po);
+		po.MaxWait = 60000;
+		if ((s = js_PublishAsyncComplete(js, &po)) != NATS_OK)
+			die("publish complete", s);
+		goto out;
+	}
 	if (mode == 'a') {
 		jsStreamConfig c;
 
