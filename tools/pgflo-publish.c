@@ -17,7 +17,6 @@
  * one-row transaction is one message, not three; a record larger than
  * the server takes is sent in parts.  The layout is natsmsg.h's.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
