@@ -59,6 +59,24 @@ wait_stream() {
 	return 1
 }
 
+# kill -9 of the test nats-server, gone for $1 s, then started again on
+# the same port and store (a start while the old one still dies fails).
+nats_crash() {
+	local dir=$PGFLO_TEST_NATSDIR pid st url=$PGFLO_NATS_URL
+	pid=$(cat "$dir/nats.pid")
+	kill -9 "$pid"
+	while read -r st <"/proc/$pid/stat" 2>/dev/null; do
+		st=${st##*) }
+		[ "${st%% *}" = Z ] && break
+		sleep 0.02
+	done
+	sleep "$1"
+	"$TOP/scripts/test-nats" start "$dir" 3>&- || return 1
+	. "$dir/nats.env"
+	[ "$PGFLO_NATS_URL" = "$url" ] ||
+		{ echo "nats-server came back on $PGFLO_NATS_URL, not $url" >&2; return 1; }
+}
+
 # A writer: $1 transactions of 1, 3 or 10 rows mixing inserts, updates
 # and deletes on table $2, in one psql session.
 writer_sql() {
@@ -432,9 +450,7 @@ EOF
 	pub=$!
 	for i in $(seq 1 10); do
 		sleep "0.$((RANDOM % 4 + 2))"
-		kill -9 "$(cat "$dir/nats.pid")"
-		sleep "0.$((RANDOM % 3))"
-		"$TOP/scripts/test-nats" start "$dir" 3>&-
+		nats_crash "0.$((RANDOM % 3))"
 	done
 	st=0
 	wait "$pub" || st=$?
@@ -464,9 +480,7 @@ EOF
 	pub=$!
 	for i in $(seq 1 6); do
 		sleep "0.$((RANDOM % 4 + 3))"
-		kill -9 "$(cat "$dir/nats.pid")"
-		sleep 0.3
-		"$TOP/scripts/test-nats" start "$dir" 3>&-
+		nats_crash 0.3
 	done
 	st=0
 	wait "$pub" || st=$?
