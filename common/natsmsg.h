@@ -21,7 +21,8 @@
  *   Pgflo-Part      "I/N" on each part of a record split because it was
  *                   larger than the server's max_payload; a part 1 starts
  *                   the record again (the parts before were left behind
- *                   by a failure).
+ *                   by a failure, with the Pgflo-Begin of their part 1).
+ *                   Pgflo-Begin rides on part 1, Pgflo-Commit on part N.
  */
 #ifndef PGFLO_NATSMSG_H
 #define PGFLO_NATSMSG_H

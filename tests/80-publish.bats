@@ -522,6 +522,45 @@ EOF
 	assert_output 16777216
 }
 
+@test "pgflo-publish: killed in the middle of a record's parts, a rerun sends it again from part 1" {
+	head -c 16777216 /dev/zero | tr '\0' x >"$BATS_TEST_TMPDIR/v"
+	{
+		echo '{"op":"begin","commit_lsn":"0/1001000","ordinal":0,"xid":1}'
+		printf '{"op":"insert","schema":"public","table":"big","commit_lsn":"0/1001000","ordinal":1,"xid":1,"key":["id"],"types":{"id":"integer","v":"text"},"new":{"id":1,"v":"%s"}}\n' "$(cat "$BATS_TEST_TMPDIR/v")"
+		echo '{"op":"commit","commit_lsn":"0/1001000","ordinal":2,"xid":1}'
+	} >"$BATS_TEST_TMPDIR/in"
+	# Kill as soon as some parts are in: a stream of its own per try.
+	for try in $(seq 1 20); do
+		st=parts$try
+		pgflo-publish --stream "$st" --create </dev/null 2>/dev/null
+		pgflo-publish --stream "$st" <"$BATS_TEST_TMPDIR/in" >/dev/null 2>&1 3>&- &
+		pid=$!
+		for j in $(seq 1 400); do
+			[ -n "$("$DUMP" -l "$st")" ] && break
+			sleep 0.01
+		done
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		last=$("$DUMP" -r "$st" | tail -n 1)
+		[[ $last == *"/17"* && $last != *" 17/17"* ]] && break
+	done
+	[[ $last == *"/17"* && $last != *" 17/17"* ]] ||
+		skip "publish was faster than the kill 20 times"
+	# The parts left behind carry the position before the record.
+	[[ $last == *" 0/0:0 "* ]]
+	run --separate-stderr pgflo-publish --stream "$st" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output --regexp '"commit_lsn":"0/1001000","ordinal":2,"stream_seq":[0-9]+}$'
+	run "$DUMP" -r "$st"
+	n=${#lines[@]}
+	[ "$n" -gt 17 ]
+	[[ ${lines[n - 17]} == *" 1/17 B" ]]
+	[[ ${lines[n - 1]} == *" 17/17 C" ]]
+	"$DUMP" "$st" >"$BATS_TEST_TMPDIR/got"
+	run cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/got"
+	assert_success
+}
+
 @test "pgflo-publish: a hostile table name becomes one subject token, reversibly" {
 	psql_src -c 'CREATE SCHEMA "sché ma"' \
 		-c 'CREATE TABLE "sché ma"."we.ird *>name" (id int PRIMARY KEY)'

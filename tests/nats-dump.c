@@ -51,10 +51,14 @@ record(natsMsg *m, char **buf, size_t *len)
 		fprintf(stderr, "nats-dump: bad Pgflo-Part %s\n", part);
 		exit(1);
 	}
-	if (i == 1)
+	static char *begin;
+
+	if (i == 1) {
+		/* A record starts (again): what came before it is void. */
 		*len = 0;
-	if (b != NULL && i == 1)
-		printf("%s\n", b);
+		free(begin);
+		begin = b != NULL ? strdup(b) : NULL;
+	}
 	*buf = realloc(*buf, *len + (size_t)natsMsg_GetDataLength(m) + 1);
 	if (*buf == NULL)
 		exit(1);
@@ -63,6 +67,10 @@ record(natsMsg *m, char **buf, size_t *len)
 	*len += (size_t)natsMsg_GetDataLength(m);
 	if (i < n)
 		return;
+	if (begin != NULL)
+		printf("%s\n", begin);
+	free(begin);
+	begin = NULL;
 	fwrite(*buf, 1, *len, stdout);
 	putchar('\n');
 	if (c != NULL)
