@@ -5,7 +5,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -21,6 +20,7 @@
 #include "jsonscan.h"
 #include "jsonwrite.h"
 #include "record.h"
+#include "tablepat.h"
 #include "rule.h"
 
 /*
@@ -219,37 +219,6 @@ xstrdup0(const char *s)
 	return s != NULL ? pgflo_xstrdup(s) : NULL;
 }
 
-/* "schema.table" → both patterns; "table" → any schema. */
-static void
-split_pattern(const char *pat, char **schema, char **table)
-{
-	const char *dot;
-
-	*schema = *table = NULL;
-	if (pat == NULL || *pat == '\0')
-		return;
-	dot = strchr(pat, '.');
-	if (dot == NULL) {
-		*table = pgflo_xstrdup(pat);
-		return;
-	}
-	*schema = pgflo_xmalloc((size_t)(dot - pat) + 1);
-	memcpy(*schema, pat, (size_t)(dot - pat));
-	(*schema)[dot - pat] = '\0';
-	*table = pgflo_xstrdup(dot + 1);
-}
-
-static int
-pattern_match(const char *schema_pat, const char *table_pat,
-    const char *schema, const char *table)
-{
-	if (table_pat != NULL && fnmatch(table_pat, table, 0) != 0)
-		return 0;
-	if (schema_pat != NULL && fnmatch(schema_pat, schema, 0) != 0)
-		return 0;
-	return 1;
-}
-
 enum pgflo_rule_cmp
 pgflo_rule_cmp_parse(const char *s, size_t len)
 {
@@ -389,7 +358,7 @@ pgflo_ruleset_add(struct pgflo_ruleset *rs, const struct pgflo_rule_spec *s,
 	r = pgflo_xmalloc(sizeof(*r));
 	memset(r, 0, sizeof(*r));
 	r->kind = s->kind;
-	split_pattern(s->table, &r->schema_pat, &r->table_pat);
+	pgflo_tablepat_split(s->table, &r->schema_pat, &r->table_pat);
 	r->where = pgflo_xstrdup(s->where != NULL ? s->where : "rule");
 	r->ops = s->ops != 0 ? s->ops : PGFLO_RULE_ALLOPS;
 	r->allow_empty_deletes = s->allow_empty_deletes;
@@ -493,10 +462,10 @@ pgflo_ruleset_add_route(struct pgflo_ruleset *rs,
 	(void)errlen;
 	rt = pgflo_xmalloc(sizeof(*rt));
 	memset(rt, 0, sizeof(*rt));
-	split_pattern(s->table, &rt->schema_pat, &rt->table_pat);
+	pgflo_tablepat_split(s->table, &rt->schema_pat, &rt->table_pat);
 	rt->where = pgflo_xstrdup(s->where != NULL ? s->where : "route");
 	if (s->dest != NULL && *s->dest != '\0')
-		split_pattern(s->dest, &rt->dest_schema, &rt->dest_table);
+		pgflo_tablepat_split(s->dest, &rt->dest_schema, &rt->dest_table);
 	rt->ops = s->ops != 0 ? s->ops : PGFLO_RULE_ALLOPS;
 	rt->nmap = s->nmap;
 	rt->src = pgflo_xmalloc((s->nmap + 1) * sizeof(char *));
@@ -547,7 +516,8 @@ entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
 	for (i = 0; i < rs->nrules; i++) {
 		struct rule *r = rs->rules[i];
 
-		if (!pattern_match(r->schema_pat, r->table_pat, schema, table))
+		if (!pgflo_tablepat_match(r->schema_pat, r->table_pat, schema,
+		    table))
 			continue;
 		e->rules[e->nrules++] = r;
 		if (r->kind == PGFLO_RULE_RENAME_TABLE ||
@@ -560,7 +530,7 @@ entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
 	for (i = 0; i < rs->nroutes; i++) {
 		struct route *rt = rs->routes[i];
 
-		if (pattern_match(rt->schema_pat, rt->table_pat, schema,
+		if (pgflo_tablepat_match(rt->schema_pat, rt->table_pat, schema,
 		    table)) {
 			e->route = rt;
 			if (rt->dest_table != NULL || rt->nmap > 0)

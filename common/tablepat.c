@@ -1,6 +1,7 @@
 /*
- * tablepat.c - table patterns (tablepat.h): -t lists resolved against
- * the catalog, and their LIKE form for the DDL trigger.
+ * tablepat.c - table patterns (tablepat.h), one meaning for every tool:
+ * matched in C by pgflo-rule, resolved against the catalog by
+ * pgflo-capture and pgflo-copy, and in LIKE form in the DDL trigger.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +124,7 @@ pgflo_tables_pattern_next(const char **pp, struct pgflo_buf *ls,
 			glob_like(ls, pat->data, (size_t)(dot - pat->data));
 			glob_like(lt, dot + 1, strlen(dot + 1));
 		} else {
-			glob_like(ls, "public", 6);
+			glob_like(ls, "*", 1);	/* any schema */
 			glob_like(lt, pat->data, pat->len);
 		}
 		if (ls->len == 0 || lt->len == 0) {
@@ -194,4 +195,57 @@ out:
 	pgflo_buf_free(&lt);
 	pgflo_buf_free(&pat);
 	return r;
+}
+
+void
+pgflo_tablepat_split(const char *pat, char **schema, char **table)
+{
+	const char *dot;
+
+	*schema = *table = NULL;
+	if (pat == NULL || *pat == '\0')
+		return;
+	if ((dot = strchr(pat, '.')) == NULL) {
+		*table = pgflo_xstrdup(pat);
+		return;
+	}
+	*schema = pgflo_xmalloc((size_t)(dot - pat) + 1);
+	memcpy(*schema, pat, (size_t)(dot - pat));
+	(*schema)[dot - pat] = '\0';
+	*table = pgflo_xstrdup(dot + 1);
+}
+
+int
+pgflo_tablepat_glob(const char *pat, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	/* Backtracking to the last '*' only: linear in practice. */
+	while (*s != '\0') {
+		if (*pat == '*') {
+			star = pat++;
+			resume = s;
+		} else if (*pat == '?' || (*pat != '\0' && *pat == *s)) {
+			pat++;
+			s++;
+		} else if (star != NULL) {
+			pat = star + 1;
+			s = ++resume;
+		} else
+			return 0;
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+int
+pgflo_tablepat_match(const char *schema_pat, const char *table_pat,
+    const char *schema, const char *table)
+{
+	if (table_pat != NULL && !pgflo_tablepat_glob(table_pat, table))
+		return 0;
+	if (schema_pat != NULL && !pgflo_tablepat_glob(schema_pat, schema))
+		return 0;
+	return 1;
 }

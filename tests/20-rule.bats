@@ -147,6 +147,20 @@ EOF
 {"op":"insert","schema":"public","table":"orders","new":{"a":"xxxx","b":"x**x","c":"xxxx"}}'
 }
 
+@test "rule: a table pattern means what it means in capture and copy: bare names in every schema, only * and ? wild" {
+	cat > "$BATS_TEST_TMPDIR/in" <<'EOF'
+{"op":"insert","schema":"public","table":"users","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
+{"op":"insert","schema":"crm","table":"eu.users","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
+{"op":"insert","schema":"crm","table":"user[s]","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
+EOF
+	# [s] is no character class; the first dot ends the schema.
+	run -0 pgflo-rule -t 'user[s]' -m a -t 'user?' -m b -t 'crm.eu.users' -m c \
+		< "$BATS_TEST_TMPDIR/in"
+	assert_output '{"op":"insert","schema":"public","table":"users","new":{"a":"xxxx","b":"x**x","c":"xxxx"}}
+{"op":"insert","schema":"crm","table":"eu.users","new":{"a":"xxxx","b":"xxxx","c":"x**x"}}
+{"op":"insert","schema":"crm","table":"user[s]","new":{"a":"x**x","b":"xxxx","c":"xxxx"}}'
+}
+
 @test "rule: --ops limits the rules after it; rule-level operations in YAML are honoured" {
 	cat > "$BATS_TEST_TMPDIR/in" <<'EOF'
 {"op":"insert","schema":"s","table":"t","new":{"a":"abc"}}
