@@ -19,6 +19,7 @@
 #include "pgflo.h"
 #include "jsonscan.h"
 #include "jsonwrite.h"
+#include "map.h"
 #include "record.h"
 #include "tablepat.h"
 #include "rule.h"
@@ -80,7 +81,6 @@ struct route {
 struct entry {
 	char	*schema;
 	char	*table;
-	uint64_t hash;
 	struct rule **rules;
 	size_t	 nrules;
 	struct route *route;
@@ -93,9 +93,9 @@ struct pgflo_ruleset {
 	size_t	 nrules, rulecap;
 	struct route **routes;
 	size_t	 nroutes, routecap;
-	struct entry **tab;	/* open addressing, power of two */
-	size_t	 tabcap;
-	size_t	 tabn;
+	struct pgflo_map tab;	/* "schema\0table" -> struct entry */
+	struct entry *last;	/* the entry of the record before */
+	struct pgflo_buf key;	/* tab's look-up key */
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;	/* the limits below */
 	pcre2_jit_stack *jstack;
@@ -117,8 +117,10 @@ pgflo_ruleset_new(void)
 }
 
 static void
-entry_free(struct entry *e)
+entry_free(void *p)
 {
+	struct entry *e = p;
+
 	if (e == NULL)
 		return;
 	free(e->schema);
@@ -167,9 +169,8 @@ pgflo_ruleset_free(struct pgflo_ruleset *rs)
 		free(rt);
 	}
 	free(rs->routes);
-	for (i = 0; i < rs->tabcap; i++)
-		entry_free(rs->tab[i]);
-	free(rs->tab);
+	pgflo_map_clear(&rs->tab, entry_free);
+	pgflo_buf_free(&rs->key);
 	pcre2_match_data_free(rs->md);
 	pcre2_match_context_free(rs->mctx);
 	pcre2_jit_stack_free(rs->jstack);
@@ -339,13 +340,8 @@ check_replacement(const char *replace, char *errbuf, size_t errlen)
 static void
 tab_reset(struct pgflo_ruleset *rs)
 {
-	size_t i;
-
-	for (i = 0; i < rs->tabcap; i++) {
-		entry_free(rs->tab[i]);
-		rs->tab[i] = NULL;
-	}
-	rs->tabn = 0;
+	pgflo_map_clear(&rs->tab, entry_free);
+	rs->last = NULL;
 }
 
 int
@@ -488,22 +484,8 @@ pgflo_ruleset_add_route(struct pgflo_ruleset *rs,
 
 #define TAB_MAX	65536	/* tables remembered; then it starts again */
 
-static uint64_t
-hash2(const char *a, const char *b)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *a != '\0'; a++)
-		h = (h ^ (unsigned char)*a) * 1099511628211ULL;
-	h = (h ^ 0xff) * 1099511628211ULL;
-	for (; *b != '\0'; b++)
-		h = (h ^ (unsigned char)*b) * 1099511628211ULL;
-	return h;
-}
-
 static struct entry *
-entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
-    uint64_t h)
+entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table)
 {
 	struct entry *e = pgflo_xmalloc(sizeof(*e));
 	size_t i;
@@ -511,7 +493,6 @@ entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
 	memset(e, 0, sizeof(*e));
 	e->schema = pgflo_xstrdup(schema);
 	e->table = pgflo_xstrdup(table);
-	e->hash = h;
 	e->rules = pgflo_xmalloc((rs->nrules + 1) * sizeof(*e->rules));
 	for (i = 0; i < rs->nrules; i++) {
 		struct rule *r = rs->rules[i];
@@ -544,48 +525,25 @@ entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
 static struct entry *
 lookup(struct pgflo_ruleset *rs, const char *schema, const char *table)
 {
-	uint64_t h = hash2(schema, table);
-	struct entry **old;
-	size_t i, oldcap, mask;
+	struct entry *e = rs->last;
 
-	if (rs->tabcap != 0) {
-		mask = rs->tabcap - 1;
-		for (i = h & mask; rs->tab[i] != NULL; i = (i + 1) & mask) {
-			struct entry *e = rs->tab[i];
-
-			if (e->hash == h && strcmp(e->table, table) == 0 &&
-			    strcmp(e->schema, schema) == 0)
-				return e;
-		}
+	/* Records come in runs of one table: no hashing for those. */
+	if (e != NULL && strcmp(e->table, table) == 0 &&
+	    strcmp(e->schema, schema) == 0)
+		return e;
+	pgflo_buf_reset(&rs->key);
+	pgflo_buf_puts(&rs->key, schema);
+	pgflo_buf_putc(&rs->key, '\0');
+	pgflo_buf_puts(&rs->key, table);
+	if ((e = pgflo_map_get(&rs->tab, rs->key.data, rs->key.len)) == NULL) {
+		/* A stream of ever new table names must not grow it for ever. */
+		if (rs->tab.n >= TAB_MAX)
+			tab_reset(rs);
+		e = entry_build(rs, schema, table);
+		pgflo_map_put(&rs->tab, rs->key.data, rs->key.len, e);
 	}
-	/* A stream of ever new table names must not grow it for ever. */
-	if (rs->tabn >= TAB_MAX)
-		tab_reset(rs);
-	if (2 * (rs->tabn + 1) > rs->tabcap) {
-		old = rs->tab;
-		oldcap = rs->tabcap;
-		rs->tabcap = oldcap != 0 ? 2 * oldcap : 64;
-		rs->tab = pgflo_xmalloc(rs->tabcap * sizeof(*rs->tab));
-		memset(rs->tab, 0, rs->tabcap * sizeof(*rs->tab));
-		mask = rs->tabcap - 1;
-		for (i = 0; i < oldcap; i++) {
-			size_t j;
-
-			if (old[i] == NULL)
-				continue;
-			for (j = old[i]->hash & mask; rs->tab[j] != NULL;
-			    j = (j + 1) & mask)
-				;
-			rs->tab[j] = old[i];
-		}
-		free(old);
-	}
-	mask = rs->tabcap - 1;
-	for (i = h & mask; rs->tab[i] != NULL; i = (i + 1) & mask)
-		;
-	rs->tab[i] = entry_build(rs, schema, table, h);
-	rs->tabn++;
-	return rs->tab[i];
+	rs->last = e;
+	return e;
 }
 
 /* ---- exact comparisons ---- */
@@ -1059,45 +1017,16 @@ str_cstr(struct rec *rc, struct pgflo_span v, size_t *n)
 	return arena_copy(rc, s, len, 1);
 }
 
-static const char hexup[] = "0123456789ABCDEF";
-
 /* A JSON string for s (valid UTF-8) in the arena, escaped as jansson does. */
 static struct pgflo_span
 json_string_span(struct rec *rc, const char *s, size_t n)
 {
 	struct pgflo_buf *b = &rc->esc;
 	struct pgflo_span v;
-	size_t i, run = 0;
 
 	pgflo_buf_reset(b);
-	pgflo_buf_grow(b, n + 2);
 	pgflo_buf_putc(b, '"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char e[6] = { '\\', 'u', '0', '0', 0, 0 };
-
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			run++;
-			continue;
-		}
-		pgflo_buf_putn(b, s + i - run, run);
-		run = 0;
-		switch (c) {
-		case '"': pgflo_buf_putn(b, "\\\"", 2); break;
-		case '\\': pgflo_buf_putn(b, "\\\\", 2); break;
-		case '\b': pgflo_buf_putn(b, "\\b", 2); break;
-		case '\f': pgflo_buf_putn(b, "\\f", 2); break;
-		case '\n': pgflo_buf_putn(b, "\\n", 2); break;
-		case '\r': pgflo_buf_putn(b, "\\r", 2); break;
-		case '\t': pgflo_buf_putn(b, "\\t", 2); break;
-		default:
-			e[4] = hexup[c >> 4];
-			e[5] = hexup[c & 15];
-			pgflo_buf_putn(b, e, 6);
-			break;
-		}
-	}
-	pgflo_buf_putn(b, s + n - run, run);
+	pgflo_json_escape_flags(b, s, n, PGFLO_ESC_VALID | PGFLO_ESC_UPPER);
 	pgflo_buf_putc(b, '"');
 	v.p = arena_copy(rc, b->data, b->len, 0);
 	v.n = b->len;
@@ -1197,30 +1126,6 @@ hex4(const unsigned char *p)
 	return v;
 }
 
-/* Length of the valid UTF-8 sequence at p, 0 when invalid (as jansson). */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80 || (c == 0xf0 && p[1] < 0x90) ||
-		    (c == 0xf4 && p[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /*
  * What jansson checks beyond the grammar: UTF-8, and \u escapes that
  * are neither \u0000 nor a lone surrogate.  Eight bytes at a time while
@@ -1252,7 +1157,7 @@ check_text(const char *s, size_t n)
 			continue;
 		}
 		if (p[i] != '\\') {
-			if ((k = utf8_len(p + i, n - i)) == 0)
+			if ((k = pgflo_utf8_seqlen(p + i, n - i)) == 0)
 				return -1;
 			i += k;
 			continue;
@@ -2174,25 +2079,13 @@ rec_open(struct rec *rc, const char *line, size_t len)
 	return 0;
 }
 
-int
-pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
-    const char *name, unsigned long lineno, const char **out, size_t *outlen,
-    int *changed, char *errbuf, size_t errlen)
+/* The record state of rs for one line, set up for errors into errbuf. */
+static struct rec *
+rec_get(struct pgflo_ruleset *rs, const char *name, unsigned long lineno,
+    char *errbuf, size_t errlen)
 {
 	struct rec *rc;
-	struct entry *e;
-	struct route *rt;
-	struct item *opx;
-	enum pgflo_op op;
-	unsigned opbit;
-	const char *s;
-	char where[300];
-	size_t i, n;
-	int rows;
 
-	*changed = 0;
-	*out = line;
-	*outlen = len;
 	if (rs->rec == NULL) {
 		rs->rec = pgflo_xmalloc(sizeof(*rs->rec));
 		memset(rs->rec, 0, sizeof(*rs->rec));
@@ -2203,21 +2096,32 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 	rc->err = errbuf;
 	rc->errlen = errlen;
 	rc->failed = 0;
-	if (rec_open(rc, line, len) == -1)
-		return PGFLO_RULE_BADJSON;
-	if (rc->failed)
-		return -1;
+	return rc;
+}
+
+/*
+ * The record's "op" as *op and its rule bit as *opbit; -1 (the error
+ * set) when it has none, or carries rows where no rule looks for them.
+ */
+static int
+rec_op(struct rec *rc, enum pgflo_op *op, unsigned *opbit)
+{
+	struct item *opx;
+	const char *s;
+	char where[300];
+	size_t n;
+
 	if (rc->slot[S_OP] < 0 || *(opx = &rc->top.it[rc->slot[S_OP]])->v.p
 	    != '"') {
 		locus(rc, where, sizeof(where));
-		snprintf(errbuf, errlen, "%s: record has no \"op\" string",
+		snprintf(rc->err, rc->errlen, "%s: record has no \"op\" string",
 		    where);
 		return -1;
 	}
 	str_text(rc, opx->v, &s, &n);
-	opbit = op_bit(s, n, &op);
+	*opbit = op_bit(s, n, op);
 	/* Rows only where rules look for them: none passes unmasked. */
-	if ((opbit & (PGFLO_RULE_INSERT | PGFLO_RULE_UPDATE |
+	if ((*opbit & (PGFLO_RULE_INSERT | PGFLO_RULE_UPDATE |
 	    PGFLO_RULE_DELETE)) == 0 && (has_row(rc, S_NEW) ||
 	    has_row(rc, S_OLD))) {
 		enum pgflo_op any = pgflo_op_parse(str_cstr(rc, opx->v, NULL));
@@ -2230,31 +2134,17 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 			    "not carry \"new\" or \"old\"");
 		return -1;
 	}
-	if (op == PGFLO_OP_UNKNOWN)
-		return 1;	/* begin, commit, position, snapshot, ... */
-	rc->schema = top_str(rc, S_SCHEMA);
-	rc->table = top_str(rc, S_TABLE);
-	if (rc->table == NULL || rc->schema == NULL) {
-		if (opbit == 0)
-			return 1;
-		locus(rc, where, sizeof(where));
-		snprintf(errbuf, errlen, "%s: %s record without "
-		    "\"schema\" and \"table\" strings", where,
-		    pgflo_op_name(op));
-		return -1;
-	}
-	e = lookup(rs, rc->schema, rc->table);
-	if (opbit == 0) {
-		if (e->renames && !e->ddl_warned) {
-			e->ddl_warned = 1;
-			locus(rc, where, sizeof(where));
-			pgflo_warnx("warning: %s: ddl for renamed table %s.%s "
-			    "passed unchanged; its statement is not rewritten",
-			    where, rc->schema, rc->table);
-		}
-		return 1;
-	}
-	rows = opbit != PGFLO_RULE_TRUNCATE;
+	return 0;
+}
+
+/* The rules of e on the record: 1 keep it, 0 drop it, -1 failed. */
+static int
+apply_rules(struct pgflo_ruleset *rs, const struct entry *e, struct rec *rc,
+    unsigned opbit, int *changed)
+{
+	int rows = opbit != PGFLO_RULE_TRUNCATE;
+	size_t i;
+
 	for (i = 0; i < e->nrules; i++) {
 		struct rule *r = e->rules[i];
 
@@ -2290,16 +2180,73 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 		if (rc->failed)
 			return -1;
 	}
-	if ((rt = e->route) != NULL) {
-		if ((rt->ops & opbit) == 0)
-			return 0;
-		*changed |= rename_table(rc, rt->dest_schema, rt->dest_table);
-		if (rows && rt->nmap > 0)
-			*changed |= rename_columns(rc, rt->src, rt->dst,
-			    rt->nmap);
-		if (rc->failed)
-			return -1;
+	return 1;
+}
+
+/* The route of e, if any: 1 keep the record, 0 drop it, -1 failed. */
+static int
+apply_route(const struct entry *e, struct rec *rc, unsigned opbit,
+    int *changed)
+{
+	const struct route *rt = e->route;
+
+	if (rt == NULL)
+		return 1;
+	if ((rt->ops & opbit) == 0)
+		return 0;
+	*changed |= rename_table(rc, rt->dest_schema, rt->dest_table);
+	if (opbit != PGFLO_RULE_TRUNCATE && rt->nmap > 0)
+		*changed |= rename_columns(rc, rt->src, rt->dst, rt->nmap);
+	return rc->failed ? -1 : 1;
+}
+
+int
+pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
+    const char *name, unsigned long lineno, const char **out, size_t *outlen,
+    int *changed, char *errbuf, size_t errlen)
+{
+	struct rec *rc;
+	struct entry *e;
+	enum pgflo_op op;
+	unsigned opbit;
+	char where[300];
+	int r;
+
+	*changed = 0;
+	*out = line;
+	*outlen = len;
+	rc = rec_get(rs, name, lineno, errbuf, errlen);
+	if (rec_open(rc, line, len) == -1)
+		return PGFLO_RULE_BADJSON;
+	if (rc->failed || rec_op(rc, &op, &opbit) == -1)
+		return -1;
+	if (op == PGFLO_OP_UNKNOWN)
+		return 1;	/* begin, commit, position, snapshot, ... */
+	rc->schema = top_str(rc, S_SCHEMA);
+	rc->table = top_str(rc, S_TABLE);
+	if (rc->table == NULL || rc->schema == NULL) {
+		if (opbit == 0)
+			return 1;
+		locus(rc, where, sizeof(where));
+		snprintf(errbuf, errlen, "%s: %s record without "
+		    "\"schema\" and \"table\" strings", where,
+		    pgflo_op_name(op));
+		return -1;
 	}
+	e = lookup(rs, rc->schema, rc->table);
+	if (opbit == 0) {
+		if (e->renames && !e->ddl_warned) {
+			e->ddl_warned = 1;
+			locus(rc, where, sizeof(where));
+			pgflo_warnx("warning: %s: ddl for renamed table %s.%s "
+			    "passed unchanged; its statement is not rewritten",
+			    where, rc->schema, rc->table);
+		}
+		return 1;
+	}
+	if ((r = apply_rules(rs, e, rc, opbit, changed)) != 1 ||
+	    (r = apply_route(e, rc, opbit, changed)) != 1)
+		return r;
 	if (*changed) {
 		pgflo_buf_reset(&rc->out);
 		pgflo_buf_grow(&rc->out, len + 64);

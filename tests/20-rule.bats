@@ -539,7 +539,12 @@ EOF
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execvp("pgflo-rule", ["pgflo-rule"])' <"$BATS_TEST_TMPDIR/fifo" >/dev/null 3>&- &
 		pid=$!
-		sleep 0.3
+		# Not before the exec: python3 still ignores SIGINT until then.
+		for _ in $(seq 100); do
+			[ "$(cat /proc/$pid/comm 2>/dev/null)" = pgflo-rule ] && break
+			sleep 0.1
+		done
+		sleep 0.2
 		kill -"$sig" "$pid"
 		st=0
 		wait "$pid" || st=$?
