@@ -199,7 +199,12 @@ setup() {
 	run -2 --separate-stderr pgflo-checkpoint -s a -g b
 	run -2 --separate-stderr pgflo-checkpoint -g a -f nope
 	[[ "$stderr" == "pgflo-checkpoint: invalid field: nope"* ]]
+	[[ "$stderr" == *"
+usage: pgflo-checkpoint "*"
+Try 'pgflo-checkpoint --help' for more information." ]]
 	run -2 --separate-stderr pgflo-checkpoint -s a -i soon
+	[ "${stderr_lines[0]}" = "pgflo-checkpoint: invalid interval: soon" ]
+	[ "${stderr_lines[-1]}" = "Try 'pgflo-checkpoint --help' for more information." ]
 	run -2 --separate-stderr pgflo-checkpoint -g redis:x
 	[[ "$stderr" == *"unknown checkpoint store kind in redis:x"* ]]
 	PGFLO_CHECKPOINT_INTERVAL=zz run -2 --separate-stderr pgflo-checkpoint -s a

@@ -386,17 +386,26 @@ EOF
 	[ "$stderr" = "pgflo-rule: $d/r.yml:3: a column mapping needs source and destination" ]
 }
 
+# A usage error: the message, then the synopsis and the --help hint.
+usage_error() {	# usage_error MESSAGE  (after run --separate-stderr)
+	[ "${stderr_lines[0]}" = "$1" ] || fail "stderr: $stderr"
+	[ "${stderr_lines[1]}" = "usage: pgflo-rule [-kv] [-f rulefile] [-r routefile] [--dead-letter file] [rule ...]" ] ||
+		fail "no usage line: $stderr"
+	[ "${stderr_lines[-1]}" = "Try 'pgflo-rule --help' for more information." ] ||
+		fail "no --help hint: $stderr"
+}
+
 @test "rule: bad inline rules are usage errors" {
 	run -2 --separate-stderr pgflo-rule -w 'age between 1'
-	[ "$stderr" = "pgflo-rule: --filter 'age between 1': unknown operator (= != < <= > >= ~ !~ contains eq ne lt lte gt gte)" ]
+	usage_error "pgflo-rule: --filter 'age between 1': unknown operator (= != < <= > >= ~ !~ contains eq ne lt lte gt gte)"
 	run -2 --separate-stderr pgflo-rule -e 'p=/(/x/'
-	[ "$stderr" = "pgflo-rule: --regex 'p=/(/x/': bad regex /(/: missing closing parenthesis at offset 1" ]
+	usage_error "pgflo-rule: --regex 'p=/(/x/': bad regex /(/: missing closing parenthesis at offset 1"
 	run -2 --separate-stderr pgflo-rule -e 'p=/a/b'
-	[ "$stderr" = "pgflo-rule: --regex 'p=/a/b': unterminated; expected COL=/pattern/replacement/" ]
+	usage_error "pgflo-rule: --regex 'p=/a/b': unterminated; expected COL=/pattern/replacement/"
 	run -2 --separate-stderr pgflo-rule -o upsert
-	[ "$stderr" = "pgflo-rule: --ops 'upsert': expected a list of insert, update, delete, truncate" ]
+	usage_error "pgflo-rule: --ops 'upsert': expected a list of insert, update, delete, truncate"
 	run -2 --separate-stderr pgflo-rule --rename-column id
-	[ "$stderr" = "pgflo-rule: --rename-column 'id': expected OLD=NEW" ]
+	usage_error "pgflo-rule: --rename-column 'id': expected OLD=NEW"
 	run -2 --separate-stderr pgflo-rule stray
 	[[ "$stderr" == "pgflo-rule: unexpected argument: stray
 usage: pgflo-rule "* ]]

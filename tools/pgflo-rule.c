@@ -114,13 +114,13 @@ add_rule(struct pgflo_ruleset *rs, struct pgflo_rule_spec *spec,
 		spec->ops = scope_ops;
 	spec->allow_empty_deletes = scope_keep;
 	if (pgflo_ruleset_add(rs, spec, err, sizeof(err)) == -1)
-		pgflo_errx(PGFLO_EXIT_USAGE, "%s: %s", where, err);
+		pgflo_usage_error(SYNOPSIS, "%s: %s", where, err);
 }
 
 static void
 bad_arg(const char *optname, const char *arg, const char *why)
 {
-	pgflo_errx(PGFLO_EXIT_USAGE, "--%s '%s': %s", optname, arg, why);
+	pgflo_usage_error(SYNOPSIS, "--%s '%s': %s", optname, arg, why);
 }
 
 /* Copies up to an unescaped delimiter; "\<delim>" becomes <delim>. */
@@ -486,10 +486,9 @@ main(int argc, char *argv[])
 			pgflo_usage_exit(SYNOPSIS);
 		}
 	}
-	if (optind < argc) {
-		pgflo_warnx("unexpected argument: %s", argv[optind]);
-		pgflo_usage_exit(SYNOPSIS);
-	}
+	if (optind < argc)
+		pgflo_usage_error(SYNOPSIS, "unexpected argument: %s",
+		    argv[optind]);
 	if (pgflo_reader_open(&r, STDIN_FILENO, "<stdin>") == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", r.errmsg);
 	if (deadletter != NULL &&
