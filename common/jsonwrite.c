@@ -16,6 +16,9 @@
 
 static const char hexlow[] = "0123456789abcdef";
 static const char hexup[] = "0123456789ABCDEF";
+/* The characters with a short escape, and the letter of each. */
+static const char shortesc[] = "\"\\\n\t\r\b\f";
+static const char shortname[] = "\"\\ntrbf";
 
 #define ONES	0x0101010101010101ULL
 #define HIGH	0x8080808080808080ULL
@@ -57,7 +60,7 @@ pgflo_json_escape_flags(struct pgflo_buf *b, const char *s, size_t len,
     int flags)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	const char *hex = flags & PGFLO_ESC_UPPER ? hexup : hexlow;
+	const char *hex = flags & PGFLO_ESC_UPPER ? hexup : hexlow, *q;
 	uint64_t x, high = flags & PGFLO_ESC_VALID ? 0 : HIGH;
 	size_t i = 0, run = 0, n;
 
@@ -87,37 +90,17 @@ pgflo_json_escape_flags(struct pgflo_buf *b, const char *s, size_t len,
 		/* Flush the plain run, then the escape. */
 		pgflo_buf_putn(b, s + i - run, run);
 		run = 0;
-		switch (c) {
-		case '"':
-			pgflo_buf_putn(b, "\\\"", 2);
-			break;
-		case '\\':
-			pgflo_buf_putn(b, "\\\\", 2);
-			break;
-		case '\n':
-			pgflo_buf_putn(b, "\\n", 2);
-			break;
-		case '\t':
-			pgflo_buf_putn(b, "\\t", 2);
-			break;
-		case '\r':
-			pgflo_buf_putn(b, "\\r", 2);
-			break;
-		case '\b':
-			pgflo_buf_putn(b, "\\b", 2);
-			break;
-		case '\f':
-			pgflo_buf_putn(b, "\\f", 2);
-			break;
-		default:
-			if (c < 0x20) {
-				char e[6] = { '\\', 'u', '0', '0',
-				    hex[c >> 4], hex[c & 15] };
-				pgflo_buf_putn(b, e, 6);
-			} else		/* invalid UTF-8 byte */
-				pgflo_buf_putn(b, "\\ufffd", 6);
-			break;
-		}
+		if ((q = memchr(shortesc, c, sizeof(shortesc) - 1)) != NULL) {
+			char e[2] = { '\\', shortname[q - shortesc] };
+
+			pgflo_buf_putn(b, e, 2);
+		} else if (c < 0x20) {
+			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4],
+			    hex[c & 15] };
+
+			pgflo_buf_putn(b, e, 6);
+		} else		/* invalid UTF-8 byte */
+			pgflo_buf_putn(b, "\\ufffd", 6);
 		i++;
 	}
 	pgflo_buf_putn(b, s + i - run, run);

@@ -88,13 +88,22 @@ nitems(const yaml_node_t *n)
 	return 0;
 }
 
+/*
+ * Sets up c and loads the document of path, whose root must be a
+ * mapping (of what: the error otherwise).  -1 with errbuf set, and no
+ * document to delete.
+ */
 static int
-load(struct ctx *c, const char *path, yaml_node_t **root)
+load(struct ctx *c, const char *path, char *errbuf, size_t errlen,
+    const char *what, yaml_node_t **root)
 {
 	yaml_parser_t p;
 	FILE *f;
 	int rc = -1;
 
+	memset(c, 0, sizeof(*c));
+	c->errbuf = errbuf;
+	c->errlen = errlen;
 	c->path = path;
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(c->errbuf, c->errlen, "%s: %s", path, strerror(errno));
@@ -115,6 +124,11 @@ load(struct ctx *c, const char *path, yaml_node_t **root)
 		yaml_document_delete(&c->doc);
 		snprintf(c->errbuf, c->errlen, "%s: empty file, no rules",
 		    path);
+		goto out;
+	}
+	if ((*root)->type != YAML_MAPPING_NODE) {
+		fail(c, *root, "expected a mapping %s", what);
+		yaml_document_delete(&c->doc);
 		goto out;
 	}
 	rc = 0;
@@ -437,15 +451,8 @@ pgflo_rules_load_yaml(struct pgflo_ruleset *rs, const char *path,
 	size_t nrules = 0;
 	int rc = -1;
 
-	memset(&c, 0, sizeof(c));
-	c.errbuf = errbuf;
-	c.errlen = errlen;
-	if (load(&c, path, &root) == -1)
+	if (load(&c, path, errbuf, errlen, "with \"tables:\"", &root) == -1)
 		return -1;
-	if (root->type != YAML_MAPPING_NODE) {
-		fail(&c, root, "expected a mapping with \"tables:\"");
-		goto out;
-	}
 	for (p = root->data.mapping.pairs.start;
 	    p < root->data.mapping.pairs.top; p++) {
 		k = node(&c, p->key);
@@ -567,16 +574,10 @@ pgflo_routes_load_yaml(struct pgflo_ruleset *rs, const char *path,
 	size_t nroutes = 0;
 	int rc = -1;
 
-	memset(&c, 0, sizeof(c));
 	memset(&rt, 0, sizeof(rt));
-	c.errbuf = errbuf;
-	c.errlen = errlen;
-	if (load(&c, path, &root) == -1)
+	if (load(&c, path, errbuf, errlen, "of table names to routes",
+	    &root) == -1)
 		return -1;
-	if (root->type != YAML_MAPPING_NODE) {
-		fail(&c, root, "expected a mapping of table names to routes");
-		goto out;
-	}
 	for (p = root->data.mapping.pairs.start;
 	    p < root->data.mapping.pairs.top; p++) {
 		k = node(&c, p->key);
