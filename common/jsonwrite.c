@@ -150,12 +150,18 @@ pgflo_jw_obj_begin(struct pgflo_jw *w)
 	open_nest(w, '{');
 }
 
+static void
+close_nest(struct pgflo_jw *w, char c)
+{
+	pgflo_buf_putc(w->b, c);
+	if (w->depth > 0)
+		w->depth--;
+}
+
 void
 pgflo_jw_obj_end(struct pgflo_jw *w)
 {
-	pgflo_buf_putc(w->b, '}');
-	if (w->depth > 0)
-		w->depth--;
+	close_nest(w, '}');
 }
 
 void
@@ -167,9 +173,7 @@ pgflo_jw_arr_begin(struct pgflo_jw *w)
 void
 pgflo_jw_arr_end(struct pgflo_jw *w)
 {
-	pgflo_buf_putc(w->b, ']');
-	if (w->depth > 0)
-		w->depth--;
+	close_nest(w, ']');
 }
 
 void

@@ -1912,6 +1912,17 @@ static const enum slot objslots[] = { S_NEW, S_OLD, S_TYPES };
 static const enum slot arrslots[] = {
 	S_KEY, S_UNCHANGED, S_JSON_NULL, S_OLD_JSON_NULL
 };
+/* The containers that hold column names: objects' keys, then lists. */
+#define NNAMED	(3 + 4)
+
+/* The i-th of them (i < 3: an object), or NULL when the record has none. */
+static struct cont *
+named_cont(struct rec *rc, size_t i)
+{
+	struct cont *c = cont_get(rc, i < 3 ? objslots[i] : arrslots[i - 3]);
+
+	return c->state == 1 ? c : NULL;
+}
 
 /* Drops a column from new, old, types and the lists of names. */
 static int
@@ -1921,9 +1932,8 @@ exclude_column(struct rec *rc, const char *col, size_t collen)
 	size_t i, j;
 	int n = 0;
 
-	for (i = 0; i < 3 + 4; i++) {
-		c = cont_get(rc, i < 3 ? objslots[i] : arrslots[i - 3]);
-		if (c->state != 1)
+	for (i = 0; i < NNAMED; i++) {
+		if ((c = named_cont(rc, i)) == NULL)
 			continue;
 		for (j = 0; j < c->n; j++) {
 			if (c->it[j].dead || !name_eq(&c->it[j], col, collen))
@@ -1958,9 +1968,8 @@ rename_columns(struct rec *rc, char *const *src, char *const *dst,
 	size_t i, j;
 	int changed = 0;
 
-	for (i = 0; i < 3 + 4; i++) {
-		c = cont_get(rc, i < 3 ? objslots[i] : arrslots[i - 3]);
-		if (c->state != 1)
+	for (i = 0; i < NNAMED; i++) {
+		if ((c = named_cont(rc, i)) == NULL)
 			continue;
 		for (j = 0; j < c->n; j++) {
 			x = &c->it[j];
