@@ -9,15 +9,14 @@
  *
  * pgflo-rule matches records with pgflo_tablepat_match(); pgflo-capture
  * and pgflo-copy resolve their -t list against the catalog with
- * pgflo_tables_resolve(), and the DDL trigger (ddltrig.c) matches new
- * tables with the LIKE form of pgflo_tables_pattern_next().
+ * pgflo_tables_resolve() (publication.h), and the DDL trigger
+ * (ddltrig.c) matches new tables, both with the LIKE form of
+ * pgflo_tables_pattern_next().
  */
 #ifndef PGFLO_TABLEPAT_H
 #define PGFLO_TABLEPAT_H
 
 #include <stddef.h>
-
-#include <libpq-fe.h>
 
 #include "pgflo.h"
 
@@ -28,14 +27,6 @@ struct pgflo_tables {
 	char	**name;
 };
 
-/*
- * Resolves patterns, a comma-separated list of table patterns (below).
- * Ordinary and partitioned tables match; system schemas never do.  A
- * pattern matching nothing is an error.  *out is new
- * (pgflo_tables_free).
- */
-int	pgflo_tables_resolve(PGconn *conn, const char *patterns,
-	    struct pgflo_tables *out, char *errbuf, size_t errlen);
 void	pgflo_tables_free(struct pgflo_tables *t);
 /* Appends schema.name (copied); pgflo_tables_sort() restores the order. */
 void	pgflo_tables_add(struct pgflo_tables *t, const char *schema,

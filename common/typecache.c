@@ -9,8 +9,8 @@
 #include <libpq-fe.h>
 
 #include "pgflo.h"
-#include "pg2json.h"
 #include "map.h"
+#include "pg2json.h"
 #include "pgconn.h"
 #include "typecache.h"
 
