@@ -33,6 +33,7 @@ MAN7 = $(wildcard man/*.7)
 all: $(BINS)
 
 common/libpgflo.a: $(COMMON_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 bin/%: tools/%.o common/libpgflo.a
