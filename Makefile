@@ -35,6 +35,7 @@ MAN7 = $(wildcard man/*.7)
 all: $(BINS) $(TESTBINS)
 
 common/libpgflo.a: $(COMMON_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 bin/%: tools/%.o common/libpgflo.a

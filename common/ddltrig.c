@@ -193,6 +193,132 @@ ddl_add_tables(struct pgflo_buf *b, const char *patterns, const char *publ,
 	return 0;
 }
 
+/*
+ * The function's declarations, and its sql_drop part: a DROP TABLE of
+ * a table of publication lit (a literal) becomes a message of prefix.
+ */
+static void
+ddl_body_drop(struct pgflo_buf *body, const char *lit, const char *prefix,
+    int ri_full)
+{
+	pgflo_buf_puts(body, "\n"
+	    "DECLARE\n"
+	    "  r record;\n"
+	    "  rel oid;\n"
+	    "  done oid[] := '{}';\n"
+	    "  nsp text;\n"
+	    "  tbl text;\n"
+	    "  kind \"char\";\n"
+	    "  part boolean;\n"
+	    "  hasid boolean;\n"
+	    "  pubupd boolean;\n"
+	    "  msg text;\n");
+	pgflo_buf_printf(body, "  ri_full constant boolean := %s;\n",
+	    ri_full ? "true" : "false");
+	pgflo_buf_puts(body,
+	    "BEGIN\n"
+	    /* Set around the ALTER TABLE that this function runs itself. */
+	    "  IF current_setting('pgflo.ddl_internal', true) = 'on' THEN\n"
+	    "    RETURN;\n"
+	    "  END IF;\n"
+	    "  IF tg_event = 'sql_drop' THEN\n"
+	    "    FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() d\n"
+	    "        WHERE d.object_type = 'table' AND d.original LOOP\n"
+	    "      CONTINUE WHEN NOT EXISTS (SELECT 1 FROM\n"
+	    "          pg_event_trigger_dropped_objects() p\n"
+	    "          WHERE p.object_type = 'publication relation'\n"
+	    "          AND p.object_identity = format('%s in publication %s',\n"
+	    "            r.object_identity, quote_ident(");
+	pgflo_buf_puts(body, lit);
+	pgflo_buf_puts(body, ")));\n"
+	    "      PERFORM pg_logical_emit_message(true, ");
+	pgflo_pg_quote_literal(body, prefix);
+	pgflo_buf_puts(body, ",\n"
+	    "        json_build_object('tag', tg_tag, 'object_type',\n"
+	    "          r.object_type, 'schema', r.schema_name, 'table',\n"
+	    "          r.object_name, 'statement', current_query())::text);\n"
+	    "    END LOOP;\n"
+	    "    RETURN;\n"
+	    "  END IF;\n");
+}
+
+/* The ddl_command_end part: a command on a table of lit, a message. */
+static void
+ddl_body_commands(struct pgflo_buf *body, const char *lit, const char *prefix)
+{
+	pgflo_buf_puts(body,
+	    "  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP\n"
+	    "    CONTINUE WHEN r.classid <> 'pg_class'::regclass;\n"
+	    "    SELECT CASE WHEN c.relkind IN ('i', 'I') THEN\n"
+	    "        (SELECT i.indrelid FROM pg_index i\n"
+	    "         WHERE i.indexrelid = c.oid) ELSE c.oid END\n"
+	    "      INTO rel FROM pg_class c WHERE c.oid = r.objid;\n"
+	    "    CONTINUE WHEN rel IS NULL OR rel = ANY (done);\n"
+	    "    SELECT n.nspname, c.relname INTO nsp, tbl FROM pg_class c\n"
+	    "      JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	    "      WHERE c.oid = rel;\n"
+	    /* A partitioned table is in pg_publication_rel only. */
+	    "    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_publication_tables\n"
+	    "      WHERE pubname = ");
+	pgflo_buf_puts(body, lit);
+	pgflo_buf_puts(body, " AND schemaname = nsp AND tablename = tbl)\n"
+	    "      AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr\n"
+	    "        JOIN pg_publication p ON p.oid = pr.prpubid\n"
+	    "        WHERE p.pubname = ");
+	pgflo_buf_puts(body, lit);
+	pgflo_buf_puts(body, " AND pr.prrelid = rel);\n"
+	    "    done := done || rel;\n"
+	    "    PERFORM pg_logical_emit_message(true, ");
+	pgflo_pg_quote_literal(body, prefix);
+	pgflo_buf_puts(body, ",\n"
+	    "      json_build_object('tag', r.command_tag, 'object_type',\n"
+	    "        r.object_type, 'schema', nsp, 'table', tbl,\n"
+	    "        'statement', current_query())::text);\n"
+	    "  END LOOP;\n"
+	    "END\n");
+}
+
+/*
+ * The transaction that installs function fn (its body in body, which it
+ * then reuses) with the patterns in its comment, and both triggers.
+ */
+static void
+ddl_install_sql(struct pgflo_buf *sql, const char *fn, struct pgflo_buf *body,
+    const char *slot, const char *patterns, int ri_full)
+{
+	pgflo_buf_puts(sql, "BEGIN;\nCREATE OR REPLACE FUNCTION ");
+	pgflo_buf_puts(sql, fn);
+	pgflo_buf_puts(sql, "() RETURNS event_trigger LANGUAGE plpgsql "
+	    "SECURITY DEFINER SET search_path = pg_catalog AS ");
+	pgflo_pg_quote_literal(sql, pgflo_buf_cstr(body));
+	/* The patterns, kept for a later install without them. */
+	pgflo_buf_puts(sql, ";\nCOMMENT ON FUNCTION ");
+	pgflo_buf_puts(sql, fn);
+	pgflo_buf_puts(sql, "() IS ");
+	if (patterns != NULL && *patterns != '\0') {
+		/* body is in sql already: reused for the comment. */
+		pgflo_buf_reset(body);
+		pgflo_buf_puts(body, patterns);
+		if (ri_full)
+			pgflo_buf_puts(body, RI_FULL_NOTE);
+		pgflo_pg_quote_literal(sql, pgflo_buf_cstr(body));
+	} else
+		pgflo_buf_puts(sql, "NULL");
+	pgflo_buf_puts(sql, ";\nDROP EVENT TRIGGER IF EXISTS ");
+	ddl_name(sql, "ddl", slot);
+	pgflo_buf_puts(sql, ";\nDROP EVENT TRIGGER IF EXISTS ");
+	ddl_name(sql, "ddl_drop", slot);
+	pgflo_buf_puts(sql, ";\nCREATE EVENT TRIGGER ");
+	ddl_name(sql, "ddl", slot);
+	pgflo_buf_puts(sql, " ON ddl_command_end EXECUTE FUNCTION ");
+	pgflo_buf_puts(sql, fn);
+	pgflo_buf_puts(sql, "();\nCREATE EVENT TRIGGER ");
+	ddl_name(sql, "ddl_drop", slot);
+	pgflo_buf_puts(sql, " ON sql_drop EXECUTE FUNCTION ");
+	pgflo_buf_puts(sql, fn);
+	pgflo_buf_puts(sql, "();\nCOMMIT");
+}
+
 int
 pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
     const char *patterns, int flags, char *errbuf, size_t errlen)
@@ -211,117 +337,20 @@ pgflo_ddl_install(PGconn *conn, const char *slot, const char *pub,
 	snprintf(prefix, sizeof(prefix), "%s%s", PGFLO_DDL_PREFIX, slot);
 	pgflo_buf_puts(&fn, "public.");
 	ddl_name(&fn, "ddl", slot);
+	pgflo_buf_cstr(&fn);
 	pgflo_pg_quote_literal(&lit, pub);
 	pgflo_buf_cstr(&lit);
 	pgflo_pg_quote_literal(&pfx, prefix);
 	pgflo_buf_cstr(&pfx);
 
 	/* The body goes as one quoted literal: no quoting inside can end it. */
-	pgflo_buf_puts(&body, "\n"
-	    "DECLARE\n"
-	    "  r record;\n"
-	    "  rel oid;\n"
-	    "  done oid[] := '{}';\n"
-	    "  nsp text;\n"
-	    "  tbl text;\n"
-	    "  kind \"char\";\n"
-	    "  part boolean;\n"
-	    "  hasid boolean;\n"
-	    "  pubupd boolean;\n"
-	    "  msg text;\n");
-	pgflo_buf_printf(&body, "  ri_full constant boolean := %s;\n",
-	    ri_full ? "true" : "false");
-	pgflo_buf_puts(&body,
-	    "BEGIN\n"
-	    /* Set around the ALTER TABLE that this function runs itself. */
-	    "  IF current_setting('pgflo.ddl_internal', true) = 'on' THEN\n"
-	    "    RETURN;\n"
-	    "  END IF;\n"
-	    "  IF tg_event = 'sql_drop' THEN\n"
-	    "    FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() d\n"
-	    "        WHERE d.object_type = 'table' AND d.original LOOP\n"
-	    "      CONTINUE WHEN NOT EXISTS (SELECT 1 FROM\n"
-	    "          pg_event_trigger_dropped_objects() p\n"
-	    "          WHERE p.object_type = 'publication relation'\n"
-	    "          AND p.object_identity = format('%s in publication %s',\n"
-	    "            r.object_identity, quote_ident(");
-	pgflo_buf_puts(&body, lit.data);
-	pgflo_buf_puts(&body, ")));\n"
-	    "      PERFORM pg_logical_emit_message(true, ");
-	pgflo_pg_quote_literal(&body, prefix);
-	pgflo_buf_puts(&body, ",\n"
-	    "        json_build_object('tag', tg_tag, 'object_type',\n"
-	    "          r.object_type, 'schema', r.schema_name, 'table',\n"
-	    "          r.object_name, 'statement', current_query())::text);\n"
-	    "    END LOOP;\n"
-	    "    RETURN;\n"
-	    "  END IF;\n");
+	ddl_body_drop(&body, lit.data, prefix, ri_full);
 	if (patterns != NULL && *patterns != '\0' &&
 	    ddl_add_tables(&body, patterns, lit.data, pfx.data, errbuf,
 	    errlen) == -1)
 		goto out;
-	pgflo_buf_puts(&body,
-	    "  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP\n"
-	    "    CONTINUE WHEN r.classid <> 'pg_class'::regclass;\n"
-	    "    SELECT CASE WHEN c.relkind IN ('i', 'I') THEN\n"
-	    "        (SELECT i.indrelid FROM pg_index i\n"
-	    "         WHERE i.indexrelid = c.oid) ELSE c.oid END\n"
-	    "      INTO rel FROM pg_class c WHERE c.oid = r.objid;\n"
-	    "    CONTINUE WHEN rel IS NULL OR rel = ANY (done);\n"
-	    "    SELECT n.nspname, c.relname INTO nsp, tbl FROM pg_class c\n"
-	    "      JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-	    "      WHERE c.oid = rel;\n"
-	    /* A partitioned table is in pg_publication_rel only. */
-	    "    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_publication_tables\n"
-	    "      WHERE pubname = ");
-	pgflo_buf_puts(&body, lit.data);
-	pgflo_buf_puts(&body, " AND schemaname = nsp AND tablename = tbl)\n"
-	    "      AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr\n"
-	    "        JOIN pg_publication p ON p.oid = pr.prpubid\n"
-	    "        WHERE p.pubname = ");
-	pgflo_buf_puts(&body, lit.data);
-	pgflo_buf_puts(&body, " AND pr.prrelid = rel);\n"
-	    "    done := done || rel;\n"
-	    "    PERFORM pg_logical_emit_message(true, ");
-	pgflo_pg_quote_literal(&body, prefix);
-	pgflo_buf_puts(&body, ",\n"
-	    "      json_build_object('tag', r.command_tag, 'object_type',\n"
-	    "        r.object_type, 'schema', nsp, 'table', tbl,\n"
-	    "        'statement', current_query())::text);\n"
-	    "  END LOOP;\n"
-	    "END\n");
-
-	pgflo_buf_puts(&sql, "BEGIN;\nCREATE OR REPLACE FUNCTION ");
-	pgflo_buf_puts(&sql, pgflo_buf_cstr(&fn));
-	pgflo_buf_puts(&sql, "() RETURNS event_trigger LANGUAGE plpgsql "
-	    "SECURITY DEFINER SET search_path = pg_catalog AS ");
-	pgflo_pg_quote_literal(&sql, pgflo_buf_cstr(&body));
-	/* The patterns, kept for a later install without them. */
-	pgflo_buf_puts(&sql, ";\nCOMMENT ON FUNCTION ");
-	pgflo_buf_puts(&sql, fn.data);
-	pgflo_buf_puts(&sql, "() IS ");
-	if (patterns != NULL && *patterns != '\0') {
-		/* body is in sql already: reused for the comment. */
-		pgflo_buf_reset(&body);
-		pgflo_buf_puts(&body, patterns);
-		if (ri_full)
-			pgflo_buf_puts(&body, RI_FULL_NOTE);
-		pgflo_pg_quote_literal(&sql, pgflo_buf_cstr(&body));
-	} else
-		pgflo_buf_puts(&sql, "NULL");
-	pgflo_buf_puts(&sql, ";\nDROP EVENT TRIGGER IF EXISTS ");
-	ddl_name(&sql, "ddl", slot);
-	pgflo_buf_puts(&sql, ";\nDROP EVENT TRIGGER IF EXISTS ");
-	ddl_name(&sql, "ddl_drop", slot);
-	pgflo_buf_puts(&sql, ";\nCREATE EVENT TRIGGER ");
-	ddl_name(&sql, "ddl", slot);
-	pgflo_buf_puts(&sql, " ON ddl_command_end EXECUTE FUNCTION ");
-	pgflo_buf_puts(&sql, fn.data);
-	pgflo_buf_puts(&sql, "();\nCREATE EVENT TRIGGER ");
-	ddl_name(&sql, "ddl_drop", slot);
-	pgflo_buf_puts(&sql, " ON sql_drop EXECUTE FUNCTION ");
-	pgflo_buf_puts(&sql, fn.data);
-	pgflo_buf_puts(&sql, "();\nCOMMIT");
+	ddl_body_commands(&body, lit.data, prefix);
+	ddl_install_sql(&sql, fn.data, &body, slot, patterns, ri_full);
 	r = pgflo_pg_command(conn, pgflo_buf_cstr(&sql),
 	    "could not create the DDL event triggers", errbuf, errlen);
 out:

@@ -1,6 +1,6 @@
 /*
  * deadletter.c - the one dead-letter file writer (deadletter.h), used
- * by the reader (in.c) and the durable stage (durable.c).
+ * by the reader (reader.c) and the durable stage (durable.c).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /*
  * durable.h - the durable stage (durable.c): the loop of a sink that
  * makes change records durable somewhere and then tells upstream how far
- * it got.  It reads records (reader, in.c), groups them by source
+ * it got.  It reads records (reader.c), groups them by source
  * transaction (commit_lsn), batches whole transactions by rows and time
  * (-b, -m), hands each record of the open batch to the sink's write()
  * and the batch to its commit(); once commit() succeeded it prints the

@@ -199,6 +199,20 @@ iter_sep(struct pgflo_js_iter *it, char close)
 	return 1;
 }
 
+/* The value at the iterator as *val, stepping over it; 0 if none. */
+static int
+iter_value(struct pgflo_js_iter *it, struct pgflo_span *val)
+{
+	const char *e;
+
+	if ((e = pgflo_js_skip(it->p, it->end)) == NULL)
+		return 0;
+	val->p = it->p;
+	val->n = (size_t)(e - it->p);
+	it->p = e;
+	return 1;
+}
+
 int
 pgflo_js_obj_next(struct pgflo_js_iter *it, struct pgflo_span *key,
     struct pgflo_span *val)
@@ -215,27 +229,13 @@ pgflo_js_obj_next(struct pgflo_js_iter *it, struct pgflo_span *key,
 	if (it->p < it->end && *it->p == ':')
 		it->p++;
 	it->p = pgflo_js_ws(it->p, it->end);
-	if ((e = pgflo_js_skip(it->p, it->end)) == NULL)
-		return 0;
-	val->p = it->p;
-	val->n = (size_t)(e - it->p);
-	it->p = e;
-	return 1;
+	return iter_value(it, val);
 }
 
 int
 pgflo_js_arr_next(struct pgflo_js_iter *it, struct pgflo_span *val)
 {
-	const char *e;
-
-	if (!iter_sep(it, ']'))
-		return 0;
-	if ((e = pgflo_js_skip(it->p, it->end)) == NULL)
-		return 0;
-	val->p = it->p;
-	val->n = (size_t)(e - it->p);
-	it->p = e;
-	return 1;
+	return iter_sep(it, ']') && iter_value(it, val);
 }
 
 static unsigned

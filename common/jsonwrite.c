@@ -4,6 +4,7 @@
  * Output is always valid UTF-8: control characters are escaped and
  * invalid bytes become U+FFFD.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,74 +14,75 @@
 #include "pgflo.h"
 #include "jsonwrite.h"
 
-static const char hexdig[] = "0123456789abcdef";
+static const char hexlow[] = "0123456789abcdef";
+static const char hexup[] = "0123456789ABCDEF";
+/* The characters with a short escape, and the letter of each. */
+static const char shortesc[] = "\"\\\n\t\r\b\f";
+static const char shortname[] = "\"\\ntrbf";
 
-/* Length of the valid UTF-8 sequence at s, or 0 if invalid. */
-static size_t
-utf8_seqlen(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xe0 && s[1] < 0xa0)
-			return 0;	/* overlong */
-		if (c == 0xed && s[1] >= 0xa0)
-			return 0;	/* surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xf0 && s[1] < 0x90)
-			return 0;
-		if (c == 0xf4 && s[1] >= 0x90)
-			return 0;
-		return 4;
-	}
-	return 0;
-}
+#define ONES	0x0101010101010101ULL
+#define HIGH	0x8080808080808080ULL
+/* Eight bytes at a time: the high bit of each byte of x that is 0. */
+#define ZERO_BYTES(x)	(((x) - ONES) & ~(x) & HIGH)
 
 int
 pgflo_jw_valid_utf8(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, n;
+	uint64_t x;
 
 	while (i < len) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
+		if (len - i >= 8) {
+			memcpy(&x, p + i, 8);
+			if ((x & HIGH) == 0) {
+				i += 8;
+				continue;
+			}
 		}
-		if ((n = utf8_seqlen(p + i, len - i)) == 0)
+		if ((n = pgflo_utf8_seqlen(p + i, len - i)) == 0)
 			return 0;
 		i += n;
 	}
 	return 1;
 }
 
+/* 8 bytes needing no escape: no control character, '"' or '\\'. */
+static int
+plain8(uint64_t x, uint64_t high)
+{
+	return ((((x - ONES * 0x20) & ~x & HIGH) | ZERO_BYTES(x ^ (ONES * '"')) |
+	    ZERO_BYTES(x ^ (ONES * '\\')) | (x & high)) == 0);
+}
+
 void
-pgflo_json_escape(struct pgflo_buf *b, const char *s, size_t len)
+pgflo_json_escape_flags(struct pgflo_buf *b, const char *s, size_t len,
+    int flags)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	const char *hex = flags & PGFLO_ESC_UPPER ? hexup : hexlow, *q;
+	uint64_t x, high = flags & PGFLO_ESC_VALID ? 0 : HIGH;
 	size_t i = 0, run = 0, n;
 
 	pgflo_buf_grow(b, len + 2);
 	while (i < len) {
 		unsigned char c = p[i];
 
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+		if (len - i >= 8) {
+			memcpy(&x, p + i, 8);
+			if (plain8(x, high)) {
+				i += 8;
+				run += 8;
+				continue;
+			}
+		}
+		if (c >= 0x20 && c != '"' && c != '\\' &&
+		    (c < 0x80 || high == 0)) {
 			i++;
 			run++;
 			continue;
 		}
-		if (c >= 0x80 && (n = utf8_seqlen(p + i, len - i)) != 0) {
+		if (c >= 0x80 && (n = pgflo_utf8_seqlen(p + i, len - i)) != 0) {
 			i += n;
 			run += n;
 			continue;
@@ -88,40 +90,26 @@ pgflo_json_escape(struct pgflo_buf *b, const char *s, size_t len)
 		/* Flush the plain run, then the escape. */
 		pgflo_buf_putn(b, s + i - run, run);
 		run = 0;
-		switch (c) {
-		case '"':
-			pgflo_buf_putn(b, "\\\"", 2);
-			break;
-		case '\\':
-			pgflo_buf_putn(b, "\\\\", 2);
-			break;
-		case '\n':
-			pgflo_buf_putn(b, "\\n", 2);
-			break;
-		case '\t':
-			pgflo_buf_putn(b, "\\t", 2);
-			break;
-		case '\r':
-			pgflo_buf_putn(b, "\\r", 2);
-			break;
-		case '\b':
-			pgflo_buf_putn(b, "\\b", 2);
-			break;
-		case '\f':
-			pgflo_buf_putn(b, "\\f", 2);
-			break;
-		default:
-			if (c < 0x20) {
-				char e[6] = { '\\', 'u', '0', '0',
-				    hexdig[c >> 4], hexdig[c & 15] };
-				pgflo_buf_putn(b, e, 6);
-			} else		/* invalid UTF-8 byte */
-				pgflo_buf_putn(b, "\\ufffd", 6);
-			break;
-		}
+		if ((q = memchr(shortesc, c, sizeof(shortesc) - 1)) != NULL) {
+			char e[2] = { '\\', shortname[q - shortesc] };
+
+			pgflo_buf_putn(b, e, 2);
+		} else if (c < 0x20) {
+			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4],
+			    hex[c & 15] };
+
+			pgflo_buf_putn(b, e, 6);
+		} else		/* invalid UTF-8 byte */
+			pgflo_buf_putn(b, "\\ufffd", 6);
 		i++;
 	}
 	pgflo_buf_putn(b, s + i - run, run);
+}
+
+void
+pgflo_json_escape(struct pgflo_buf *b, const char *s, size_t len)
+{
+	pgflo_json_escape_flags(b, s, len, 0);
 }
 
 void
@@ -162,12 +150,18 @@ pgflo_jw_obj_begin(struct pgflo_jw *w)
 	open_nest(w, '{');
 }
 
+static void
+close_nest(struct pgflo_jw *w, char c)
+{
+	pgflo_buf_putc(w->b, c);
+	if (w->depth > 0)
+		w->depth--;
+}
+
 void
 pgflo_jw_obj_end(struct pgflo_jw *w)
 {
-	pgflo_buf_putc(w->b, '}');
-	if (w->depth > 0)
-		w->depth--;
+	close_nest(w, '}');
 }
 
 void
@@ -179,9 +173,7 @@ pgflo_jw_arr_begin(struct pgflo_jw *w)
 void
 pgflo_jw_arr_end(struct pgflo_jw *w)
 {
-	pgflo_buf_putc(w->b, ']');
-	if (w->depth > 0)
-		w->depth--;
+	close_nest(w, ']');
 }
 
 void

@@ -1,7 +1,8 @@
 /*
- * publication.c - the publication of a pipeline (publication.h): made
- * to hold exactly the resolved tables, with the replica identity check
- * that keeps the application's UPDATE and DELETE working.
+ * publication.c - the tables and the publication of a pipeline
+ * (publication.h): -t patterns resolved against the catalog, and the
+ * publication made to hold exactly those tables, with the replica
+ * identity check that keeps the application's UPDATE and DELETE working.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,76 @@
 #include "pgconn.h"
 #include "tablepat.h"
 #include "publication.h"
+
+static int
+tables_has(const struct pgflo_tables *t, const char *s, const char *n)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->schema[i], s) == 0 && strcmp(t->name[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+int
+pgflo_tables_resolve(PGconn *conn, const char *patterns,
+    struct pgflo_tables *out, char *errbuf, size_t errlen)
+{
+	static const char sql[] =
+	    "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+	    "AND n.nspname LIKE $1 AND c.relname LIKE $2 "
+	    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+	    "AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1, 2";
+	struct pgflo_buf ls = { 0 }, lt = { 0 }, pat = { 0 };
+	const char *p, *params[2];
+	PGresult *res;
+	int i, k, r = -1;
+
+	memset(out, 0, sizeof(*out));
+	p = patterns;
+	while ((k = pgflo_tables_pattern_next(&p, &ls, &lt, &pat, errbuf,
+	    errlen)) != 0) {
+		if (k == -1)
+			goto out;
+		params[0] = ls.data;
+		params[1] = lt.data;
+		res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			snprintf(errbuf, errlen, "could not list tables: %s",
+			    pgflo_pg_resmsg(res));
+			PQclear(res);
+			goto out;
+		}
+		if (PQntuples(res) == 0) {
+			snprintf(errbuf, errlen, "no table matches '%s'",
+			    pat.data);
+			PQclear(res);
+			goto out;
+		}
+		for (i = 0; i < PQntuples(res); i++)
+			if (!tables_has(out, PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1)))
+				pgflo_tables_add(out, PQgetvalue(res, i, 0),
+				    PQgetvalue(res, i, 1));
+		PQclear(res);
+	}
+	if (out->n == 0) {
+		snprintf(errbuf, errlen, "no table pattern given");
+		goto out;
+	}
+	pgflo_tables_sort(out);
+	r = 0;
+out:
+	if (r == -1)
+		pgflo_tables_free(out);
+	pgflo_buf_free(&ls);
+	pgflo_buf_free(&lt);
+	pgflo_buf_free(&pat);
+	return r;
+}
 
 int
 pgflo_pub_exists(PGconn *conn, const char *pub, char *errbuf, size_t errlen)

@@ -24,6 +24,15 @@
 #include "pgflo.h"
 #include "tablepat.h"
 
+/*
+ * Resolves patterns, a comma-separated list of table patterns
+ * (tablepat.h), against the catalog.  Ordinary and partitioned tables
+ * match; system schemas never do.  A pattern matching nothing is an
+ * error.  *out is new (pgflo_tables_free).
+ */
+int	pgflo_tables_resolve(PGconn *conn, const char *patterns,
+	    struct pgflo_tables *out, char *errbuf, size_t errlen);
+
 /* Flags of pgflo_pub_sync and pgflo_ddl_install. */
 #define PGFLO_PUB_RI_FULL	0x01	/* --replica-identity-full */
 #define PGFLO_PUB_INSERTS_ONLY	0x02	/* --publish-inserts-only */

@@ -104,7 +104,7 @@ void	pgflo_repl_ts_format(int64_t pgus, char out[64]);
 
 /*
  * A replication connection (replication=database) whose session prints
- * values as pgvalue.c expects (pgflo_pg_session_sql).  NULL with errbuf
+ * values as pg2json.c expects (pgflo_pg_session_sql).  NULL with errbuf
  * set; pgflo_pg_connect_status() tells a refused login.
  */
 PGconn	*pgflo_repl_connect(const char *conninfo, char *errbuf,

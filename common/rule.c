@@ -5,7 +5,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -20,7 +19,9 @@
 #include "pgflo.h"
 #include "jsonscan.h"
 #include "jsonwrite.h"
+#include "map.h"
 #include "record.h"
+#include "tablepat.h"
 #include "rule.h"
 
 /*
@@ -80,7 +81,6 @@ struct route {
 struct entry {
 	char	*schema;
 	char	*table;
-	uint64_t hash;
 	struct rule **rules;
 	size_t	 nrules;
 	struct route *route;
@@ -93,9 +93,9 @@ struct pgflo_ruleset {
 	size_t	 nrules, rulecap;
 	struct route **routes;
 	size_t	 nroutes, routecap;
-	struct entry **tab;	/* open addressing, power of two */
-	size_t	 tabcap;
-	size_t	 tabn;
+	struct pgflo_map tab;	/* "schema\0table" -> struct entry */
+	struct entry *last;	/* the entry of the record before */
+	struct pgflo_buf key;	/* tab's look-up key */
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;	/* the limits below */
 	pcre2_jit_stack *jstack;
@@ -117,8 +117,10 @@ pgflo_ruleset_new(void)
 }
 
 static void
-entry_free(struct entry *e)
+entry_free(void *p)
 {
+	struct entry *e = p;
+
 	if (e == NULL)
 		return;
 	free(e->schema);
@@ -167,9 +169,8 @@ pgflo_ruleset_free(struct pgflo_ruleset *rs)
 		free(rt);
 	}
 	free(rs->routes);
-	for (i = 0; i < rs->tabcap; i++)
-		entry_free(rs->tab[i]);
-	free(rs->tab);
+	pgflo_map_clear(&rs->tab, entry_free);
+	pgflo_buf_free(&rs->key);
 	pcre2_match_data_free(rs->md);
 	pcre2_match_context_free(rs->mctx);
 	pcre2_jit_stack_free(rs->jstack);
@@ -217,37 +218,6 @@ static char *
 xstrdup0(const char *s)
 {
 	return s != NULL ? pgflo_xstrdup(s) : NULL;
-}
-
-/* "schema.table" → both patterns; "table" → any schema. */
-static void
-split_pattern(const char *pat, char **schema, char **table)
-{
-	const char *dot;
-
-	*schema = *table = NULL;
-	if (pat == NULL || *pat == '\0')
-		return;
-	dot = strchr(pat, '.');
-	if (dot == NULL) {
-		*table = pgflo_xstrdup(pat);
-		return;
-	}
-	*schema = pgflo_xmalloc((size_t)(dot - pat) + 1);
-	memcpy(*schema, pat, (size_t)(dot - pat));
-	(*schema)[dot - pat] = '\0';
-	*table = pgflo_xstrdup(dot + 1);
-}
-
-static int
-pattern_match(const char *schema_pat, const char *table_pat,
-    const char *schema, const char *table)
-{
-	if (table_pat != NULL && fnmatch(table_pat, table, 0) != 0)
-		return 0;
-	if (schema_pat != NULL && fnmatch(schema_pat, schema, 0) != 0)
-		return 0;
-	return 1;
 }
 
 enum pgflo_rule_cmp
@@ -370,13 +340,8 @@ check_replacement(const char *replace, char *errbuf, size_t errlen)
 static void
 tab_reset(struct pgflo_ruleset *rs)
 {
-	size_t i;
-
-	for (i = 0; i < rs->tabcap; i++) {
-		entry_free(rs->tab[i]);
-		rs->tab[i] = NULL;
-	}
-	rs->tabn = 0;
+	pgflo_map_clear(&rs->tab, entry_free);
+	rs->last = NULL;
 }
 
 int
@@ -389,7 +354,7 @@ pgflo_ruleset_add(struct pgflo_ruleset *rs, const struct pgflo_rule_spec *s,
 	r = pgflo_xmalloc(sizeof(*r));
 	memset(r, 0, sizeof(*r));
 	r->kind = s->kind;
-	split_pattern(s->table, &r->schema_pat, &r->table_pat);
+	pgflo_tablepat_split(s->table, &r->schema_pat, &r->table_pat);
 	r->where = pgflo_xstrdup(s->where != NULL ? s->where : "rule");
 	r->ops = s->ops != 0 ? s->ops : PGFLO_RULE_ALLOPS;
 	r->allow_empty_deletes = s->allow_empty_deletes;
@@ -493,10 +458,10 @@ pgflo_ruleset_add_route(struct pgflo_ruleset *rs,
 	(void)errlen;
 	rt = pgflo_xmalloc(sizeof(*rt));
 	memset(rt, 0, sizeof(*rt));
-	split_pattern(s->table, &rt->schema_pat, &rt->table_pat);
+	pgflo_tablepat_split(s->table, &rt->schema_pat, &rt->table_pat);
 	rt->where = pgflo_xstrdup(s->where != NULL ? s->where : "route");
 	if (s->dest != NULL && *s->dest != '\0')
-		split_pattern(s->dest, &rt->dest_schema, &rt->dest_table);
+		pgflo_tablepat_split(s->dest, &rt->dest_schema, &rt->dest_table);
 	rt->ops = s->ops != 0 ? s->ops : PGFLO_RULE_ALLOPS;
 	rt->nmap = s->nmap;
 	rt->src = pgflo_xmalloc((s->nmap + 1) * sizeof(char *));
@@ -519,22 +484,8 @@ pgflo_ruleset_add_route(struct pgflo_ruleset *rs,
 
 #define TAB_MAX	65536	/* tables remembered; then it starts again */
 
-static uint64_t
-hash2(const char *a, const char *b)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *a != '\0'; a++)
-		h = (h ^ (unsigned char)*a) * 1099511628211ULL;
-	h = (h ^ 0xff) * 1099511628211ULL;
-	for (; *b != '\0'; b++)
-		h = (h ^ (unsigned char)*b) * 1099511628211ULL;
-	return h;
-}
-
 static struct entry *
-entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
-    uint64_t h)
+entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table)
 {
 	struct entry *e = pgflo_xmalloc(sizeof(*e));
 	size_t i;
@@ -542,12 +493,12 @@ entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
 	memset(e, 0, sizeof(*e));
 	e->schema = pgflo_xstrdup(schema);
 	e->table = pgflo_xstrdup(table);
-	e->hash = h;
 	e->rules = pgflo_xmalloc((rs->nrules + 1) * sizeof(*e->rules));
 	for (i = 0; i < rs->nrules; i++) {
 		struct rule *r = rs->rules[i];
 
-		if (!pattern_match(r->schema_pat, r->table_pat, schema, table))
+		if (!pgflo_tablepat_match(r->schema_pat, r->table_pat, schema,
+		    table))
 			continue;
 		e->rules[e->nrules++] = r;
 		if (r->kind == PGFLO_RULE_RENAME_TABLE ||
@@ -560,7 +511,7 @@ entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
 	for (i = 0; i < rs->nroutes; i++) {
 		struct route *rt = rs->routes[i];
 
-		if (pattern_match(rt->schema_pat, rt->table_pat, schema,
+		if (pgflo_tablepat_match(rt->schema_pat, rt->table_pat, schema,
 		    table)) {
 			e->route = rt;
 			if (rt->dest_table != NULL || rt->nmap > 0)
@@ -574,48 +525,25 @@ entry_build(struct pgflo_ruleset *rs, const char *schema, const char *table,
 static struct entry *
 lookup(struct pgflo_ruleset *rs, const char *schema, const char *table)
 {
-	uint64_t h = hash2(schema, table);
-	struct entry **old;
-	size_t i, oldcap, mask;
+	struct entry *e = rs->last;
 
-	if (rs->tabcap != 0) {
-		mask = rs->tabcap - 1;
-		for (i = h & mask; rs->tab[i] != NULL; i = (i + 1) & mask) {
-			struct entry *e = rs->tab[i];
-
-			if (e->hash == h && strcmp(e->table, table) == 0 &&
-			    strcmp(e->schema, schema) == 0)
-				return e;
-		}
+	/* Records come in runs of one table: no hashing for those. */
+	if (e != NULL && strcmp(e->table, table) == 0 &&
+	    strcmp(e->schema, schema) == 0)
+		return e;
+	pgflo_buf_reset(&rs->key);
+	pgflo_buf_puts(&rs->key, schema);
+	pgflo_buf_putc(&rs->key, '\0');
+	pgflo_buf_puts(&rs->key, table);
+	if ((e = pgflo_map_get(&rs->tab, rs->key.data, rs->key.len)) == NULL) {
+		/* A stream of ever new table names must not grow it for ever. */
+		if (rs->tab.n >= TAB_MAX)
+			tab_reset(rs);
+		e = entry_build(rs, schema, table);
+		pgflo_map_put(&rs->tab, rs->key.data, rs->key.len, e);
 	}
-	/* A stream of ever new table names must not grow it for ever. */
-	if (rs->tabn >= TAB_MAX)
-		tab_reset(rs);
-	if (2 * (rs->tabn + 1) > rs->tabcap) {
-		old = rs->tab;
-		oldcap = rs->tabcap;
-		rs->tabcap = oldcap != 0 ? 2 * oldcap : 64;
-		rs->tab = pgflo_xmalloc(rs->tabcap * sizeof(*rs->tab));
-		memset(rs->tab, 0, rs->tabcap * sizeof(*rs->tab));
-		mask = rs->tabcap - 1;
-		for (i = 0; i < oldcap; i++) {
-			size_t j;
-
-			if (old[i] == NULL)
-				continue;
-			for (j = old[i]->hash & mask; rs->tab[j] != NULL;
-			    j = (j + 1) & mask)
-				;
-			rs->tab[j] = old[i];
-		}
-		free(old);
-	}
-	mask = rs->tabcap - 1;
-	for (i = h & mask; rs->tab[i] != NULL; i = (i + 1) & mask)
-		;
-	rs->tab[i] = entry_build(rs, schema, table, h);
-	rs->tabn++;
-	return rs->tab[i];
+	rs->last = e;
+	return e;
 }
 
 /* ---- exact comparisons ---- */
@@ -1089,45 +1017,16 @@ str_cstr(struct rec *rc, struct pgflo_span v, size_t *n)
 	return arena_copy(rc, s, len, 1);
 }
 
-static const char hexup[] = "0123456789ABCDEF";
-
 /* A JSON string for s (valid UTF-8) in the arena, escaped as jansson does. */
 static struct pgflo_span
 json_string_span(struct rec *rc, const char *s, size_t n)
 {
 	struct pgflo_buf *b = &rc->esc;
 	struct pgflo_span v;
-	size_t i, run = 0;
 
 	pgflo_buf_reset(b);
-	pgflo_buf_grow(b, n + 2);
 	pgflo_buf_putc(b, '"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char e[6] = { '\\', 'u', '0', '0', 0, 0 };
-
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			run++;
-			continue;
-		}
-		pgflo_buf_putn(b, s + i - run, run);
-		run = 0;
-		switch (c) {
-		case '"': pgflo_buf_putn(b, "\\\"", 2); break;
-		case '\\': pgflo_buf_putn(b, "\\\\", 2); break;
-		case '\b': pgflo_buf_putn(b, "\\b", 2); break;
-		case '\f': pgflo_buf_putn(b, "\\f", 2); break;
-		case '\n': pgflo_buf_putn(b, "\\n", 2); break;
-		case '\r': pgflo_buf_putn(b, "\\r", 2); break;
-		case '\t': pgflo_buf_putn(b, "\\t", 2); break;
-		default:
-			e[4] = hexup[c >> 4];
-			e[5] = hexup[c & 15];
-			pgflo_buf_putn(b, e, 6);
-			break;
-		}
-	}
-	pgflo_buf_putn(b, s + n - run, run);
+	pgflo_json_escape_flags(b, s, n, PGFLO_ESC_VALID | PGFLO_ESC_UPPER);
 	pgflo_buf_putc(b, '"');
 	v.p = arena_copy(rc, b->data, b->len, 0);
 	v.n = b->len;
@@ -1227,30 +1126,6 @@ hex4(const unsigned char *p)
 	return v;
 }
 
-/* Length of the valid UTF-8 sequence at p, 0 when invalid (as jansson). */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80 || (c == 0xf0 && p[1] < 0x90) ||
-		    (c == 0xf4 && p[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /*
  * What jansson checks beyond the grammar: UTF-8, and \u escapes that
  * are neither \u0000 nor a lone surrogate.  Eight bytes at a time while
@@ -1282,7 +1157,7 @@ check_text(const char *s, size_t n)
 			continue;
 		}
 		if (p[i] != '\\') {
-			if ((k = utf8_len(p + i, n - i)) == 0)
+			if ((k = pgflo_utf8_seqlen(p + i, n - i)) == 0)
 				return -1;
 			i += k;
 			continue;
@@ -2037,6 +1912,17 @@ static const enum slot objslots[] = { S_NEW, S_OLD, S_TYPES };
 static const enum slot arrslots[] = {
 	S_KEY, S_UNCHANGED, S_JSON_NULL, S_OLD_JSON_NULL
 };
+/* The containers that hold column names: objects' keys, then lists. */
+#define NNAMED	(3 + 4)
+
+/* The i-th of them (i < 3: an object), or NULL when the record has none. */
+static struct cont *
+named_cont(struct rec *rc, size_t i)
+{
+	struct cont *c = cont_get(rc, i < 3 ? objslots[i] : arrslots[i - 3]);
+
+	return c->state == 1 ? c : NULL;
+}
 
 /* Drops a column from new, old, types and the lists of names. */
 static int
@@ -2046,9 +1932,8 @@ exclude_column(struct rec *rc, const char *col, size_t collen)
 	size_t i, j;
 	int n = 0;
 
-	for (i = 0; i < 3 + 4; i++) {
-		c = cont_get(rc, i < 3 ? objslots[i] : arrslots[i - 3]);
-		if (c->state != 1)
+	for (i = 0; i < NNAMED; i++) {
+		if ((c = named_cont(rc, i)) == NULL)
 			continue;
 		for (j = 0; j < c->n; j++) {
 			if (c->it[j].dead || !name_eq(&c->it[j], col, collen))
@@ -2083,9 +1968,8 @@ rename_columns(struct rec *rc, char *const *src, char *const *dst,
 	size_t i, j;
 	int changed = 0;
 
-	for (i = 0; i < 3 + 4; i++) {
-		c = cont_get(rc, i < 3 ? objslots[i] : arrslots[i - 3]);
-		if (c->state != 1)
+	for (i = 0; i < NNAMED; i++) {
+		if ((c = named_cont(rc, i)) == NULL)
 			continue;
 		for (j = 0; j < c->n; j++) {
 			x = &c->it[j];
@@ -2204,25 +2088,13 @@ rec_open(struct rec *rc, const char *line, size_t len)
 	return 0;
 }
 
-int
-pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
-    const char *name, unsigned long lineno, const char **out, size_t *outlen,
-    int *changed, char *errbuf, size_t errlen)
+/* The record state of rs for one line, set up for errors into errbuf. */
+static struct rec *
+rec_get(struct pgflo_ruleset *rs, const char *name, unsigned long lineno,
+    char *errbuf, size_t errlen)
 {
 	struct rec *rc;
-	struct entry *e;
-	struct route *rt;
-	struct item *opx;
-	enum pgflo_op op;
-	unsigned opbit;
-	const char *s;
-	char where[300];
-	size_t i, n;
-	int rows;
 
-	*changed = 0;
-	*out = line;
-	*outlen = len;
 	if (rs->rec == NULL) {
 		rs->rec = pgflo_xmalloc(sizeof(*rs->rec));
 		memset(rs->rec, 0, sizeof(*rs->rec));
@@ -2233,21 +2105,32 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 	rc->err = errbuf;
 	rc->errlen = errlen;
 	rc->failed = 0;
-	if (rec_open(rc, line, len) == -1)
-		return PGFLO_RULE_BADJSON;
-	if (rc->failed)
-		return -1;
+	return rc;
+}
+
+/*
+ * The record's "op" as *op and its rule bit as *opbit; -1 (the error
+ * set) when it has none, or carries rows where no rule looks for them.
+ */
+static int
+rec_op(struct rec *rc, enum pgflo_op *op, unsigned *opbit)
+{
+	struct item *opx;
+	const char *s;
+	char where[300];
+	size_t n;
+
 	if (rc->slot[S_OP] < 0 || *(opx = &rc->top.it[rc->slot[S_OP]])->v.p
 	    != '"') {
 		locus(rc, where, sizeof(where));
-		snprintf(errbuf, errlen, "%s: record has no \"op\" string",
+		snprintf(rc->err, rc->errlen, "%s: record has no \"op\" string",
 		    where);
 		return -1;
 	}
 	str_text(rc, opx->v, &s, &n);
-	opbit = op_bit(s, n, &op);
+	*opbit = op_bit(s, n, op);
 	/* Rows only where rules look for them: none passes unmasked. */
-	if ((opbit & (PGFLO_RULE_INSERT | PGFLO_RULE_UPDATE |
+	if ((*opbit & (PGFLO_RULE_INSERT | PGFLO_RULE_UPDATE |
 	    PGFLO_RULE_DELETE)) == 0 && (has_row(rc, S_NEW) ||
 	    has_row(rc, S_OLD))) {
 		enum pgflo_op any = pgflo_op_parse(str_cstr(rc, opx->v, NULL));
@@ -2260,31 +2143,17 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 			    "not carry \"new\" or \"old\"");
 		return -1;
 	}
-	if (op == PGFLO_OP_UNKNOWN)
-		return 1;	/* begin, commit, position, snapshot, ... */
-	rc->schema = top_str(rc, S_SCHEMA);
-	rc->table = top_str(rc, S_TABLE);
-	if (rc->table == NULL || rc->schema == NULL) {
-		if (opbit == 0)
-			return 1;
-		locus(rc, where, sizeof(where));
-		snprintf(errbuf, errlen, "%s: %s record without "
-		    "\"schema\" and \"table\" strings", where,
-		    pgflo_op_name(op));
-		return -1;
-	}
-	e = lookup(rs, rc->schema, rc->table);
-	if (opbit == 0) {
-		if (e->renames && !e->ddl_warned) {
-			e->ddl_warned = 1;
-			locus(rc, where, sizeof(where));
-			pgflo_warnx("warning: %s: ddl for renamed table %s.%s "
-			    "passed unchanged; its statement is not rewritten",
-			    where, rc->schema, rc->table);
-		}
-		return 1;
-	}
-	rows = opbit != PGFLO_RULE_TRUNCATE;
+	return 0;
+}
+
+/* The rules of e on the record: 1 keep it, 0 drop it, -1 failed. */
+static int
+apply_rules(struct pgflo_ruleset *rs, const struct entry *e, struct rec *rc,
+    unsigned opbit, int *changed)
+{
+	int rows = opbit != PGFLO_RULE_TRUNCATE;
+	size_t i;
+
 	for (i = 0; i < e->nrules; i++) {
 		struct rule *r = e->rules[i];
 
@@ -2320,16 +2189,73 @@ pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
 		if (rc->failed)
 			return -1;
 	}
-	if ((rt = e->route) != NULL) {
-		if ((rt->ops & opbit) == 0)
-			return 0;
-		*changed |= rename_table(rc, rt->dest_schema, rt->dest_table);
-		if (rows && rt->nmap > 0)
-			*changed |= rename_columns(rc, rt->src, rt->dst,
-			    rt->nmap);
-		if (rc->failed)
-			return -1;
+	return 1;
+}
+
+/* The route of e, if any: 1 keep the record, 0 drop it, -1 failed. */
+static int
+apply_route(const struct entry *e, struct rec *rc, unsigned opbit,
+    int *changed)
+{
+	const struct route *rt = e->route;
+
+	if (rt == NULL)
+		return 1;
+	if ((rt->ops & opbit) == 0)
+		return 0;
+	*changed |= rename_table(rc, rt->dest_schema, rt->dest_table);
+	if (opbit != PGFLO_RULE_TRUNCATE && rt->nmap > 0)
+		*changed |= rename_columns(rc, rt->src, rt->dst, rt->nmap);
+	return rc->failed ? -1 : 1;
+}
+
+int
+pgflo_ruleset_apply(struct pgflo_ruleset *rs, const char *line, size_t len,
+    const char *name, unsigned long lineno, const char **out, size_t *outlen,
+    int *changed, char *errbuf, size_t errlen)
+{
+	struct rec *rc;
+	struct entry *e;
+	enum pgflo_op op;
+	unsigned opbit;
+	char where[300];
+	int r;
+
+	*changed = 0;
+	*out = line;
+	*outlen = len;
+	rc = rec_get(rs, name, lineno, errbuf, errlen);
+	if (rec_open(rc, line, len) == -1)
+		return PGFLO_RULE_BADJSON;
+	if (rc->failed || rec_op(rc, &op, &opbit) == -1)
+		return -1;
+	if (op == PGFLO_OP_UNKNOWN)
+		return 1;	/* begin, commit, position, snapshot, ... */
+	rc->schema = top_str(rc, S_SCHEMA);
+	rc->table = top_str(rc, S_TABLE);
+	if (rc->table == NULL || rc->schema == NULL) {
+		if (opbit == 0)
+			return 1;
+		locus(rc, where, sizeof(where));
+		snprintf(errbuf, errlen, "%s: %s record without "
+		    "\"schema\" and \"table\" strings", where,
+		    pgflo_op_name(op));
+		return -1;
 	}
+	e = lookup(rs, rc->schema, rc->table);
+	if (opbit == 0) {
+		if (e->renames && !e->ddl_warned) {
+			e->ddl_warned = 1;
+			locus(rc, where, sizeof(where));
+			pgflo_warnx("warning: %s: ddl for renamed table %s.%s "
+			    "passed unchanged; its statement is not rewritten",
+			    where, rc->schema, rc->table);
+		}
+		return 1;
+	}
+	if ((r = apply_rules(rs, e, rc, opbit, changed)) != 1 ||
+	    (r = apply_route(e, rc, opbit, changed)) != 1)
+		return r;
 	if (*changed) {
 		pgflo_buf_reset(&rc->out);
 		pgflo_buf_grow(&rc->out, len + 64);

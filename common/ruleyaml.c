@@ -88,13 +88,22 @@ nitems(const yaml_node_t *n)
 	return 0;
 }
 
+/*
+ * Sets up c and loads the document of path, whose root must be a
+ * mapping (of what: the error otherwise).  -1 with errbuf set, and no
+ * document to delete.
+ */
 static int
-load(struct ctx *c, const char *path, yaml_node_t **root)
+load(struct ctx *c, const char *path, char *errbuf, size_t errlen,
+    const char *what, yaml_node_t **root)
 {
 	yaml_parser_t p;
 	FILE *f;
 	int rc = -1;
 
+	memset(c, 0, sizeof(*c));
+	c->errbuf = errbuf;
+	c->errlen = errlen;
 	c->path = path;
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(c->errbuf, c->errlen, "%s: %s", path, strerror(errno));
@@ -115,6 +124,11 @@ load(struct ctx *c, const char *path, yaml_node_t **root)
 		yaml_document_delete(&c->doc);
 		snprintf(c->errbuf, c->errlen, "%s: empty file, no rules",
 		    path);
+		goto out;
+	}
+	if ((*root)->type != YAML_MAPPING_NODE) {
+		fail(c, *root, "expected a mapping %s", what);
+		yaml_document_delete(&c->doc);
 		goto out;
 	}
 	rc = 0;
@@ -219,25 +233,24 @@ dup_key(struct ctx *c, const yaml_node_t *map, const yaml_node_pair_t *upto,
 	return 0;
 }
 
-static int
-load_rule(struct ctx *c, struct pgflo_ruleset *rs, const char *table,
-    const yaml_node_t *rn)
-{
+/* A rule of a rules file as it is read. */
+struct yrule {
 	struct pgflo_rule_spec spec;
-	yaml_node_pair_t *p, *q;
-	const yaml_node_t *k, *v, *pk, *pv;
-	const char *key, *type = NULL, *ttype = NULL, *op = NULL;
-	const yaml_node_t *typenode = rn, *params = NULL, *valnode = NULL;
-	unsigned pops = 0;
-	int pallow = 0, have_pops = 0;
-	char where[300], err[400];
+	const char *type, *ttype, *op;	/* rule, transform and filter kinds */
+	const yaml_node_t *typenode;	/* blamed for a bad kind */
+	const yaml_node_t *params;
+	unsigned pops;			/* parameters.operations */
+	int	 have_pops;
+};
 
-	memset(&spec, 0, sizeof(spec));
-	if (rn->type != YAML_MAPPING_NODE)
-		return fail(c, rn, "a rule must be a mapping (type, column, "
-		    "parameters)");
-	if (visit(c, rn, 1 + 2 * nitems(rn)) == -1)
-		return -1;
+/* The keys of rule rn: type, column, operations, parameters, ... */
+static int
+rule_keys(struct ctx *c, const yaml_node_t *rn, struct yrule *y)
+{
+	yaml_node_pair_t *p;
+	const yaml_node_t *k, *v;
+	const char *key;
+
 	for (p = rn->data.mapping.pairs.start; p < rn->data.mapping.pairs.top;
 	    p++) {
 		k = node(c, p->key);
@@ -247,137 +260,181 @@ load_rule(struct ctx *c, struct pgflo_ruleset *rs, const char *table,
 		if (dup_key(c, rn, p, k) == -1)
 			return -1;
 		if (strcmp(key, "type") == 0) {
-			if (get_string(c, v, key, &type) == -1)
+			if (get_string(c, v, key, &y->type) == -1)
 				return -1;
-			typenode = v;
+			y->typenode = v;
 		} else if (strcmp(key, "column") == 0) {
-			if (get_string(c, v, key, &spec.column) == -1)
+			if (get_string(c, v, key, &y->spec.column) == -1)
 				return -1;
 		} else if (strcmp(key, "operations") == 0) {
-			if (get_ops(c, v, &spec.ops) == -1)
+			if (get_ops(c, v, &y->spec.ops) == -1)
 				return -1;
 		} else if (strcmp(key, "allow_empty_deletes") == 0) {
-			if (get_bool(c, v, key, &spec.allow_empty_deletes)
+			if (get_bool(c, v, key, &y->spec.allow_empty_deletes)
 			    == -1)
 				return -1;
 		} else if (strcmp(key, "parameters") == 0) {
 			if (v->type != YAML_MAPPING_NODE)
 				return fail(c, v, "parameters: expected a "
 				    "mapping");
-			params = v;
+			y->params = v;
 		} else
 			return fail(c, k, "unknown key \"%s\" in rule (type, "
 			    "column, parameters, operations, "
 			    "allow_empty_deletes)", key);
 	}
-	if (type == NULL)
+	return 0;
+}
+
+/* One key of a rule's parameters, for a rule of type y->type. */
+static int
+rule_param(struct ctx *c, struct yrule *y, const char *key,
+    const yaml_node_t *pk, const yaml_node_t *pv)
+{
+	int transform = strcmp(y->type, "transform") == 0;
+	int filter = strcmp(y->type, "filter") == 0;
+	int pallow = 0;
+
+	if (strcmp(key, "operations") == 0) {
+		if (get_ops(c, pv, &y->pops) == -1)
+			return -1;
+		y->have_pops = 1;
+	} else if (strcmp(key, "allow_empty_deletes") == 0) {
+		if (get_bool(c, pv, key, &pallow) == -1)
+			return -1;
+		y->spec.allow_empty_deletes |= pallow;
+	} else if (transform && strcmp(key, "type") == 0) {
+		if (get_string(c, pv, key, &y->ttype) == -1)
+			return -1;
+		y->typenode = pv;
+	} else if (transform && strcmp(key, "pattern") == 0) {
+		return get_string(c, pv, key, &y->spec.pattern);
+	} else if (transform && strcmp(key, "replace") == 0) {
+		return get_string(c, pv, key, &y->spec.replace);
+	} else if (transform && strcmp(key, "mask_char") == 0) {
+		return get_string(c, pv, key, &y->spec.mask);
+	} else if (filter && strcmp(key, "operator") == 0) {
+		if (get_string(c, pv, key, &y->op) == -1)
+			return -1;
+		y->typenode = pv;
+	} else if (filter && strcmp(key, "value") == 0) {
+		return get_string(c, pv, key, &y->spec.value);
+	} else
+		return fail(c, pk, "unknown parameter \"%s\" for a %s rule",
+		    key, y->type);
+	return 0;
+}
+
+static int
+rule_params(struct ctx *c, struct yrule *y)
+{
+	const yaml_node_t *params = y->params, *pk;
+	yaml_node_pair_t *q;
+	const char *key;
+
+	if (params == NULL)
+		return 0;
+	if (visit(c, params, 2 * nitems(params)) == -1)
+		return -1;
+	for (q = params->data.mapping.pairs.start;
+	    q < params->data.mapping.pairs.top; q++) {
+		pk = node(c, q->key);
+		if ((key = scalar(pk)) == NULL)
+			return fail(c, pk, "parameter keys must be strings");
+		if (dup_key(c, params, q, pk) == -1 ||
+		    rule_param(c, y, key, pk, node(c, q->value)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The kind of rule rn from its type and parameters, in y->spec.kind. */
+static int
+rule_kind(struct ctx *c, const yaml_node_t *rn, struct yrule *y)
+{
+	struct pgflo_rule_spec *spec = &y->spec;
+
+	if (strcmp(y->type, "filter") == 0) {
+		spec->kind = PGFLO_RULE_FILTER;
+		if (y->op == NULL)
+			return fail(c, rn, "filter without parameters.operator");
+		if ((spec->cmp = pgflo_rule_cmp_parse(y->op,
+		    strlen(y->op))) == 0)
+			return fail(c, y->typenode, "unknown operator \"%s\" "
+			    "(eq, ne, gt, lt, gte, lte, contains, ~)", y->op);
+		if (spec->value == NULL)
+			return fail(c, rn, "filter without parameters.value");
+		return 0;
+	}
+	if (strcmp(y->type, "transform") != 0) {
+		spec->kind = PGFLO_RULE_EXCLUDE;
+		return 0;
+	}
+	if (y->ttype == NULL)
+		return fail(c, rn, "transform without parameters.type "
+		    "(regex, mask)");
+	if (strcmp(y->ttype, "regex") == 0) {
+		spec->kind = PGFLO_RULE_REGEX;
+		if (spec->pattern == NULL)
+			return fail(c, rn, "regex transform without "
+			    "parameters.pattern");
+		if (spec->replace == NULL)
+			return fail(c, rn, "regex transform without "
+			    "parameters.replace");
+	} else if (strcmp(y->ttype, "mask") == 0) {
+		spec->kind = PGFLO_RULE_MASK;
+	} else
+		return fail(c, y->typenode, "unknown transform type \"%s\" "
+		    "(regex, mask)", y->ttype);
+	if (spec->kind != PGFLO_RULE_REGEX &&
+	    (spec->pattern != NULL || spec->replace != NULL))
+		return fail(c, rn, "pattern/replace belong to a regex "
+		    "transform");
+	if (spec->kind != PGFLO_RULE_MASK && spec->mask != NULL)
+		return fail(c, rn, "mask_char belongs to a mask transform");
+	return 0;
+}
+
+static int
+load_rule(struct ctx *c, struct pgflo_ruleset *rs, const char *table,
+    const yaml_node_t *rn)
+{
+	struct yrule y;
+	const char *type;
+	char where[300], err[400];
+
+	memset(&y, 0, sizeof(y));
+	y.typenode = rn;
+	if (rn->type != YAML_MAPPING_NODE)
+		return fail(c, rn, "a rule must be a mapping (type, column, "
+		    "parameters)");
+	if (visit(c, rn, 1 + 2 * nitems(rn)) == -1 ||
+	    rule_keys(c, rn, &y) == -1)
+		return -1;
+	if ((type = y.type) == NULL)
 		return fail(c, rn, "rule without a type (transform, filter, "
 		    "exclude_column)");
-	if (spec.column == NULL || *spec.column == '\0')
+	if (y.spec.column == NULL || *y.spec.column == '\0')
 		return fail(c, rn, "rule without a column");
 	if (strcmp(type, "transform") != 0 && strcmp(type, "filter") != 0 &&
 	    strcmp(type, "exclude_column") != 0 && strcmp(type, "exclude") != 0)
-		return fail(c, typenode, "unknown rule type \"%s\" (transform, "
-		    "filter, exclude_column)", type);
-	if (params != NULL) {
-		if (visit(c, params, 2 * nitems(params)) == -1)
-			return -1;
-		for (q = params->data.mapping.pairs.start;
-		    q < params->data.mapping.pairs.top; q++) {
-			pk = node(c, q->key);
-			pv = node(c, q->value);
-			if ((key = scalar(pk)) == NULL)
-				return fail(c, pk, "parameter keys must be "
-				    "strings");
-			if (dup_key(c, params, q, pk) == -1)
-				return -1;
-			if (strcmp(key, "operations") == 0) {
-				if (get_ops(c, pv, &pops) == -1)
-					return -1;
-				have_pops = 1;
-			} else if (strcmp(key, "allow_empty_deletes") == 0) {
-				if (get_bool(c, pv, key, &pallow) == -1)
-					return -1;
-				spec.allow_empty_deletes |= pallow;
-			} else if (strcmp(type, "transform") == 0 &&
-			    strcmp(key, "type") == 0) {
-				if (get_string(c, pv, key, &ttype) == -1)
-					return -1;
-				typenode = pv;
-			} else if (strcmp(type, "transform") == 0 &&
-			    strcmp(key, "pattern") == 0) {
-				if (get_string(c, pv, key, &spec.pattern) == -1)
-					return -1;
-			} else if (strcmp(type, "transform") == 0 &&
-			    strcmp(key, "replace") == 0) {
-				if (get_string(c, pv, key, &spec.replace) == -1)
-					return -1;
-			} else if (strcmp(type, "transform") == 0 &&
-			    strcmp(key, "mask_char") == 0) {
-				if (get_string(c, pv, key, &spec.mask) == -1)
-					return -1;
-			} else if (strcmp(type, "filter") == 0 &&
-			    strcmp(key, "operator") == 0) {
-				if (get_string(c, pv, key, &op) == -1)
-					return -1;
-				typenode = pv;
-			} else if (strcmp(type, "filter") == 0 &&
-			    strcmp(key, "value") == 0) {
-				if (get_string(c, pv, key, &spec.value) == -1)
-					return -1;
-				valnode = pv;
-			} else
-				return fail(c, pk, "unknown parameter \"%s\" "
-				    "for a %s rule", key, type);
-		}
-	}
-	if (have_pops) {
-		if (spec.ops != 0 && spec.ops != pops)
-			return fail(c, params, "operations given twice, "
+		return fail(c, y.typenode, "unknown rule type \"%s\" "
+		    "(transform, filter, exclude_column)", type);
+	if (rule_params(c, &y) == -1)
+		return -1;
+	if (y.have_pops) {
+		if (y.spec.ops != 0 && y.spec.ops != y.pops)
+			return fail(c, y.params, "operations given twice, "
 			    "differently");
-		spec.ops = pops;
+		y.spec.ops = y.pops;
 	}
-	spec.table = table;
+	y.spec.table = table;
 	snprintf(where, sizeof(where), "%s:%lu", c->path,
 	    (unsigned long)rn->start_mark.line + 1);
-	spec.where = where;
-	if (strcmp(type, "filter") == 0) {
-		spec.kind = PGFLO_RULE_FILTER;
-		if (op == NULL)
-			return fail(c, rn, "filter without parameters.operator");
-		if ((spec.cmp = pgflo_rule_cmp_parse(op, strlen(op))) == 0)
-			return fail(c, typenode, "unknown operator \"%s\" (eq, "
-			    "ne, gt, lt, gte, lte, contains, ~)", op);
-		if (spec.value == NULL)
-			return fail(c, rn, "filter without parameters.value");
-		(void)valnode;
-	} else if (strcmp(type, "transform") == 0) {
-		if (ttype == NULL)
-			return fail(c, rn, "transform without parameters.type "
-			    "(regex, mask)");
-		if (strcmp(ttype, "regex") == 0) {
-			spec.kind = PGFLO_RULE_REGEX;
-			if (spec.pattern == NULL)
-				return fail(c, rn, "regex transform without "
-				    "parameters.pattern");
-			if (spec.replace == NULL)
-				return fail(c, rn, "regex transform without "
-				    "parameters.replace");
-		} else if (strcmp(ttype, "mask") == 0) {
-			spec.kind = PGFLO_RULE_MASK;
-		} else
-			return fail(c, typenode, "unknown transform type "
-			    "\"%s\" (regex, mask)", ttype);
-		if (spec.kind != PGFLO_RULE_REGEX &&
-		    (spec.pattern != NULL || spec.replace != NULL))
-			return fail(c, rn, "pattern/replace belong to a regex "
-			    "transform");
-		if (spec.kind != PGFLO_RULE_MASK && spec.mask != NULL)
-			return fail(c, rn, "mask_char belongs to a mask "
-			    "transform");
-	} else
-		spec.kind = PGFLO_RULE_EXCLUDE;
-	if (pgflo_ruleset_add(rs, &spec, err, sizeof(err)) == -1)
+	y.spec.where = where;
+	if (rule_kind(c, rn, &y) == -1)
+		return -1;
+	if (pgflo_ruleset_add(rs, &y.spec, err, sizeof(err)) == -1)
 		return fail(c, rn, "%s", err);
 	return 0;
 }
@@ -394,15 +451,8 @@ pgflo_rules_load_yaml(struct pgflo_ruleset *rs, const char *path,
 	size_t nrules = 0;
 	int rc = -1;
 
-	memset(&c, 0, sizeof(c));
-	c.errbuf = errbuf;
-	c.errlen = errlen;
-	if (load(&c, path, &root) == -1)
+	if (load(&c, path, errbuf, errlen, "with \"tables:\"", &root) == -1)
 		return -1;
-	if (root->type != YAML_MAPPING_NODE) {
-		fail(&c, root, "expected a mapping with \"tables:\"");
-		goto out;
-	}
 	for (p = root->data.mapping.pairs.start;
 	    p < root->data.mapping.pairs.top; p++) {
 		k = node(&c, p->key);
@@ -524,16 +574,10 @@ pgflo_routes_load_yaml(struct pgflo_ruleset *rs, const char *path,
 	size_t nroutes = 0;
 	int rc = -1;
 
-	memset(&c, 0, sizeof(c));
 	memset(&rt, 0, sizeof(rt));
-	c.errbuf = errbuf;
-	c.errlen = errlen;
-	if (load(&c, path, &root) == -1)
+	if (load(&c, path, errbuf, errlen, "of table names to routes",
+	    &root) == -1)
 		return -1;
-	if (root->type != YAML_MAPPING_NODE) {
-		fail(&c, root, "expected a mapping of table names to routes");
-		goto out;
-	}
 	for (p = root->data.mapping.pairs.start;
 	    p < root->data.mapping.pairs.top; p++) {
 		k = node(&c, p->key);

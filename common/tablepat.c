@@ -1,15 +1,14 @@
 /*
- * tablepat.c - table patterns (tablepat.h): -t lists resolved against
- * the catalog, and their LIKE form for the DDL trigger.
+ * tablepat.c - table patterns (tablepat.h), one meaning for every tool:
+ * matched in C by pgflo-rule, in LIKE form by the catalog queries of
+ * pgflo-capture and pgflo-copy (publication.c) and the DDL trigger.
+ * No libpq here: pgflo-rule links it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "pgflo.h"
-#include "pgconn.h"
 #include "tablepat.h"
 
 void
@@ -44,17 +43,6 @@ glob_like(struct pgflo_buf *b, const char *s, size_t len)
 		}
 	}
 	pgflo_buf_cstr(b);
-}
-
-static int
-tables_has(const struct pgflo_tables *t, const char *s, const char *n)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		if (strcmp(t->schema[i], s) == 0 && strcmp(t->name[i], n) == 0)
-			return 1;
-	return 0;
 }
 
 void
@@ -123,7 +111,7 @@ pgflo_tables_pattern_next(const char **pp, struct pgflo_buf *ls,
 			glob_like(ls, pat->data, (size_t)(dot - pat->data));
 			glob_like(lt, dot + 1, strlen(dot + 1));
 		} else {
-			glob_like(ls, "public", 6);
+			glob_like(ls, "*", 1);	/* any schema */
 			glob_like(lt, pat->data, pat->len);
 		}
 		if (ls->len == 0 || lt->len == 0) {
@@ -137,61 +125,55 @@ pgflo_tables_pattern_next(const char **pp, struct pgflo_buf *ls,
 	return 0;
 }
 
-int
-pgflo_tables_resolve(PGconn *conn, const char *patterns,
-    struct pgflo_tables *out, char *errbuf, size_t errlen)
+void
+pgflo_tablepat_split(const char *pat, char **schema, char **table)
 {
-	static const char sql[] =
-	    "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
-	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-	    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
-	    "AND n.nspname LIKE $1 AND c.relname LIKE $2 "
-	    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-	    "AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1, 2";
-	struct pgflo_buf ls = { 0 }, lt = { 0 }, pat = { 0 };
-	const char *p, *params[2];
-	PGresult *res;
-	int i, k, r = -1;
+	const char *dot;
 
-	memset(out, 0, sizeof(*out));
-	p = patterns;
-	while ((k = pgflo_tables_pattern_next(&p, &ls, &lt, &pat, errbuf,
-	    errlen)) != 0) {
-		if (k == -1)
-			goto out;
-		params[0] = ls.data;
-		params[1] = lt.data;
-		res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			snprintf(errbuf, errlen, "could not list tables: %s",
-			    pgflo_pg_resmsg(res));
-			PQclear(res);
-			goto out;
-		}
-		if (PQntuples(res) == 0) {
-			snprintf(errbuf, errlen, "no table matches '%s'",
-			    pat.data);
-			PQclear(res);
-			goto out;
-		}
-		for (i = 0; i < PQntuples(res); i++)
-			if (!tables_has(out, PQgetvalue(res, i, 0),
-			    PQgetvalue(res, i, 1)))
-				pgflo_tables_add(out, PQgetvalue(res, i, 0),
-				    PQgetvalue(res, i, 1));
-		PQclear(res);
+	*schema = *table = NULL;
+	if (pat == NULL || *pat == '\0')
+		return;
+	if ((dot = strchr(pat, '.')) == NULL) {
+		*table = pgflo_xstrdup(pat);
+		return;
 	}
-	if (out->n == 0) {
-		snprintf(errbuf, errlen, "no table pattern given");
-		goto out;
+	*schema = pgflo_xmalloc((size_t)(dot - pat) + 1);
+	memcpy(*schema, pat, (size_t)(dot - pat));
+	(*schema)[dot - pat] = '\0';
+	*table = pgflo_xstrdup(dot + 1);
+}
+
+int
+pgflo_tablepat_glob(const char *pat, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	/* Backtracking to the last '*' only: linear in practice. */
+	while (*s != '\0') {
+		if (*pat == '*') {
+			star = pat++;
+			resume = s;
+		} else if (*pat == '?' || (*pat != '\0' && *pat == *s)) {
+			pat++;
+			s++;
+		} else if (star != NULL) {
+			pat = star + 1;
+			s = ++resume;
+		} else
+			return 0;
 	}
-	pgflo_tables_sort(out);
-	r = 0;
-out:
-	if (r == -1)
-		pgflo_tables_free(out);
-	pgflo_buf_free(&ls);
-	pgflo_buf_free(&lt);
-	pgflo_buf_free(&pat);
-	return r;
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+int
+pgflo_tablepat_match(const char *schema_pat, const char *table_pat,
+    const char *schema, const char *table)
+{
+	if (table_pat != NULL && !pgflo_tablepat_glob(table_pat, table))
+		return 0;
+	if (schema_pat != NULL && !pgflo_tablepat_glob(schema_pat, schema))
+		return 0;
+	return 1;
 }

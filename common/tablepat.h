@@ -1,14 +1,22 @@
 /*
- * tablepat.h - table patterns (tablepat.c): the -t list of pgflo-capture
- * and pgflo-copy, resolved the same way by both, and its LIKE form for
- * the DDL trigger (ddltrig.c).
+ * tablepat.h - table patterns (tablepat.c), one meaning in every tool
+ * (pgflo(7), TABLE PATTERNS): [schema.]table, where either part may hold
+ * '*' (any run of characters, none included) and '?' (one character);
+ * every other character stands for itself, case included.  A pattern
+ * without a dot, a bare table name, matches that table in every schema:
+ * "users" is public.users and crm.users alike; "public.users" is the
+ * one.  The first dot separates the schema from the table.
+ *
+ * pgflo-rule matches records with pgflo_tablepat_match(); pgflo-capture
+ * and pgflo-copy resolve their -t list against the catalog with
+ * pgflo_tables_resolve() (publication.h), and the DDL trigger
+ * (ddltrig.c) matches new tables, both with the LIKE form of
+ * pgflo_tables_pattern_next().
  */
 #ifndef PGFLO_TABLEPAT_H
 #define PGFLO_TABLEPAT_H
 
 #include <stddef.h>
-
-#include <libpq-fe.h>
 
 #include "pgflo.h"
 
@@ -19,15 +27,6 @@ struct pgflo_tables {
 	char	**name;
 };
 
-/*
- * Resolves patterns, a comma-separated list of [schema.]table where
- * either part may hold '*' (any run of characters) and '?' (one
- * character); the schema defaults to public.  Ordinary and partitioned
- * tables match; system schemas never do.  A pattern matching nothing is
- * an error.  *out is new (pgflo_tables_free).
- */
-int	pgflo_tables_resolve(PGconn *conn, const char *patterns,
-	    struct pgflo_tables *out, char *errbuf, size_t errlen);
 void	pgflo_tables_free(struct pgflo_tables *t);
 /* Appends schema.name (copied); pgflo_tables_sort() restores the order. */
 void	pgflo_tables_add(struct pgflo_tables *t, const char *schema,
@@ -42,5 +41,15 @@ void	pgflo_tables_sort(struct pgflo_tables *t);
 int	pgflo_tables_pattern_next(const char **pp, struct pgflo_buf *ls,
 	    struct pgflo_buf *lt, struct pgflo_buf *pat, char *errbuf,
 	    size_t errlen);
+/*
+ * Splits pat at its first dot: *schema (NULL for a bare table name: any
+ * schema) and *table, both new; both NULL for NULL or "".
+ */
+void	pgflo_tablepat_split(const char *pat, char **schema, char **table);
+/* 1 when the glob pat ('*', '?') matches all of s, else 0. */
+int	pgflo_tablepat_glob(const char *pat, const char *s);
+/* 1 when schema.table matches the split pattern (NULL parts: any). */
+int	pgflo_tablepat_match(const char *schema_pat, const char *table_pat,
+	    const char *schema, const char *table);
 
 #endif

@@ -9,90 +9,49 @@
 #include <libpq-fe.h>
 
 #include "pgflo.h"
+#include "map.h"
 #include "pg2json.h"
 #include "pgconn.h"
 #include "typecache.h"
 
 /*
- * The cache: open addressing on a 64-bit key, (oid << 32 | typmod) for
- * names and oid for kinds.
+ * The cache: maps on a 64-bit key, (oid << 32 | typmod) for names and
+ * oid for kinds and hints.
  */
 struct slot {
-	uint64_t key;
-	int	 used;
 	struct pgflo_vtype vt;
 	char	 delim;		/* the type's own typdelim */
 	char	*name;
 };
 
-struct table {
-	struct slot *s;
-	size_t	 cap, n;
-};
-
 struct pgflo_typecache {
 	PGconn	*conn;
-	struct table kinds, names, hints;
+	struct pgflo_map kinds, names, hints;
 };
 
-static size_t
-hash64(uint64_t k)
+static struct slot *
+tab_find(const struct pgflo_map *m, uint64_t key)
 {
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	return (size_t)k;
+	return pgflo_map_get(m, &key, sizeof(key));
 }
 
 static struct slot *
-tab_find(struct table *t, uint64_t key)
+tab_add(struct pgflo_map *m, uint64_t key)
 {
-	size_t i;
+	struct slot *sl = pgflo_xmalloc(sizeof(*sl));
 
-	if (t->cap == 0)
-		return NULL;
-	for (i = hash64(key) & (t->cap - 1); t->s[i].used;
-	    i = (i + 1) & (t->cap - 1))
-		if (t->s[i].key == key)
-			return &t->s[i];
-	return NULL;
-}
-
-static struct slot *
-tab_add(struct table *t, uint64_t key)
-{
-	struct slot *old = t->s;
-	size_t i, oldcap = t->cap;
-
-	if ((t->n + 1) * 2 > t->cap) {
-		t->cap = oldcap == 0 ? 64 : oldcap * 2;
-		t->s = pgflo_xmalloc(t->cap * sizeof(*t->s));
-		memset(t->s, 0, t->cap * sizeof(*t->s));
-		t->n = 0;
-		for (i = 0; i < oldcap; i++)
-			if (old[i].used)
-				*tab_add(t, old[i].key) = old[i];
-		free(old);
-	}
-	for (i = hash64(key) & (t->cap - 1); t->s[i].used;
-	    i = (i + 1) & (t->cap - 1))
-		;
-	t->s[i].used = 1;
-	t->s[i].key = key;
-	t->n++;
-	return &t->s[i];
+	memset(sl, 0, sizeof(*sl));
+	pgflo_map_put(m, &key, sizeof(key), sl);
+	return sl;
 }
 
 static void
-tab_free(struct table *t)
+slot_free(void *p)
 {
-	size_t i;
+	struct slot *sl = p;
 
-	for (i = 0; i < t->cap; i++)
-		if (t->s[i].used)
-			free(t->s[i].name);
-	free(t->s);
-	memset(t, 0, sizeof(*t));
+	free(sl->name);
+	free(sl);
 }
 
 struct pgflo_typecache *
@@ -116,9 +75,9 @@ pgflo_typecache_free(struct pgflo_typecache *tc)
 {
 	if (tc == NULL)
 		return;
-	tab_free(&tc->kinds);
-	tab_free(&tc->names);
-	tab_free(&tc->hints);
+	pgflo_map_clear(&tc->kinds, slot_free);
+	pgflo_map_clear(&tc->names, slot_free);
+	pgflo_map_clear(&tc->hints, slot_free);
 	free(tc);
 	pgflo_value_thread_done();
 }

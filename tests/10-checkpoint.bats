@@ -12,6 +12,21 @@ setup() {
 	S="$BATS_TEST_TMPDIR/cp"
 }
 
+# Asserts that the store $S holds FIELD with the value WANT.
+stored() {	# stored FIELD WANT
+	run -0 pgflo-checkpoint -g "$S" -f "$1"
+	assert_output "$2"
+}
+
+# Starts pgflo-checkpoint ARGS in the background as $pid, reading a fifo
+# that fd 4 writes.
+ckpt_on_fifo() {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-checkpoint "$@" <"$BATS_TEST_TMPDIR/fifo" 3>&- &
+	pid=$!
+	exec 4>"$BATS_TEST_TMPDIR/fifo"
+}
+
 @test "checkpoint: --save keeps the newest position, --get prints it" {
 	run -0 bash -c "{ $(declare -f pos); pos 0/10 3; pos 0/20 1; } |
 		pgflo-checkpoint --save file:$S && pgflo-checkpoint --get file:$S"
@@ -35,17 +50,14 @@ setup() {
 @test "checkpoint: lower-case LSNs are read, upper-case written" {
 	printf '{"op":"position","commit_lsn":"ab/cdef0","ordinal":2}\n' |
 		pgflo-checkpoint -s "$S"
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output 'AB/CDEF0'
-	run -0 pgflo-checkpoint -g "$S" -f ordinal
-	assert_output '2'
+	stored commit_lsn 'AB/CDEF0'
+	stored ordinal '2'
 }
 
 @test "checkpoint: stream_seq positions are kept" {
 	printf '{"op":"position","stream_seq":41}\n{"op":"position","stream_seq":42}\n' |
 		pgflo-checkpoint -s "$S"
-	run -0 pgflo-checkpoint -g "$S" -f stream_seq
-	assert_output '42'
+	stored stream_seq '42'
 	run -1 pgflo-checkpoint -g "$S" -f commit_lsn
 	assert_output --partial "has no commit_lsn"
 }
@@ -58,8 +70,7 @@ setup() {
 	assert_line --index 1 '{"op":"position","commit_lsn":"0/30","ordinal":1}'
 	assert_line --index 2 '{"op":"commit"}'
 	[ "${#lines[@]}" -eq 3 ]
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/30'
+	stored commit_lsn '0/30'
 }
 
 @test "checkpoint: --get with nothing stored exits 1, or prints --default" {
@@ -100,8 +111,7 @@ setup() {
 	[[ "$stderr" == *"2 bad lines written to"* ]]
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/dl")" 'bad one
 {"op":"position","commit_lsn":"x"}'
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/50'
+	stored commit_lsn '0/50'
 }
 
 @test "checkpoint: a line over 1 MiB passes through --tee intact" {
@@ -110,8 +120,7 @@ setup() {
 	pos 0/60 1 >> "$BATS_TEST_TMPDIR/in"
 	pgflo-checkpoint -t -s "$S" < "$BATS_TEST_TMPDIR/in" > "$BATS_TEST_TMPDIR/out"
 	cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/60'
+	stored commit_lsn '0/60'
 }
 
 @test "checkpoint: PGFLO_MAX_RECORD caps a line, naming it" {
@@ -125,8 +134,7 @@ setup() {
 @test "checkpoint: an unterminated last line is accepted; empty lines skipped" {
 	run -0 bash -c "printf '\n\n{\"op\":\"position\",\"commit_lsn\":\"0/70\",\"ordinal\":1}' |
 		pgflo-checkpoint -s $S"
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/70'
+	stored commit_lsn '0/70'
 }
 
 @test "checkpoint: | head -n1 ends at once with empty stderr" {
@@ -141,10 +149,7 @@ setup() {
 }
 
 @test "checkpoint: SIGTERM stores the pending position and exits 0" {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint -i 1h -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	ckpt_on_fifo -i 1h -s "$S"
 	pos 0/90 1 >&4
 	pos 0/91 1 >&4
 	# -i 1h: the first is stored at once, the second waits for the timer.
@@ -158,20 +163,15 @@ setup() {
 	wait "$pid" || st=$?
 	exec 4>&-
 	assert_equal "$st" 0
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/91'
+	stored commit_lsn '0/91'
 }
 
 @test "checkpoint: --interval stores while upstream is quiet" {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint -i 300ms -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	ckpt_on_fifo -i 300ms -s "$S"
 	pos 0/A0 1 >&4
 	pos 0/A1 1 >&4
 	sleep 1
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/A1'
+	stored commit_lsn '0/A1'
 	exec 4>&-
 	wait "$pid"
 }
@@ -199,22 +199,23 @@ setup() {
 	run -2 --separate-stderr pgflo-checkpoint -s a -g b
 	run -2 --separate-stderr pgflo-checkpoint -g a -f nope
 	[[ "$stderr" == "pgflo-checkpoint: invalid field: nope"* ]]
+	[[ "$stderr" == *"
+usage: pgflo-checkpoint "*"
+Try 'pgflo-checkpoint --help' for more information." ]]
 	run -2 --separate-stderr pgflo-checkpoint -s a -i soon
+	[ "${stderr_lines[0]}" = "pgflo-checkpoint: invalid interval: soon" ]
+	[ "${stderr_lines[-1]}" = "Try 'pgflo-checkpoint --help' for more information." ]
 	run -2 --separate-stderr pgflo-checkpoint -g redis:x
 	[[ "$stderr" == *"unknown checkpoint store kind in redis:x"* ]]
 	PGFLO_CHECKPOINT_INTERVAL=zz run -2 --separate-stderr pgflo-checkpoint -s a
 }
 
 @test "checkpoint: PGFLO_CHECKPOINT_INTERVAL is the default --interval" {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	PGFLO_CHECKPOINT_INTERVAL=0 pgflo-checkpoint -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	PGFLO_CHECKPOINT_INTERVAL=0 ckpt_on_fifo -s "$S"
 	pos 0/B0 1 >&4
 	pos 0/B1 1 >&4
 	sleep 0.5
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/B1'
+	stored commit_lsn '0/B1'
 	exec 4>&-
 	wait "$pid"
 }
@@ -229,10 +230,7 @@ setup() {
 }
 
 @test "checkpoint: after SIGINT it reads on to EOF and stores the last position" {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint -s "$S" <"$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	ckpt_on_fifo -s "$S"
 	pos 0/B0 1 >&4
 	sleep 0.3
 	# Ctrl-C reaches every stage; the sink's last position comes after it.
@@ -243,15 +241,11 @@ setup() {
 	st=0
 	wait "$pid" || st=$?
 	assert_equal "$st" 0
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/B1'
+	stored commit_lsn '0/B1'
 }
 
 @test "checkpoint: after SIGTERM an upstream that never ends gets 2 s" {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint -i 1h -s "$S" <"$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	ckpt_on_fifo -i 1h -s "$S"
 	pos 0/C0 1 >&4
 	pos 0/C1 1 >&4
 	sleep 0.3
@@ -262,8 +256,7 @@ setup() {
 	t1=$EPOCHREALTIME
 	exec 4>&-
 	assert_equal "$st" 0
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/C1'
+	stored commit_lsn '0/C1'
 	ms=$(( (${t1/./} - ${t0/./}) / 1000 ))
 	echo "exited ${ms} ms after SIGTERM"
 	[ "$ms" -ge 1500 ] && [ "$ms" -le 6000 ]
@@ -288,8 +281,7 @@ setup() {
 	run -0 bash -c '{ sleep 1.5; echo "{\"op\":\"position\",\"commit_lsn\":\"0/D0\",\"ordinal\":1}"; } |
 		pgflo-checkpoint -s "$1" | true; echo "${PIPESTATUS[1]}"' _ "$S"
 	assert_output 0
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/D0'
+	stored commit_lsn '0/D0'
 }
 
 @test "checkpoint: a symlink at PATH.tmp is never written through" {
@@ -324,10 +316,8 @@ cp.tmp"
 		pgflo-checkpoint -i 0 -s "$S"
 	run -0 pgflo-checkpoint -g "$S"
 	assert_output '{"op":"position","commit_lsn":"0/30","ordinal":1,"stream_seq":43}'
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/30'
-	run -0 pgflo-checkpoint -g "$S" -f stream_seq
-	assert_output '43'
+	stored commit_lsn '0/30'
+	stored stream_seq '43'
 	# A later run starts from both, each kind on its own.
 	printf '%s\n' '{"op":"position","stream_seq":40}' \
 		'{"op":"position","commit_lsn":"0/31","ordinal":1,"stream_seq":7}' |
@@ -395,8 +385,7 @@ cp.tmp"
 	run -0 --separate-stderr bash -c "pgflo-checkpoint -t -s $S < $BATS_TEST_TMPDIR/in > $BATS_TEST_TMPDIR/out"
 	assert_equal "$stderr" ''
 	cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/E0'
+	stored commit_lsn '0/E0'
 }
 
 @test "checkpoint: a NUL byte after a number and 513 nesting levels are invalid JSON" {
@@ -429,8 +418,7 @@ pgflo-checkpoint: 2 bad lines written to $BATS_TEST_TMPDIR/dl"
 {"op":"position","commit_lsn":"0/61","ordinal":1}'
 	run -0 bash -c "{ sed -n 2p $BATS_TEST_TMPDIR/in; sed -n 4p $BATS_TEST_TMPDIR/in; echo; } |
 		cmp - $BATS_TEST_TMPDIR/dl"
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/61'
+	stored commit_lsn '0/61'
 }
 
 @test "checkpoint: an over-long line is streamed to the dead-letter file, not held in memory" {
@@ -442,8 +430,7 @@ pgflo-checkpoint: 2 bad lines written to $BATS_TEST_TMPDIR/dl"
 	rss=${stderr##*rss }
 	[ "$rss" -lt 48000 ]
 	head -n 1 "$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/dl"
-	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
-	assert_output '0/63'
+	stored commit_lsn '0/63'
 }
 
 @test "checkpoint: a bad snapshot record leaves the copy progress as it was" {

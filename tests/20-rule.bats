@@ -19,6 +19,18 @@ verdict() {	# verdict TYPE JSONVALUE FILTER
 	if [ -n "$out" ]; then echo pass; else echo drop; fi
 }
 
+# Reads TYPE|JSONVALUE|FILTER|pass-or-drop lines; fails listing the wrong.
+verdicts() {
+	local type value filter want got fails=
+	while IFS='|' read -r type value filter want; do
+		[ -n "$type" ] || continue
+		got=$(verdict "$type" "$value" "$filter")
+		[ "$got" = "$want" ] || fails="$fails
+$type $value '$filter': want $want, got $got"
+	done
+	[ -z "$fails" ] || { echo "$fails"; false; }
+}
+
 @test "rule: records no rule touches pass byte for byte, big numbers included" {
 	in='{"op":"insert","schema":"public","table":"other","types":{"j":"jsonb"},"new":{"j":{"big":123456789012345678901234567890,"f":1.10,"e":1E+2}}}'
 	run -0 --separate-stderr bash -c "printf '%s\n' '$in' | pgflo-rule -t users -m email"
@@ -147,6 +159,20 @@ EOF
 {"op":"insert","schema":"public","table":"orders","new":{"a":"xxxx","b":"x**x","c":"xxxx"}}'
 }
 
+@test "rule: a table pattern means what it means in capture and copy: bare names in every schema, only * and ? wild" {
+	cat > "$BATS_TEST_TMPDIR/in" <<'EOF'
+{"op":"insert","schema":"public","table":"users","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
+{"op":"insert","schema":"crm","table":"eu.users","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
+{"op":"insert","schema":"crm","table":"user[s]","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
+EOF
+	# [s] is no character class; the first dot ends the schema.
+	run -0 pgflo-rule -t 'user[s]' -m a -t 'user?' -m b -t 'crm.eu.users' -m c \
+		< "$BATS_TEST_TMPDIR/in"
+	assert_output '{"op":"insert","schema":"public","table":"users","new":{"a":"xxxx","b":"x**x","c":"xxxx"}}
+{"op":"insert","schema":"crm","table":"eu.users","new":{"a":"xxxx","b":"xxxx","c":"x**x"}}
+{"op":"insert","schema":"crm","table":"user[s]","new":{"a":"x**x","b":"xxxx","c":"xxxx"}}'
+}
+
 @test "rule: --ops limits the rules after it; rule-level operations in YAML are honoured" {
 	cat > "$BATS_TEST_TMPDIR/in" <<'EOF'
 {"op":"insert","schema":"s","table":"t","new":{"a":"abc"}}
@@ -205,13 +231,7 @@ EOF
 }
 
 @test "rule: comparisons follow the column type (every operator, every type family)" {
-	fails=
-	while IFS='|' read -r type value filter want; do
-		[ -n "$type" ] || continue
-		got=$(verdict "$type" "$value" "$filter")
-		[ "$got" = "$want" ] || fails="$fails
-$type $value '$filter': want $want, got $got"
-	done <<'EOF'
+	verdicts <<'EOF'
 numeric(38,10)|"12345678901234567890.1234567890"|c = 12345678901234567890.123456789|pass
 numeric(38,10)|"12345678901234567890.1234567890"|c = 12345678901234567890.1234567891|drop
 numeric(38,10)|"12345678901234567890.1234567890"|c != 12345678901234567890.1234567891|pass
@@ -276,7 +296,6 @@ integer|null|c != 1|drop
 text|null|c != x|drop
 boolean|null|c = false|drop
 EOF
-	[ -z "$fails" ] || { echo "$fails"; false; }
 }
 
 @test "rule: a missing or unchanged (TOAST) column makes a comparison false" {
@@ -372,17 +391,26 @@ EOF
 	[ "$stderr" = "pgflo-rule: $d/r.yml:3: a column mapping needs source and destination" ]
 }
 
+# A usage error: the message, then the synopsis and the --help hint.
+usage_error() {	# usage_error MESSAGE  (after run --separate-stderr)
+	[ "${stderr_lines[0]}" = "$1" ] || fail "stderr: $stderr"
+	[ "${stderr_lines[1]}" = "usage: pgflo-rule [-kv] [-f rulefile] [-r routefile] [--dead-letter file] [rule ...]" ] ||
+		fail "no usage line: $stderr"
+	[ "${stderr_lines[-1]}" = "Try 'pgflo-rule --help' for more information." ] ||
+		fail "no --help hint: $stderr"
+}
+
 @test "rule: bad inline rules are usage errors" {
 	run -2 --separate-stderr pgflo-rule -w 'age between 1'
-	[ "$stderr" = "pgflo-rule: --filter 'age between 1': unknown operator (= != < <= > >= ~ !~ contains eq ne lt lte gt gte)" ]
+	usage_error "pgflo-rule: --filter 'age between 1': unknown operator (= != < <= > >= ~ !~ contains eq ne lt lte gt gte)"
 	run -2 --separate-stderr pgflo-rule -e 'p=/(/x/'
-	[ "$stderr" = "pgflo-rule: --regex 'p=/(/x/': bad regex /(/: missing closing parenthesis at offset 1" ]
+	usage_error "pgflo-rule: --regex 'p=/(/x/': bad regex /(/: missing closing parenthesis at offset 1"
 	run -2 --separate-stderr pgflo-rule -e 'p=/a/b'
-	[ "$stderr" = "pgflo-rule: --regex 'p=/a/b': unterminated; expected COL=/pattern/replacement/" ]
+	usage_error "pgflo-rule: --regex 'p=/a/b': unterminated; expected COL=/pattern/replacement/"
 	run -2 --separate-stderr pgflo-rule -o upsert
-	[ "$stderr" = "pgflo-rule: --ops 'upsert': expected a list of insert, update, delete, truncate" ]
+	usage_error "pgflo-rule: --ops 'upsert': expected a list of insert, update, delete, truncate"
 	run -2 --separate-stderr pgflo-rule --rename-column id
-	[ "$stderr" = "pgflo-rule: --rename-column 'id': expected OLD=NEW" ]
+	usage_error "pgflo-rule: --rename-column 'id': expected OLD=NEW"
 	run -2 --separate-stderr pgflo-rule stray
 	[[ "$stderr" == "pgflo-rule: unexpected argument: stray
 usage: pgflo-rule "* ]]
@@ -525,7 +553,12 @@ EOF
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.execvp("pgflo-rule", ["pgflo-rule"])' <"$BATS_TEST_TMPDIR/fifo" >/dev/null 3>&- &
 		pid=$!
-		sleep 0.3
+		# Not before the exec: python3 still ignores SIGINT until then.
+		for _ in $(seq 100); do
+			[ "$(cat /proc/$pid/comm 2>/dev/null)" = pgflo-rule ] && break
+			sleep 0.1
+		done
+		sleep 0.2
 		kill -"$sig" "$pid"
 		st=0
 		wait "$pid" || st=$?
@@ -608,13 +641,7 @@ pgflo-rule: <stdin>:3: --mask 'doc': column doc in \"old\" is a boolean, not a s
 }
 
 @test "rule: timestamps and dates compare correctly at PostgreSQL's extremes" {
-	fails=
-	while IFS='|' read -r type value filter want; do
-		[ -n "$type" ] || continue
-		got=$(verdict "$type" "$value" "$filter")
-		[ "$got" = "$want" ] || fails="$fails
-$type $value '$filter': want $want, got $got"
-	done <<'EOF2'
+	verdicts <<'EOF2'
 timestamp with time zone|"294276-12-31 23:59:59.999999+00"|c > 2000-01-01|pass
 timestamp with time zone|"294276-12-31 23:59:59.999999+00"|c = 294276-12-31 23:59:59.999999+00|pass
 timestamp with time zone|"294276-12-31 23:59:59.999999+00"|c > 294276-12-31 23:59:59.999998+00|pass
@@ -651,7 +678,6 @@ date|"infinity"|c > 5874897-12-31|pass
 date|"0001-01-01"|c > 0001-12-31 BC|pass
 date|"2024-02-29"|c = 2024-02-29|pass
 EOF2
-	[ -z "$fails" ] || { echo "$fails"; false; }
 }
 
 @test "rule: a value not of its column's type fails the record and the message blames the value" {

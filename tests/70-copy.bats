@@ -222,6 +222,22 @@ slots() {
 	[ "${#lines[@]}" -eq 4 ]
 }
 
+@test "pgflo-copy: a bare table name in -t is that table in every schema, as in pgflo-rule" {
+	psql_src -c "CREATE SCHEMA bt1; CREATE SCHEMA bt2;
+	  CREATE TABLE public.bt_items (id int PRIMARY KEY);
+	  CREATE TABLE bt1.bt_items (id int PRIMARY KEY);
+	  CREATE TABLE bt2.bt_items (id int PRIMARY KEY);
+	  CREATE TABLE bt2.bt_other (id int PRIMARY KEY);
+	  INSERT INTO public.bt_items VALUES (0); INSERT INTO bt1.bt_items VALUES (1);
+	  INSERT INTO bt2.bt_items VALUES (2); INSERT INTO bt2.bt_other VALUES (3)"
+	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t bt_items -j 1
+	[ "$status" -eq 0 ]
+	run jq -c 'select(.op == "insert") | [.schema, .table, .new.id]' <<<"$output"
+	assert_output '["bt1","bt_items",1]
+["bt2","bt_items",2]
+["public","bt_items",0]'
+}
+
 # The copy-and-stream line of pgflo-copy(1), with one store for both; $1
 # the target, $2 the store, $3 the slot, $4 the tables, then more options of
 # pgflo-copy; runs until --endpos

@@ -522,7 +522,7 @@ main(int argc, char *argv[])
 			if (strcmp(field, "commit_lsn") != 0 &&
 			    strcmp(field, "ordinal") != 0 &&
 			    strcmp(field, "stream_seq") != 0)
-				pgflo_errx(PGFLO_EXIT_USAGE, "invalid field: %s "
+				pgflo_usage_error(SYNOPSIS, "invalid field: %s "
 				    "(commit_lsn, ordinal or stream_seq)", field);
 			break;
 		case 'g':
@@ -533,7 +533,7 @@ main(int argc, char *argv[])
 			return 0;
 		case 'i':
 			if (pgflo_parse_duration_ms(optarg, &interval_ms) == -1)
-				pgflo_errx(PGFLO_EXIT_USAGE,
+				pgflo_usage_error(SYNOPSIS,
 				    "invalid interval: %s", optarg);
 			break;
 		case 's':
@@ -563,18 +563,14 @@ main(int argc, char *argv[])
 			pgflo_usage_exit(SYNOPSIS);
 		}
 	}
-	if (optind < argc) {
-		pgflo_warnx("unexpected argument: %s", argv[optind]);
-		pgflo_usage_exit(SYNOPSIS);
-	}
-	if ((savestore == NULL) == (getstore == NULL)) {
-		pgflo_warnx("give exactly one of --save or --get");
-		pgflo_usage_exit(SYNOPSIS);
-	}
-	if (getstore != NULL && replicas != 0) {
-		pgflo_warnx("--replicas is for --save");
-		pgflo_usage_exit(SYNOPSIS);
-	}
+	if (optind < argc)
+		pgflo_usage_error(SYNOPSIS, "unexpected argument: %s",
+		    argv[optind]);
+	if ((savestore == NULL) == (getstore == NULL))
+		pgflo_usage_error(SYNOPSIS,
+		    "give exactly one of --save or --get");
+	if (getstore != NULL && replicas != 0)
+		pgflo_usage_error(SYNOPSIS, "--replicas is for --save");
 	pgflo_out_init();
 	if (getstore != NULL) {
 		if (get(getstore, field, dflt) == -1)

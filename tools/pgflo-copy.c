@@ -506,7 +506,7 @@ finish_early(PGconn *cat, struct pgflo_tables *tl)
 
 /* ---- setup ---- */
 
-/* A normal connection whose session prints values as pgvalue.c expects. */
+/* A normal connection whose session prints values as pg2json.c expects. */
 static PGconn *
 connect_or_die(void)
 {

@@ -114,13 +114,24 @@ add_rule(struct pgflo_ruleset *rs, struct pgflo_rule_spec *spec,
 		spec->ops = scope_ops;
 	spec->allow_empty_deletes = scope_keep;
 	if (pgflo_ruleset_add(rs, spec, err, sizeof(err)) == -1)
-		pgflo_errx(PGFLO_EXIT_USAGE, "%s: %s", where, err);
+		pgflo_usage_error(SYNOPSIS, "%s: %s", where, err);
+}
+
+/* A rules (-f) or routes (-r) file; what is wrong in it exits 2. */
+static void
+load_file(struct pgflo_ruleset *rs, int (*load)(struct pgflo_ruleset *,
+    const char *, char *, size_t), const char *path)
+{
+	char err[1024];
+
+	if (load(rs, path, err, sizeof(err)) == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", err);
 }
 
 static void
 bad_arg(const char *optname, const char *arg, const char *why)
 {
-	pgflo_errx(PGFLO_EXIT_USAGE, "--%s '%s': %s", optname, arg, why);
+	pgflo_usage_error(SYNOPSIS, "--%s '%s': %s", optname, arg, why);
 }
 
 /* Copies up to an unescaped delimiter; "\<delim>" becomes <delim>. */
@@ -406,7 +417,6 @@ main(int argc, char *argv[])
 	struct pgflo_reader r;
 	struct counts n = { 0 };
 	const char *deadletter = NULL;
-	char err[1024];
 	unsigned ops;
 	int ch;
 
@@ -424,9 +434,7 @@ main(int argc, char *argv[])
 			parse_regex(rs, optarg);
 			break;
 		case 'f':
-			if (pgflo_rules_load_yaml(rs, optarg, err, sizeof(err))
-			    == -1)
-				pgflo_errx(PGFLO_EXIT_USAGE, "%s", err);
+			load_file(rs, pgflo_rules_load_yaml, optarg);
 			break;
 		case 'h':
 			help();
@@ -446,9 +454,7 @@ main(int argc, char *argv[])
 			scope_ops = ops;
 			break;
 		case 'r':
-			if (pgflo_routes_load_yaml(rs, optarg, err, sizeof(err))
-			    == -1)
-				pgflo_errx(PGFLO_EXIT_USAGE, "%s", err);
+			load_file(rs, pgflo_routes_load_yaml, optarg);
 			break;
 		case 't':
 			if (*optarg == '\0')
@@ -486,10 +492,9 @@ main(int argc, char *argv[])
 			pgflo_usage_exit(SYNOPSIS);
 		}
 	}
-	if (optind < argc) {
-		pgflo_warnx("unexpected argument: %s", argv[optind]);
-		pgflo_usage_exit(SYNOPSIS);
-	}
+	if (optind < argc)
+		pgflo_usage_error(SYNOPSIS, "unexpected argument: %s",
+		    argv[optind]);
 	if (pgflo_reader_open(&r, STDIN_FILENO, "<stdin>") == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", r.errmsg);
 	if (deadletter != NULL &&
