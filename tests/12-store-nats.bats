@@ -158,10 +158,7 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 }
 
 @test "nats store: a writer keeps the later position and the copy progress another writer stored meanwhile" {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint -i 0 -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	ckpt_on_fifo -i 0 -s "$S"
 	pos 0/100 1 >&4
 	wait_lsn "$S" 0/100
 	# A second writer moves it on and adds copy progress ...
@@ -276,10 +273,7 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 }
 
 @test "nats store: --save rides out an outage shorter than 2 s" {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint -i 0 -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	ckpt_on_fifo -i 0 -s "$S"
 	pos 0/10 1 >&4
 	wait_lsn "$S" 0/10
 	nats_stop
