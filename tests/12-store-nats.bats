@@ -113,7 +113,8 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 		pgflo-checkpoint -s '$S' --replicas 3"
 	assert_equal "$stderr" "pgflo-checkpoint: checkpoint $S: could not create its bucket on NATS server $PGFLO_NATS_URL: replicas > 1 not supported in non-clustered mode"
 	run -2 --separate-stderr pgflo-checkpoint -s "$S" --replicas 0 </dev/null
-	assert_equal "$stderr" "pgflo-checkpoint: invalid replicas: 0 (1 to 5)"
+	assert_equal "${stderr_lines[0]}" "pgflo-checkpoint: invalid replicas: 0 (1 to 5)"
+	assert_equal "${stderr_lines[-1]}" "Try 'pgflo-checkpoint --help' for more information."
 	run -2 --separate-stderr pgflo-checkpoint -g "$S" --replicas 1
 	[[ "$stderr" == "pgflo-checkpoint: --replicas is for --save"* ]]
 }
