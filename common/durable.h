@@ -23,12 +23,13 @@
  *     statement or COPY row in the libpq pipeline; commit adds the
  *     pgflo.applied upsert and COMMIT and reads every result; rollback
  *     sends ROLLBACK; setup reads pgflo.applied.
- *   pgflo-publish (JetStream): write starts an async publish of the line
- *     with a message id of its position; failed(wait) waits for the
- *     outstanding acks; commit waits for all acks of the batch (the
- *     stream's dedup window makes a replay harmless); rollback forgets
- *     pending acks; setup reads the last position from the stream's last
- *     message (or a KV store).
+ *   pgflo-publish (JetStream): write starts an async publish of the line,
+ *     expecting the stream sequence of the message before it;
+ *     failed(wait) waits for the outstanding acks; commit waits for all
+ *     acks of the batch and amend adds the stream sequence reached;
+ *     connect reads the stream's last message, whose position setup
+ *     returns, so that a replay skips what the stream holds (a message
+ *     id alone would not: ../shared/NATS.md).
  *   pgflo-sink-http: write appends the line to the request body; commit
  *     POSTs the batch and succeeds on 2xx (a 4xx names the batch:
  *     failure() with nrecords > 1 makes the stage replay it one record
