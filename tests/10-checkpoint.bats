@@ -18,13 +18,28 @@ stored() {	# stored FIELD WANT
 	assert_output "$2"
 }
 
-# Starts pgflo-checkpoint ARGS in the background as $pid, reading a fifo
-# that fd 4 writes.
-ckpt_on_fifo() {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint "$@" <"$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+# ended_with LSN: pgflo-checkpoint $pid exits 0, and the store $S holds
+# commit_lsn LSN.
+ended_with() {
+	local st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 0
+	stored commit_lsn "$1"
+}
+
+# quiet_stores SECONDS FIRST SECOND [ARG ...]: pgflo-checkpoint ARGs -s $S
+# sent positions FIRST and SECOND, then nothing, has stored SECOND within
+# SECONDS; then its input ends.
+quiet_stores() {
+	local secs=$1 first=$2 second=$3
+	shift 3
+	ckpt_on_fifo "$@" -s "$S"
+	pos "$first" 1 >&4
+	pos "$second" 1 >&4
+	sleep "$secs"
+	stored commit_lsn "$second"
+	exec 4>&-
+	wait "$pid"
 }
 
 @test "checkpoint: --save keeps the newest position, --get prints it" {
@@ -159,21 +174,12 @@ ckpt_on_fifo() {
 	done
 	sleep 0.2
 	kill -TERM "$pid"
-	st=0
-	wait "$pid" || st=$?
+	ended_with 0/91
 	exec 4>&-
-	assert_equal "$st" 0
-	stored commit_lsn '0/91'
 }
 
 @test "checkpoint: --interval stores while upstream is quiet" {
-	ckpt_on_fifo -i 300ms -s "$S"
-	pos 0/A0 1 >&4
-	pos 0/A1 1 >&4
-	sleep 1
-	stored commit_lsn '0/A1'
-	exec 4>&-
-	wait "$pid"
+	quiet_stores 1 0/A0 0/A1 -i 300ms
 }
 
 @test "checkpoint: kill -9 while saving leaves the old or the new position" {
@@ -211,13 +217,7 @@ Try 'pgflo-checkpoint --help' for more information." ]]
 }
 
 @test "checkpoint: PGFLO_CHECKPOINT_INTERVAL is the default --interval" {
-	PGFLO_CHECKPOINT_INTERVAL=0 ckpt_on_fifo -s "$S"
-	pos 0/B0 1 >&4
-	pos 0/B1 1 >&4
-	sleep 0.5
-	stored commit_lsn '0/B1'
-	exec 4>&-
-	wait "$pid"
+	PGFLO_CHECKPOINT_INTERVAL=0 quiet_stores 0.5 0/B0 0/B1
 }
 
 @test "checkpoint: the man page examples that need no server work" {
@@ -238,10 +238,7 @@ Try 'pgflo-checkpoint --help' for more information." ]]
 	sleep 0.3
 	(pos 0/B1 1 >&4) 2>/dev/null || true
 	exec 4>&-
-	st=0
-	wait "$pid" || st=$?
-	assert_equal "$st" 0
-	stored commit_lsn '0/B1'
+	ended_with 0/B1
 }
 
 @test "checkpoint: after SIGTERM an upstream that never ends gets 2 s" {

@@ -113,7 +113,8 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 		pgflo-checkpoint -s '$S' --replicas 3"
 	assert_equal "$stderr" "pgflo-checkpoint: checkpoint $S: could not create its bucket on NATS server $PGFLO_NATS_URL: replicas > 1 not supported in non-clustered mode"
 	run -2 --separate-stderr pgflo-checkpoint -s "$S" --replicas 0 </dev/null
-	assert_equal "$stderr" "pgflo-checkpoint: invalid replicas: 0 (1 to 5)"
+	assert_equal "${stderr_lines[0]}" "pgflo-checkpoint: invalid replicas: 0 (1 to 5)"
+	assert_equal "${stderr_lines[-1]}" "Try 'pgflo-checkpoint --help' for more information."
 	run -2 --separate-stderr pgflo-checkpoint -g "$S" --replicas 1
 	[[ "$stderr" == "pgflo-checkpoint: --replicas is for --save"* ]]
 }
@@ -158,10 +159,7 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 }
 
 @test "nats store: a writer keeps the later position and the copy progress another writer stored meanwhile" {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint -i 0 -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	ckpt_on_fifo -i 0 -s "$S"
 	pos 0/100 1 >&4
 	wait_lsn "$S" 0/100
 	# A second writer moves it on and adds copy progress ...
@@ -276,10 +274,7 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 }
 
 @test "nats store: --save rides out an outage shorter than 2 s" {
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint -i 0 -s "$S" < "$BATS_TEST_TMPDIR/fifo" 3>&- &
-	pid=$!
-	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	ckpt_on_fifo -i 0 -s "$S"
 	pos 0/10 1 >&4
 	wait_lsn "$S" 0/10
 	nats_stop

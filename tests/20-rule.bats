@@ -146,31 +146,26 @@ EOF
 	assert_output '{"op":"update","schema":"s","table":"t","key":["id"],"types":{"id":"integer","b":"text"},"old":{"id":1},"new":{"id":1,"b":"x"},"unchanged":[]}'
 }
 
+# abc SCHEMA TABLE [A B C]: an insert into SCHEMA.TABLE with columns a, b
+# and c, each "xxxx" unless given.
+abc() {
+	printf '{"op":"insert","schema":"%s","table":"%s","new":{"a":"%s","b":"%s","c":"%s"}}\n' \
+		"$1" "$2" "${3:-xxxx}" "${4:-xxxx}" "${5:-xxxx}"
+}
+
 @test "rule: --table scopes rules: bare name, schema.table and globs" {
-	cat > "$BATS_TEST_TMPDIR/in" <<'EOF'
-{"op":"insert","schema":"public","table":"users","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
-{"op":"insert","schema":"crm","table":"users","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
-{"op":"insert","schema":"public","table":"orders","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
-EOF
+	{ abc public users; abc crm users; abc public orders; } > "$BATS_TEST_TMPDIR/in"
 	run -0 pgflo-rule -t users -m a -t 'public.*' -m b -t crm.users -m c \
 		< "$BATS_TEST_TMPDIR/in"
-	assert_output '{"op":"insert","schema":"public","table":"users","new":{"a":"x**x","b":"x**x","c":"xxxx"}}
-{"op":"insert","schema":"crm","table":"users","new":{"a":"x**x","b":"xxxx","c":"x**x"}}
-{"op":"insert","schema":"public","table":"orders","new":{"a":"xxxx","b":"x**x","c":"xxxx"}}'
+	assert_output "$(abc public users 'x**x' 'x**x'; abc crm users 'x**x' xxxx 'x**x'; abc public orders xxxx 'x**x')"
 }
 
 @test "rule: a table pattern means what it means in capture and copy: bare names in every schema, only * and ? wild" {
-	cat > "$BATS_TEST_TMPDIR/in" <<'EOF'
-{"op":"insert","schema":"public","table":"users","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
-{"op":"insert","schema":"crm","table":"eu.users","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
-{"op":"insert","schema":"crm","table":"user[s]","new":{"a":"xxxx","b":"xxxx","c":"xxxx"}}
-EOF
+	{ abc public users; abc crm eu.users; abc crm 'user[s]'; } > "$BATS_TEST_TMPDIR/in"
 	# [s] is no character class; the first dot ends the schema.
 	run -0 pgflo-rule -t 'user[s]' -m a -t 'user?' -m b -t 'crm.eu.users' -m c \
 		< "$BATS_TEST_TMPDIR/in"
-	assert_output '{"op":"insert","schema":"public","table":"users","new":{"a":"xxxx","b":"x**x","c":"xxxx"}}
-{"op":"insert","schema":"crm","table":"eu.users","new":{"a":"xxxx","b":"xxxx","c":"x**x"}}
-{"op":"insert","schema":"crm","table":"user[s]","new":{"a":"x**x","b":"xxxx","c":"xxxx"}}'
+	assert_output "$(abc public users xxxx 'x**x'; abc crm eu.users xxxx xxxx 'x**x'; abc crm 'user[s]' 'x**x')"
 }
 
 @test "rule: --ops limits the rules after it; rule-level operations in YAML are honoured" {

@@ -28,6 +28,24 @@ rec() {
 begin() { printf '{"op":"begin","commit_lsn":"%s","ordinal":0,"xid":1}\n' "$1"; }
 commit() { printf '{"op":"commit","commit_lsn":"%s","ordinal":%s,"xid":1}\n' "$1" "$2"; }
 
+# users_table NAME [CONSTRAINT]: a table in dst of the shape rec writes.
+users_table() {
+	psql_dst -c "CREATE TABLE $1 (id int PRIMARY KEY, email text, n int${2:+ $2})"
+}
+
+# txn LSN TABLE OP JSON-REST [OP JSON-REST ...]: one transaction on TABLE:
+# begin, a record per OP with ordinals from 1, commit with the next one.
+txn() {
+	local lsn=$1 table=$2 ord=0
+	shift 2
+	begin "$lsn"
+	while (($# >= 2)); do
+		rec "$1" "$table" "$lsn" $((++ord)) "$2"
+		shift 2
+	done
+	commit "$lsn" $((ord + 1))
+}
+
 # records TABLE LSN: insert records for every row of TABLE in src, as the
 # capture encoder would write them (row_to_json values, format_type types).
 records() {
@@ -48,7 +66,7 @@ digest() {
 }
 
 @test "pgflo-sink-pg: insert, update, key change and delete; position printed" {
-	psql_dst -c "CREATE TABLE users (id int PRIMARY KEY, email text, n int)"
+	users_table users
 	{
 		begin 0/100
 		rec insert users 0/100 1 '"new":{"id":1,"email":"a@x","n":1}'
@@ -72,7 +90,7 @@ digest() {
 }
 
 @test "pgflo-sink-pg: replaying the same input twice changes nothing" {
-	psql_dst -c "CREATE TABLE replay (id int PRIMARY KEY, email text, n int)"
+	users_table replay
 	{
 		rec insert replay 0/100 1 '"new":{"id":1,"email":"a","n":1}'
 		rec update replay 0/200 1 '"new":{"id":1,"email":"a","n":2}'
@@ -97,7 +115,7 @@ digest() {
 }
 
 @test "pgflo-sink-pg: the position is accepted by pgflo-checkpoint" {
-	psql_dst -c "CREATE TABLE ck (id int PRIMARY KEY, email text, n int)"
+	users_table ck
 	rec insert ck 1/A0 4 '"new":{"id":1,"email":"a","n":1}' |
 		pgflo-sink-pg -d "$PGFLO_DST" | pgflo-checkpoint -s "file:$BATS_TEST_TMPDIR/ck"
 	run pgflo-checkpoint -g "file:$BATS_TEST_TMPDIR/ck" -f commit_lsn
@@ -231,7 +249,7 @@ digest() {
 }
 
 @test "pgflo-sink-pg: bad JSON exits 1 naming the line, after committing what came before" {
-	psql_dst -c "CREATE TABLE badj (id int PRIMARY KEY, email text, n int)"
+	users_table badj
 	{
 		rec insert badj 0/10 1 '"new":{"id":1,"email":"a","n":1}'
 		begin 0/20
@@ -248,7 +266,7 @@ digest() {
 }
 
 @test "pgflo-sink-pg: a constraint violation exits 1 naming line, table and key; its transaction is not applied" {
-	psql_dst -c "CREATE TABLE cv (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	users_table cv 'CHECK (n > 0)'
 	{
 		begin 0/10
 		rec insert cv 0/10 1 '"new":{"id":1,"email":"a","n":1}'
@@ -268,13 +286,11 @@ digest() {
 }
 
 @test "pgflo-sink-pg: --dead-letter writes the failing transaction there and goes on" {
-	psql_dst -c "CREATE TABLE dl (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	users_table dl 'CHECK (n > 0)'
 	{
 		rec insert dl 0/10 1 '"new":{"id":1,"email":"a","n":1}'
-		begin 0/20
-		rec insert dl 0/20 1 '"new":{"id":2,"email":"b","n":1}'
-		rec insert dl 0/20 2 '"new":{"id":3,"email":"c","n":-1}'
-		commit 0/20 3
+		txn 0/20 dl insert '"new":{"id":2,"email":"b","n":1}' \
+		    insert '"new":{"id":3,"email":"c","n":-1}'
 		rec insert dl 0/30 1 '"new":{"id":4,"email":"d","n":1}'
 		echo 'not json'
 		rec insert dl 0/40 1 '"new":{"id":5,"email":"d","n":1}'
@@ -290,7 +306,7 @@ digest() {
 }
 
 @test "pgflo-sink-pg: a partial transaction is never visible" {
-	psql_dst -c "CREATE TABLE part (id int PRIMARY KEY, email text, n int)"
+	users_table part
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
 	pgflo-sink-pg -m 50 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/fifo" >"$BATS_TEST_TMPDIR/out" 3>&- &
 	pid=$!
@@ -316,7 +332,7 @@ digest() {
 }
 
 @test "pgflo-sink-pg: SIGTERM commits complete transactions, rolls back the rest, exits 0" {
-	psql_dst -c "CREATE TABLE term (id int PRIMARY KEY, email text, n int)"
+	users_table term
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
 	pgflo-sink-pg -m 1h -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/fifo" >"$BATS_TEST_TMPDIR/out" 3>&- &
 	pid=$!
@@ -378,7 +394,7 @@ digest() {
 }
 
 @test "pgflo-sink-pg: snapshot rows are idempotent upserts; their markers come back after the commit" {
-	psql_dst -c "CREATE TABLE snap (id int PRIMARY KEY, email text, n int)"
+	users_table snap
 	S='{"op":"insert","schema":"public","table":"snap","snapshot":true,'"$U_TYPES"
 	{
 		echo '{"op":"snapshot","phase":"begin","schema":"public","table":"snap"}'
@@ -501,7 +517,7 @@ vals_rows() {	# TABLE: rows with every COPY-text hazard
 @test "pgflo-sink-pg: a snapshot row whose key exists, then a transaction in the same batch" {
 	# The COPY fails on the existing key and the batch goes again through
 	# staging; that replay must not run inside the aborted transaction.
-	psql_dst -c "CREATE TABLE pk3 (id int PRIMARY KEY, email text, n int)"
+	users_table pk3
 	psql_dst -c "INSERT INTO pk3 VALUES (1, 'old', 0)"
 	{
 		echo '{"op":"insert","schema":"public","table":"pk3","snapshot":true,'"$U_TYPES"',"new":{"id":1,"email":"snap","n":1}}'
@@ -518,7 +534,7 @@ vals_rows() {	# TABLE: rows with every COPY-text hazard
 }
 
 @test "pgflo-sink-pg: a key move onto a row the target already has (a copy ahead of the stream)" {
-	psql_dst -c "CREATE TABLE km (id int PRIMARY KEY, email text, n int)"
+	users_table km
 	# id 1 from an older copy, id 2 from a newer one: the stream replays
 	# the move 1 -> 2, then a later update of 2.
 	psql_dst -c "INSERT INTO km VALUES (1, 'old', 1), (2, 'newer', 5), (4, 'newer', 4),
@@ -549,7 +565,7 @@ sv_rows() {
 }
 
 @test "pgflo-sink-pg: a constraint violation in a COPY of snapshot rows names the record" {
-	psql_dst -c "CREATE TABLE sv (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	users_table sv 'CHECK (n > 0)'
 	sv_rows sv >"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
 	assert_failure 1
@@ -560,7 +576,7 @@ sv_rows() {
 }
 
 @test "pgflo-sink-pg: --dead-letter takes the bad snapshot row out of a COPY batch" {
-	psql_dst -c "CREATE TABLE svd (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	users_table svd 'CHECK (n > 0)'
 	sv_rows svd >"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr pgflo-sink-pg --dead-letter "$BATS_TEST_TMPDIR/dead" -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
 	assert_success
@@ -628,7 +644,7 @@ wait_exit() {
 	run pgflo-sink-pg -d 'host=127.0.0.1 port=1 connect_timeout=2' </dev/null
 	assert_failure 3
 
-	psql_dst -c "CREATE TABLE relog (id int PRIMARY KEY, email text, n int)"
+	users_table relog
 	psql_admin <<<"CREATE ROLE relog2 LOGIN SUPERUSER PASSWORD 'good!pw'"
 	pf=$(pgpass relog2 'good!pw')
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
@@ -657,7 +673,7 @@ wait_exit() {
 }
 
 @test "pgflo-sink-pg: pgflo-checkpoint killed while nothing flows ends the sink with 141" {
-	psql_dst -c "CREATE TABLE idle (id int PRIMARY KEY, email text, n int)"
+	users_table idle
 	mkfifo "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/out"
 	pgflo-checkpoint -s "file:$BATS_TEST_TMPDIR/pos" <"$BATS_TEST_TMPDIR/out" 3>&- &
 	cpid=$!
@@ -761,7 +777,7 @@ wait_exit() {
 }
 
 @test "pgflo-sink-pg: a change without commit_lsn is a bad record; its transaction is applied whole or not at all" {
-	psql_dst -c "CREATE TABLE mk (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	users_table mk 'CHECK (n > 0)'
 	{
 		begin 0/10
 		rec insert mk 0/10 1 '"new":{"id":1,"email":"a","n":1}'
@@ -796,7 +812,7 @@ wait_exit() {
 }
 
 @test "pgflo-sink-pg: a bad line after a transaction whose commit is missing exits 1, the transaction before committed" {
-	psql_dst -c "CREATE TABLE sil (id int PRIMARY KEY, email text, n int)"
+	users_table sil
 	{
 		begin 0/10
 		rec insert sil 0/10 1 '"new":{"id":1,"email":"a","n":1}'
@@ -813,13 +829,11 @@ wait_exit() {
 }
 
 @test "pgflo-sink-pg: the first error is reported with its line: a missing table before a transaction, a deferred constraint at commit" {
-	psql_dst -c "CREATE TABLE fe (id int PRIMARY KEY, email text, n int)"
+	users_table fe
 	{
 		rec insert nosuch 0/10 1 '"new":{"id":1,"email":"a","n":1}'
-		begin 0/20
-		rec insert fe 0/20 1 '"new":{"id":1,"email":"a","n":1}'
-		rec update fe 0/20 2 '"new":{"id":1,"email":"b","n":1}'
-		commit 0/20 3
+		txn 0/20 fe insert '"new":{"id":1,"email":"a","n":1}' \
+		    update '"new":{"id":1,"email":"b","n":1}'
 	} >"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
 	assert_failure 1
@@ -842,7 +856,7 @@ wait_exit() {
 }
 
 @test "pgflo-sink-pg: --dead-letter sets a transaction aside once: a rerun skips it (257 missing tables)" {
-	psql_dst -c "CREATE TABLE dlr (id int PRIMARY KEY, email text, n int)"
+	users_table dlr
 	{
 		rec insert dlr 0/8 1 '"new":{"id":1,"email":"a","n":1}'
 		for i in $(seq 1 257); do
@@ -874,7 +888,7 @@ wait_exit() {
 }
 
 @test "pgflo-sink-pg: a record of 100,000 columns is a bad record naming its line; what came before commits" {
-	psql_dst -c "CREATE TABLE wide (id int PRIMARY KEY, email text, n int)"
+	users_table wide
 	{
 		begin 0/10
 		rec insert wide 0/10 1 '"new":{"id":1,"email":"a","n":1}'
@@ -959,7 +973,7 @@ wait_exit() {
 }
 
 @test "pgflo-sink-pg: --dead-letter in a large batch sets aside the one transaction, the ones before and after are applied" {
-	psql_dst -c "CREATE TABLE big_dl (id int PRIMARY KEY, email text, n int)"
+	users_table big_dl
 	{
 		for t in 1 2 3 4 5; do
 			begin "0/${t}0"
@@ -982,7 +996,7 @@ wait_exit() {
 }
 
 @test "pgflo-sink-pg: an error message is one line, whatever the values hold" {
-	psql_dst -c "CREATE TABLE nl (id int PRIMARY KEY, email text, n int CHECK (n > 0))"
+	users_table nl 'CHECK (n > 0)'
 	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <<<"$(rec insert nl 0/10 1 '"new":{"id":1,"email":"two\nlines","n":-1}')"
 	assert_failure 1
 	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: insert "public"."nl" (id)=(1): new row for relation "nl" violates check constraint "nl_n_check" (Failing row contains (1, two lines, -1).)'

@@ -28,6 +28,19 @@ mkslot() {
 	capture -S "$1" -t "$2" --create-slot -E 0/1
 }
 
+# poll_slot SLOT EXPR WANT TRIES PAUSE: polls EXPR over slot SLOT's row of
+# pg_replication_slots, TRIES times PAUSE seconds apart, until it is WANT;
+# prints its last value.
+poll_slot() {
+	local v _
+	for _ in $(seq 1 "$4"); do
+		v=$(psql_src -c "SELECT $2 FROM pg_replication_slots WHERE slot_name = '$1'")
+		[ "$v" = "$3" ] && break
+		sleep "$5"
+	done
+	echo "$v"
+}
+
 @test "pgflo-capture: every type round-trips value by value" {
 	mkslot s_types public.types
 	psql_src -c 'UPDATE types SET id = id + 10'
@@ -438,12 +451,7 @@ null'
 		sleep 0.5
 	done
 	target=$(psql_src -c 'SELECT pg_current_wal_insert_lsn()')
-	advanced=
-	for i in $(seq 1 40); do
-		advanced=$(psql_src -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 's_idle'")
-		[ "$advanced" = t ] && break
-		sleep 0.25
-	done
+	advanced=$(poll_slot s_idle "confirmed_flush_lsn >= '$target'" t 40 0.25)
 	kill -TERM "$pid"
 	wait "$pid"
 	echo "before $before target $target"
@@ -608,10 +616,7 @@ pgpass() {
 	PGPASSFILE=$pf pgflo-capture -d "$PGFLO_SRC user=relog" -S s_relog \
 		>/dev/null 2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
-	for _ in $(seq 1 100); do
-		[ "$(psql_src -c "SELECT active FROM pg_replication_slots WHERE slot_name = 's_relog'")" = t ] && break
-		sleep 0.1
-	done
+	poll_slot s_relog active t 100 0.1 >/dev/null
 	pgpass relog 'bad!pw' >/dev/null
 	psql_src -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's_relog'" >/dev/null
 	st=
@@ -647,12 +652,7 @@ commit'
 	ms=$(( (${t1/./} - ${t0/./}) / 1000 ))
 	echo "capture ended ${ms} ms after its reader"
 	[ "$ms" -le 3000 ]
-	active=
-	for _ in $(seq 1 50); do
-		active=$(psql_src -c "SELECT active FROM pg_replication_slots WHERE slot_name = 's_gone'")
-		[ "$active" = f ] && break
-		sleep 0.1
-	done
+	active=$(poll_slot s_gone active f 50 0.1)
 	assert_equal "$active" f
 	# The same command starts again on the slot at once.
 	run -0 timeout 20 pgflo-capture -d "$PGFLO_SRC" -S s_gone -E "$(endpos)"

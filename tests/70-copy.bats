@@ -44,20 +44,27 @@ newdb() {
 	echo "${PGFLO_SRC/dbname=src/dbname=$1}"
 }
 
-# digest CONNINFO TABLE: row count and md5 of the rows ordered by id.
+# digest CONNINFO TABLE [ORDER]: row count and md5 of the rows ordered by
+# ORDER, id by default.
 digest() {
 	psql -X -q -v ON_ERROR_STOP=1 -At -d "$1" -c "SELECT count(*) || ' ' ||
-	    coalesce(md5(string_agg(_r::text, E'\n' ORDER BY id)), '-')
+	    coalesce(md5(string_agg(_r::text, E'\n' ORDER BY ${3:-id})), '-')
 	  FROM $2 _r"
 }
 
-# same TARGET TABLE: the table is equal in src and TARGET.
+# same TARGET TABLE [ORDER]: the table is equal in src and TARGET.
 same() {
 	local a b
-	a=$(digest "$PGFLO_SRC" "$2")
-	b=$(digest "$1" "$2")
+	a=$(digest "$PGFLO_SRC" "$2" "${3:-}")
+	b=$(digest "$1" "$2" "${3:-}")
 	echo "src $a / target $b"
 	[ "$a" = "$b" ]
+}
+
+# same_rows TARGET TABLE: as same, for tables without a key: the whole rows
+# in order, duplicates counted.
+same_rows() {
+	same "$1" "$2" _r::text
 }
 
 # Waits (up to 30 s) until table $2 of database $1 holds at least $3 rows
@@ -74,6 +81,16 @@ wait_rows() {
 slots() {
 	psql_admin -c "SELECT coalesce(string_agg(slot_name, ' ' ORDER BY slot_name), '')
 	  FROM pg_replication_slots"
+}
+
+# lines_are LINE ...: $lines, the output of the last run, is these LINEs,
+# no more and no fewer.
+lines_are() {
+	local i
+	for ((i = 1; i <= $#; i++)); do
+		[ "${lines[i - 1]}" = "${!i}" ] || return 1
+	done
+	[ "${#lines[@]}" -eq $# ]
 }
 
 @test "pgflo-copy: 500,001 rows with a 2 MB jsonb row land equal through pgflo-sink-pg" {
@@ -185,10 +202,9 @@ slots() {
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t empty
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
-	[ "${lines[0]}" = '{"op":"snapshot","phase":"begin","schema":"public","table":"empty"}' ]
-	[ "${lines[1]}" = '{"op":"snapshot","phase":"end","schema":"public","table":"empty","rows":0}' ]
-	[ "${lines[2]}" = '{"op":"snapshot","phase":"done","tables":1,"rows":0}' ]
-	[ "${#lines[@]}" -eq 3 ]
+	lines_are '{"op":"snapshot","phase":"begin","schema":"public","table":"empty"}' \
+	    '{"op":"snapshot","phase":"end","schema":"public","table":"empty","rows":0}' \
+	    '{"op":"snapshot","phase":"done","tables":1,"rows":0}'
 }
 
 @test "pgflo-copy: dead tuples after a big UPDATE are not copied" {
@@ -215,11 +231,10 @@ slots() {
 	run --separate-stderr pgflo-copy -d "$PGFLO_SRC" --no-slot -t 's*.items,s1.part' -j 1
 	[ "$status" -eq 0 ]
 	run jq -c 'select(.op == "insert") | [.schema, .table, .key, .new]' <<<"$output"
-	[ "${lines[0]}" = '["s1","items",["id"],{"id":1,"v":"one"}]' ]
-	[ "${lines[1]}" = '["s1","part_a",[],{"id":5,"v":"a"}]' ]
-	[ "${lines[2]}" = '["s1","part_b",[],{"id":15,"v":"b"}]' ]
-	[ "${lines[3]}" = '["s2","items",["id"],{"id":2,"v":"two"}]' ]
-	[ "${#lines[@]}" -eq 4 ]
+	lines_are '["s1","items",["id"],{"id":1,"v":"one"}]' \
+	    '["s1","part_a",[],{"id":5,"v":"a"}]' \
+	    '["s1","part_b",[],{"id":15,"v":"b"}]' \
+	    '["s2","items",["id"],{"id":2,"v":"two"}]'
 }
 
 @test "pgflo-copy: a bare table name in -t is that table in every schema, as in pgflo-rule" {
@@ -248,6 +263,25 @@ LINE='set -o pipefail
     pgflo-capture -d "$PGFLO_SRC" -S "$3" -c "file:$2" \
       -E "$(psql -X -At -d "$PGFLO_SRC" -c "SELECT pg_current_wal_insert_lsn()")"; } |
   tee "$2.rec" | pgflo-sink-pg -d "$1" -g "$3" | pgflo-checkpoint --save "file:$2"'
+
+# nokey_table TARGET TABLE ROWS: TABLE (id, v, pad) without a key, replica
+# identity full, with ROWS rows of 200 bytes padding in src, empty in TARGET.
+nokey_table() {
+	psql_src -c "CREATE TABLE $2 (id int, v text, pad text); ALTER TABLE $2 REPLICA IDENTITY FULL;
+	  INSERT INTO $2 SELECT i, 'v' || i, repeat('x', 200) FROM generate_series(1, $3) i"
+	psql -X -q -d "$1" -c "CREATE TABLE $2 (id int, v text, pad text)"
+}
+
+# kill_copy TARGET CK TABLE MIN [MAX [ARG ...]]: runs $LINE on TABLE, its
+# slot named after it, with ARGs for pgflo-copy, in the background; kills
+# pgflo-copy with SIGKILL once TARGET holds MIN rows (and fewer than MAX) and
+# waits for the rest of the line to end.
+kill_copy() {
+	bash -c "$LINE" _ "$1" "$2" "$3" "$3" "${@:6}" 2>/dev/null 3>&- &
+	wait_rows "$1" "$3" "$4" "$5"
+	pkill -9 -f "pgflo-copy -d $PGFLO_SRC -S $3"
+	wait || true
+}
 
 @test "pgflo-copy: kill -9 of the sink mid-copy, changes, the same line again: target converges" {
 	dst=$(newdb t8)
@@ -330,14 +364,9 @@ LINE='set -o pipefail
 
 @test "pgflo-copy: kill -9 mid-copy of a table without a key, changes, same line: no row twice" {
 	dst=$(newdb t11)
-	psql_src -c "CREATE TABLE nk2 (id int, v text, pad text); ALTER TABLE nk2 REPLICA IDENTITY FULL;
-	  INSERT INTO nk2 SELECT i, 'v' || i, repeat('x', 200) FROM generate_series(1, 200000) i"
-	psql -X -q -d "$dst" -c "CREATE TABLE nk2 (id int, v text, pad text)"
+	nokey_table "$dst" nk2 200000
 	ck=$BATS_TEST_TMPDIR/nk2.pos
-	bash -c "$LINE" _ "$dst" "$ck" nk2 nk2 2>/dev/null 3>&- &
-	wait_rows "$dst" nk2 30000
-	pkill -9 -f "pgflo-copy -d $PGFLO_SRC -S nk2"
-	wait || true
+	kill_copy "$dst" "$ck" nk2 30000
 	n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM nk2")
 	echo "rows in the target after the kill: $n"
 	[ "$n" -ge 30000 ] && [ "$n" -lt 200000 ]
@@ -347,32 +376,12 @@ LINE='set -o pipefail
 	run --separate-stderr bash -c "$LINE" _ "$dst" "$ck" nk2 nk2
 	echo "$stderr"
 	[ "$status" -eq 0 ]
-	a=$(psql_src -c "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM nk2 t")
-	b=$(psql -X -At -d "$dst" -c "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM nk2 t")
-	echo "src $a / target $b"
-	[ "$a" = "$b" ]
+	same_rows "$dst" nk2
 	# Changes after the copy still flow, and the table's sync point is in the store.
 	psql_src -c "DELETE FROM nk2 WHERE id = 1; UPDATE nk2 SET v = 'late' WHERE id = 2"
 	bash -c "$LINE" _ "$dst" "$ck" nk2 nk2
-	b=$(psql -X -At -d "$dst" -c "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM nk2 t")
-	a=$(psql_src -c "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM nk2 t")
-	[ "$a" = "$b" ]
+	same_rows "$dst" nk2
 	pgflo-capture -d "$PGFLO_SRC" -S nk2 --drop
-}
-
-# rows_md5 CONNINFO TABLE: count and md5 of the whole rows, duplicates
-# counted, for tables without a key.
-rows_md5() {
-	psql -X -q -v ON_ERROR_STOP=1 -At -d "$1" -c "SELECT count(*) || ' ' ||
-	    coalesce(md5(string_agg(_r::text, '|' ORDER BY _r::text)), '-') FROM $2 _r"
-}
-
-same_rows() {
-	local a b
-	a=$(rows_md5 "$PGFLO_SRC" "$2")
-	b=$(rows_md5 "$1" "$2")
-	echo "$2: src $a / target $b"
-	[ "$a" = "$b" ]
 }
 
 @test "pgflo-copy: after the copy, a table added to -t is copied, one left out leaves the publication, one put back converges" {
@@ -408,16 +417,11 @@ same_rows() {
 
 @test "pgflo-copy: a --reuse-slot copy killed mid-way, then the plain line: a table without a key has every row once" {
 	dst=$(newdb t13)
-	psql_src -c "CREATE TABLE ru (id int, v text, pad text); ALTER TABLE ru REPLICA IDENTITY FULL;
-	  INSERT INTO ru SELECT i, 'v' || i, repeat('x', 200) FROM generate_series(1, 150000) i"
-	psql -X -q -d "$dst" -c "CREATE TABLE ru (id int, v text, pad text)"
+	nokey_table "$dst" ru 150000
 	ck=$BATS_TEST_TMPDIR/ru.pos
 	run -0 --separate-stderr bash -c "$LINE" _ "$dst" "$ck" ru ru
 	same_rows "$dst" ru
-	bash -c "$LINE" _ "$dst" "$ck" ru ru --reuse-slot 2>/dev/null 3>&- &
-	wait_rows "$dst" ru 20000 150000
-	pkill -9 -f "pgflo-copy -d $PGFLO_SRC -S ru"
-	wait || true
+	kill_copy "$dst" "$ck" ru 20000 150000 --reuse-slot
 	n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM ru")
 	echo "rows in the target after the kill: $n"
 	[ "$n" -lt 150000 ]

@@ -11,6 +11,8 @@
 #                   (scripts/test-nats) in $BATS_FILE_TMPDIR/nats; exports
 #                   PGFLO_NATS_URL and PGFLO_TEST_NATSDIR
 #   nats_stop       in teardown_file
+#   ckpt_on_fifo ARG...  pgflo-checkpoint ARGs in the background as $pid,
+#                   reading a fifo that fd 4 writes
 #   psql_src, psql_dst, psql_admin  psql -X -q -At with ON_ERROR_STOP on the
 #                   src, dst or postgres database; extra arguments are
 #                   passed on (`psql_src -c 'select 1'`), or SQL on stdin
@@ -60,4 +62,13 @@ psql_dst() {
 
 psql_admin() {
 	psql -X -q -v ON_ERROR_STOP=1 -At -d "$PGFLO_ADMIN" "$@"
+}
+
+# Starts pgflo-checkpoint ARGS in the background as $pid, reading a fifo
+# that fd 4 writes.
+ckpt_on_fifo() {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-checkpoint "$@" <"$BATS_TEST_TMPDIR/fifo" 3>&- &
+	pid=$!
+	exec 4>"$BATS_TEST_TMPDIR/fifo"
 }

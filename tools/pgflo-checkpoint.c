@@ -556,7 +556,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_REPLICAS:
 			if (pgflo_parse_long(optarg, 1, 5, &replicas) == -1)
-				pgflo_errx(PGFLO_EXIT_USAGE,
+				pgflo_usage_error(SYNOPSIS,
 				    "invalid replicas: %s (1 to 5)", optarg);
 			break;
 		default:
