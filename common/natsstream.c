@@ -86,6 +86,7 @@ add_stream(jsCtx *js, const struct pgflo_natsstream_config *cf,
 	c.Storage = js_FileStorage;
 	c.Retention = js_LimitsPolicy;
 	c.Discard = js_DiscardNew;
+	c.AllowDirect = true;	/* readers get messages without the API */
 	c.MaxAge = 0;
 	c.MaxBytes = cf->max_bytes > 0 ? (int64_t)cf->max_bytes : -1;
 	c.Duplicates = (int64_t)cf->dupwin_ms * 1000000LL;
