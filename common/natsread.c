@@ -150,10 +150,10 @@ ensure_sub(struct pgflo_natsread *r, char *errbuf, size_t errlen)
 		return outage(r, 0, errbuf, errlen);
 	if (jerr == JSStreamNotFoundErr) {
 		snprintf(errbuf, errlen, "stream %s is gone", r->cf.stream);
-		return PGFLO_EXIT_USAGE;
+		return -PGFLO_EXIT_USAGE;
 	}
 	if (outage(r, 1, errbuf, errlen) == -1)
-		return PGFLO_EXIT_UNAVAIL;
+		return -PGFLO_EXIT_UNAVAIL;
 	nats_Sleep(200);
 	return 2;
 }
@@ -170,7 +170,7 @@ idle(struct pgflo_natsread *r, char *errbuf, size_t errlen)
 
 	if (outage(r, natsConnection_Status(r->nc) != NATS_CONN_STATUS_CONNECTED,
 	    errbuf, errlen) == -1)
-		return PGFLO_EXIT_UNAVAIL;
+		return -PGFLO_EXIT_UNAVAIL;
 	if (now - r->idle_since < IDLE_CHECK_MS || r->down_since != 0)
 		return 0;
 	r->idle_since = now;
@@ -204,7 +204,7 @@ gap(struct pgflo_natsread *r, uint64_t seq, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "stream %s: messages %llu to %llu "
 		    "are missing (deleted from the stream?)", r->cf.stream,
 		    (unsigned long long)from, (unsigned long long)seq - 1);
-		return PGFLO_EXIT_FAIL;
+		return -PGFLO_EXIT_FAIL;
 	}
 	if (r->jump_at != from) {
 		r->jump_at = from;
@@ -226,7 +226,7 @@ hdr(natsMsg *m, const char *k)
 	return v;
 }
 
-/* A message, in order: 1 a record is whole, 0 go on, or a status. */
+/* A message, in order: 1 a record is whole, 0 go on, or -status. */
 static int
 take(struct pgflo_natsread *r, natsMsg *m, uint64_t seq,
     struct pgflo_natsrec *rec, char *errbuf, size_t errlen)
@@ -241,7 +241,7 @@ take(struct pgflo_natsread *r, natsMsg *m, uint64_t seq,
 		snprintf(errbuf, errlen, "stream %s: message %llu: bad %s %s",
 		    r->cf.stream, (unsigned long long)seq, PGFLO_HDR_PART,
 		    part);
-		return PGFLO_EXIT_FAIL;
+		return -PGFLO_EXIT_FAIL;
 	}
 	b = hdr(m, PGFLO_HDR_BEGIN);
 	if (n > 1) {
@@ -262,7 +262,7 @@ take(struct pgflo_natsread *r, natsMsg *m, uint64_t seq,
 			    "part %d/%d after part %d/%d", r->cf.stream,
 			    (unsigned long long)seq, i, n, r->part_i,
 			    r->part_n);
-			return PGFLO_EXIT_FAIL;
+			return -PGFLO_EXIT_FAIL;
 		}
 		r->part_i = i;
 		r->part_n = n;
@@ -271,7 +271,7 @@ take(struct pgflo_natsread *r, natsMsg *m, uint64_t seq,
 			    "at message %llu is over PGFLO_MAX_RECORD (%zu "
 			    "bytes)", r->cf.stream, (unsigned long long)seq,
 			    r->cf.max_record);
-			return PGFLO_EXIT_FAIL;
+			return -PGFLO_EXIT_FAIL;
 		}
 		pgflo_buf_putn(&r->part, data, len);
 		if (i < n) {
@@ -286,7 +286,7 @@ take(struct pgflo_natsread *r, natsMsg *m, uint64_t seq,
 		snprintf(errbuf, errlen, "stream %s: message %llu: a whole "
 		    "record after part %d/%d", r->cf.stream,
 		    (unsigned long long)seq, r->part_i, r->part_n);
-		return PGFLO_EXIT_FAIL;
+		return -PGFLO_EXIT_FAIL;
 	}
 	natsMsg_Destroy(r->cur);
 	r->cur = m;
@@ -304,7 +304,7 @@ take(struct pgflo_natsread *r, natsMsg *m, uint64_t seq,
 	return 1;
 }
 
-/* One message from the subscription: 1 a record, 0 go on, 2, status. */
+/* One message from the subscription: 1 a record, 0 go on, 2, -status. */
 static int
 receive(struct pgflo_natsread *r, struct pgflo_natsrec *rec, long timeout_ms,
     char *errbuf, size_t errlen)
@@ -398,7 +398,7 @@ pgflo_natsread_drained(struct pgflo_natsread *r)
 	    &jerr) != NATS_OK)
 		return -1;
 	ret = ci->NumPending == 0 && natsSubscription_QueuedMsgs(r->sub,
-	    &q) == NATS_OK && q == 0 && ci->Delivered.Stream <= r->got;
+	    &q) == NATS_OK && q == 0 && ci->Delivered.Consumer <= r->cons;
 	jsConsumerInfo_Destroy(ci);
 	return ret;
 }

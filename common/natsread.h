@@ -52,11 +52,11 @@ struct pgflo_natsread *pgflo_natsread_new(natsConnection *nc, jsCtx *js,
 	    const struct pgflo_natsread_config *cf);
 void	pgflo_natsread_free(struct pgflo_natsread *r);
 /*
- * The next record: 1 (in *rec), 2 when none came within timeout_ms, or
- * an exit status (PGFLO_EXIT_FAIL: a gap that stays, a record too big,
- * a bad part; PGFLO_EXIT_UNAVAIL: the server gone past max_outage_ms;
- * PGFLO_EXIT_USAGE: the stream is gone) with errbuf saying why.  0 when a
- * stop signal came.
+ * The next record: 1 (in *rec), 2 when none came within timeout_ms, 0
+ * when a stop signal came, or minus an exit status (PGFLO_EXIT_FAIL: a
+ * gap that stays, a record too big, a bad part; PGFLO_EXIT_UNAVAIL: the
+ * server gone past max_outage_ms; PGFLO_EXIT_USAGE: the stream is gone)
+ * with errbuf saying why.
  */
 int	pgflo_natsread_next(struct pgflo_natsread *r, struct pgflo_natsrec *rec,
 	    long timeout_ms, char *errbuf, size_t errlen);

@@ -643,9 +643,9 @@ run(struct pgflo_natsread *r, uint64_t end)
 		}
 		if (st == 0)
 			return 0;
-		if (st != 2) {
+		if (st < 0) {
 			(void)pgflo_out_flush(0);
-			pgflo_errx(st, "%s", errbuf);
+			pgflo_errx(-st, "%s", errbuf);
 		}
 		if (pgflo_out_flush(0) == -1)
 			pgflo_err(PGFLO_EXIT_FAIL, "write error");
