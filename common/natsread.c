@@ -168,8 +168,16 @@ idle(struct pgflo_natsread *r, char *errbuf, size_t errlen)
 	uint64_t q = 0;
 	long now = pgflo_now_ms();
 
-	if (outage(r, natsConnection_Status(r->nc) != NATS_CONN_STATUS_CONNECTED,
-	    errbuf, errlen) == -1)
+	int down = natsConnection_Status(r->nc) != NATS_CONN_STATUS_CONNECTED;
+
+	if (!down && r->down_since != 0) {
+		/* Back: the server may have lost the consumer with itself. */
+		r->down_since = 0;
+		unsubscribe(r);
+		r->resubs++;
+		return 0;
+	}
+	if (outage(r, down, errbuf, errlen) == -1)
 		return -PGFLO_EXIT_UNAVAIL;
 	if (now - r->idle_since < IDLE_CHECK_MS || r->down_since != 0)
 		return 0;

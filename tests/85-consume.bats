@@ -62,13 +62,14 @@ nats_crash() {
 	. "$dir/nats.env"
 }
 
-# Copies stdin to file $1 at about 2 MB/s (dd never reads past its block).
+# Copies stdin to file $1 slowly: a pipe's worth (64 KiB) at most each
+# 20 ms, at most 3 MB/s (dd never reads past its block).
 slow_cat() {
 	local n
 	while :; do
-		n=$(dd bs=200k count=1 iflag=fullblock status=none | tee -a "$1" | wc -c)
+		n=$(dd bs=64k count=1 status=none | tee -a "$1" | wc -c)
 		[ "$n" -gt 0 ] || break
-		sleep 0.1
+		sleep 0.02
 	done
 }
 
@@ -188,16 +189,19 @@ wait_lines() {
 }
 
 @test "pgflo-consume: nats-server killed -9 and restarted 5 times while consuming: no gap, no duplicate" {
-	gen 16000 >"$BATS_TEST_TMPDIR/in"
+	# A server of its own: a restart recovers only this stream.
+	"$TOP/scripts/test-nats" start "$BATS_TEST_TMPDIR/nats" 3>&-
+	. "$BATS_TEST_TMPDIR/nats/nats.env"
+	gen 10000 >"$BATS_TEST_TMPDIR/in"
 	publish kills "$BATS_TEST_TMPDIR/in"
 	n=$(wc -l <"$BATS_TEST_TMPDIR/in")
-	# A slow reader (2 MB/s), so that the kills fall in the middle.
-	bash -c 'echo $$ >"$1"; exec pgflo-consume --stream kills' _ "$BATS_TEST_TMPDIR/pid" \
+	# A slow reader, so that the kills fall in the middle.
+	bash -c 'echo $$ >"$1"; exec pgflo-consume -v --stream kills' _ "$BATS_TEST_TMPDIR/pid" \
 		2>"$BATS_TEST_TMPDIR/err" 3>&- | slow_cat "$BATS_TEST_TMPDIR/out" &
 	pid=$!
 	for i in 1 2 3 4 5; do
-		sleep 0.5
-		nats_crash 0.3
+		sleep 0.3
+		nats_crash 0.2
 	done
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -lt "$n" ]
 	wait_lines "$BATS_TEST_TMPDIR/out" 60 "$n"
@@ -205,6 +209,9 @@ wait_lines() {
 	wait "$pid" || true
 	run cmp <(unseq "$BATS_TEST_TMPDIR/out") "$BATS_TEST_TMPDIR/in"
 	assert_success
+	run -0 cat "$BATS_TEST_TMPDIR/err"
+	assert_output --regexp "^pgflo-consume: $(wc -l <"$BATS_TEST_TMPDIR/in") records written, up to stream sequence 37500, [0-9]+ resubscriptions$"
+	"$TOP/scripts/test-nats" stop "$BATS_TEST_TMPDIR/nats" 3>&-
 }
 
 @test "pgflo-consume: -t gets only its table's changes and their transactions' markers" {
