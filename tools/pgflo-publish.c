@@ -665,23 +665,23 @@ pub_failed(void *sink, int wait)
 
 /*
  * Discard=New refused a message: nothing is lost (the slot keeps the
- * rest), but waiting cannot help.  What the stream holds is reported
- * before the exit, so that the checkpoint gets that far.
+ * rest), but waiting cannot help.  The run ends, after reporting what
+ * the stream holds so that the checkpoint gets that far.
  */
-static void PGFLO_NORETURN
-stream_full(const char *msg)
+static void
+stream_full(struct pgflo_durable_failure *f)
 {
-	struct pgflo_pos p;
 	char errbuf[512];
+	size_t n = strlen(f->msg);
 
+	f->kind = PGFLO_DF_STOP;
+	f->status = PGFLO_EXIT_UNAVAIL;
 	/* Refused once, every later message is (it expects that one). */
-	if (pgflo_natsstream_last(pub.conn.js, stream, &p, errbuf,
-	    sizeof(errbuf)) == 0 && pgflo_pos_is_set(&p) &&
-	    pgflo_durable_print_position(NULL, &p) == -1)
-		pgflo_err(PGFLO_EXIT_FAIL, "write error");
-	(void)pgflo_out_flush(0);
-	pgflo_errx(PGFLO_EXIT_UNAVAIL, "%s (stream full: nothing was lost; "
-	    "raise its limits or make room, then run again)", msg);
+	if (pgflo_natsstream_last(pub.conn.js, stream, &f->reached, errbuf,
+	    sizeof(errbuf)) == -1)
+		memset(&f->reached, 0, sizeof(f->reached));
+	snprintf(f->msg + n, sizeof(f->msg) - n, " (stream full: nothing "
+	    "was lost; raise its limits or make room, then run again)");
 }
 
 static void
@@ -693,7 +693,7 @@ pub_failure(void *sink, struct pgflo_durable_failure *f)
 	snprintf(f->msg, sizeof(f->msg), "%s", pub.why);
 	pthread_mutex_unlock(&pub.mu);
 	if (pub.full)
-		stream_full(f->msg);
+		stream_full(f);
 }
 
 static int
