@@ -187,6 +187,18 @@ no_bucket(struct pgflo_store *st)
 	return -1;
 }
 
+/* A get of a bucket not made yet: nothing stored, and st->note why. */
+static int
+no_bucket_yet(struct pgflo_store *st)
+{
+	struct nats_store *ns = st->priv;
+
+	snprintf(st->note, sizeof(st->note), "no bucket %s on NATS server %s "
+	    "yet: pgflo-checkpoint --save %s creates it", ns->bucket,
+	    ns->shown, st->url);
+	return 0;
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -208,6 +220,7 @@ nats_connect(struct pgflo_store *st)
 	jsOptions jo;
 	char errbuf[600];
 	long waited;
+	int r;
 
 	if (ns->conn.nc != NULL) {
 		for (waited = 0; natsConnection_Status(ns->conn.nc) !=
@@ -222,8 +235,9 @@ nats_connect(struct pgflo_store *st)
 	ns->ncf.url = ns->url;
 	ns->ncf.timeout_ms = NATS_WAIT_MS;
 	jsOptions_Init(&jo);
-	if ((ns->status = pgflo_natsconn_open(&ns->conn, &ns->ncf, &jo,
-	    errbuf, sizeof(errbuf))) != 0) {
+	if ((r = pgflo_natsconn_open(&ns->conn, &ns->ncf, &jo, errbuf,
+	    sizeof(errbuf))) != 0) {
+		ns->status = r;
 		snprintf(st->errmsg, sizeof(st->errmsg),
 		    "checkpoint %s: could not connect to %.400s", st->url,
 		    errbuf);
@@ -261,17 +275,18 @@ bucket_exists(struct pgflo_store *st)
 /*
  * Why a request to the bucket found no responder: it is missing, or its
  * stream is there but not (yet) answering, as while another process
- * creates it (unavailable).  -1.
+ * creates it (unavailable).  -1, or 0 for a read of a missing bucket
+ * (nothing stored).
  */
 static int
-no_responder(struct pgflo_store *st, const char *what)
+no_responder(struct pgflo_store *st, const char *what, int reading)
 {
 	int r;
 
 	if ((r = bucket_exists(st)) == -1)
 		return -1;
 	if (r == 0)
-		return no_bucket(st);
+		return reading ? no_bucket_yet(st) : no_bucket(st);
 	return fail_why(st, NATS_NO_RESPONDERS, what,
 	    "the bucket's stream does not answer");
 }
@@ -296,8 +311,13 @@ fetch(struct pgflo_store *st, char **text, uint64_t *rev)
 	if (nats_connect(st) == -1)
 		return -1;
 	if (!ns->found) {
+		/*
+		 * A bucket not made yet holds nothing, as a file not made
+		 * yet: a pipeline's first run reads the store before its
+		 * pgflo-checkpoint --save creates the bucket.
+		 */
 		if ((r = bucket_exists(st)) != 1)
-			return r == 0 ? no_bucket(st) : -1;
+			return r == 0 ? no_bucket_yet(st) : -1;
 		ns->found = 1;
 	}
 	jsDirectGetMsgOptions_Init(&dgo);
@@ -306,7 +326,7 @@ fetch(struct pgflo_store *st, char **text, uint64_t *rev)
 	if (s == NATS_NOT_FOUND)
 		return 0;
 	if (s == NATS_NO_RESPONDERS)
-		return no_responder(st, "read it from");
+		return no_responder(st, "read it from", 1);
 	if (s != NATS_OK)
 		return fail(st, s, "read it from");
 	*rev = natsMsg_GetSequence(m);
@@ -467,7 +487,7 @@ cas(struct pgflo_store *st, const char *text, size_t len)
 	if (jerr == JSStreamNotFoundErr)
 		return no_bucket(st);
 	if (s == NATS_NO_RESPONDERS)
-		return no_responder(st, "write it to");
+		return no_responder(st, "write it to", 0);
 	return fail(st, s, "write it to");
 }
 
