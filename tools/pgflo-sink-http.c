@@ -28,9 +28,8 @@
 #include "webhook.h"
 
 #define SYNOPSIS \
-	"pgflo-sink-http [-v] [-b n] [-f json|ndjson] [-H 'k: v'] [-m ms] " \
-	"[-t secs]\n" \
-	"                       [--after pos] [--bearer-file f] " \
+	"pgflo-sink-http [-v] [-b n] [-f json|ndjson] [-H 'k: v'] [-m ms]\n" \
+	"                       [-t secs] [--after pos] [--bearer-file f] " \
 	"[--cacert f]\n" \
 	"                       [--cert f --key f] [--dead-letter f] " \
 	"[--markers]\n" \
