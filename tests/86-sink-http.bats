@@ -145,8 +145,15 @@ ok"
 	ts=$(field webhook-timestamp | head -n1)
 	sig=$(field webhook-signature | head -n1)
 	secret=$(cat "$T/new")
+	# The man page's check, as it is written there.
+	sed -n '/^The signature check in the shell/,/^\.Ed/p' "$TOP/man/pgflo-sink-http.1" |
+		sed -e '1,/^\.Bd/d' -e '/^\.Ed/d' -e 's/\\e/\\/g' >"$T/check.sh"
+	export id ts sig secret
+	assert_equal "$(cd "$T" && bash check.sh)" ok
+	printf ' ' >>"$T/body"
+	assert_equal "$(cd "$T" && bash check.sh)" forged
 	key=$(printf %s "${secret#whsec_}" | base64 -d | od -An -tx1 | tr -d ' \n')
-	want=$({ printf '%s.%s.' "$id" "$ts"; cat "$T/body"; } |
+	want=$({ printf '%s.%s.' "$id" "$ts"; head -c -1 "$T/body"; } |
 		openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key" -binary | base64)
 	assert_equal "${sig#* }" "v1,$want"
 	[[ "$sig" == v1,*" v1,"* ]]
