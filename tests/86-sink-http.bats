@@ -7,8 +7,15 @@ load test_helper
 
 FIX="$BATS_TEST_DIRNAME/fixtures/http"
 
+setup() {
+	T=$BATS_TEST_TMPDIR
+}
+
 teardown() {
 	recv_stop
+	if [ -n "${pg_started:-}" ]; then
+		pg_stop
+	fi
 }
 
 # recv_start [ARG...]: the receiver in the background as $rpid, logging to
@@ -380,4 +387,35 @@ assert t[2] - t[1] >= 0.95, t   # an HTTP date has whole seconds
 	assert_equal "$(python3 "$FIX/received.py" "$T/log" | md5sum)" "$(changes "$T/in" | md5sum)"
 	run -1 --separate-stderr bash -c 'pgflo-sink-http -u "$1" <"$2" >/dev/full' _ "$url" "$T/in"
 	[[ "$stderr" == "pgflo-sink-http: write error"* ]]
+}
+
+@test "pgflo-sink-http: pgflo(7)'s webhook pipeline: capture | rule --mask | sink-http | checkpoint, run twice" {
+	pg_start
+	pg_started=1
+	psql_src -c "CREATE TABLE users (id int PRIMARY KEY, email text)"
+	pgflo-capture -d "$PGFLO_SRC" -S hook -t public.users --create-slot --endpos 0/1 >/dev/null
+	psql_src -c "INSERT INTO users VALUES (1, 'a@example.com'), (2, 'b@example.com')"
+	psql_src -c "INSERT INTO users VALUES (3, 'c@example.com')"
+	secret "$BATS_TEST_TMPDIR/hook.secret"
+	recv_start --secret-file "$T/hook.secret"
+	pipeline() {
+		pgflo-capture -d "$PGFLO_SRC" -S hook --checkpoint "file:$T/hook.pos" \
+			--endpos "$(psql_src -c 'select pg_current_wal_insert_lsn()')" |
+		pgflo-rule --table public.users --mask email |
+		pgflo-sink-http -u "$url" -b 500 --secret-file "$T/hook.secret" |
+		pgflo-checkpoint --save "file:$T/hook.pos"
+	}
+	pipeline
+	pipeline
+	run python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    print(e["status"], e["sig"], [(r["op"], r["new"]["id"], "@example.com" in r["new"]["email"]) for r in json.loads(e["body"])])
+' "$T/log"
+	# Both transactions in one request; the second run sends nothing.
+	assert_output "200 ok [('insert', 1, False), ('insert', 2, False), ('insert', 3, False)]"
+	last=$(python3 "$FIX/received.py" "$T/log" | tail -n1)
+	run pgflo-checkpoint --get "file:$T/hook.pos" -f commit_lsn
+	assert_output "$(jq -r .commit_lsn <<<"$last")"
 }
