@@ -60,13 +60,20 @@ enum pgflo_durable_fail {
 	/* The sink changed its way: replay the batch as it is. */
 	PGFLO_DF_RETRY,
 	/* The connection is gone: reconnect, replay. */
-	PGFLO_DF_LOST
+	PGFLO_DF_LOST,
+	/*
+	 * Waiting cannot help (a full stream): the run ends with status,
+	 * after printing reached, what the sink holds for sure, if set.
+	 */
+	PGFLO_DF_STOP
 };
 
 struct pgflo_durable_failure {
 	enum pgflo_durable_fail kind;
 	long	 idx;		/* write()'s index of the record, -1 none */
 	int	 nrecords;
+	int	 status;	/* PGFLO_DF_STOP: the exit status */
+	struct pgflo_pos reached;	/* PGFLO_DF_STOP: durable so far */
 	char	 msg[1024];	/* one line */
 };
 

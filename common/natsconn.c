@@ -261,7 +261,11 @@ pgflo_natsconn_open(struct pgflo_natsconn *c,
 	    pgflo_natsconn_why(s));
 	st = pgflo_natsconn_exit_status(s);
 	pgflo_natsconn_close(c);
-	return st != PGFLO_EXIT_FAIL ? st : PGFLO_EXIT_UNAVAIL;
+	/*
+	 * Not the network, which exit_status() knows: the settings, as a
+	 * credentials file that cannot be read.
+	 */
+	return st != PGFLO_EXIT_FAIL ? st : PGFLO_EXIT_USAGE;
 }
 
 void

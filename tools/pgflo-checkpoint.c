@@ -120,7 +120,11 @@ get(const char *url, const char *field, const char *dflt)
 	if (r == -1)
 		pgflo_errx(pgflo_store_status(st), "%s", st->errmsg);
 	if (r == 0) {
+		snprintf(errbuf, sizeof(errbuf), "%s", st->note);
 		pgflo_store_close(st);
+		if (dflt == NULL && errbuf[0] != '\0')
+			pgflo_errx(PGFLO_EXIT_FAIL, "no position stored in %s "
+			    "(%s)", url, errbuf);
 		if (dflt == NULL)
 			pgflo_errx(PGFLO_EXIT_FAIL, "no position stored in %s",
 			    url);
