@@ -33,8 +33,8 @@
  *   pgflo-sink-http (webhook.c): write appends the line to the pending
  *     records and POSTs them when a request is full; commit POSTs the
  *     rest; a request is retried, halved (413) or dead-lettered inside
- *     the sink, which never reports a failure (an HTTP refusal without
- *     a dead-letter file ends the run there, exit 1); commit_soon keeps
+ *     the sink; what it cannot deliver (a refusal without a dead-letter
+ *     file, retries used up) ends the run, PGFLO_DF_STOP; commit_soon keeps
  *     requests to whole transactions; rollback drops the pending
  *     records; setup returns --after, or none.
  *   pgflo-sink-file: write appends to the file; commit fflush()es and

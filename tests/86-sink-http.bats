@@ -374,6 +374,15 @@ assert t[2] - t[1] >= 0.95, t   # an HTTP date has whole seconds
 	assert_equal "$(cat "$T/out")" ""
 }
 
+@test "pgflo-sink-http: | head -n1 ends it at once, quietly" {
+	recv_start
+	gen 3 1 >"$T/in"
+	run --separate-stderr bash -c 'pgflo-sink-http -u "$1" <"$2" | head -n1' _ "$url" "$T/in"
+	assert_success
+	assert_output "$(pos 0/10 2)"
+	assert_equal "$stderr" ""
+}
+
 @test "pgflo-sink-http: a line over 1 MiB and an unterminated last line are delivered; >/dev/full is a write error" {
 	recv_start
 	big=$(head -c 1100000 /dev/zero | tr '\0' x)

@@ -98,6 +98,11 @@ static struct hs {
 	int	 txn_n;			/* its records taken, sent or not */
 	struct pgflo_buf body, id;	/* scratch */
 	unsigned long delivered, deadlettered;
+	/* A request that cannot be delivered ends the run (failure()). */
+	struct {
+		int	 on, status;
+		char	 msg[1000];
+	} fail;
 } hs;
 
 static void
@@ -184,41 +189,46 @@ build_body(int i, int j)
 	pgflo_buf_putc(&hs.body, ']');
 }
 
-/* Exits from inside the stage: stdout flushed, what is undelivered lost. */
-static void PGFLO_NORETURN
-give_up(int code, const char *msg)
+/* Ends the run: the stage stops at failed(), the position stays. */
+static int
+fail(int status, const char *msg)
 {
-	(void)pgflo_out_flush(0);
-	if (code == 0)
-		exit(0);	/* a stop signal: a clean stop */
-	pgflo_errx(code, "%s (position not advanced past it)", msg);
+	hs.fail.on = 1;
+	hs.fail.status = status;
+	snprintf(hs.fail.msg, sizeof(hs.fail.msg), "%s", msg);
+	return -1;
 }
 
 /* Records [i, j) refused for good: to the dead-letter file, or the end. */
-static void
+static int
 refused(int i, int j, const char *msg)
 {
+	char m[1000];
 	int k;
 
-	if (dc.dl == NULL)
-		give_up(PGFLO_EXIT_FAIL, msg);
+	if (dc.dl == NULL) {
+		snprintf(m, sizeof(m), "%s (position not advanced past it)",
+		    msg);
+		return fail(PGFLO_EXIT_FAIL, m);
+	}
 	for (k = i; k < j; k++)
 		if (pgflo_deadletter_line(dc.dl, hs.raw.data + hs.v[k].off,
 		    hs.v[k].len) == -1)
-			pgflo_errx(PGFLO_EXIT_FAIL, "%s", dc.dl->errmsg);
+			return fail(PGFLO_EXIT_FAIL, dc.dl->errmsg);
 	/* Durable before any position past them is printed. */
 	if (pgflo_deadletter_sync(dc.dl) == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", dc.dl->errmsg);
+		return fail(PGFLO_EXIT_FAIL, dc.dl->errmsg);
 	hs.deadlettered += (unsigned long)(j - i);
 	pgflo_warnx("%s (%d record%s written to %s)", msg, j - i,
 	    j - i == 1 ? "" : "s", dc.dl->name);
+	return 0;
 }
 
-/* Delivers records [i, j): a 413 halves them. */
-static void
+/* Delivers records [i, j): a 413 halves them.  0, or -1 (fail()). */
+static int
 send_range(int i, int j)
 {
-	char errbuf[1024];
+	char errbuf[900], m[1000];
 	int r;
 
 	build_body(i, j);
@@ -230,39 +240,40 @@ send_range(int i, int j)
 		hs.delivered += (unsigned long)(j - i);
 		if (vflag)
 			pgflo_warnx("delivered %d records", j - i);
-		return;
+		return 0;
 	case PGFLO_WH_TOO_LARGE:
-		if (j - i > 1) {
-			if (vflag)
-				pgflo_warnx("%s: again in two halves", errbuf);
-			send_range(i, i + (j - i) / 2);
-			send_range(i + (j - i) / 2, j);
-			return;
-		}
-		refused(i, j, errbuf);
-		return;
+		if (j - i == 1)
+			return refused(i, j, errbuf);
+		if (vflag)
+			pgflo_warnx("%s: again in two halves", errbuf);
+		if (send_range(i, i + (j - i) / 2) == -1)
+			return -1;
+		return send_range(i + (j - i) / 2, j);
 	case PGFLO_WH_REFUSED:
-		refused(i, j, errbuf);
-		return;
-	case PGFLO_WH_CONFIG:
-		give_up(PGFLO_EXIT_USAGE, errbuf);
-	case PGFLO_WH_GAVE_UP:
-		give_up(PGFLO_EXIT_UNAVAIL, errbuf);
+		return refused(i, j, errbuf);
+	case PGFLO_WH_STOPPED:
+		/* A stop signal while waiting to retry: a clean stop. */
+		(void)pgflo_out_flush(0);
+		exit(0);
 	default:
-		give_up(0, errbuf);
+		snprintf(m, sizeof(m), "%s (position not advanced past it)",
+		    errbuf);
+		return fail(r == PGFLO_WH_CONFIG ? PGFLO_EXIT_USAGE :
+		    PGFLO_EXIT_UNAVAIL, m);
 	}
 }
 
 /* Sends the first n records taken; the rest move to the front. */
-static void
+static int
 send_first(int n)
 {
 	size_t cut;
 	int k;
 
-	if (n <= 0)
-		return;
-	send_range(0, n);
+	if (n <= 0 || hs.fail.on)
+		return hs.fail.on ? -1 : 0;
+	if (send_range(0, n) == -1)
+		return -1;
 	cut = n < hs.n ? hs.v[n].off : hs.raw.len;
 	memmove(hs.raw.data, hs.raw.data + cut, hs.raw.len - cut);
 	hs.raw.len -= cut;
@@ -272,6 +283,7 @@ send_first(int n)
 	}
 	hs.n -= n;
 	hs.txn_start = hs.txn_start > n ? hs.txn_start - n : 0;
+	return 0;
 }
 
 /* ---- the durable stage's ops ---- */
@@ -349,8 +361,11 @@ hs_write(void *sink, struct pgflo_recspan *r, long idx, char *errbuf,
 		hs.txn_start = hs.n;
 		hs.txn_n = 0;
 	}
-	if (hs.n >= batch)
-		send_first(hs.txn_start > 0 ? hs.txn_start : hs.n);
+	if (hs.fail.on)
+		return 0;	/* failed() says so */
+	if (hs.n >= batch && send_first(hs.txn_start > 0 ? hs.txn_start :
+	    hs.n) == -1)
+		return 0;
 	take(r);
 	return 0;
 }
@@ -360,14 +375,18 @@ hs_failed(void *sink, int wait)
 {
 	(void)sink;
 	(void)wait;
-	return 0;	/* send_range() retries, dead-letters or exits */
+	/* send_range() retried, halved or dead-lettered what it could. */
+	return hs.fail.on;
 }
 
+/* The run ends; nothing of the open batch is reported. */
 static void
 hs_failure(void *sink, struct pgflo_durable_failure *f)
 {
 	(void)sink;
-	f->kind = PGFLO_DF_RETRY;
+	f->kind = PGFLO_DF_STOP;
+	f->status = hs.fail.status;
+	snprintf(f->msg, sizeof(f->msg), "%s", hs.fail.msg);
 }
 
 /* Everything taken is delivered: the stage then prints the position. */
@@ -376,8 +395,7 @@ hs_commit(void *sink, const struct pgflo_pos *pos)
 {
 	(void)sink;
 	(void)pos;
-	send_first(hs.n);
-	return 0;
+	return send_first(hs.n);
 }
 
 static void
@@ -389,6 +407,7 @@ hs_rollback(void *sink, int in_batch)
 	hs.raw.len = 0;
 	hs.txn_start = hs.txn_n = 0;
 	hs.txn_lsn = 0;
+	hs.fail.on = 0;
 }
 
 /*
