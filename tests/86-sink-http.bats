@@ -369,9 +369,11 @@ assert t[2] - t[1] >= 0.95, t   # an HTTP date has whole seconds
 	spid=$!
 	until [ -s "$T/err" ]; do sleep 0.05; done
 	kill -TERM "$spid"
-	run wait "$spid"
-	assert_success
+	st=0
+	wait "$spid" || st=$?
+	assert_equal "$st" 0
 	assert_equal "$(cat "$T/out")" ""
+	assert_equal "$(cat "$T/err")" "pgflo-sink-http: HTTP 503 Service Unavailable from $url: refused by the script; again in 30.0 s"
 }
 
 @test "pgflo-sink-http: | head -n1 ends it at once, quietly" {
