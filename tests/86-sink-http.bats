@@ -133,6 +133,57 @@ secret() {
 	assert_equal "$(field body | wc -l)" 7
 }
 
+@test "pgflo-sink-http: --linger sends a partial batch when the input is quiet" {
+	recv_start
+	gen 1 1 >"$T/a"
+	gen 1 1 2 >"$T/b"
+	run --separate-stderr bash -c '{ cat "$1"; sleep 1.5; cat "$2"; } |
+		pgflo-sink-http -u "$3" -b 10 -m 200' _ "$T/a" "$T/b" "$url"
+	assert_success
+	assert_output "$(pos 0/10 2; pos 0/20 2)"
+	assert_equal "$(python3 "$FIX/received.py" "$T/log")" "$({ gen 1 1; gen 1 1 2; } | changes)"
+	python3 -c '
+import json, sys
+t = [json.loads(l)["t"] for l in open(sys.argv[1])]
+assert len(t) == 2 and t[1] - t[0] >= 1.0, t
+' "$T/log"
+}
+
+@test "pgflo-sink-http: copy rows in batches; the copy's snapshot records come back after the request that covers them" {
+	recv_start
+	row() {
+		printf '{"op":"insert","schema":"public","table":"t","snapshot":true,"key":["id"],"types":{"id":"integer"},"new":{"id":%s}}\n' "$1"
+	}
+	{
+		echo '{"op":"snapshot","phase":"begin","schema":"public","table":"t","slot":"s","lsn":"0/100"}'
+		row 1; row 2; row 3
+		echo '{"op":"snapshot","phase":"end","schema":"public","table":"t","slot":"s","lsn":"0/100","rows":3}'
+	} >"$T/in"
+	run --separate-stderr pgflo-sink-http -u "$url" -b 2 <"$T/in"
+	assert_success
+	assert_output "$(grep '"op":"snapshot"' "$T/in")"
+	assert_equal "$(field body)" "[$(row 1),$(row 2)]
+[$(row 3)]"
+	# No position: the id is the hash alone.
+	assert_equal "$(field webhook-id | head -n1)" \
+		"pgflo-$(printf '[%s,%s]' "$(row 1)" "$(row 2)" | sha256sum | cut -c1-32)"
+}
+
+@test "pgflo-sink-http: a bad line stops it after what came before (exit 1), or goes to --dead-letter" {
+	recv_start
+	{ gen 1 1; echo '{"op":"insert",'; gen 1 1 2; } >"$T/in"
+	run -1 --separate-stderr pgflo-sink-http -u "$url" <"$T/in"
+	assert_output "$(pos 0/10 2)"
+	[[ "$stderr" == "pgflo-sink-http: <stdin>:4: invalid JSON: "* ]]
+	assert_equal "$(python3 "$FIX/received.py" "$T/log")" "$(gen 1 1 | changes)"
+	: >"$T/log"
+	run --separate-stderr pgflo-sink-http -u "$url" --dead-letter "$T/dl" <"$T/in"
+	assert_success
+	assert_output "$(pos 0/10 2; pos 0/20 2)"
+	assert_equal "$(cat "$T/dl")" '{"op":"insert",'
+	assert_equal "$(python3 "$FIX/received.py" "$T/log")" "$(changes "$T/in" | grep -v '^{"op":"insert",$')"
+}
+
 @test "pgflo-sink-http: signed with every secret of the file (rotation), the receiver verifies with the new one; openssl dgst agrees" {
 	T=$BATS_TEST_TMPDIR
 	secret "$T/old"
