@@ -54,6 +54,7 @@ static struct pub {
 	int	 started;		/* setup() ran */
 	size_t	 maxpayload;
 	struct pgflo_buf subj, hdr;	/* scratch */
+	struct pgflo_buf subj_of;	/* schema\0table\0 that subj is of */
 	struct pgflo_buf begin;		/* a begin record not yet sent */
 	int	 have_begin;
 	struct held held;
@@ -77,6 +78,7 @@ static struct pub {
 	uint64_t sent;			/* the last sequence sent */
 	uint64_t acked;			/* the last acknowledged */
 	size_t	 inflight;		/* bytes sent, not acknowledged */
+	int	 waiting;		/* threads in wait_ms() */
 	int	 failed, full;
 	char	 why[600];
 } pub = {
@@ -144,7 +146,9 @@ ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *arg)
 			    pae->Err == NATS_TIMEOUT ? " (no acknowledgement)" :
 			    "");
 		}
-		pthread_cond_broadcast(&pub.cv);
+		/* No wake-up call per ack when nobody waits for one. */
+		if (pub.waiting > 0)
+			pthread_cond_broadcast(&pub.cv);
 	}
 	pthread_mutex_unlock(&pub.mu);
 	natsMsg_Destroy(msg);
@@ -163,40 +167,33 @@ wait_ms(long ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	pub.waiting++;
 	(void)pthread_cond_timedwait(&pub.cv, &pub.mu, &ts);
+	pub.waiting--;
 }
 
 /* ---- sending ---- */
-
-static void
-pos_text(char *b, size_t n, const struct pgflo_pos *p)
-{
-	char lsn[PGFLO_LSN_BUFSZ];
-
-	snprintf(b, n, "%s:%llu", pgflo_lsn_format(p->commit_lsn, lsn),
-	    (unsigned long long)p->ordinal);
-}
 
 static natsStatus
 set_headers(natsMsg *m, const struct pgflo_pos *covered,
     const struct pgflo_pos *own, const char *begin, const char *commit,
     int part, int nparts, uint64_t expect)
 {
-	char b[128], id[512];
+	char b[PGFLO_POS_BUFSZ], id[512];
 	natsStatus s;
 
-	snprintf(b, sizeof(b), "%llu", (unsigned long long)expect);
-	s = natsMsgHeader_Set(m, "Nats-Expected-Last-Sequence", b);
-	pos_text(b, sizeof(b), covered);
+	s = natsMsgHeader_Set(m, "Nats-Expected-Last-Sequence",
+	    pgflo_u64_format(expect, b));
 	if (s == NATS_OK)
-		s = natsMsgHeader_Set(m, PGFLO_HDR_POSITION, b);
+		s = natsMsgHeader_Set(m, PGFLO_HDR_POSITION,
+		    pgflo_pos_format(covered, b));
 	if (s == NATS_OK && nparts > 1) {
 		snprintf(b, sizeof(b), "%d/%d", part, nparts);
 		s = natsMsgHeader_Set(m, PGFLO_HDR_PART, b);
 	}
 	if (s == NATS_OK && msgid && own != NULL) {
-		pos_text(b, sizeof(b), own);
-		snprintf(id, sizeof(id), "%.255s:%s:%d", stream, b, part);
+		snprintf(id, sizeof(id), "%.255s:%s:%d", stream,
+		    pgflo_pos_format(own, b), part);
 		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
 	}
 	if (s == NATS_OK && begin != NULL)
@@ -206,7 +203,7 @@ set_headers(natsMsg *m, const struct pgflo_pos *covered,
 	return s;
 }
 
-/* Room in the window, or a failure: 0, or -1. */
+/* Room in the window for len bytes, taken; or a failure: -1. */
 static int
 wait_window(size_t len)
 {
@@ -218,6 +215,8 @@ wait_window(size_t len)
 	    pub.inflight + len > WINDOW_BYTES))
 		wait_ms(100);
 	r = pub.failed ? -1 : 0;
+	if (r == 0)
+		pub.inflight += len;	/* before its ack can come */
 	pthread_mutex_unlock(&pub.mu);
 	return r;
 }
@@ -243,9 +242,6 @@ send_one(const char *subj, const char *data, size_t len,
 		    pub.sent);
 	jsPubOptions_Init(&po);
 	po.MaxWait = PUB_WAIT_MS;
-	pthread_mutex_lock(&pub.mu);
-	pub.inflight += len;
-	pthread_mutex_unlock(&pub.mu);
 	if (s == NATS_OK)
 		s = js_PublishMsgAsync(pub.conn.js, &m, &po);
 	natsMsg_Destroy(m);	/* NULL once the library took it */
@@ -296,15 +292,25 @@ send_record(const char *subj, const char *line, size_t len,
 static const char *
 subject(const struct pgflo_recspan *r, const char *what)
 {
+	int table = what == NULL && r->schema != NULL && r->table != NULL;
+
+	/* Runs of one table's changes: the subject of the last one. */
+	if (table && pub.subj_of.len > 0 && strcmp(r->schema,
+	    pub.subj_of.data) == 0 && strcmp(r->table, pub.subj_of.data +
+	    strlen(pub.subj_of.data) + 1) == 0)
+		return pgflo_buf_cstr(&pub.subj);
 	pgflo_buf_reset(&pub.subj);
+	pgflo_buf_reset(&pub.subj_of);
 	pgflo_buf_printf(&pub.subj, "%s.%s.", prefix, stream);
-	if (what != NULL || r->schema == NULL || r->table == NULL) {
+	if (!table) {
 		pgflo_buf_printf(&pub.subj, "$%s", what != NULL ? what : "ddl");
 		return pgflo_buf_cstr(&pub.subj);
 	}
 	pgflo_nats_token_encode(&pub.subj, r->schema, strlen(r->schema));
 	pgflo_buf_putc(&pub.subj, '.');
 	pgflo_nats_token_encode(&pub.subj, r->table, strlen(r->table));
+	pgflo_buf_putn(&pub.subj_of, r->schema, strlen(r->schema) + 1);
+	pgflo_buf_putn(&pub.subj_of, r->table, strlen(r->table) + 1);
 	return pgflo_buf_cstr(&pub.subj);
 }
 
@@ -327,6 +333,7 @@ flush_begin(void)
 	if (pgflo_pos_parse(pgflo_buf_cstr(&pub.begin), &p) == -1)
 		p = pub.covered;
 	pgflo_buf_reset(&pub.subj);
+	pgflo_buf_reset(&pub.subj_of);
 	pgflo_buf_printf(&pub.subj, "%s.%s.$txn", prefix, stream);
 	return send_record(pgflo_buf_cstr(&pub.subj), pub.begin.data,
 	    pub.begin.len, &p, NULL, NULL);
@@ -716,6 +723,7 @@ pgflo_jspub_free(void)
 {
 	pgflo_natsconn_close(&pub.conn);
 	pgflo_buf_free(&pub.subj);
+	pgflo_buf_free(&pub.subj_of);
 	pgflo_buf_free(&pub.hdr);
 	pgflo_buf_free(&pub.begin);
 	pgflo_buf_free(&pub.held.line);
