@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -382,9 +383,14 @@ headers(struct pgflo_webhook *w, const char *id, const char *body,
 {
 	struct curl_slist *l = NULL;
 	long ts = (long)time(NULL);
-	int i;
+	int i, own_type = 0;
 
-	l = add_header(l, &w->hdr, "Content-Type: %s", w->cf.content_type);
+	for (i = 0; i < w->cf.nheaders; i++)
+		if (strncasecmp(w->cf.headers[i], "content-type:", 13) == 0)
+			own_type = 1;
+	if (!own_type)
+		l = add_header(l, &w->hdr, "Content-Type: %s",
+		    w->cf.content_type);
 	l = add_header(l, &w->hdr, "Expect:");
 	l = add_header(l, &w->hdr, "webhook-id: %s", id);
 	l = add_header(l, &w->hdr, "webhook-timestamp: %ld", ts);

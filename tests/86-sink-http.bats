@@ -95,6 +95,8 @@ secret() {
 	assert_equal "$(field content-type | sort -u)" "application/json"
 	assert_equal "$(field user-agent | sort -u)" "pgflo-sink-http/$(cat "$TOP/VERSION")"
 	assert_equal "$(field webhook-signature | sort -u)" ""
+	# One connection, kept alive.
+	assert_equal "$(field peer | sort -u | wc -l)" 1
 	# webhook-id: the first record's position and a hash of the body.
 	body=$(sed -n 2p "$T/in")
 	assert_equal "$(field webhook-id | head -n1)" \
@@ -241,18 +243,21 @@ ok"
 	recv_start
 	(umask 077; echo 's3cr3t-token' >"$T/tok")
 	gen 1 1 >"$T/in"
-	run --separate-stderr pgflo-sink-http -u "$url" --bearer-file "$T/tok" -H 'X-Tenant: a' <"$T/in"
+	run --separate-stderr pgflo-sink-http -u "$url" --bearer-file "$T/tok" -H 'X-Tenant: a' \
+		-H 'content-type: application/vnd.pgflo+json' <"$T/in"
 	assert_success
 	PGFLO_BEARER_TOKEN=other run --separate-stderr pgflo-sink-http -u "$url" <"$T/in"
 	assert_success
 	assert_equal "$(field authorization)" "Bearer s3cr3t-token
 Bearer other"
 	assert_equal "$(field x-tenant | tr '\n' ' ')" "a  "
+	assert_equal "$(field content-type | tr '\n' ' ')" "application/vnd.pgflo+json application/json "
 }
 
 @test "pgflo-sink-http: 500 three times then 200: the same body and webhook-id four times, one position" {
 	recv_start
-	printf '500\n500\n500\n200\n' >"$T/script"
+	# Through the receiver's control endpoint this time.
+	curl -sf --data-binary $'500\n500\n500\n200\n' "http://127.0.0.1:$port/_script" >/dev/null
 	gen 1 1 >"$T/in"
 	run --separate-stderr pgflo-sink-http -u "$url" <"$T/in"
 	assert_success
@@ -425,6 +430,16 @@ assert t[2] - t[1] >= 0.95, t   # an HTTP date has whole seconds
 	assert_equal "$st" 0
 	assert_equal "$(cat "$T/out")" ""
 	assert_equal "$(cat "$T/err")" "pgflo-sink-http: HTTP 503 Service Unavailable from $url: refused by the script; again in 30.0 s"
+}
+
+@test "pgflo-sink-http: the reader of its output gone while it waits to retry: 141 within a second or so" {
+	recv_start
+	yes 503 | head -n 50 >"$T/script"
+	gen 1 1 >"$T/in"
+	SECONDS=0
+	run --separate-stderr bash -c '{ pgflo-sink-http -u "$1" <"$2" 2>/dev/null; echo "status $?" >&2; } | sleep 1' _ "$url" "$T/in"
+	assert_equal "$stderr" "status 141"
+	((SECONDS < 5))
 }
 
 @test "pgflo-sink-http: | head -n1 ends it at once, quietly" {
