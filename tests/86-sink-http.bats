@@ -295,7 +295,7 @@ assert t[2] - t[1] >= 0.95, t   # an HTTP date has whole seconds
 	assert_output "$(pos 0/10 2)"
 	assert_equal "$(field n | wc -l)" 2
 	assert_equal "$(field body | uniq | wc -l)" 1
-	[[ "$stderr" == "pgflo-sink-http: could not POST to http://127.0.0.1:$port/hook: Operation timed out after 10"??" milliseconds with 0 bytes received; again in "* ]]
+	[[ "$stderr" == "pgflo-sink-http: could not POST to http://127.0.0.1:$port/hook: Operation timed out after "*" milliseconds with 0 bytes received; again in "* ]]
 }
 
 @test "pgflo-sink-http: a 400 puts the batch in the dead-letter file (fsynced) and delivery goes on" {
