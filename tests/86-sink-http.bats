@@ -467,8 +467,8 @@ assert t[2] - t[1] >= 0.95, t   # an HTTP date has whole seconds
 }
 
 @test "pgflo-sink-http: pgflo(7)'s webhook pipeline: capture | rule --mask | sink-http | checkpoint, run twice" {
+	pg_started=1	# teardown stops it, whatever fails
 	pg_start
-	pg_started=1
 	psql_src -c "CREATE TABLE users (id int PRIMARY KEY, email text)"
 	pgflo-capture -d "$PGFLO_SRC" -S hook -t public.users --create-slot --endpos 0/1 >/dev/null
 	psql_src -c "INSERT INTO users VALUES (1, 'a@example.com'), (2, 'b@example.com')"
