@@ -30,11 +30,13 @@
  *     connect reads the stream's last message, whose position setup
  *     returns, so that a replay skips what the stream holds (a message
  *     id alone would not: ../shared/NATS.md).
- *   pgflo-sink-http: write appends the line to the request body; commit
- *     POSTs the batch and succeeds on 2xx (a 4xx names the batch:
- *     failure() with nrecords > 1 makes the stage replay it one record
- *     per request to find the record); rollback drops the body; setup
- *     GETs the endpoint's position, or none.
+ *   pgflo-sink-http (webhook.c): write appends the line to the pending
+ *     records and POSTs them when a request is full; commit POSTs the
+ *     rest; a request is retried, halved (413) or dead-lettered inside
+ *     the sink; what it cannot deliver (a refusal without a dead-letter
+ *     file, retries used up) ends the run, PGFLO_DF_STOP; commit_soon keeps
+ *     requests to whole transactions; rollback drops the pending
+ *     records; setup returns --after, or none.
  *   pgflo-sink-file: write appends to the file; commit fflush()es and
  *     fsync()s it, then writes the position beside it; rollback
  *     truncates back to the last commit; setup reads that position.
