@@ -62,8 +62,9 @@ enum pgflo_durable_fail {
 	/* The connection is gone: reconnect, replay. */
 	PGFLO_DF_LOST,
 	/*
-	 * Waiting cannot help (a full stream): the run ends with status,
-	 * after printing reached, what the sink holds for sure, if set.
+	 * Waiting cannot help (a full stream), or a stop signal came while
+	 * the sink waited: the run ends with status (0: a clean stop), after
+	 * printing reached, what the sink holds for sure, if set.
 	 */
 	PGFLO_DF_STOP
 };
@@ -72,7 +73,7 @@ struct pgflo_durable_failure {
 	enum pgflo_durable_fail kind;
 	long	 idx;		/* write()'s index of the record, -1 none */
 	int	 nrecords;
-	int	 status;	/* PGFLO_DF_STOP: the exit status */
+	int	 status;	/* PGFLO_DF_STOP: the exit status, or 0 */
 	struct pgflo_pos reached;	/* PGFLO_DF_STOP: durable so far */
 	char	 msg[1024];	/* one line */
 };

@@ -253,8 +253,7 @@ send_range(int i, int j)
 		return refused(i, j, errbuf);
 	case PGFLO_WH_STOPPED:
 		/* A stop signal while waiting to retry: a clean stop. */
-		(void)pgflo_out_flush(0);
-		exit(0);
+		return fail(0, "stopped");
 	default:
 		snprintf(m, sizeof(m), "%s (position not advanced past it)",
 		    errbuf);
