@@ -35,9 +35,13 @@
  *     failure() with nrecords > 1 makes the stage replay it one record
  *     per request to find the record); rollback drops the body; setup
  *     GETs the endpoint's position, or none.
- *   pgflo-sink-file: write appends to the file; commit fflush()es and
- *     fsync()s it, then writes the position beside it; rollback
- *     truncates back to the last commit; setup reads that position.
+ *   pgflo-sink-file (fileset.c): write appends the line to the open
+ *     file; commit writes and fdatasync()s it (and the directory after
+ *     a file was created or renamed), finishing it when due (commit_soon
+ *     asks for the commit then); rollback truncates back to the last
+ *     commit; setup gives the position of the last record the files
+ *     hold; idle finishes a file by age while input is quiet; a write
+ *     error is PGFLO_DF_FATAL.
  */
 #ifndef PGFLO_DURABLE_H
 #define PGFLO_DURABLE_H
@@ -58,7 +62,9 @@ enum pgflo_durable_fail {
 	/* The sink changed its way: replay the batch as it is. */
 	PGFLO_DF_RETRY,
 	/* The connection is gone: reconnect, replay. */
-	PGFLO_DF_LOST
+	PGFLO_DF_LOST,
+	/* The sink cannot go on (a write error): exit 1 with msg. */
+	PGFLO_DF_FATAL
 };
 
 struct pgflo_durable_failure {
@@ -111,6 +117,13 @@ struct pgflo_durable_ops {
 	 * of the position reached (publish: the stream sequence).
 	 */
 	void	(*amend)(void *sink, struct pgflo_pos *pos);
+	/*
+	 * Optional: before the stage waits for input with no batch open,
+	 * the sink's timed work (sink-file finishes a file by age); 0 with
+	 * *wait_ms how long the wait may last (-1 no limit), or -1 to end
+	 * the run, exit 1 (errbuf).
+	 */
+	int	(*idle)(void *sink, long *wait_ms, char *errbuf, size_t errlen);
 };
 
 struct pgflo_durable_config {
