@@ -242,7 +242,7 @@ recover_part(struct pgflo_fileset *fs, struct fsfile *f, int newest)
 	int fd;
 
 	partname(f->name, pn, sizeof(pn));
-	if ((fd = openat(fs->dirfd, pn, O_WRONLY | O_APPEND | O_CLOEXEC)) ==
+	if ((fd = openat(fs->dirfd, pn, O_RDWR | O_APPEND | O_CLOEXEC)) ==
 	    -1) {
 		fs_err(fs, "could not open %s/%s", fs->cf.dir, pn);
 		return -1;
