@@ -414,7 +414,7 @@ write_stdin(void)
 	/* What the stage did not commit is not kept. */
 	if (st != 0)
 		(void)pgflo_fileset_rollback(s.fs);
-	if (pgflo_fileset_close(s.fs, !s.failed, errbuf,
+	if (pgflo_fileset_close(s.fs, st == 0 && !s.failed, errbuf,
 	    sizeof(errbuf)) == -1 && st == 0) {
 		(void)pgflo_out_flush(0);
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
