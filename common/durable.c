@@ -843,9 +843,17 @@ parse_line(struct pgflo_durable *d, const char *line, size_t len,
 {
 	json_error_t jerr;
 	json_t *j;
-	int valid = pgflo_js_valid(line, len);
+	int valid;
 
 	*why = NULL;
+	/* One pass; what fails it goes the long way, for the message. */
+	if (d->cf.head_only && pgflo_recspan_parse_head(&d->rec, line,
+	    len) == 0) {
+		if ((*why = check_record(d, &d->rec)) != NULL)
+			snprintf(msg, msglen, "<stdin>:%lu: %s", lineno, *why);
+		return 1;
+	}
+	valid = pgflo_js_valid(line, len);
 	if (valid && pgflo_recspan_parse(&d->rec, line, len, why) == 0) {
 		if ((*why = check_record(d, &d->rec)) != NULL)
 			snprintf(msg, msglen, "<stdin>:%lu: %s", lineno, *why);

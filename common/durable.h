@@ -134,6 +134,8 @@ struct pgflo_durable_config {
 	int	 noloop;	/* a lost connection ends the run, exit 3 */
 	long	 max_outage_ms;	/* >0: exit 3 when not back within this */
 	struct pgflo_deadletter *dl;	/* failing transactions go here */
+	/* The sink needs op, names and position only, not the columns. */
+	int	 head_only;
 };
 
 struct pgflo_durable;

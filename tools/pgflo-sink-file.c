@@ -61,7 +61,8 @@ static struct pgflo_fileset_config fc = {
 	.sync = 1
 };
 static struct pgflo_durable_config dc = {
-	.group = "default", .batch_rows = 10000, .batch_ms = 100
+	.group = "default", .batch_rows = 10000, .batch_ms = 100,
+	.head_only = 1
 };
 static enum fsync_mode fsync_mode = FSYNC_BATCH;
 static const char *deadletter;
@@ -248,10 +249,9 @@ static int
 held_match(void *arg, const char *line, size_t len)
 {
 	struct sink *s = arg;
-	const char *why;
 
-	if (!pgflo_js_valid(line, len) || pgflo_recspan_parse(&s->rec, line,
-	    len, &why) == -1 || (!s->rec.has_lsn && !s->rec.has_seq))
+	if (pgflo_recspan_parse_head(&s->rec, line, len) == -1 ||
+	    (!s->rec.has_lsn && !s->rec.has_seq))
 		return 0;
 	s->held = s->rec.pos;
 	return 1;
