@@ -651,9 +651,12 @@ handle_failure(struct pgflo_durable *d)
 			return;
 		rollback(d);
 		die(PGFLO_EXIT_FAIL, "commit failed: %s", f.msg);
-	case PGFLO_DF_FATAL:
+	case PGFLO_DF_STOP:
 		rollback(d);
-		die(PGFLO_EXIT_FAIL, "%s", f.msg);
+		if (pgflo_pos_is_set(&f.reached) &&
+		    pgflo_pos_cmp(&f.reached, &d->applied) > 0)
+			print_position(d, &f.reached);
+		die(f.status != 0 ? f.status : PGFLO_EXIT_UNAVAIL, "%s", f.msg);
 	case PGFLO_DF_RECORDS:
 		break;
 	}

@@ -41,7 +41,7 @@
  *     asks for the commit then); rollback truncates back to the last
  *     commit; setup gives the position of the last record the files
  *     hold; idle finishes a file by age while input is quiet; a write
- *     error is PGFLO_DF_FATAL.
+ *     error is PGFLO_DF_STOP with status 1.
  */
 #ifndef PGFLO_DURABLE_H
 #define PGFLO_DURABLE_H
@@ -63,14 +63,19 @@ enum pgflo_durable_fail {
 	PGFLO_DF_RETRY,
 	/* The connection is gone: reconnect, replay. */
 	PGFLO_DF_LOST,
-	/* The sink cannot go on (a write error): exit 1 with msg. */
-	PGFLO_DF_FATAL
+	/*
+	 * Waiting cannot help (a full stream): the run ends with status,
+	 * after printing reached, what the sink holds for sure, if set.
+	 */
+	PGFLO_DF_STOP
 };
 
 struct pgflo_durable_failure {
 	enum pgflo_durable_fail kind;
 	long	 idx;		/* write()'s index of the record, -1 none */
 	int	 nrecords;
+	int	 status;	/* PGFLO_DF_STOP: the exit status */
+	struct pgflo_pos reached;	/* PGFLO_DF_STOP: durable so far */
 	char	 msg[1024];	/* one line */
 };
 

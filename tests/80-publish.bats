@@ -272,6 +272,43 @@ pgflo-publish: warning: stream risky has discard old with max_bytes: when full i
 	[[ "$err1$err2$stderr" != *pa55* ]]
 }
 
+@test "pgflo-publish: an NKey from the environment for publish and the nats: store; a wrong or half one is refused" {
+	dir=$BATS_TEST_TMPDIR/nk
+	mkdir -p "$dir"
+	pub=$("$BATS_TEST_DIRNAME/fixtures/nats/nkey-user" "$dir/seed")
+	"$BATS_TEST_DIRNAME/fixtures/nats/nkey-user" "$dir/other" >/dev/null
+	echo "authorization { users = [ { nkey: $pub } ] }" >"$dir/conf"
+	port=$((20000 + RANDOM % 12000))
+	/usr/sbin/nats-server -js -a 127.0.0.1 -p "$port" -sd "$dir/js" -c "$dir/conf" \
+		</dev/null >"$dir/log" 2>&1 3>&- &
+	srv=$!
+	for i in $(seq 1 100); do
+		grep -q 'Server is ready' "$dir/log" && break
+		sleep 0.1
+	done
+	url=nats://127.0.0.1:$port
+	gen 2 >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr env PGFLO_NATS_URL="$url" PGFLO_NATS_NKEY="$dir/seed" \
+		PGFLO_NATS_NKEY_PUB="$pub" bash -c 'pgflo-publish --stream nk --create |
+		pgflo-checkpoint --save nats:nk/pos && pgflo-checkpoint -g nats:nk/pos' <"$BATS_TEST_TMPDIR/in"
+	st0=$status out0=$output
+	run --separate-stderr env PGFLO_NATS_NKEY="$dir/other" PGFLO_NATS_NKEY_PUB="$pub" \
+		pgflo-publish -s "$url" --stream nk <"$BATS_TEST_TMPDIR/in"
+	st1=$status err1=$stderr
+	run --separate-stderr env PGFLO_NATS_URL="$url" PGFLO_NATS_NKEY="$dir/seed" \
+		pgflo-checkpoint -g nats:nk/pos
+	st2=$status err2=$stderr
+	kill "$srv"
+	wait "$srv" || true
+	assert_equal "$st0" 0
+	assert_equal "$out0" '{"op":"position","commit_lsn":"0/1002000","ordinal":2,"stream_seq":2}'
+	assert_equal "$st1" 2
+	assert_equal "$err1" "pgflo-publish: could not connect: NATS server $url: Authorization Violation"
+	assert_equal "$st2" 2
+	assert_equal "$err2" "pgflo-checkpoint: checkpoint nats:nk/pos: could not connect to NATS server $url: PGFLO_NATS_NKEY needs PGFLO_NATS_NKEY_PUB, the user's public key (U...)"
+	[[ "$err1$err2" != *"$(cat "$dir/seed")"* ]]
+}
+
 @test "pgflo-publish: capture | publish | checkpoint under writes: the stream holds capture's records exactly" {
 	psql_src -c 'CREATE TABLE cpw (id int PRIMARY KEY, v text)'
 	mkslot p_run public.cpw
@@ -308,8 +345,8 @@ pgflo-publish: warning: stream risky has discard old with max_bytes: when full i
 	mkslot p_nlref public.nl
 	writer_sql 1500 nl | psql_src >/dev/null
 	pgflo-capture -d "$PGFLO_SRC" -S p_nlref -E "$(endpos)" >"$BATS_TEST_TMPDIR/ref"
-	# The bucket first: capture reads the store before anything is saved.
-	pgflo-checkpoint --save nats:pgflo/nl </dev/null
+	# No bucket yet: capture reads the store before the first save
+	# creates it, which is no position.
 	line() {
 		pgflo-capture -d "$PGFLO_SRC" -S p_nl -c nats:pgflo/nl -s 1 |
 			bash -c 'echo $$ >"$1"; exec pgflo-publish --stream nl --create' _ "$BATS_TEST_TMPDIR/pub.pid" |

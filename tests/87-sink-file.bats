@@ -356,3 +356,35 @@ sinkrun() {
 	[[ $stderr == *"0 records written, $(wc -l <"$BATS_TEST_TMPDIR/in") records skipped"* ]]
 	cat "$D"/* | cmp - "$BATS_TEST_TMPDIR/in"
 }
+
+# The input of the bad-record tests: line 4 is not JSON, line 6 has no
+# commit_lsn.
+bad_input() {
+	printf '%s\n' '{"op":"begin","commit_lsn":"0/10","ordinal":0}' \
+		'{"op":"commit","commit_lsn":"0/10","ordinal":1}' \
+		'{"op":"begin","commit_lsn":"0/20","ordinal":0}' \
+		'{"op":"insert","commit_lsn":"0/20","ordinal":1,"schema":"s","table":"t","new":{"id":1}' \
+		'{"op":"commit","commit_lsn":"0/20","ordinal":2}' \
+		'{"op":"insert","schema":"s","table":"t","new":{}}'
+}
+
+@test "pgflo-sink-file: a bad line is exit 1 with its line; the transactions before it are kept, the open file stays .part" {
+	bad_input >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-file -d "$D" <"$BATS_TEST_TMPDIR/in"
+	assert_failure 1
+	assert_output '{"op":"position","commit_lsn":"0/10","ordinal":1,"group":"g"}'
+	assert_equal "$stderr" "pgflo-sink-file: <stdin>:4: invalid JSON: '}' expected near end of file (column 86)"
+	assert_equal "$(finished)" ""
+	cmp <(head -n 2 "$BATS_TEST_TMPDIR/in") "$D/$(parts)"
+}
+
+@test "pgflo-sink-file: --dead-letter takes the bad line's transaction and the bad line, the rest is written" {
+	bad_input >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-file -d "$D" --dead-letter "$BATS_TEST_TMPDIR/dl" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/20","ordinal":2,"group":"g"}'
+	assert_equal "$stderr" "pgflo-sink-file: <stdin>:4: invalid JSON: '}' expected near end of file (column 86) (transaction written to $BATS_TEST_TMPDIR/dl)
+pgflo-sink-file: <stdin>:6: insert record without commit_lsn (written to $BATS_TEST_TMPDIR/dl)"
+	cmp <(head -n 2 "$BATS_TEST_TMPDIR/in") "$D/$(finished)"
+	cmp <(tail -n 4 "$BATS_TEST_TMPDIR/in") "$BATS_TEST_TMPDIR/dl"
+}

@@ -321,7 +321,9 @@ op_failure(void *sink, struct pgflo_durable_failure *f)
 {
 	struct sink *s = sink;
 
-	f->kind = PGFLO_DF_FATAL;
+	/* Waiting cannot help a full disk: exit 1, nothing more committed. */
+	f->kind = PGFLO_DF_STOP;
+	f->status = PGFLO_EXIT_FAIL;
 	f->idx = -1;
 	f->nrecords = 0;
 	snprintf(f->msg, sizeof(f->msg), "%s", pgflo_fileset_errmsg(s->fs));
