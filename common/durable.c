@@ -656,7 +656,7 @@ handle_failure(struct pgflo_durable *d)
 		if (pgflo_pos_is_set(&f.reached) &&
 		    pgflo_pos_cmp(&f.reached, &d->applied) > 0)
 			print_position(d, &f.reached);
-		die(f.status != 0 ? f.status : PGFLO_EXIT_UNAVAIL, "%s", f.msg);
+		die(f.status, "%s", f.msg);
 	case PGFLO_DF_RECORDS:
 		break;
 	}

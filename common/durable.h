@@ -30,11 +30,13 @@
  *     connect reads the stream's last message, whose position setup
  *     returns, so that a replay skips what the stream holds (a message
  *     id alone would not: ../shared/NATS.md).
- *   pgflo-sink-http: write appends the line to the request body; commit
- *     POSTs the batch and succeeds on 2xx (a 4xx names the batch:
- *     failure() with nrecords > 1 makes the stage replay it one record
- *     per request to find the record); rollback drops the body; setup
- *     GETs the endpoint's position, or none.
+ *   pgflo-sink-http (webhook.c): write appends the line to the pending
+ *     records and POSTs them when a request is full; commit POSTs the
+ *     rest; a request is retried, halved (413) or dead-lettered inside
+ *     the sink; what it cannot deliver (a refusal without a dead-letter
+ *     file, retries used up) ends the run, PGFLO_DF_STOP; commit_soon keeps
+ *     requests to whole transactions; rollback drops the pending
+ *     records; setup returns --after, or none.
  *   pgflo-sink-file (fileset.c): write appends the line to the open
  *     file; commit writes and fdatasync()s it (and the directory after
  *     a file was created or renamed), finishing it when due (commit_soon
@@ -64,8 +66,9 @@ enum pgflo_durable_fail {
 	/* The connection is gone: reconnect, replay. */
 	PGFLO_DF_LOST,
 	/*
-	 * Waiting cannot help (a full stream): the run ends with status,
-	 * after printing reached, what the sink holds for sure, if set.
+	 * Waiting cannot help (a full stream), or a stop signal came while
+	 * the sink waited: the run ends with status (0: a clean stop), after
+	 * printing reached, what the sink holds for sure, if set.
 	 */
 	PGFLO_DF_STOP
 };
@@ -74,7 +77,7 @@ struct pgflo_durable_failure {
 	enum pgflo_durable_fail kind;
 	long	 idx;		/* write()'s index of the record, -1 none */
 	int	 nrecords;
-	int	 status;	/* PGFLO_DF_STOP: the exit status */
+	int	 status;	/* PGFLO_DF_STOP: the exit status, or 0 */
 	struct pgflo_pos reached;	/* PGFLO_DF_STOP: durable so far */
 	char	 msg[1024];	/* one line */
 };

@@ -6,8 +6,6 @@
 
 load test_helper
 
-DUMP="$BATS_TEST_DIRNAME/nats-dump"
-
 setup_file() {
 	pg_start
 	nats_start
@@ -16,22 +14,6 @@ setup_file() {
 teardown_file() {
 	nats_stop
 	pg_stop
-}
-
-# N synthetic transactions of 1, 1, 3 and 10 inserts, in commit order.
-gen() {
-	awk -v n="$1" 'BEGIN {
-		lsn = 16777216
-		for (t = 1; t <= n; t++) {
-			k = t % 4 == 0 ? 10 : (t % 4 == 3 ? 3 : 1)
-			lsn += 4096
-			l = sprintf("0/%X", lsn)
-			printf "{\"op\":\"begin\",\"commit_lsn\":\"%s\",\"ordinal\":0,\"xid\":%d}\n", l, t
-			for (i = 1; i <= k; i++)
-				printf "{\"op\":\"insert\",\"schema\":\"public\",\"table\":\"t%d\",\"commit_lsn\":\"%s\",\"ordinal\":%d,\"xid\":%d,\"key\":[\"id\"],\"types\":{\"id\":\"integer\",\"v\":\"text\"},\"new\":{\"id\":%d,\"v\":\"padding-padding-padding-padding\"}}\n", i % 3, l, i, t, t * 100 + i
-			printf "{\"op\":\"commit\",\"commit_lsn\":\"%s\",\"ordinal\":%d,\"xid\":%d}\n", l, k + 1, t
-		}
-	}'
 }
 
 endpos() {
