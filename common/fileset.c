@@ -322,13 +322,22 @@ recover(struct pgflo_fileset *fs)
 	for (i = 0; i < n; i++) {
 		if (v[i].seq >= fs->nextseq)
 			fs->nextseq = v[i].seq + 1;
-		if (!v[i].part)
+		if (v[i].part && fs->cf.readonly) {
+			/* Only looked at: the torn line is left out by the scan. */
+			char pn[PATH_MAX];
+
+			partname(v[i].name, pn, sizeof(pn));
+			free(v[i].name);
+			v[i].name = pgflo_xstrdup(pn);
+		}
+		if (!v[i].part || fs->cf.readonly)
 			done_add(fs, &v[i]);
 		else if (recover_part(fs, &v[i], i == n - 1) == -1)
 			break;
 		v[i].name = NULL;
 	}
-	if (i == n && sync_dir(fs) == 0 && retain(fs) == 0)
+	if (i == n && (fs->cf.readonly || (sync_dir(fs) == 0 &&
+	    retain(fs) == 0)))
 		r = 0;
 out:
 	for (i = 0; i < n; i++)
@@ -349,12 +358,13 @@ pgflo_fileset_open(const struct pgflo_fileset_config *cf, int *status,
 	fs->nextseq = 1;
 	*status = PGFLO_EXIT_USAGE;
 	if ((fs->dirfd = open(cf->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1 || faccessat(fs->dirfd, ".", W_OK | X_OK, AT_EACCESS) == -1) {
+	    -1 || faccessat(fs->dirfd, ".", cf->readonly ? R_OK | X_OK :
+	    W_OK | X_OK, AT_EACCESS) == -1) {
 		fs_err(fs, "%s", cf->dir);
 		goto fail;
 	}
 	*status = PGFLO_EXIT_FAIL;
-	if (flock(fs->dirfd, LOCK_EX | LOCK_NB) == -1) {
+	if (!cf->readonly && flock(fs->dirfd, LOCK_EX | LOCK_NB) == -1) {
 		fs_err(fs, "could not lock directory %s (another "
 		    "pgflo-sink-file?)", cf->dir);
 		goto fail;

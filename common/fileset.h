@@ -33,6 +33,8 @@ struct pgflo_fileset_config {
 	long	 max_age_ms;	/* or at this age; 0 never */
 	int	 keep;		/* keep the newest N finished files; 0 all */
 	int	 sync;		/* fdatasync the files, fsync the directory */
+	/* Only to scan (pgflo_fileset_scan_back): no lock, no recovery. */
+	int	 readonly;
 };
 
 struct pgflo_fileset;

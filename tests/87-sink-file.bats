@@ -388,3 +388,27 @@ pgflo-sink-file: <stdin>:6: insert record without commit_lsn (written to $BATS_T
 	cmp <(head -n 2 "$BATS_TEST_TMPDIR/in") "$D/$(finished)"
 	cmp <(tail -n 4 "$BATS_TEST_TMPDIR/in") "$BATS_TEST_TMPDIR/dl"
 }
+
+@test "pgflo-sink-file: --position prints what the files hold, leaves a torn line and the lock alone; none is exit 1" {
+	run --separate-stderr pgflo-sink-file -d "$D" -p
+	assert_failure 1
+	assert_equal "$stderr" "pgflo-sink-file: no position in $D"
+	gen 3 | pgflo-sink-file -d "$D" >/dev/null
+	# Another sink holds the directory...
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-sink-file -d "$D" <"$BATS_TEST_TMPDIR/fifo" >/dev/null 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	for i in $(seq 50); do flock -n "$D" true || break; sleep 0.1; done
+	run ! flock -n "$D" true
+	# ... and its .part file has a torn line.
+	gen 1 4 | head -n 2 >"$D/20991231T000000Z-000002.ndjson.part"
+	printf '{"op":"insert","commit_lsn":"0/40",' >>"$D/20991231T000000Z-000002.ndjson.part"
+	cp "$D/20991231T000000Z-000002.ndjson.part" "$BATS_TEST_TMPDIR/part"
+	run --separate-stderr pgflo-sink-file -d "$D" -p -g other
+	assert_success
+	assert_output '{"op":"position","commit_lsn":"0/40","ordinal":1,"group":"other"}'
+	cmp "$BATS_TEST_TMPDIR/part" "$D/20991231T000000Z-000002.ndjson.part"
+	exec 5>&-
+	wait "$pid"
+}

@@ -31,7 +31,8 @@
 	"[-k n]\n" \
 	"                       [-m ms] [-P prefix] [-s bytes] " \
 	"[--dead-letter file]\n" \
-	"                       -d dir"
+	"                       -d dir\n" \
+	"       pgflo-sink-file [-g group] [-P prefix] -p -d dir"
 
 enum {
 	OPT_DEADLETTER = 256
@@ -48,6 +49,7 @@ static const struct option longopts[] = {
 	{ "keep",		required_argument, NULL, 'k' },
 	{ "max-age",		required_argument, NULL, 'a' },
 	{ "max-bytes",		required_argument, NULL, 's' },
+	{ "position",		no_argument,	   NULL, 'p' },
 	{ "prefix",		required_argument, NULL, 'P' },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -66,7 +68,7 @@ static struct pgflo_durable_config dc = {
 };
 static enum fsync_mode fsync_mode = FSYNC_BATCH;
 static const char *deadletter;
-static int vflag;
+static int pflag, vflag;
 
 /* The stage's sink: the files, the position they hold. */
 struct sink {
@@ -86,11 +88,13 @@ help(void)
 "\n"
 "Usage:\n"
 "  pgflo-sink-file [OPTION]... -d DIR < records\n"
+"  pgflo-sink-file [-g GROUP] [-P PREFIX] --position -d DIR\n"
 "\n"
 "Options:\n"
 "  -d, --dir=DIR           write DIR/PREFIX<UTC time>-<seq>.ndjson (0600);\n"
 "                          the file being written ends in \".part\"\n"
 "  -P, --prefix=P          file name prefix (default none)\n"
+"  -p, --position          print the position the files hold and exit\n"
 "  -s, --max-bytes=N       finish a file at the commit reaching N bytes\n"
 "                          (default 64M; 0 never; also 512k, 1G)\n"
 "  -a, --max-age=S         or once it is S old, also while input is quiet\n"
@@ -111,8 +115,8 @@ help(void)
 "\n"
 "Environment: PGFLO_GROUP, PGFLO_BATCH_ROWS, PGFLO_BATCH_MS, PGFLO_FLUSH,\n"
 "PGFLO_MAX_RECORD.\n"
-"Exit status: 0 ok or stopped, 1 bad record or write error, 2 usage or\n"
-"bad DIR, 141 reader gone (SIGPIPE).\n");
+"Exit status: 0 ok or stopped, 1 bad record, write error or no position\n"
+"(-p), 2 usage or bad DIR, 141 reader gone (SIGPIPE).\n");
 }
 
 static long
@@ -204,7 +208,7 @@ parse_options(int argc, char *argv[])
 		dc.batch_rows = parse_num(e, 1, 100000000L, "PGFLO_BATCH_ROWS");
 	if ((e = pgflo_env("BATCH_MS", NULL)) != NULL)
 		dc.batch_ms = parse_ms(e, "PGFLO_BATCH_MS");
-	while ((ch = getopt_long(argc, argv, "a:b:d:f:g:hk:m:P:s:Vv", longopts,
+	while ((ch = getopt_long(argc, argv, "a:b:d:f:g:hk:m:P:ps:Vv", longopts,
 	    NULL)) != -1) {
 		if (file_option(ch))
 			continue;
@@ -221,6 +225,9 @@ parse_options(int argc, char *argv[])
 			exit(0);
 		case 'm':
 			dc.batch_ms = parse_ms(optarg, "--batch-ms");
+			break;
+		case 'p':
+			pflag = 1;
 			break;
 		case 'V':
 			pgflo_print_version();
@@ -387,6 +394,29 @@ static const struct pgflo_durable_ops file_ops = {
 	.idle = op_idle
 };
 
+/* -p: the position the files hold, without a lock or a change. */
+static void
+print_held(void)
+{
+	char errbuf[1024];
+	struct sink s;
+	int st;
+
+	memset(&s, 0, sizeof(s));
+	fc.readonly = 1;
+	if ((s.fs = pgflo_fileset_open(&fc, &st, errbuf,
+	    sizeof(errbuf))) == NULL)
+		pgflo_errx(st, "%s", errbuf);
+	if (pgflo_fileset_scan_back(s.fs, held_match, &s) == -1)
+		pgflo_errx(PGFLO_EXIT_FAIL, "%s", pgflo_fileset_errmsg(s.fs));
+	pgflo_recspan_free(&s.rec);
+	(void)pgflo_fileset_close(s.fs, 0, NULL, 0);
+	if (!pgflo_pos_is_set(&s.held))
+		pgflo_errx(PGFLO_EXIT_FAIL, "no position in %s", fc.dir);
+	if (pgflo_durable_print_position(dc.group, &s.held) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+}
+
 /* Writes stdin through the durable stage; its exit status. */
 static int
 write_stdin(void)
@@ -442,7 +472,10 @@ main(int argc, char *argv[])
 	pgflo_std_options(argc, argv, help);
 	parse_options(argc, argv);
 	pgflo_out_init();
-	write_stdin();
+	if (pflag)
+		print_held();
+	else
+		write_stdin();
 	if (pgflo_out_close() == -1)
 		pgflo_err(PGFLO_EXIT_FAIL, "write error");
 	return 0;
