@@ -8,7 +8,7 @@ MANDIR ?= $(PREFIX)/share/man
 PKG_CONFIG ?= pkg-config
 VERSION := $(shell cat VERSION)
 
-PKGS = libpq libnats jansson libpcre2-8 libcurl yaml-0.1
+PKGS = libpq libnats jansson libpcre2-8 libcurl libcrypto yaml-0.1
 CFLAGS ?= -g -O2
 override CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral $(CFLAGS)

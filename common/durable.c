@@ -13,6 +13,7 @@
  * transactions ahead of it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -650,6 +651,12 @@ handle_failure(struct pgflo_durable *d)
 			return;
 		rollback(d);
 		die(PGFLO_EXIT_FAIL, "commit failed: %s", f.msg);
+	case PGFLO_DF_STOP:
+		rollback(d);
+		if (pgflo_pos_is_set(&f.reached) &&
+		    pgflo_pos_cmp(&f.reached, &d->applied) > 0)
+			print_position(d, &f.reached);
+		die(f.status, "%s", f.msg);
 	case PGFLO_DF_RECORDS:
 		break;
 	}
@@ -839,9 +846,17 @@ parse_line(struct pgflo_durable *d, const char *line, size_t len,
 {
 	json_error_t jerr;
 	json_t *j;
-	int valid = pgflo_js_valid(line, len);
+	int valid;
 
 	*why = NULL;
+	/* One pass; what fails it goes the long way, for the message. */
+	if (d->cf.head_only && pgflo_recspan_parse_head(&d->rec, line,
+	    len) == 0) {
+		if ((*why = check_record(d, &d->rec)) != NULL)
+			snprintf(msg, msglen, "<stdin>:%lu: %s", lineno, *why);
+		return 1;
+	}
+	valid = pgflo_js_valid(line, len);
 	if (valid && pgflo_recspan_parse(&d->rec, line, len, why) == 0) {
 		if ((*why = check_record(d, &d->rec)) != NULL)
 			snprintf(msg, msglen, "<stdin>:%lu: %s", lineno, *why);
@@ -1119,15 +1134,24 @@ ended(struct pgflo_durable *d)
 static int
 next_line(struct pgflo_durable *d, struct pgflo_reader *rd)
 {
-	int r, timeout = -1;
+	int r, timeout = -1, idle = 0;
+	long w;
 
 	if (d->batch_open && !(d->cur.open && d->cur.begun)) {
 		timeout = (int)(d->cf.batch_ms - (pgflo_now_ms() -
 		    d->batch_start));
 		if (timeout < 0)
 			timeout = 0;
+	} else if (!d->batch_open && d->ops->idle != NULL) {
+		if (d->ops->idle(d->sink, &w, d->errbuf,
+		    sizeof(d->errbuf)) == -1)
+			die(PGFLO_EXIT_FAIL, "%s", d->errbuf);
+		idle = 1;
+		timeout = w > INT_MAX ? INT_MAX : (int)w;
 	}
 	r = pgflo_reader_next_timeout(rd, timeout);
+	if (r == 2 && idle)
+		return -1;	/* the sink's timer: round again */
 	if (r == 2) {
 		/* No commit record: quiet input ends it. */
 		d->cur.open = 0;

@@ -30,14 +30,20 @@
  *     connect reads the stream's last message, whose position setup
  *     returns, so that a replay skips what the stream holds (a message
  *     id alone would not: ../shared/NATS.md).
- *   pgflo-sink-http: write appends the line to the request body; commit
- *     POSTs the batch and succeeds on 2xx (a 4xx names the batch:
- *     failure() with nrecords > 1 makes the stage replay it one record
- *     per request to find the record); rollback drops the body; setup
- *     GETs the endpoint's position, or none.
- *   pgflo-sink-file: write appends to the file; commit fflush()es and
- *     fsync()s it, then writes the position beside it; rollback
- *     truncates back to the last commit; setup reads that position.
+ *   pgflo-sink-http (webhook.c): write appends the line to the pending
+ *     records and POSTs them when a request is full; commit POSTs the
+ *     rest; a request is retried, halved (413) or dead-lettered inside
+ *     the sink; what it cannot deliver (a refusal without a dead-letter
+ *     file, retries used up) ends the run, PGFLO_DF_STOP; commit_soon keeps
+ *     requests to whole transactions; rollback drops the pending
+ *     records; setup returns --after, or none.
+ *   pgflo-sink-file (fileset.c): write appends the line to the open
+ *     file; commit writes and fdatasync()s it (and the directory after
+ *     a file was created or renamed), finishing it when due (commit_soon
+ *     asks for the commit then); rollback truncates back to the last
+ *     commit; setup gives the position of the last record the files
+ *     hold; idle finishes a file by age while input is quiet; a write
+ *     error is PGFLO_DF_STOP with status 1.
  */
 #ifndef PGFLO_DURABLE_H
 #define PGFLO_DURABLE_H
@@ -58,13 +64,21 @@ enum pgflo_durable_fail {
 	/* The sink changed its way: replay the batch as it is. */
 	PGFLO_DF_RETRY,
 	/* The connection is gone: reconnect, replay. */
-	PGFLO_DF_LOST
+	PGFLO_DF_LOST,
+	/*
+	 * Waiting cannot help (a full stream), or a stop signal came while
+	 * the sink waited: the run ends with status (0: a clean stop), after
+	 * printing reached, what the sink holds for sure, if set.
+	 */
+	PGFLO_DF_STOP
 };
 
 struct pgflo_durable_failure {
 	enum pgflo_durable_fail kind;
 	long	 idx;		/* write()'s index of the record, -1 none */
 	int	 nrecords;
+	int	 status;	/* PGFLO_DF_STOP: the exit status, or 0 */
+	struct pgflo_pos reached;	/* PGFLO_DF_STOP: durable so far */
 	char	 msg[1024];	/* one line */
 };
 
@@ -111,6 +125,13 @@ struct pgflo_durable_ops {
 	 * of the position reached (publish: the stream sequence).
 	 */
 	void	(*amend)(void *sink, struct pgflo_pos *pos);
+	/*
+	 * Optional: before the stage waits for input with no batch open,
+	 * the sink's timed work (sink-file finishes a file by age); 0 with
+	 * *wait_ms how long the wait may last (-1 no limit), or -1 to end
+	 * the run, exit 1 (errbuf).
+	 */
+	int	(*idle)(void *sink, long *wait_ms, char *errbuf, size_t errlen);
 };
 
 struct pgflo_durable_config {
@@ -121,6 +142,8 @@ struct pgflo_durable_config {
 	int	 noloop;	/* a lost connection ends the run, exit 3 */
 	long	 max_outage_ms;	/* >0: exit 3 when not back within this */
 	struct pgflo_deadletter *dl;	/* failing transactions go here */
+	/* The sink needs op, names and position only, not the columns. */
+	int	 head_only;
 };
 
 struct pgflo_durable;

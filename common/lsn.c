@@ -61,11 +61,58 @@ pgflo_lsn_parse(const char *s, pgflo_lsn *out)
 	return 0;
 }
 
+/*
+ * Writes v in upper-case hex at p, then sep unless it is NUL; returns
+ * the end.
+ */
+static char *
+put_hex32(char *p, uint32_t v, char sep)
+{
+	char t[8];
+	int n = 0;
+
+	do
+		t[n++] = "0123456789ABCDEF"[v & 15];
+	while ((v >>= 4) != 0);
+	while (n > 0)
+		*p++ = t[--n];
+	if (sep != '\0')
+		*p++ = sep;
+	return p;
+}
+
 char *
 pgflo_lsn_format(pgflo_lsn lsn, char buf[PGFLO_LSN_BUFSZ])
 {
-	snprintf(buf, PGFLO_LSN_BUFSZ, "%" PRIX32 "/%" PRIX32,
-	    (uint32_t)(lsn >> 32), (uint32_t)lsn);
+	*put_hex32(put_hex32(buf, (uint32_t)(lsn >> 32), '/'), (uint32_t)lsn,
+	    '\0') = '\0';
+	return buf;
+}
+
+char *
+pgflo_u64_format(uint64_t v, char buf[PGFLO_U64_BUFSZ])
+{
+	char t[PGFLO_U64_BUFSZ], *p = buf;
+	int n = 0;
+
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = t[--n];
+	*p = '\0';
+	return buf;
+}
+
+char *
+pgflo_pos_format(const struct pgflo_pos *p, char buf[PGFLO_POS_BUFSZ])
+{
+	char *e;
+
+	pgflo_lsn_format(p->commit_lsn, buf);
+	e = buf + strlen(buf);
+	*e++ = ':';
+	pgflo_u64_format(p->ordinal, e);
 	return buf;
 }
 

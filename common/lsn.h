@@ -19,6 +19,9 @@ typedef uint64_t pgflo_lsn;
 int	pgflo_lsn_parse(const char *s, pgflo_lsn *out);
 /* Writes "X/Y" (upper-case hex, as PostgreSQL does) into buf; returns buf. */
 char	*pgflo_lsn_format(pgflo_lsn lsn, char buf[PGFLO_LSN_BUFSZ]);
+/* Writes v in decimal into buf; returns buf.  No stdio: a hot path. */
+#define PGFLO_U64_BUFSZ		21
+char	*pgflo_u64_format(uint64_t v, char buf[PGFLO_U64_BUFSZ]);
 
 struct pgflo_pos {
 	pgflo_lsn commit_lsn;	/* 0: none */
@@ -32,6 +35,9 @@ struct pgflo_pos {
  */
 int	pgflo_pos_cmp(const struct pgflo_pos *a, const struct pgflo_pos *b);
 int	pgflo_pos_is_set(const struct pgflo_pos *p);
+/* Writes "X/Y:ORDINAL" into buf; returns buf. */
+#define PGFLO_POS_BUFSZ		(PGFLO_LSN_BUFSZ + PGFLO_U64_BUFSZ)
+char	*pgflo_pos_format(const struct pgflo_pos *p, char buf[PGFLO_POS_BUFSZ]);
 /*
  * Moves *best forwards to p kind by kind: (commit_lsn, ordinal) and
  * stream_seq each only when p has a newer one of that kind, so a

@@ -227,6 +227,15 @@ pgflo_natsconn_open(struct pgflo_natsconn *c,
 	c->timeout_ms = cf->timeout_ms > 0 ? cf->timeout_ms :
 	    DEFAULT_TIMEOUT_MS;
 	c->shown = pgflo_natsconn_redact(url);
+	/* nats.c signs with the seed but sends the key it is told. */
+	if (pgflo_env("NATS_NKEY", NULL) != NULL &&
+	    pgflo_env("NATS_NKEY_PUB", NULL) == NULL) {
+		snprintf(errbuf, errlen, "NATS server %s: PGFLO_NATS_NKEY "
+		    "needs PGFLO_NATS_NKEY_PUB, the user's public key (U...)",
+		    c->shown);
+		pgflo_natsconn_close(c);
+		return PGFLO_EXIT_USAGE;
+	}
 	s = natsOptions_Create(&o);
 	/* After nats_Open()'s own atexit handler, so that it runs first. */
 	if (s == NATS_OK && !atexit_done) {
@@ -261,7 +270,11 @@ pgflo_natsconn_open(struct pgflo_natsconn *c,
 	    pgflo_natsconn_why(s));
 	st = pgflo_natsconn_exit_status(s);
 	pgflo_natsconn_close(c);
-	return st != PGFLO_EXIT_FAIL ? st : PGFLO_EXIT_UNAVAIL;
+	/*
+	 * Not the network, which exit_status() knows: the settings, as a
+	 * credentials file that cannot be read.
+	 */
+	return st != PGFLO_EXIT_FAIL ? st : PGFLO_EXIT_USAGE;
 }
 
 void

@@ -52,6 +52,13 @@ pgflo_out_init(void)
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 }
 
+void
+pgflo_out_flush_when_idle(void)
+{
+	if (pgflo_env("FLUSH", NULL) == NULL)
+		flush_each = 0;
+}
+
 int
 pgflo_out_flush_each(void)
 {

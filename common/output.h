@@ -1,6 +1,7 @@
 /*
  * output.h - record output on stdout.  Flushes after every record unless
- * stdout is a regular file (STYLE.md 6.6); PGFLO_FLUSH=1/0 overrides.
+ * stdout is a regular file (STYLE.md 6.6) or the tool flushes when idle
+ * (pgflo_out_flush_when_idle); PGFLO_FLUSH=1/0 overrides.
  * EPIPE becomes a SIGPIPE death (nats.c ignores SIGPIPE for us).
  * Implemented in output.c.
  */
@@ -20,6 +21,13 @@ int	pgflo_out_line(const char *s, size_t len);
 int	pgflo_out_json(const json_t *rec);
 /* Forces a flush (and fsync for regular files when sync is set). */
 int	pgflo_out_flush(int sync);
+/*
+ * For a tool that flushes whenever its input has nothing more ready
+ * (capture, after each read of the replication stream): no per-record
+ * flushes unless PGFLO_FLUSH=1 asks for them.  Under load the flushes
+ * then cover many records; an idle input still gets each one at once.
+ */
+void	pgflo_out_flush_when_idle(void);
 /* True when a per-record flush is in force. */
 int	pgflo_out_flush_each(void);
 /* Flushes and closes stdout; -1 on any write error.  Call last. */

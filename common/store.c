@@ -263,6 +263,7 @@ pgflo_store_get_doc(struct pgflo_store *st, json_t **doc)
 	json_t *j;
 	int r;
 
+	st->note[0] = '\0';
 	if ((r = st->ops->get(st, &text)) != 1)
 		return r;
 	j = pgflo_store_doc_parse(text, why, sizeof(why));

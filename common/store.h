@@ -31,6 +31,8 @@ struct pgflo_store {
 	char	*url;
 	void	*priv;
 	char	 errmsg[512];
+	/* After a get that found nothing: why, when it is worth a word. */
+	char	 note[512];
 };
 /* NULL with *errmsg set (static or in errbuf) on failure. */
 struct pgflo_store *pgflo_store_open(const char *url, char *errbuf, size_t errlen);

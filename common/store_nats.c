@@ -37,13 +37,13 @@
 #include "pgflo.h"
 #include "jsonwrite.h"
 #include "lsn.h"
+#include "natsconn.h"
 #include "store.h"
 #include "store_nats.h"
 
 #define NATS_WAIT_MS	2000	/* connect, each request, a reconnect */
 #define NATS_PUT_MS	10000	/* conflicting writers: give up after */
 #define BUCKET_HISTORY	5	/* entries a new bucket keeps per key */
-#define DEFAULT_URL	"nats://127.0.0.1:4222"
 
 struct nats_store {
 	char	*bucket, *key;
@@ -51,8 +51,8 @@ struct nats_store {
 	char	*subject;	/* $KV.<bucket>.<key> */
 	char	*url;		/* PGFLO_NATS_URL */
 	char	*shown;		/* url without user and password */
-	natsConnection *nc;
-	jsCtx	*js;
+	struct pgflo_natsconn conn;
+	struct pgflo_natsconn_config ncf;
 	uint64_t rev;		/* of the key's last entry, as last seen; 0 none */
 	int	 known;		/* rev (and seen) are read */
 	int	 found;		/* the bucket was there */
@@ -60,38 +60,6 @@ struct nats_store {
 	json_t	*prev;		/* the document the caller last read or put */
 	int	 status;	/* exit status of the last failure */
 };
-
-static int nconns;		/* connections open, for the exit */
-
-static void
-lib_close(void)
-{
-	if (nconns == 0)
-		(void)nats_CloseAndWait(NATS_WAIT_MS);
-}
-
-/* url with each "user:password@" taken out, for messages. */
-static char *
-redact(const char *url)
-{
-	char *s = pgflo_xstrdup(url), *w = s;
-	const char *p = url, *at, *end;
-
-	while (*p != '\0') {
-		const char *sep = strstr(p, "://");
-
-		if (sep == NULL)
-			break;
-		sep += 3;
-		memcpy(w, p, (size_t)(sep - p));
-		w += sep - p;
-		end = sep + strcspn(sep, ",/");
-		at = memchr(sep, '@', (size_t)(end - sep));
-		p = at != NULL ? at + 1 : sep;
-	}
-	memmove(w, p, strlen(p) + 1);
-	return s;
-}
 
 static int
 bucket_ok(const char *s, size_t n)
@@ -151,8 +119,9 @@ nats_open(struct pgflo_store *st, const char *rest)
 	ns->subject = pgflo_xmalloc(strlen(rest) + 6);
 	snprintf(ns->subject, strlen(rest) + 6, "$KV.%s.%s", ns->bucket,
 	    ns->key);
-	ns->url = pgflo_xstrdup(pgflo_env("NATS_URL", DEFAULT_URL));
-	ns->shown = redact(ns->url);
+	ns->url = pgflo_xstrdup(pgflo_env("NATS_URL",
+	    PGFLO_NATS_DEFAULT_URL));
+	ns->shown = pgflo_natsconn_redact(ns->url);
 	ns->status = PGFLO_EXIT_FAIL;
 	st->priv = ns;
 	return 0;
@@ -218,6 +187,18 @@ no_bucket(struct pgflo_store *st)
 	return -1;
 }
 
+/* A get of a bucket not made yet: nothing stored, and st->note why. */
+static int
+no_bucket_yet(struct pgflo_store *st)
+{
+	struct nats_store *ns = st->priv;
+
+	snprintf(st->note, sizeof(st->note), "no bucket %s on NATS server %s "
+	    "yet: pgflo-checkpoint --save %s creates it", ns->bucket,
+	    ns->shown, st->url);
+	return 0;
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -235,16 +216,14 @@ sleep_ms(long ms)
 static int
 nats_connect(struct pgflo_store *st)
 {
-	static int atexit_done;
 	struct nats_store *ns = st->priv;
-	natsOptions *o = NULL;
 	jsOptions jo;
-	natsStatus s;
-	const char *creds, *user, *token;
+	char errbuf[600];
 	long waited;
+	int r;
 
-	if (ns->nc != NULL) {
-		for (waited = 0; natsConnection_Status(ns->nc) !=
+	if (ns->conn.nc != NULL) {
+		for (waited = 0; natsConnection_Status(ns->conn.nc) !=
 		    NATS_CONN_STATUS_CONNECTED; waited += 20) {
 			if (waited >= NATS_WAIT_MS)
 				return fail_why(st, NATS_CONNECTION_DISCONNECTED,
@@ -253,54 +232,17 @@ nats_connect(struct pgflo_store *st)
 		}
 		return 0;
 	}
-	creds = pgflo_env("NATS_CREDS", NULL);
-	user = pgflo_env("NATS_USER", NULL);
-	token = pgflo_env("NATS_TOKEN", NULL);
-	s = natsOptions_Create(&o);
-	if (s == NATS_OK && !atexit_done) {
-		atexit_done = 1;
-		atexit(lib_close);
-	}
-	if (s == NATS_OK)
-		s = natsOptions_SetURL(o, ns->url);
-	if (s == NATS_OK)
-		s = natsOptions_SetName(o, pgflo_progname);
-	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(o, NATS_WAIT_MS);
-	/* Reconnect for ever, in the background: each call is bounded. */
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(o, -1);
-	if (s == NATS_OK)
-		s = natsOptions_SetReconnectWait(o, 250);
-	if (s == NATS_OK)
-		s = natsOptions_SetFailRequestsOnDisconnect(o, true);
-	if (s == NATS_OK)
-		s = natsOptions_SetPingInterval(o, 5000);
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxPingsOut(o, 2);
-	if (s == NATS_OK && creds != NULL)
-		s = natsOptions_SetUserCredentialsFromFiles(o, creds, NULL);
-	if (s == NATS_OK && user != NULL)
-		s = natsOptions_SetUserInfo(o, user,
-		    pgflo_env("NATS_PASSWORD", ""));
-	if (s == NATS_OK && token != NULL)
-		s = natsOptions_SetToken(o, token);
-	if (s == NATS_OK)
-		s = natsConnection_Connect(&ns->nc, o);
-	natsOptions_Destroy(o);
-	if (s != NATS_OK) {
-		ns->nc = NULL;
-		(void)fail(st, s, "connect to");
-		/* Not the network: the credentials or the URL. */
-		if (ns->status == PGFLO_EXIT_FAIL)
-			ns->status = PGFLO_EXIT_USAGE;
+	ns->ncf.url = ns->url;
+	ns->ncf.timeout_ms = NATS_WAIT_MS;
+	jsOptions_Init(&jo);
+	if ((r = pgflo_natsconn_open(&ns->conn, &ns->ncf, &jo, errbuf,
+	    sizeof(errbuf))) != 0) {
+		ns->status = r;
+		snprintf(st->errmsg, sizeof(st->errmsg),
+		    "checkpoint %s: could not connect to %.400s", st->url,
+		    errbuf);
 		return -1;
 	}
-	nconns++;
-	jsOptions_Init(&jo);
-	jo.Wait = NATS_WAIT_MS;
-	if ((s = natsConnection_JetStream(&ns->js, ns->nc, &jo)) != NATS_OK)
-		return fail(st, s, "use JetStream on");
 	return 0;
 }
 
@@ -319,7 +261,7 @@ bucket_exists(struct pgflo_store *st)
 	natsStatus s;
 	int i, found = 0;
 
-	if ((s = js_StreamNames(&names, ns->js, NULL, &jerr)) == NATS_NOT_FOUND)
+	if ((s = js_StreamNames(&names, ns->conn.js, NULL, &jerr)) == NATS_NOT_FOUND)
 		return 0;	/* no stream at all */
 	if (s != NATS_OK)
 		return fail(st, s, "use JetStream on");
@@ -333,17 +275,18 @@ bucket_exists(struct pgflo_store *st)
 /*
  * Why a request to the bucket found no responder: it is missing, or its
  * stream is there but not (yet) answering, as while another process
- * creates it (unavailable).  -1.
+ * creates it (unavailable).  -1, or 0 for a read of a missing bucket
+ * (nothing stored).
  */
 static int
-no_responder(struct pgflo_store *st, const char *what)
+no_responder(struct pgflo_store *st, const char *what, int reading)
 {
 	int r;
 
 	if ((r = bucket_exists(st)) == -1)
 		return -1;
 	if (r == 0)
-		return no_bucket(st);
+		return reading ? no_bucket_yet(st) : no_bucket(st);
 	return fail_why(st, NATS_NO_RESPONDERS, what,
 	    "the bucket's stream does not answer");
 }
@@ -368,17 +311,22 @@ fetch(struct pgflo_store *st, char **text, uint64_t *rev)
 	if (nats_connect(st) == -1)
 		return -1;
 	if (!ns->found) {
+		/*
+		 * A bucket not made yet holds nothing, as a file not made
+		 * yet: a pipeline's first run reads the store before its
+		 * pgflo-checkpoint --save creates the bucket.
+		 */
 		if ((r = bucket_exists(st)) != 1)
-			return r == 0 ? no_bucket(st) : -1;
+			return r == 0 ? no_bucket_yet(st) : -1;
 		ns->found = 1;
 	}
 	jsDirectGetMsgOptions_Init(&dgo);
 	dgo.LastBySubject = ns->subject;
-	s = js_DirectGetMsg(&m, ns->js, ns->stream, NULL, &dgo);
+	s = js_DirectGetMsg(&m, ns->conn.js, ns->stream, NULL, &dgo);
 	if (s == NATS_NOT_FOUND)
 		return 0;
 	if (s == NATS_NO_RESPONDERS)
-		return no_responder(st, "read it from");
+		return no_responder(st, "read it from", 1);
 	if (s != NATS_OK)
 		return fail(st, s, "read it from");
 	*rev = natsMsg_GetSequence(m);
@@ -528,7 +476,7 @@ cas(struct pgflo_store *st, const char *text, size_t len)
 		po.ExpectNoMessage = true;
 	else
 		po.ExpectLastSubjectSeq = ns->rev;
-	s = js_Publish(&pa, ns->js, ns->subject, text, (int)len, &po, &jerr);
+	s = js_Publish(&pa, ns->conn.js, ns->subject, text, (int)len, &po, &jerr);
 	if (s == NATS_OK) {
 		ns->rev = pa->Sequence;
 		jsPubAck_Destroy(pa);
@@ -539,7 +487,7 @@ cas(struct pgflo_store *st, const char *text, size_t len)
 	if (jerr == JSStreamNotFoundErr)
 		return no_bucket(st);
 	if (s == NATS_NO_RESPONDERS)
-		return no_responder(st, "write it to");
+		return no_responder(st, "write it to", 0);
 	return fail(st, s, "write it to");
 }
 
@@ -608,11 +556,7 @@ nats_close(struct pgflo_store *st)
 
 	if (ns == NULL)
 		return;
-	jsCtx_Destroy(ns->js);
-	if (ns->nc != NULL) {
-		natsConnection_Destroy(ns->nc);
-		nconns--;
-	}
+	pgflo_natsconn_close(&ns->conn);
 	json_decref(ns->seen);
 	json_decref(ns->prev);
 	free(ns->bucket);
@@ -648,7 +592,7 @@ pgflo_store_nats_create(struct pgflo_store *st, int replicas)
 	cfg.History = BUCKET_HISTORY;
 	cfg.StorageType = js_FileStorage;
 	cfg.Replicas = replicas > 0 ? replicas : 1;
-	if ((s = js_CreateKeyValue(&kv, ns->js, &cfg)) == NATS_OK) {
+	if ((s = js_CreateKeyValue(&kv, ns->conn.js, &cfg)) == NATS_OK) {
 		kvStore_Destroy(kv);
 		return 0;
 	}

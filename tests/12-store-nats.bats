@@ -119,9 +119,11 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 	[[ "$stderr" == "pgflo-checkpoint: --replicas is for --save"* ]]
 }
 
-@test "nats store: --get of a missing bucket fails naming it and how to create it" {
-	run -2 --separate-stderr pgflo-checkpoint -g "$S"
-	assert_equal "$stderr" "pgflo-checkpoint: checkpoint $S: no bucket $B on NATS server $PGFLO_NATS_URL (pgflo-checkpoint --save $S creates it)"
+@test "nats store: a missing bucket holds no position (exit 1, naming it and how to create it); --default still works" {
+	run -1 --separate-stderr pgflo-checkpoint -g "$S"
+	assert_equal "$stderr" "pgflo-checkpoint: no position stored in $S (no bucket $B on NATS server $PGFLO_NATS_URL yet: pgflo-checkpoint --save $S creates it)"
+	run -0 pgflo-checkpoint -g "$S" --default 0/0
+	assert_output '0/0'
 }
 
 @test "nats store: --get of a missing key exits 1, or prints --default, as for a missing file" {

@@ -8,9 +8,11 @@ load test_helper
 
 @test "fuzz: pgflo-checkpoint --save keeps its promises on mutated input" {
 	command -v python3 >/dev/null || skip "python3 is not installed"
-	run -0 --separate-stderr "$TOP/scripts/fuzz-checkpoint" \
+	run --separate-stderr "$TOP/scripts/fuzz-checkpoint" \
 		-s "${FUZZ_SECONDS:-15}" --bin "$TOP/bin/pgflo-checkpoint" \
 		--keep "$BATS_TEST_TMPDIR/case"
+	# The seed and the case to replay it with, when it fails.
+	[ "$status" -eq 0 ] || fail "$stderr"
 	[[ "$output" == "fuzz-checkpoint: seed "*"every property held" ]]
 }
 

@@ -6,8 +6,6 @@
 
 load test_helper
 
-DUMP="$BATS_TEST_DIRNAME/nats-dump"
-
 setup_file() {
 	pg_start
 	nats_start
@@ -16,22 +14,6 @@ setup_file() {
 teardown_file() {
 	nats_stop
 	pg_stop
-}
-
-# N synthetic transactions of 1, 1, 3 and 10 inserts, in commit order.
-gen() {
-	awk -v n="$1" 'BEGIN {
-		lsn = 16777216
-		for (t = 1; t <= n; t++) {
-			k = t % 4 == 0 ? 10 : (t % 4 == 3 ? 3 : 1)
-			lsn += 4096
-			l = sprintf("0/%X", lsn)
-			printf "{\"op\":\"begin\",\"commit_lsn\":\"%s\",\"ordinal\":0,\"xid\":%d}\n", l, t
-			for (i = 1; i <= k; i++)
-				printf "{\"op\":\"insert\",\"schema\":\"public\",\"table\":\"t%d\",\"commit_lsn\":\"%s\",\"ordinal\":%d,\"xid\":%d,\"key\":[\"id\"],\"types\":{\"id\":\"integer\",\"v\":\"text\"},\"new\":{\"id\":%d,\"v\":\"padding-padding-padding-padding\"}}\n", i % 3, l, i, t, t * 100 + i
-			printf "{\"op\":\"commit\",\"commit_lsn\":\"%s\",\"ordinal\":%d,\"xid\":%d}\n", l, k + 1, t
-		}
-	}'
 }
 
 endpos() {
@@ -272,6 +254,43 @@ pgflo-publish: warning: stream risky has discard old with max_bytes: when full i
 	[[ "$err1$err2$stderr" != *pa55* ]]
 }
 
+@test "pgflo-publish: an NKey from the environment for publish and the nats: store; a wrong or half one is refused" {
+	dir=$BATS_TEST_TMPDIR/nk
+	mkdir -p "$dir"
+	pub=$("$BATS_TEST_DIRNAME/fixtures/nats/nkey-user" "$dir/seed")
+	"$BATS_TEST_DIRNAME/fixtures/nats/nkey-user" "$dir/other" >/dev/null
+	echo "authorization { users = [ { nkey: $pub } ] }" >"$dir/conf"
+	port=$((20000 + RANDOM % 12000))
+	/usr/sbin/nats-server -js -a 127.0.0.1 -p "$port" -sd "$dir/js" -c "$dir/conf" \
+		</dev/null >"$dir/log" 2>&1 3>&- &
+	srv=$!
+	for i in $(seq 1 100); do
+		grep -q 'Server is ready' "$dir/log" && break
+		sleep 0.1
+	done
+	url=nats://127.0.0.1:$port
+	gen 2 >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr env PGFLO_NATS_URL="$url" PGFLO_NATS_NKEY="$dir/seed" \
+		PGFLO_NATS_NKEY_PUB="$pub" bash -c 'pgflo-publish --stream nk --create |
+		pgflo-checkpoint --save nats:nk/pos && pgflo-checkpoint -g nats:nk/pos' <"$BATS_TEST_TMPDIR/in"
+	st0=$status out0=$output
+	run --separate-stderr env PGFLO_NATS_NKEY="$dir/other" PGFLO_NATS_NKEY_PUB="$pub" \
+		pgflo-publish -s "$url" --stream nk <"$BATS_TEST_TMPDIR/in"
+	st1=$status err1=$stderr
+	run --separate-stderr env PGFLO_NATS_URL="$url" PGFLO_NATS_NKEY="$dir/seed" \
+		pgflo-checkpoint -g nats:nk/pos
+	st2=$status err2=$stderr
+	kill "$srv"
+	wait "$srv" || true
+	assert_equal "$st0" 0
+	assert_equal "$out0" '{"op":"position","commit_lsn":"0/1002000","ordinal":2,"stream_seq":2}'
+	assert_equal "$st1" 2
+	assert_equal "$err1" "pgflo-publish: could not connect: NATS server $url: Authorization Violation"
+	assert_equal "$st2" 2
+	assert_equal "$err2" "pgflo-checkpoint: checkpoint nats:nk/pos: could not connect to NATS server $url: PGFLO_NATS_NKEY needs PGFLO_NATS_NKEY_PUB, the user's public key (U...)"
+	[[ "$err1$err2" != *"$(cat "$dir/seed")"* ]]
+}
+
 @test "pgflo-publish: capture | publish | checkpoint under writes: the stream holds capture's records exactly" {
 	psql_src -c 'CREATE TABLE cpw (id int PRIMARY KEY, v text)'
 	mkslot p_run public.cpw
@@ -308,8 +327,8 @@ pgflo-publish: warning: stream risky has discard old with max_bytes: when full i
 	mkslot p_nlref public.nl
 	writer_sql 1500 nl | psql_src >/dev/null
 	pgflo-capture -d "$PGFLO_SRC" -S p_nlref -E "$(endpos)" >"$BATS_TEST_TMPDIR/ref"
-	# The bucket first: capture reads the store before anything is saved.
-	pgflo-checkpoint --save nats:pgflo/nl </dev/null
+	# No bucket yet: capture reads the store before the first save
+	# creates it, which is no position.
 	line() {
 		pgflo-capture -d "$PGFLO_SRC" -S p_nl -c nats:pgflo/nl -s 1 |
 			bash -c 'echo $$ >"$1"; exec pgflo-publish --stream nl --create' _ "$BATS_TEST_TMPDIR/pub.pid" |

@@ -11,6 +11,9 @@
 #                   (scripts/test-nats) in $BATS_FILE_TMPDIR/nats; exports
 #                   PGFLO_NATS_URL and PGFLO_TEST_NATSDIR
 #   nats_stop       in teardown_file
+#   DUMP            tests/nats-dump, which reads a stream back as records
+#   gen N           N synthetic transactions (1, 1, 3, 10 inserts) as
+#                   capture writes them, in commit order
 #   ckpt_on_fifo ARG...  pgflo-checkpoint ARGs in the background as $pid,
 #                   reading a fifo that fd 4 writes
 #   psql_src, psql_dst, psql_admin  psql -X -q -At with ON_ERROR_STOP on the
@@ -30,6 +33,7 @@ load '/usr/lib/bats/bats-file/load'
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 export TOP
 PATH="$TOP/bin:$PATH"
+DUMP=$TOP/tests/nats-dump
 export PATH
 
 # fd 3 is bats' TAP stream: the daemons must not inherit it, or bats waits
@@ -71,4 +75,20 @@ ckpt_on_fifo() {
 	pgflo-checkpoint "$@" <"$BATS_TEST_TMPDIR/fifo" 3>&- &
 	pid=$!
 	exec 4>"$BATS_TEST_TMPDIR/fifo"
+}
+
+# N synthetic transactions of 1, 1, 3 and 10 inserts, in commit order.
+gen() {
+	awk -v n="$1" 'BEGIN {
+		lsn = 16777216
+		for (t = 1; t <= n; t++) {
+			k = t % 4 == 0 ? 10 : (t % 4 == 3 ? 3 : 1)
+			lsn += 4096
+			l = sprintf("0/%X", lsn)
+			printf "{\"op\":\"begin\",\"commit_lsn\":\"%s\",\"ordinal\":0,\"xid\":%d}\n", l, t
+			for (i = 1; i <= k; i++)
+				printf "{\"op\":\"insert\",\"schema\":\"public\",\"table\":\"t%d\",\"commit_lsn\":\"%s\",\"ordinal\":%d,\"xid\":%d,\"key\":[\"id\"],\"types\":{\"id\":\"integer\",\"v\":\"text\"},\"new\":{\"id\":%d,\"v\":\"padding-padding-padding-padding\"}}\n", i % 3, l, i, t, t * 100 + i
+			printf "{\"op\":\"commit\",\"commit_lsn\":\"%s\",\"ordinal\":%d,\"xid\":%d}\n", l, k + 1, t
+		}
+	}'
 }

@@ -306,7 +306,8 @@ stream(void)
 			heartbeat();
 			next_hb = now + heartbeat_ms;
 		}
-		if (!dec->in_tx && pgflo_out_flush(0) == -1)
+		/* Nothing more is ready: what was read goes downstream. */
+		if (pgflo_out_flush(0) == -1)
 			pgflo_err(PGFLO_EXIT_FAIL, "write error");
 		/* Let a busy server fill the socket: fewer, larger reads. */
 		if (burst > 8) {
@@ -631,6 +632,7 @@ main(int argc, char *argv[])
 
 	pgflo_catch_signals();
 	pgflo_out_init();
+	pgflo_out_flush_when_idle();	/* stream() flushes after each drain */
 	pgflo_out_clean_stop();
 	types = pgflo_typecache_new(NULL);
 	dec->types = types;

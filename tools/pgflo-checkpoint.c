@@ -99,8 +99,9 @@ help(void)
 "STORE is file:PATH (or a plain PATH) or nats:BUCKET/KEY (a JetStream\n"
 "key-value bucket; --save creates it when missing).\n"
 "Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_MAX_RECORD, PGFLO_FLUSH;\n"
-"PGFLO_NATS_URL, PGFLO_NATS_CREDS, PGFLO_NATS_USER, PGFLO_NATS_PASSWORD,\n"
-"PGFLO_NATS_TOKEN.\n"
+"PGFLO_NATS_URL, PGFLO_NATS_CREDS, PGFLO_NATS_NKEY, PGFLO_NATS_NKEY_PUB,\n"
+"PGFLO_NATS_USER, PGFLO_NATS_PASSWORD, PGFLO_NATS_TOKEN, PGFLO_NATS_CA,\n"
+"PGFLO_NATS_CERT, PGFLO_NATS_KEY.\n"
 "Exit status: 0 ok or stopped, 1 data or I/O failure, 2 usage, 3 server\n"
 "unreachable, 141 reader gone (SIGPIPE).\n");
 }
@@ -120,7 +121,11 @@ get(const char *url, const char *field, const char *dflt)
 	if (r == -1)
 		pgflo_errx(pgflo_store_status(st), "%s", st->errmsg);
 	if (r == 0) {
+		snprintf(errbuf, sizeof(errbuf), "%s", st->note);
 		pgflo_store_close(st);
+		if (dflt == NULL && errbuf[0] != '\0')
+			pgflo_errx(PGFLO_EXIT_FAIL, "no position stored in %s "
+			    "(%s)", url, errbuf);
 		if (dflt == NULL)
 			pgflo_errx(PGFLO_EXIT_FAIL, "no position stored in %s",
 			    url);
