@@ -81,6 +81,15 @@ pgflo_natsread_last(const struct pgflo_natsread *r)
 	return r->last;
 }
 
+int
+pgflo_natsread_ready(struct pgflo_natsread *r)
+{
+	uint64_t q = 0;
+
+	return r->sub != NULL && natsSubscription_QueuedMsgs(r->sub,
+	    &q) == NATS_OK && q > 0;
+}
+
 unsigned long
 pgflo_natsread_resubscribes(const struct pgflo_natsread *r)
 {

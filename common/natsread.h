@@ -62,6 +62,8 @@ int	pgflo_natsread_next(struct pgflo_natsread *r, struct pgflo_natsrec *rec,
 	    long timeout_ms, char *errbuf, size_t errlen);
 /* The sequence of the last message handed out (in a record, whole). */
 uint64_t pgflo_natsread_last(const struct pgflo_natsread *r);
+/* Whether a message is there already: the next call will not wait. */
+int	pgflo_natsread_ready(struct pgflo_natsread *r);
 /* Resubscriptions so far (for -v). */
 unsigned long pgflo_natsread_resubscribes(const struct pgflo_natsread *r);
 /*

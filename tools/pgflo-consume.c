@@ -639,6 +639,9 @@ run(struct pgflo_natsread *r, uint64_t end)
 			record(&rec);
 			if (at_end(r, &rec, end))
 				break;
+			/* Flushed when nothing more is there: at once when idle. */
+			if (!pgflo_natsread_ready(r) && pgflo_out_flush(0) == -1)
+				pgflo_err(PGFLO_EXIT_FAIL, "write error");
 			continue;
 		}
 		if (st == 0)
@@ -797,6 +800,7 @@ main(int argc, char *argv[])
 	pgflo_std_options(argc, argv, help);
 	parse_options(argc, argv);
 	pgflo_out_init();
+	pgflo_out_flush_when_idle();
 	pgflo_catch_signals();
 	pgflo_out_clean_stop();
 	si = open_stream();
