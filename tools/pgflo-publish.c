@@ -59,7 +59,8 @@ static struct pgflo_natsstream_config scf = {
 	.replicas = 1, .dupwin_ms = 120000
 };
 static struct pgflo_durable_config dc = {
-	.batch_rows = 10000, .batch_ms = 100
+	.batch_rows = 10000, .batch_ms = 100,
+	.head_only = 1		/* the line goes on whole */
 };
 
 static void
