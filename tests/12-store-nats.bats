@@ -249,9 +249,9 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 	assert_equal "$stderr" "pgflo-checkpoint: checkpoint $S: could not connect to NATS server $PGFLO_NATS_URL: error opening file '$BATS_TEST_TMPDIR/none.creds': No such file or directory"
 }
 
-@test "nats store: a server going down under --save is exit 3 within seconds" {
+@test "nats store: a server gone longer than --max-outage under --save is exit 3 within seconds" {
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	pgflo-checkpoint -i 0 -s "$S" < "$BATS_TEST_TMPDIR/fifo" \
+	pgflo-checkpoint -i 0 --max-outage 2 -s "$S" < "$BATS_TEST_TMPDIR/fifo" \
 		2> "$BATS_TEST_TMPDIR/err" 3>&- &
 	pid=$!
 	exec 4>"$BATS_TEST_TMPDIR/fifo"
@@ -266,13 +266,31 @@ print(c[\"max_msgs_per_subject\"], c[\"storage\"], c[\"num_replicas\"], c[\"disc
 	exec 4>&-
 	nats_start
 	assert_equal "$st" 3
-	[ $((t1 - t0)) -le 5 ]
+	[ $((t1 - t0)) -le 8 ]
 	run cat "$BATS_TEST_TMPDIR/err"
-	assert_output --regexp "^pgflo-checkpoint: checkpoint $S: could not (reach|write it to) NATS server $PGFLO_NATS_URL: "
+	assert_line --index 0 --regexp "^pgflo-checkpoint: checkpoint $S: could not (reach|write it to) NATS server $PGFLO_NATS_URL: .*; keeping the position, trying again\$"
+	assert_line --index -1 --regexp "^pgflo-checkpoint: checkpoint $S: could not (reach|write it to) NATS server $PGFLO_NATS_URL: .* \(for longer than --max-outage\)\$"
 	# Nothing was lost on the server: the position before the outage.
 	. "$BATS_FILE_TMPDIR/nats/nats.env"
 	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
 	assert_output '0/10'
+}
+
+@test "nats store: --save rides out a server gone for 4 s: the newest position is stored once it is back" {
+	ckpt_on_fifo -i 0 -s "$S"
+	pos 0/10 1 >&4
+	wait_lsn "$S" 0/10
+	nats_stop
+	pos 0/20 1 >&4
+	sleep 4
+	pos 0/30 1 >&4
+	nats_start 4>&-		# the server must not hold the fifo open
+	wait_lsn "$S" 0/30
+	pos 0/40 1 >&4
+	exec 4>&-
+	wait "$pid"
+	run -0 pgflo-checkpoint -g "$S" -f commit_lsn
+	assert_output '0/40'
 }
 
 @test "nats store: --save rides out an outage shorter than 2 s" {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -27,13 +28,15 @@
 #include "store.h"
 
 #define STOP_GRACE_MS	2000	/* reading on after SIGINT/SIGTERM */
+#define RETRY_MS	500	/* a store that is down, tried again */
 
 #define SYNOPSIS \
 	"pgflo-checkpoint [-tv] [-i interval] [--dead-letter file] " \
-	"[--replicas n] -s store\n" \
+	"[--replicas n]\n" \
+	"                        [--max-outage secs] -s store\n" \
 	"       pgflo-checkpoint [-f field] [--default value] -g store"
 
-enum { OPT_DEFAULT = 256, OPT_DEADLETTER, OPT_REPLICAS };
+enum { OPT_DEFAULT = 256, OPT_DEADLETTER, OPT_MAXOUTAGE, OPT_REPLICAS };
 
 static const struct option longopts[] = {
 	{ "dead-letter",	required_argument, NULL, OPT_DEADLETTER },
@@ -42,6 +45,7 @@ static const struct option longopts[] = {
 	{ "get",		required_argument, NULL, 'g' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "interval",		required_argument, NULL, 'i' },
+	{ "max-outage",		required_argument, NULL, OPT_MAXOUTAGE },
 	{ "replicas",		required_argument, NULL, OPT_REPLICAS },
 	{ "save",		required_argument, NULL, 's' },
 	{ "tee",		no_argument,	   NULL, 't' },
@@ -67,6 +71,7 @@ static const struct option longopts[] = {
 
 static int tflag, vflag;
 static long replicas;		/* of a nats: bucket --save creates */
+static long max_outage_ms;	/* of the store under --save; 0: for ever */
 /* An upper bound of the stored size of the copy progress ("copy"). */
 static size_t copysize = COPY_MAX_BYTES;
 
@@ -89,6 +94,8 @@ help(void)
 "      --dead-letter=FILE  write bad input lines to FILE and go on\n"
 "      --replicas=N        with --save: replicas of a nats: bucket it creates\n"
 "                          (default 1)\n"
+"      --max-outage=SECS   with --save: exit 3 when the store has been\n"
+"                          unreachable this long (default: wait for ever)\n"
 "  -f, --field=NAME        with --get: print only commit_lsn, ordinal or\n"
 "                          stream_seq\n"
 "      --default=VALUE     with --get: print VALUE when nothing is stored\n"
@@ -148,12 +155,48 @@ get(const char *url, const char *field, const char *dflt)
 	return r < 0 ? -1 : 0;
 }
 
-/* Stores doc (borrowed); exits on failure. */
-static void
+/*
+ * Stores doc (borrowed): 0, or -1 while the store is unreachable (the
+ * caller keeps doc and tries again): a NATS server that restarts must
+ * not end the pipeline, as publish and capture ride it out too.  Other
+ * failures, and an outage past --max-outage, end the run.
+ */
+static int
 put(struct pgflo_store *st, const json_t *doc)
 {
-	if (pgflo_store_put(st, doc) == -1)
+	static long down_since;
+
+	if (pgflo_store_put(st, doc) == 0) {
+		if (down_since != 0)
+			pgflo_warnx("%s is back; position stored", st->url);
+		down_since = 0;
+		return 0;
+	}
+	if (pgflo_store_status(st) != PGFLO_EXIT_UNAVAIL)
 		pgflo_errx(pgflo_store_status(st), "%s", st->errmsg);
+	if (down_since == 0) {
+		down_since = pgflo_now_ms();
+		pgflo_warnx("%s; keeping the position, trying again",
+		    st->errmsg);
+	}
+	if (max_outage_ms > 0 && pgflo_now_ms() - down_since >= max_outage_ms)
+		pgflo_errx(PGFLO_EXIT_UNAVAIL, "%s (for longer than "
+		    "--max-outage)", st->errmsg);
+	return -1;
+}
+
+/* At the end: the last position stored, or exit 3 on a stop signal. */
+static void
+put_last(struct pgflo_store *st, const json_t *doc)
+{
+	struct timespec ts = { 0, RETRY_MS * 1000000L };
+
+	while (put(st, doc) == -1) {
+		if (pgflo_stopping())
+			pgflo_errx(PGFLO_EXIT_UNAVAIL, "%s: the last position "
+			    "was not stored", st->errmsg);
+		nanosleep(&ts, NULL);
+	}
 }
 
 /*
@@ -401,6 +444,19 @@ scan_record(struct pgflo_reader *rd)
 	return rec;
 }
 
+/* A due store: done, or tried again RETRY_MS later. */
+static void
+store_now(struct pgflo_store *st, const json_t *doc, int *dirty, long *last,
+    long *retry_at)
+{
+	if (put(st, doc) == 0) {
+		*dirty = 0;
+		*last = pgflo_now_ms();
+		*retry_at = 0;
+	} else
+		*retry_at = pgflo_now_ms() + RETRY_MS;
+}
+
 static int
 save(const char *url, long interval_ms, const char *deadletter)
 {
@@ -409,7 +465,7 @@ save(const char *url, long interval_ms, const char *deadletter)
 	struct pgflo_pos best;
 	json_t *rec, *doc = NULL;
 	char errbuf[512], lsn[PGFLO_LSN_BUFSZ];
-	long last = 0, grace_end = 0;
+	long last = 0, grace_end = 0, retry_at = 0;
 	int r, dirty = 0;
 
 	if ((st = pgflo_store_open(url, errbuf, sizeof(errbuf))) == NULL)
@@ -432,7 +488,9 @@ save(const char *url, long interval_ms, const char *deadletter)
 		int timeout = -1;
 
 		if (dirty)
-			timeout = (int)(interval_ms - (pgflo_now_ms() - last));
+			timeout = (int)(retry_at != 0 ? retry_at -
+			    pgflo_now_ms() : interval_ms - (pgflo_now_ms() -
+			    last));
 		if (pgflo_stopping()) {
 			/*
 			 * Ctrl-C stops the stages upstream too, and their last
@@ -459,11 +517,8 @@ save(const char *url, long interval_ms, const char *deadletter)
 			break;
 		if (r == 2) {
 			/* Quiet upstream or interval due: store now. */
-			if (dirty) {
-				put(st, doc);
-				dirty = 0;
-				last = pgflo_now_ms();
-			}
+			if (dirty)
+				store_now(st, doc, &dirty, &last, &retry_at);
 			continue;
 		}
 		if (tflag && pgflo_out_line(rd.line, rd.len) == -1)
@@ -476,15 +531,12 @@ save(const char *url, long interval_ms, const char *deadletter)
 		if (keep(&rd, &doc, &best, rec))
 			dirty = 1;
 		json_decref(rec);
-		if (dirty && (interval_ms == 0 ||
-		    pgflo_now_ms() - last >= interval_ms)) {
-			put(st, doc);
-			dirty = 0;
-			last = pgflo_now_ms();
-		}
+		if (dirty && (retry_at != 0 ? pgflo_now_ms() >= retry_at :
+		    interval_ms == 0 || pgflo_now_ms() - last >= interval_ms))
+			store_now(st, doc, &dirty, &last, &retry_at);
 	}
 	if (dirty)
-		put(st, doc);
+		put_last(st, doc);
 	if (vflag) {
 		if (pgflo_pos_is_set(&best))
 			pgflo_warnx("stored position %s:%llu%s in %s",
@@ -559,6 +611,12 @@ main(int argc, char *argv[])
 		case OPT_DEFAULT:
 			dflt = optarg;
 			break;
+		case OPT_MAXOUTAGE:
+			if (pgflo_parse_duration_ms(optarg, &max_outage_ms) == -1 ||
+			    max_outage_ms <= 0)
+				pgflo_usage_error(SYNOPSIS,
+				    "invalid max-outage: %s", optarg);
+			break;
 		case OPT_REPLICAS:
 			if (pgflo_parse_long(optarg, 1, 5, &replicas) == -1)
 				pgflo_usage_error(SYNOPSIS,
@@ -576,6 +634,8 @@ main(int argc, char *argv[])
 		    "give exactly one of --save or --get");
 	if (getstore != NULL && replicas != 0)
 		pgflo_usage_error(SYNOPSIS, "--replicas is for --save");
+	if (getstore != NULL && max_outage_ms != 0)
+		pgflo_usage_error(SYNOPSIS, "--max-outage is for --save");
 	pgflo_out_init();
 	if (getstore != NULL) {
 		if (get(getstore, field, dflt) == -1)
