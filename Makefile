@@ -57,7 +57,13 @@ bench: deps
 	$(MAKE) all
 	scripts/bench $(BENCH)
 
+# make demo: the pipeline through NATS JetStream (scripts/demo-nats);
+# make demo-local: the embedded one, without NATS (scripts/demo).
 demo: deps
+	$(MAKE) all
+	scripts/demo-nats
+
+demo-local: deps
 	$(MAKE) all
 	scripts/demo
 
@@ -89,6 +95,6 @@ clean:
 	rm -rf bin common/*.o common/*.d common/*.a tools/*.o tools/*.d \
 		tests/*.o tests/*.d $(TESTBINS)
 
-.PHONY: all deps check bench demo fuzz lint install uninstall clean
+.PHONY: all deps check bench demo demo-local fuzz lint install uninstall clean
 .SECONDARY:
 -include $(wildcard tools/*.d common/*.d tests/*.d)
