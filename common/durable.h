@@ -46,6 +46,7 @@
 
 #include "pgflo.h"
 #include "lsn.h"
+#include "metrics.h"
 #include "reader.h"
 #include "recspan.h"
 
@@ -131,6 +132,8 @@ struct pgflo_durable_config {
 	int	 noloop;	/* a lost connection ends the run, exit 3 */
 	long	 max_outage_ms;	/* >0: exit 3 when not back within this */
 	struct pgflo_deadletter *dl;	/* failing transactions go here */
+	/* Optional: counted into, its file rewritten from the loop. */
+	struct pgflo_metrics *metrics;
 };
 
 struct pgflo_durable;

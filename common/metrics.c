@@ -136,17 +136,54 @@ pgflo_metrics_op(const char *op, size_t len)
 	return PGFLO_M_OTHER;
 }
 
+double
+pgflo_metrics_commit_ts(const char *line)
+{
+	static const char key[] = "\"commit_ts\":\"";
+	struct tm tm;
+	const char *p;
+	int frac = 0, n = 0;
+
+	if ((p = strstr(line, key)) == NULL)
+		return 0;
+	p += sizeof(key) - 1;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2d.%6d%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac, &n) < 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	return (double)timegm(&tm) + frac / 1e6;
+}
+
+/* tool="...", then the tool's own label if it has one; the count. */
+static int
+tool_labels(const struct pgflo_metrics *m, const char **labels)
+{
+	int n = 0;
+
+	labels[n++] = "tool";
+	labels[n++] = m->tool;
+	if (m->label != NULL) {
+		labels[n++] = m->label;
+		labels[n++] = m->value;
+	}
+	labels[n] = NULL;
+	return n;
+}
+
 static void
 put_ops(const struct pgflo_metrics *m, struct pgflo_buf *b,
     const char *name, const char *help, const uint64_t *v)
 {
-	const char *labels[] = { "tool", m->tool, m->label, m->value, "op",
-	    NULL, NULL };
-	int i;
+	const char *labels[7];
+	int i, n = tool_labels(m, labels);
 
+	labels[n] = "op";
+	labels[n + 2] = NULL;
 	pgflo_prom_family(b, name, "counter", help);
 	for (i = 0; i < PGFLO_M_NOPS; i++) {
-		labels[5] = op_names[i];
+		labels[n + 1] = op_names[i];
 		pgflo_prom_sample_u64(b, name, labels, v[i]);
 	}
 }
@@ -155,8 +192,9 @@ static void
 put_one(const struct pgflo_metrics *m, struct pgflo_buf *b, const char *name,
     const char *type, const char *help, double v)
 {
-	const char *labels[] = { "tool", m->tool, m->label, m->value, NULL };
+	const char *labels[5];
 
+	tool_labels(m, labels);
 	pgflo_prom_family(b, name, type, help);
 	pgflo_prom_sample(b, name, labels, v);
 }
@@ -165,8 +203,9 @@ static void
 put_u64(const struct pgflo_metrics *m, struct pgflo_buf *b, const char *name,
     const char *type, const char *help, uint64_t v)
 {
-	const char *labels[] = { "tool", m->tool, m->label, m->value, NULL };
+	const char *labels[5];
 
+	tool_labels(m, labels);
 	pgflo_prom_family(b, name, type, help);
 	pgflo_prom_sample_u64(b, name, labels, v);
 }

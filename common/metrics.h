@@ -40,7 +40,7 @@ enum pgflo_metric_op {
 struct pgflo_metrics {
 	char	*path;		/* NULL: no metrics (new) */
 	const char *tool;	/* "capture" */
-	const char *label;	/* "slot", "group", "stream" (borrowed) */
+	const char *label;	/* "slot", "group", "stream", NULL (borrowed) */
 	const char *value;
 	long	 interval_ms;
 	long	 next_ms;
@@ -76,6 +76,11 @@ pgflo_metrics_tick(struct pgflo_metrics *m)
 void	pgflo_metrics_close(struct pgflo_metrics *m);
 /* The op of a record's "op" value (len bytes). */
 enum pgflo_metric_op pgflo_metrics_op(const char *op, size_t len);
+/*
+ * The "commit_ts" of a record line (NUL-terminated), "YYYY-MM-DDTHH:MM:
+ * SS.ffffffZ", in seconds since the epoch; 0 when it has none.
+ */
+double	pgflo_metrics_commit_ts(const char *line);
 /* The whole text of m (appended to b), as the file holds it. */
 void	pgflo_metrics_format(const struct pgflo_metrics *m,
 	    struct pgflo_buf *b);

@@ -48,11 +48,12 @@ prom() {
 start_pipeline() {
 	local d=$BATS_TEST_TMPDIR
 	mkfifo "$d/f1" "$d/f2"
-	pgflo-capture -d "$PGFLO_SRC" -S s88 -t 'public.st' --create-slot \
-		--checkpoint "file:$d/pos" "$@" >"$d/f1" 2>"$d/capture.err" 3>&- &
+	PGFLO_METRICS=$d/capture.prom pgflo-capture -d "$PGFLO_SRC" -S s88 \
+		-t 'public.st' --create-slot --checkpoint "file:$d/pos" \
+		>"$d/f1" 2>"$d/capture.err" 3>&- &
 	cappid=$!
-	pgflo-sink-pg -d "$TDST" -g g88 "$@" <"$d/f1" >"$d/f2" \
-		2>"$d/sink.err" 3>&- &
+	pgflo-sink-pg -d "$TDST" -g g88 --metrics "$d/sink.prom" <"$d/f1" \
+		>"$d/f2" 2>"$d/sink.err" 3>&- &
 	sinkpid=$!
 	pgflo-checkpoint -i 0 --save "file:$d/pos" <"$d/f2" \
 		2>"$d/ckpt.err" 3>&- &
@@ -63,15 +64,17 @@ stop_pipeline() {
 	kill -CONT "$sinkpid" 2>/dev/null || true
 	kill -TERM "$cappid" 2>/dev/null || true
 	wait "$cappid" "$sinkpid" "$ckptpid" || true
+	cat "$BATS_TEST_TMPDIR"/*.err
 	psql_src -c "SELECT pg_drop_replication_slot('s88')" >/dev/null || true
 }
 
-# Waits (at most 20 s) until the target holds $1 rows.
+# Waits (at most 30 s) until the target holds $1 rows.
 wait_rows() {
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 300); do
 		[ "$(psql_tdst -c 'SELECT count(*) FROM st')" = "$1" ] && return 0
 		sleep 0.1
 	done
+	cat "$BATS_TEST_TMPDIR"/*.err
 	return 1
 }
 
@@ -107,6 +110,14 @@ wait_healthy() {
 	applied=$(psql_tdst -c "SELECT commit_lsn FROM pgflo.applied WHERE group_name = 'g88'")
 	assert_equal "$(echo "$output" | jq -c '[.target.name, .target.state, .target.commit_lsn, .stores[0].name, .stores[0].commit_lsn]')" \
 		"[\"g88\",\"ok\",\"$applied\",\"file:$BATS_TEST_TMPDIR/pos\",\"$applied\"]"
+	# The --metrics file is rewritten while the sink runs (every 5 s).
+	for _ in $(seq 1 80); do
+		prom <"$BATS_TEST_TMPDIR/sink.prom" | grep -qx \
+			'pgflo_records_out_total{group=g88,op=insert,tool=sink-pg} 5.0' && break
+		sleep 0.1
+	done
+	prom <"$BATS_TEST_TMPDIR/sink.prom" | grep -x \
+		'pgflo_records_out_total{group=g88,op=insert,tool=sink-pg} 5.0'
 	# The store's age is its file's mtime; the target's its updated_at.
 	echo "$output" | jq -e '.stores[0].age_seconds >= 0 and .stores[0].age_seconds < 30 and .target.age_seconds >= 0 and .target.age_seconds < 30'
 
@@ -142,6 +153,30 @@ wait_healthy() {
 	assert_line --regexp '^pgflo_slot_retained_bytes\{slot=s88\} [0-9]+\.0$'
 	assert_line --regexp '^pgflo_slot_pid\{slot=s88\} [1-9][0-9]*\.0$'
 	stop_pipeline
+
+	# The --metrics files after the stop: records in = rows written.
+	run -0 prom <"$BATS_TEST_TMPDIR/sink.prom"
+	for op in insert begin commit; do
+		n=205; [ $op = insert ] || n=2
+		assert_line "pgflo_records_in_total{group=g88,op=$op,tool=sink-pg} $n.0"
+		assert_line "pgflo_records_out_total{group=g88,op=$op,tool=sink-pg} $n.0"
+	done
+	assert_line "pgflo_records_out_total{group=g88,op=update,tool=sink-pg} 0.0"
+	assert_line "pgflo_errors_total{group=g88,tool=sink-pg} 0.0"
+	assert_line "pgflo_last_lsn{group=g88,tool=sink-pg} $applied.0"
+	assert_line --regexp '^pgflo_batches_total\{group=g88,tool=sink-pg\} [2-9]\.0$'
+	now=$(date +%s)
+	echo "$output" | awk -v now="$now" '
+		/^pgflo_(last_commit_timestamp|start_time)_seconds/ {
+			n++; if ($2 < now - 120 || $2 > now + 1) exit 1 }
+		END { exit n != 2 }'
+	run -0 prom <"$BATS_TEST_TMPDIR/capture.prom"
+	assert_line "pgflo_records_out_total{op=insert,slot=s88,tool=capture} 205.0"
+	assert_line "pgflo_records_out_total{op=commit,slot=s88,tool=capture} 2.0"
+	# The LSN confirmed to the server: the end of the last commit.
+	last=$(echo "$output" | sed -n 's/^pgflo_last_lsn{slot=s88,tool=capture} \([0-9]*\)\.0$/\1/p')
+	[ "$last" -gt "$applied" ] && [ "$last" -lt $((applied + 200)) ]
+	assert_line --regexp '^pgflo_bytes_out_total\{slot=s88,tool=capture\} [1-9][0-9]+\.0$'
 }
 
 @test "pgflo-status: an inactive slot gives exit 1, a missing one too" {
@@ -161,7 +196,14 @@ wait_healthy() {
 }
 
 @test "pgflo-status: a stream's messages and sequences; unreachable servers exit 3" {
-	gen 3 | pgflo-publish --stream S88 --create >/dev/null
+	gen 3 | pgflo-publish --stream S88 --create \
+		--metrics "$BATS_TEST_TMPDIR/pub.prom" >/dev/null
+	run -0 prom <"$BATS_TEST_TMPDIR/pub.prom"
+	assert_line "pgflo_records_in_total{op=insert,stream=S88,tool=publish} 5.0"
+	assert_line "pgflo_records_out_total{op=insert,stream=S88,tool=publish} 5.0"
+	assert_line "pgflo_records_out_total{op=commit,stream=S88,tool=publish} 3.0"
+	assert_line "pgflo_last_stream_seq{stream=S88,tool=publish} 5.0"
+	assert_line "pgflo_last_lsn{stream=S88,tool=publish} $((16777216 + 3 * 4096)).0"
 	run -0 --separate-stderr pgflo-status --stream S88 --json
 	assert_equal "$(echo "$output" | jq -c '.stream | del(.bytes)')" \
 		'{"name":"S88","state":"ok","messages":5,"first_seq":1,"last_seq":5,"consumers":0}'
