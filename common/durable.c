@@ -13,6 +13,7 @@
  * transactions ahead of it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -887,9 +888,17 @@ parse_line(struct pgflo_durable *d, const char *line, size_t len,
 {
 	json_error_t jerr;
 	json_t *j;
-	int valid = pgflo_js_valid(line, len);
+	int valid;
 
 	*why = NULL;
+	/* One pass; what fails it goes the long way, for the message. */
+	if (d->cf.head_only && pgflo_recspan_parse_head(&d->rec, line,
+	    len) == 0) {
+		if ((*why = check_record(d, &d->rec)) != NULL)
+			snprintf(msg, msglen, "<stdin>:%lu: %s", lineno, *why);
+		return 1;
+	}
+	valid = pgflo_js_valid(line, len);
 	if (valid && pgflo_recspan_parse(&d->rec, line, len, why) == 0) {
 		if ((*why = check_record(d, &d->rec)) != NULL)
 			snprintf(msg, msglen, "<stdin>:%lu: %s", lineno, *why);
@@ -1187,13 +1196,20 @@ ended(struct pgflo_durable *d)
 static int
 next_line(struct pgflo_durable *d, struct pgflo_reader *rd)
 {
-	int r, timeout = -1, mtimeout;
+	int r, timeout = -1, idle = 0, mtimeout;
+	long w;
 
 	if (d->batch_open && !(d->cur.open && d->cur.begun)) {
 		timeout = (int)(d->cf.batch_ms - (pgflo_now_ms() -
 		    d->batch_start));
 		if (timeout < 0)
 			timeout = 0;
+	} else if (!d->batch_open && d->ops->idle != NULL) {
+		if (d->ops->idle(d->sink, &w, d->errbuf,
+		    sizeof(d->errbuf)) == -1)
+			die(PGFLO_EXIT_FAIL, "%s", d->errbuf);
+		idle = 1;
+		timeout = w > INT_MAX ? INT_MAX : (int)w;
 	}
 	/* The metrics file is rewritten also while no input comes. */
 	if (d->cf.metrics != NULL && d->cf.metrics->path != NULL) {
@@ -1211,6 +1227,8 @@ next_line(struct pgflo_durable *d, struct pgflo_reader *rd)
 	}
 	r = pgflo_reader_next_timeout(rd, timeout);
 got:
+	if (r == 2 && idle)
+		return -1;	/* the sink's timer: round again */
 	if (r == 2) {
 		/* No commit record: quiet input ends it. */
 		d->cur.open = 0;

@@ -37,9 +37,13 @@
  *     file, retries used up) ends the run, PGFLO_DF_STOP; commit_soon keeps
  *     requests to whole transactions; rollback drops the pending
  *     records; setup returns --after, or none.
- *   pgflo-sink-file: write appends to the file; commit fflush()es and
- *     fsync()s it, then writes the position beside it; rollback
- *     truncates back to the last commit; setup reads that position.
+ *   pgflo-sink-file (fileset.c): write appends the line to the open
+ *     file; commit writes and fdatasync()s it (and the directory after
+ *     a file was created or renamed), finishing it when due (commit_soon
+ *     asks for the commit then); rollback truncates back to the last
+ *     commit; setup gives the position of the last record the files
+ *     hold; idle finishes a file by age while input is quiet; a write
+ *     error is PGFLO_DF_STOP with status 1.
  */
 #ifndef PGFLO_DURABLE_H
 #define PGFLO_DURABLE_H
@@ -122,6 +126,13 @@ struct pgflo_durable_ops {
 	 * of the position reached (publish: the stream sequence).
 	 */
 	void	(*amend)(void *sink, struct pgflo_pos *pos);
+	/*
+	 * Optional: before the stage waits for input with no batch open,
+	 * the sink's timed work (sink-file finishes a file by age); 0 with
+	 * *wait_ms how long the wait may last (-1 no limit), or -1 to end
+	 * the run, exit 1 (errbuf).
+	 */
+	int	(*idle)(void *sink, long *wait_ms, char *errbuf, size_t errlen);
 };
 
 struct pgflo_durable_config {
@@ -134,6 +145,8 @@ struct pgflo_durable_config {
 	struct pgflo_deadletter *dl;	/* failing transactions go here */
 	/* Optional: counted into, its file rewritten from the loop. */
 	struct pgflo_metrics *metrics;
+	/* The sink needs op, names and position only, not the columns. */
+	int	 head_only;
 };
 
 struct pgflo_durable;

@@ -306,15 +306,9 @@ parse_change(struct pgflo_recspan *r, const struct members *m,
 	return 0;
 }
 
-int
-pgflo_recspan_parse(struct pgflo_recspan *r, const char *line, size_t len,
-    const char **why)
+static void
+parse_init(struct pgflo_recspan *r, const char *line, size_t len)
 {
-	struct pgflo_js_iter it;
-	struct pgflo_span k, v;
-	struct members m = { 0 };
-	int e;
-
 	pgflo_buf_reset(&r->arena);
 	pgflo_buf_grow(&r->arena, 2 * len + 256);
 	r->op = PGFLO_OP_UNKNOWN;
@@ -325,6 +319,70 @@ pgflo_recspan_parse(struct pgflo_recspan *r, const char *line, size_t len,
 	r->has_lsn = r->has_seq = r->snapshot = r->cascade = r->restart = 0;
 	r->has_new = r->has_old = 0;
 	r->ntypes = r->nnew = r->nold = r->nkey = 0;
+}
+
+static int
+is_change(enum pgflo_op op)
+{
+	return op == PGFLO_OP_INSERT || op == PGFLO_OP_UPDATE ||
+	    op == PGFLO_OP_DELETE || op == PGFLO_OP_TRUNCATE;
+}
+
+int
+pgflo_recspan_parse_head(struct pgflo_recspan *r, const char *line,
+    size_t len)
+{
+	const char *p, *e, *end = line + len, *why;
+	struct members m = { 0 };
+	struct pgflo_span k, v;
+
+	parse_init(r, line, len);
+	p = pgflo_js_ws(line, end);
+	if (p >= end || *p != '{')
+		return -1;
+	p = pgflo_js_ws(p + 1, end);
+	if (p < end && *p == '}')
+		p++;
+	else
+		for (;;) {
+			if (p >= end || *p != '"' ||
+			    (e = pgflo_js_skip(p, end)) == NULL)
+				return -1;
+			k = (struct pgflo_span){ p, (size_t)(e - p) };
+			p = pgflo_js_ws(e, end);
+			if (p >= end || *p++ != ':')
+				return -1;
+			p = pgflo_js_ws(p, end);
+			if ((e = pgflo_js_skip(p, end)) == NULL)
+				return -1;
+			v = (struct pgflo_span){ p, (size_t)(e - p) };
+			if (member(r, &m, k, v, &why) != 0)
+				return -1;
+			p = pgflo_js_ws(e, end);
+			if (p < end && *p == ',') {
+				p = pgflo_js_ws(p + 1, end);
+				continue;
+			}
+			if (p >= end || *p++ != '}')
+				return -1;
+			break;
+		}
+	if (pgflo_js_ws(p, end) != end || !m.have_op)
+		return -1;
+	return is_change(r->op) && (r->schema == NULL || r->table == NULL) ?
+	    -1 : 0;
+}
+
+int
+pgflo_recspan_parse(struct pgflo_recspan *r, const char *line, size_t len,
+    const char **why)
+{
+	struct pgflo_js_iter it;
+	struct pgflo_span k, v;
+	struct members m = { 0 };
+	int e;
+
+	parse_init(r, line, len);
 	*why = "record is not a JSON object";
 	if (pgflo_js_obj(&it, (struct pgflo_span){ line, len }) == -1)
 		return -1;

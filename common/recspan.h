@@ -56,6 +56,15 @@ struct pgflo_recspan {
  */
 int	pgflo_recspan_parse(struct pgflo_recspan *r, const char *line,
 	    size_t len, const char **why);
+/*
+ * The head of a record only, for a stage that passes records on whole
+ * (sink-file): validates the line as pgflo_js_valid() does, in the same
+ * pass, and parses op, schema, table, the position and the flags, not
+ * the columns.  0, or -1 for a line that pgflo_recspan_parse() (after
+ * pgflo_js_valid()) would reject too, which says why.
+ */
+int	pgflo_recspan_parse_head(struct pgflo_recspan *r, const char *line,
+	    size_t len);
 /* Frees r's storage; r is zeroed (empty) again. */
 void	pgflo_recspan_free(struct pgflo_recspan *r);
 /* The column named name of cv[0..n), or NULL. */
