@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # pgflo-status against a running capture | sink-pg | checkpoint pipeline,
-# and the --metrics files of the long-running tools.
+# the --metrics files of the long-running tools, and running pipelines:
+# the systemd units and the cron example of pgflo(7).
 
 load test_helper
 
@@ -237,4 +238,69 @@ wait_healthy() {
 	run -2 pgflo-status --store file:x --json --prometheus
 	run -2 pgflo-status --store file:x --max-lag-bytes lots
 	assert_line --index 0 'pgflo-status: invalid --max-lag-bytes: lots'
+}
+
+# The cron example of pgflo(7) RUNNING, with this test's servers and paths.
+cron_job() {
+	local d=$BATS_TEST_TMPDIR
+	flock -n "$d/lock" bash -o pipefail -c 'pgflo-capture \
+	  -d "$PGFLO_SRC" -S c88 -t public.ct --create-slot \
+	  -c "file:$1/pos" \
+	  -E "$(psql -d "$PGFLO_SRC" -XAtc "SELECT pg_current_wal_insert_lsn()")" |
+	  pgflo-sink-pg -d "$TDST" -g c88 |
+	  pgflo-checkpoint --save "file:$1/pos"' cron "$d"
+}
+
+@test "cron: the flock example runs twice in a row, and never beside itself" {
+	psql_src -c 'CREATE TABLE public.ct (id int PRIMARY KEY, v text)'
+	psql_tdst -c 'CREATE TABLE public.ct (id int PRIMARY KEY, v text)'
+	# The first run creates the slot: what comes after it is captured.
+	run -0 cron_job
+	psql_src -c "INSERT INTO ct SELECT g, 'a' FROM generate_series(1, 50) g"
+	run -0 cron_job
+	assert_equal "$(psql_tdst -c 'SELECT count(*), sum(id) FROM ct')" "50|1275"
+	psql_src -c "INSERT INTO ct SELECT g, 'b' FROM generate_series(51, 60) g"
+	psql_src -c "UPDATE ct SET v = 'c' WHERE id <= 5"
+	run -0 cron_job
+	assert_equal "$(psql_tdst -c "SELECT count(*), sum(id), count(*) FILTER (WHERE v = 'c') FROM ct")" "60|1830|5"
+	# A run that finds one going exits 1 at once and does nothing.
+	flock "$BATS_TEST_TMPDIR/lock" sleep 3 3>&- &
+	sleep 0.3
+	psql_src -c "INSERT INTO ct VALUES (61, 'd')"
+	SECONDS=0
+	run -1 cron_job
+	[ "$SECONDS" -lt 2 ]
+	assert_equal "$(psql_tdst -c 'SELECT count(*) FROM ct')" 60
+	wait
+	run -0 cron_job
+	assert_equal "$(psql_tdst -c 'SELECT count(*) FROM ct')" 61
+	psql_src -c "SELECT pg_drop_replication_slot('c88')" >/dev/null
+}
+
+@test "systemd: the template units pass systemd-analyze verify" {
+	command -v systemd-analyze >/dev/null ||
+		skip "systemd-analyze is not installed"
+	local d=$BATS_TEST_TMPDIR k f
+	for k in replicator worker; do
+		cp "$TOP/scripts/systemd/pgflo-$k@.service" "$d/pgflo-$k@shop.service"
+	done
+	# --man=no: the pages are not installed here.
+	run -0 systemd-analyze verify --man=no "$TOP"/scripts/systemd/*.service \
+		"$d"/pgflo-*@shop.service
+	assert_output ''
+	for f in "$TOP"/scripts/systemd/*.service; do
+		for k in Restart=always KillSignal=SIGTERM KillMode=control-group \
+		    User=pgflo NoNewPrivileges=yes ProtectSystem=strict \
+		    'EnvironmentFile=/etc/pgflo/%i.env'; do
+			grep -qx -- "$k" "$f" || fail "$f: no $k"
+		done
+		! grep -i 'password=' "$f"
+	done
+	grep -qx 'ExecStart=/bin/bash -o pipefail -c ${PGFLO_REPLICATOR}' \
+		"$TOP/scripts/systemd/pgflo-replicator@.service"
+	grep -qx 'ExecStart=/bin/bash -o pipefail -c ${PGFLO_WORKER}' \
+		"$TOP/scripts/systemd/pgflo-worker@.service"
+	# The example's pipeline is a valid line for bash.
+	(set -a; . "$TOP/scripts/systemd/example.env"
+	 bash -n -o pipefail -c "$PGFLO_REPLICATOR") || fail "example.env"
 }
