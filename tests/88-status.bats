@@ -59,6 +59,13 @@ start_pipeline() {
 	pgflo-checkpoint -i 0 --save "file:$d/pos" <"$d/f2" \
 		2>"$d/ckpt.err" 3>&- &
 	ckptpid=$!
+	# Changes count from the slot's creation: wait for it to be active.
+	for _ in $(seq 1 300); do
+		pgflo-status -d "$PGFLO_SRC" -S s88 >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	cat "$d"/*.err
+	return 1
 }
 
 stop_pipeline() {
