@@ -244,7 +244,8 @@ main(int argc, char *argv[])
 	char errbuf[1024];
 	struct pgflo_reader rd;
 	struct pgflo_jspub_config jc;
-	struct pgflo_durable *d;
+	/* static: still reachable when pgflo_errx() exits (LeakSanitizer). */
+	static struct pgflo_durable *d;
 	int st;
 
 	pgflo_setprogname(argv);

@@ -263,7 +263,8 @@ apply_stdin(void)
 {
 	char errbuf[1024];
 	struct pgflo_reader rd;
-	struct pgflo_durable *d;
+	/* static: still reachable when pgflo_errx() exits (LeakSanitizer). */
+	static struct pgflo_durable *d;
 	int st;
 
 	if (deadletter != NULL && (dc.dl = pgflo_deadletter_open(deadletter,
