@@ -5,6 +5,9 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+# The systemd template units and the example NAME.env (pgflo(7) RUNNING).
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+EXAMPLEDIR ?= $(PREFIX)/share/doc/pgflo
 PKG_CONFIG ?= pkg-config
 VERSION := $(shell cat VERSION)
 
@@ -31,6 +34,7 @@ TESTBINS = tests/nats-dump
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)
+UNITS = $(wildcard scripts/systemd/*.service)
 
 all: $(BINS) $(TESTBINS)
 
@@ -84,12 +88,17 @@ install: all
 	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1)
 	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5)
 	$(if $(MAN7),install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
+	mkdir -p $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(EXAMPLEDIR)
+	install -m 0644 $(UNITS) $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0644 scripts/systemd/example.env $(DESTDIR)$(EXAMPLEDIR)
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
 	rm -f $(MAN1:man/%=$(DESTDIR)$(MANDIR)/man1/%) \
 		$(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%) \
 		$(MAN7:man/%=$(DESTDIR)$(MANDIR)/man7/%)
+	rm -f $(UNITS:scripts/systemd/%=$(DESTDIR)$(SYSTEMDDIR)/%) \
+		$(DESTDIR)$(EXAMPLEDIR)/example.env
 
 clean:
 	rm -rf bin common/*.o common/*.d common/*.a tools/*.o tools/*.d \

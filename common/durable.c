@@ -109,10 +109,22 @@ struct pgflo_durable {
 	int	 txnmode;	/* a commit per transaction (locating one) */
 	int	 stopped;	/* a stop signal while reconnecting */
 	unsigned long nskipped, nbatches;
+	/* --metrics: the open batch's records by op, until committed. */
+	int	 from_stdin;
+	uint64_t bout[PGFLO_M_NOPS], bout_bytes;
 	char	 errbuf[1024];
 };
 
 static void handle_failure(struct pgflo_durable *);
+
+/* The metric op of a record op: the first six share their order. */
+static enum pgflo_metric_op
+mop(enum pgflo_op op)
+{
+	return op >= PGFLO_OP_INSERT && op <= PGFLO_OP_COMMIT ?
+	    (enum pgflo_metric_op)(op - PGFLO_OP_INSERT) : PGFLO_M_OTHER;
+}
+
 static void maybe_commit(struct pgflo_durable *);
 
 /*
@@ -229,6 +241,23 @@ open_batch(struct pgflo_durable *d)
 	d->batch_changes = 0;
 	d->bpos = d->applied;
 	d->bdirty = 0;
+	memset(d->bout, 0, sizeof(d->bout));
+	d->bout_bytes = 0;
+}
+
+/* A batch committed: its records are out. */
+static void
+count_committed(struct pgflo_durable *d)
+{
+	struct pgflo_metrics *m = d->cf.metrics;
+	int i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < PGFLO_M_NOPS; i++)
+		m->out[i] += d->bout[i];
+	m->bytes_out += d->bout_bytes;
+	m->batches++;
 }
 
 /* After a commit: what it covered is printed, the batch state reset. */
@@ -239,6 +268,7 @@ committed(struct pgflo_durable *d)
 
 	d->batch_open = 0;
 	d->nbatches++;
+	count_committed(d);
 	if (d->cf.verbose)
 		pgflo_warnx("committed %ld changes", d->batch_changes);
 	/* The copy's progress is durable with the batch (copyprog.c). */
@@ -252,6 +282,10 @@ committed(struct pgflo_durable *d)
 			d->ops->amend(d->sink, &d->bpos);
 		d->applied = d->bpos;
 		print_position(d, &d->applied);
+		if (d->cf.metrics != NULL) {
+			d->cf.metrics->last_lsn = d->applied.commit_lsn;
+			d->cf.metrics->last_seq = d->applied.stream_seq;
+		}
 	}
 	lines_reset(&d->retained);
 	d->overflow = 0;
@@ -532,6 +566,8 @@ fail_txn(struct pgflo_durable *d, long idx, const char *msg)
 
 	describe(d, idx, where, sizeof(where));
 	oneline(where);
+	if (d->cf.metrics != NULL)
+		d->cf.metrics->errors++;
 	if (d->overflow) {
 		rollback(d);
 		die(PGFLO_EXIT_FAIL, "%s: %s (the transaction was too large to "
@@ -564,6 +600,8 @@ reconnect(struct pgflo_durable *d, const char *msg)
 	if (d->cf.noloop)
 		die(PGFLO_EXIT_UNAVAIL, "connection lost: %s", msg);
 	pgflo_warnx("connection lost: %s; reconnecting", msg);
+	if (d->cf.metrics != NULL)
+		d->cf.metrics->errors++;
 	d->ops->close(d->sink);
 	lines_reset(&d->echoes);
 	d->batch_open = 0;
@@ -590,6 +628,10 @@ reconnect(struct pgflo_durable *d, const char *msg)
 			    "within %ld s)", d->errbuf,
 			    d->cf.max_outage_ms / 1000);
 		pgflo_warnx("reconnecting: %s", d->errbuf);
+		if (d->cf.metrics != NULL) {
+			d->cf.metrics->retries++;
+			pgflo_metrics_tick(d->cf.metrics);
+		}
 	}
 	pgflo_warnx("reconnected");
 	/* A commit whose reply was lost is durable: report it now. */
@@ -986,6 +1028,8 @@ write_rec(struct pgflo_durable *d, long idx)
 	}
 	if (r->op >= PGFLO_OP_INSERT && r->op <= PGFLO_OP_TRUNCATE)
 		d->batch_changes++;
+	d->bout[mop(r->op)]++;
+	d->bout_bytes += r->linelen + 1;
 	if (r->has_lsn) {
 		d->bpos.commit_lsn = r->pos.commit_lsn;
 		d->bpos.ordinal = r->pos.ordinal;
@@ -999,6 +1043,20 @@ write_rec(struct pgflo_durable *d, long idx)
 		close_txn(d);
 	if (!r->has_lsn && !d->cur.open && !d->aborted)
 		maybe_commit(d);
+}
+
+/* A line read from stdin; a begin's commit time is the source's. */
+static void
+count_in(struct pgflo_durable *d, const char *line, size_t len,
+    enum pgflo_op op)
+{
+	struct pgflo_metrics *m = d->cf.metrics;
+	double ts;
+
+	m->in[mop(op)]++;
+	m->bytes_in += len + 1;
+	if (op == PGFLO_OP_BEGIN && (ts = pgflo_metrics_commit_ts(line)) > 0)
+		m->last_commit_ts = ts;
 }
 
 /* One input line (from stdin or the replay queue). */
@@ -1024,8 +1082,12 @@ process(struct pgflo_durable *d, const char *line, size_t len,
 	parsed = parse_line(d, line, len, lineno, msg, sizeof(msg), &why);
 	if (discard_line(d, line, len, parsed, why))
 		return;
+	if (d->cf.metrics != NULL && d->from_stdin)
+		count_in(d, line, len, parsed ? r->op : PGFLO_OP_UNKNOWN);
 	if (why != NULL || !parsed) {
 		oneline(msg);
+		if (d->cf.metrics != NULL)
+			d->cf.metrics->errors++;
 		bad_record(d, msg, parsed);
 		return;
 	}
@@ -1134,7 +1196,7 @@ ended(struct pgflo_durable *d)
 static int
 next_line(struct pgflo_durable *d, struct pgflo_reader *rd)
 {
-	int r, timeout = -1, idle = 0;
+	int r, timeout = -1, idle = 0, mtimeout;
 	long w;
 
 	if (d->batch_open && !(d->cur.open && d->cur.begun)) {
@@ -1149,7 +1211,22 @@ next_line(struct pgflo_durable *d, struct pgflo_reader *rd)
 		idle = 1;
 		timeout = w > INT_MAX ? INT_MAX : (int)w;
 	}
+	/* The metrics file is rewritten also while no input comes. */
+	if (d->cf.metrics != NULL && d->cf.metrics->path != NULL) {
+		mtimeout = (int)(d->cf.metrics->next_ms - pgflo_now_ms());
+		if (mtimeout < 0)
+			mtimeout = 0;
+		if (timeout == -1 || mtimeout < timeout) {
+			r = pgflo_reader_next_timeout(rd, mtimeout);
+			if (r == 2) {
+				pgflo_metrics_tick(d->cf.metrics);
+				return -1;
+			}
+			goto got;
+		}
+	}
 	r = pgflo_reader_next_timeout(rd, timeout);
+got:
 	if (r == 2 && idle)
 		return -1;	/* the sink's timer: round again */
 	if (r == 2) {
@@ -1190,6 +1267,8 @@ pgflo_durable_run(struct pgflo_durable *d, struct pgflo_reader *rd)
 		return fatal_code;
 	connect_sink(d);
 	while (!d->stopped) {
+		if (d->cf.metrics != NULL)
+			pgflo_metrics_tick(d->cf.metrics);
 		if (d->replay.next < d->replay.n) {
 			struct line *l = &d->replay.v[d->replay.next++];
 
@@ -1215,7 +1294,9 @@ pgflo_durable_run(struct pgflo_durable *d, struct pgflo_reader *rd)
 			continue;
 		if (r == 0)
 			break;
+		d->from_stdin = 1;
 		process(d, rd->line, rd->len, rd->lineno);
+		d->from_stdin = 0;
 	}
 	return 0;
 }

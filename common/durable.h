@@ -50,6 +50,7 @@
 
 #include "pgflo.h"
 #include "lsn.h"
+#include "metrics.h"
 #include "reader.h"
 #include "recspan.h"
 
@@ -142,6 +143,8 @@ struct pgflo_durable_config {
 	int	 noloop;	/* a lost connection ends the run, exit 3 */
 	long	 max_outage_ms;	/* >0: exit 3 when not back within this */
 	struct pgflo_deadletter *dl;	/* failing transactions go here */
+	/* Optional: counted into, its file rewritten from the loop. */
+	struct pgflo_metrics *metrics;
 	/* The sink needs op, names and position only, not the columns. */
 	int	 head_only;
 };

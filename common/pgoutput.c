@@ -233,6 +233,7 @@ on_begin(struct pgflo_pgoutput *d, struct pgflo_cur *c)
 	st->tx.begun = 0;
 	st->tx.commit_lsn = pgflo_cur_get64(c);
 	st->tx.ts = (int64_t)pgflo_cur_get64(c);
+	d->commit_ts = st->tx.ts;
 	st->tx.xid = pgflo_cur_get32(c);
 	if (c->bad)
 		return malformed(d, c);

@@ -33,6 +33,7 @@ struct pgflo_pgoutput {
 
 	/* Kept by the decoder; the caller reads them. */
 	int	 in_tx;			/* between Begin and Commit */
+	int64_t	 commit_ts;		/* its, in us since 2000-01-01 */
 	struct pgflo_pos written;	/* the last record written */
 	pgflo_lsn done;			/* all sent up to here handled */
 	int	 reached_end;		/* endpos reached */

@@ -66,6 +66,7 @@ file_get(struct pgflo_store *st, char **text)
 {
 	struct file_store *fs = st->priv;
 	struct pgflo_buf b = { 0 };
+	struct stat sb;
 	char chunk[4096];
 	size_t n;
 	FILE *fp;
@@ -91,6 +92,9 @@ file_get(struct pgflo_store *st, char **text)
 		pgflo_buf_free(&b);
 		return -1;
 	}
+	if (fstat(fileno(fp), &sb) == 0)
+		st->stamp_ms = (int64_t)sb.st_mtim.tv_sec * 1000 +
+		    sb.st_mtim.tv_nsec / 1000000;
 	fclose(fp);
 	*text = pgflo_buf_cstr(&b);
 	return 1;

@@ -10,6 +10,7 @@
 #define PGFLO_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -33,6 +34,12 @@ struct pgflo_store {
 	char	 errmsg[512];
 	/* After a get that found nothing: why, when it is worth a word. */
 	char	 note[512];
+	/*
+	 * After a get that found a position: when it was written, in ms
+	 * since the epoch (a file's mtime, a nats: entry's timestamp);
+	 * 0 unknown.
+	 */
+	int64_t	 stamp_ms;
 };
 /* NULL with *errmsg set (static or in errbuf) on failure. */
 struct pgflo_store *pgflo_store_open(const char *url, char *errbuf, size_t errlen);

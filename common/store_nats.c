@@ -330,6 +330,7 @@ fetch(struct pgflo_store *st, char **text, uint64_t *rev)
 	if (s != NATS_OK)
 		return fail(st, s, "read it from");
 	*rev = natsMsg_GetSequence(m);
+	st->stamp_ms = natsMsg_GetTime(m) / 1000000;
 	if (natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK &&
 	    (strcmp(op, "DEL") == 0 || strcmp(op, "PURGE") == 0)) {
 		natsMsg_Destroy(m);

@@ -25,6 +25,7 @@
 #include "copyprog.h"
 #include "ddltrig.h"
 #include "lsn.h"
+#include "metrics.h"
 #include "output.h"
 #include "pgconn.h"
 #include "pgoutput.h"
@@ -39,12 +40,12 @@
 	"pgflo-capture [-n] [-c store] [-E lsn] [-I pos] [-P publication]\n" \
 	"       [-s secs] [-t tables] [--create-slot] [--heartbeat secs]\n" \
 	"       [--publish-inserts-only | --replica-identity-full]\n" \
-	"       [--track-ddl] -d conninfo -S slot\n" \
+	"       [--metrics file] [--track-ddl] -d conninfo -S slot\n" \
 	"       pgflo-capture --drop [-P publication] -d conninfo -S slot"
 
 enum {
 	OPT_CREATE_SLOT = 256, OPT_DROP, OPT_HEARTBEAT, OPT_TRACK_DDL,
-	OPT_INSERTS_ONLY, OPT_RI_FULL
+	OPT_INSERTS_ONLY, OPT_METRICS, OPT_RI_FULL
 };
 
 static const struct option longopts[] = {
@@ -55,6 +56,7 @@ static const struct option longopts[] = {
 	{ "endpos",		required_argument, NULL, 'E' },
 	{ "heartbeat",		required_argument, NULL, OPT_HEARTBEAT },
 	{ "help",		no_argument,	   NULL, 'h' },
+	{ "metrics",		required_argument, NULL, OPT_METRICS },
 	{ "no-loop",		no_argument,	   NULL, 'n' },
 	{ "publication",	required_argument, NULL, 'P' },
 	{ "publish-inserts-only", no_argument,	   NULL, OPT_INSERTS_ONLY },
@@ -69,7 +71,7 @@ static const struct option longopts[] = {
 };
 
 /* Options. */
-static const char *conninfo, *slot, *pubname, *cpurl;
+static const char *conninfo, *slot, *pubname, *cpurl, *metricsfile;
 static struct pgflo_buf tablepats;
 static int create_slot, dropflag, track_ddl, noloop;
 static int pubflags;		/* PGFLO_PUB_*, for -t */
@@ -95,6 +97,7 @@ static pgflo_lsn sent_write;
 static struct pgflo_pos cp_pos;	/* what the checkpoint store holds */
 static struct pgflo_copyprog copied;	/* the copy's progress, at start */
 static int streaming;		/* in COPY BOTH mode */
+static struct pgflo_metrics metrics;	/* --metrics */
 
 static void
 help(void)
@@ -127,21 +130,41 @@ help(void)
 "      --publish-inserts-only  publish only inserts and truncates, so that\n"
 "                            tables without a key may join\n"
 "  -n, --no-loop             exit 3 when the connection is lost\n"
+"      --metrics=FILE        keep Prometheus metrics in FILE (every 5s)\n"
 "      --drop                drop the slot, publication and DDL triggers\n"
 "  -V, --version             print the version and exit\n"
 "  -h, --help                print this help and exit\n"
 "\n"
-"Environment: PGFLO_STATUS_INTERVAL, PGFLO_FLUSH, libpq's PG* variables.\n"
+"Environment: PGFLO_STATUS_INTERVAL, PGFLO_FLUSH, PGFLO_METRICS, libpq's\n"
+"PG* variables.\n"
 "Exit status: 0 ok or stopped, 1 failure, 2 usage or login refused, 3 server\n"
 "unreachable, 141 reader gone (SIGPIPE).\n");
 }
 
-/* The decoder's output: one record a line. */
+/* The decoder's output: one record a line, counted by its op. */
 static void
 emit(const char *rec, size_t len)
 {
+	const char *op, *end;
+	enum pgflo_metric_op mo = PGFLO_M_OTHER;
+
 	if (pgflo_out_line(rec, len) == -1)
 		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	/* Every record starts {"op":"NAME" (pgoutput.c). */
+	if (len > 7 && (end = memchr((op = rec + 7), '"', len - 7)) != NULL)
+		mo = pgflo_metrics_op(op, (size_t)(end - op));
+	metrics.out[mo]++;
+	metrics.bytes_out += len + 1;
+	if (mo == PGFLO_M_BEGIN)
+		metrics.last_commit_ts = (double)dec->commit_ts / 1e6 +
+		    946684800.0;
+}
+
+/* The last rewrite of the metrics file, whatever ends the run. */
+static void
+metrics_atexit(void)
+{
+	pgflo_metrics_close(&metrics);
 }
 
 /*
@@ -211,7 +234,7 @@ send_status(int force)
 	if (pgflo_repl_send_status(repl, dec->done > flush ? dec->done : flush,
 	    flush, flush) == -1)
 		return -1;
-	sent_flush = flush;
+	sent_flush = metrics.last_lsn = flush;
 	sent_write = dec->done;
 	return 0;
 }
@@ -238,6 +261,7 @@ on_copydata(const char *buf, int len)
 	struct pgflo_cur c = { (const unsigned char *)buf, (size_t)len, 0, 0 };
 	struct pgflo_repl_msg m;
 
+	metrics.bytes_in += (uint64_t)len;
 	switch (pgflo_repl_header(&c, &m)) {
 	case 'w':
 		if (c.bad || pgflo_pgoutput_decode(dec, &c, errbuf,
@@ -296,6 +320,7 @@ stream(void)
 		if (r == -1)
 			goto lost;
 		now = pgflo_now_ms();
+		pgflo_metrics_tick(&metrics);
 		if (now >= next_status) {
 			poll_checkpoint();
 			if (send_status(1) == -1)
@@ -509,6 +534,9 @@ parse_args(int argc, char *argv[])
 		case OPT_INSERTS_ONLY:
 			pubflags |= PGFLO_PUB_INSERTS_ONLY;
 			break;
+		case OPT_METRICS:
+			metricsfile = optarg;
+			break;
 		case OPT_RI_FULL:
 			pubflags |= PGFLO_PUB_RI_FULL;
 			break;
@@ -605,6 +633,7 @@ run(void)
 			    errbuf);
 		pgflo_warnx("connection lost: %s; reconnecting in %lds",
 		    errbuf, pgflo_backoff_ms(&bo) / 1000);
+		metrics.errors++;
 		if (dec->written.commit_lsn != 0 &&
 		    pgflo_pos_cmp(&dec->written, &dec->skip) > 0)
 			dec->skip = dec->written;
@@ -612,6 +641,8 @@ run(void)
 		dec->in_tx = 0;
 retry:
 		disconnect();
+		metrics.retries++;
+		pgflo_metrics_tick(&metrics);
 		if (pgflo_backoff_sleep(&bo) == -1)
 			return;
 	}
@@ -630,6 +661,12 @@ main(int argc, char *argv[])
 	dec->slot = slot;
 	dec->track_ddl = track_ddl;
 
+	if (!dropflag) {
+		if (pgflo_metrics_init(&metrics, metricsfile, "capture",
+		    "slot", slot, errbuf, sizeof(errbuf)) == -1)
+			pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+		atexit(metrics_atexit);
+	}
 	pgflo_catch_signals();
 	pgflo_out_init();
 	pgflo_out_flush_when_idle();	/* stream() flushes after each drain */

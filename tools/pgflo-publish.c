@@ -17,6 +17,7 @@
 #include "pgflo.h"
 #include "durable.h"
 #include "jspub.h"
+#include "metrics.h"
 #include "natsconn.h"
 #include "natsmsg.h"
 #include "output.h"
@@ -26,11 +27,13 @@
 	"[--replicas n]\n" \
 	"                     [--subject-prefix p] [--max-bytes n] " \
 	"[--max-outage secs]\n" \
-	"                     [--duplicate-window time] [--msg-id] " \
-	"--stream name"
+	"                     [--duplicate-window time] [--metrics file] " \
+	"[--msg-id]\n" \
+	"                     --stream name"
 
 enum {
-	OPT_CREATE = 256, OPT_DUPWIN, OPT_MAXBYTES, OPT_MAXOUTAGE, OPT_MSGID,
+	OPT_CREATE = 256, OPT_DUPWIN, OPT_MAXBYTES, OPT_MAXOUTAGE, OPT_METRICS,
+	OPT_MSGID,
 	OPT_PREFIX, OPT_REPLICAS, OPT_STREAM
 };
 
@@ -40,6 +43,7 @@ static const struct option longopts[] = {
 	{ "create",		no_argument,	   NULL, OPT_CREATE },
 	{ "duplicate-window",	required_argument, NULL, OPT_DUPWIN },
 	{ "help",		no_argument,	   NULL, 'h' },
+	{ "metrics",		required_argument, NULL, OPT_METRICS },
 	{ "max-bytes",		required_argument, NULL, OPT_MAXBYTES },
 	{ "max-outage",		required_argument, NULL, OPT_MAXOUTAGE },
 	{ "msg-id",		no_argument,	   NULL, OPT_MSGID },
@@ -53,7 +57,8 @@ static const struct option longopts[] = {
 };
 
 /* The command line. */
-static const char *stream, *server, *prefix = "pgflo";
+static const char *stream, *server, *prefix = "pgflo", *metricsfile;
+static struct pgflo_metrics metrics;
 static int msgid, vflag;
 static struct pgflo_natsstream_config scf = {
 	.replicas = 1, .dupwin_ms = 120000
@@ -87,6 +92,7 @@ help(void)
 "      --msg-id            also send Nats-Msg-Id (deduplication)\n"
 "      --max-outage=SECS   exit 3 when the server is gone this long\n"
 "                          (default: wait for ever)\n"
+"      --metrics=FILE      keep Prometheus metrics in FILE (every 5s)\n"
 "  -b, --batch-rows=N      report after N changes at most (default 10000)\n"
 "  -m, --batch-ms=MS       report after MS ms at most (default 100)\n"
 "  -v, --verbose           report batches on stderr\n"
@@ -96,7 +102,7 @@ help(void)
 "Environment: PGFLO_NATS_URL, PGFLO_NATS_CREDS, PGFLO_NATS_NKEY,\n"
 "PGFLO_NATS_NKEY_PUB, PGFLO_NATS_USER, PGFLO_NATS_PASSWORD, PGFLO_NATS_TOKEN,\n"
 "PGFLO_NATS_CA, PGFLO_NATS_CERT, PGFLO_NATS_KEY, PGFLO_BATCH_ROWS,\n"
-"PGFLO_BATCH_MS, PGFLO_FLUSH, PGFLO_MAX_RECORD.\n"
+"PGFLO_BATCH_MS, PGFLO_FLUSH, PGFLO_MAX_RECORD, PGFLO_METRICS.\n"
 "Exit status: 0 ok or stopped, 1 bad record, 2 usage, stream missing or\n"
 "refused login, 3 server unavailable or stream full, 141 reader gone.\n");
 }
@@ -168,6 +174,9 @@ parse_option(int ch)
 	case OPT_MAXOUTAGE:
 		dc.max_outage_ms = parse_secs(optarg, "--max-outage", 0);
 		break;
+	case OPT_METRICS:
+		metricsfile = optarg;
+		break;
 	case OPT_MSGID:
 		msgid = 1;
 		break;
@@ -233,9 +242,11 @@ parse_options(int argc, char *argv[])
 int
 main(int argc, char *argv[])
 {
+	char errbuf[1024];
 	struct pgflo_reader rd;
 	struct pgflo_jspub_config jc;
-	struct pgflo_durable *d;
+	/* static: still reachable when pgflo_errx() exits (LeakSanitizer). */
+	static struct pgflo_durable *d;
 	int st;
 
 	pgflo_setprogname(argv);
@@ -249,8 +260,14 @@ main(int argc, char *argv[])
 	jc = (struct pgflo_jspub_config){ .stream = stream, .server = server,
 	    .prefix = prefix, .msgid = msgid, .verbose = vflag, .scf = scf };
 	pgflo_jspub_init(&jc);
+	if (pgflo_metrics_init(&metrics, metricsfile, "publish", "stream",
+	    stream, errbuf, sizeof(errbuf)) == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+	dc.metrics = &metrics;
 	d = pgflo_durable_new(&dc, &pgflo_jspub_ops, NULL);
-	if ((st = pgflo_durable_run(d, &rd)) != 0) {
+	st = pgflo_durable_run(d, &rd);
+	pgflo_metrics_close(&metrics);
+	if (st != 0) {
 		(void)pgflo_out_flush(0);
 		pgflo_errx(st, "%s", pgflo_durable_errmsg(d));
 	}

@@ -1,0 +1,302 @@
+/*
+ * metrics.c - Prometheus text format: samples, families, the atomic
+ * file of --metrics, a tool's counters.
+ */
+#include <sys/time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pgflo.h"
+#include "metrics.h"
+
+#define METRICS_INTERVAL_MS	5000
+
+static const char *const op_names[PGFLO_M_NOPS] = {
+	"insert", "update", "delete", "truncate", "begin", "commit", "other"
+};
+
+void
+pgflo_prom_family(struct pgflo_buf *b, const char *name, const char *type,
+    const char *help)
+{
+	pgflo_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+}
+
+static void
+put_labels(struct pgflo_buf *b, const char *const *labels)
+{
+	const char *s;
+	int n = 0;
+
+	for (; labels != NULL && labels[0] != NULL; labels += 2) {
+		if (labels[1] == NULL)
+			continue;
+		pgflo_buf_putc(b, n++ == 0 ? '{' : ',');
+		pgflo_buf_puts(b, labels[0]);
+		pgflo_buf_puts(b, "=\"");
+		for (s = labels[1]; *s != '\0'; s++) {
+			if (*s == '\\' || *s == '"')
+				pgflo_buf_putc(b, '\\');
+			if (*s == '\n')
+				pgflo_buf_puts(b, "\\n");
+			else
+				pgflo_buf_putc(b, *s);
+		}
+		pgflo_buf_putc(b, '"');
+	}
+	if (n > 0)
+		pgflo_buf_putc(b, '}');
+}
+
+void
+pgflo_prom_sample(struct pgflo_buf *b, const char *name,
+    const char *const *labels, double v)
+{
+	pgflo_buf_puts(b, name);
+	put_labels(b, labels);
+	if (isnan(v))
+		pgflo_buf_puts(b, " NaN\n");
+	else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+		pgflo_buf_printf(b, " %.0f\n", v);
+	else
+		pgflo_buf_printf(b, " %.17g\n", v);
+}
+
+void
+pgflo_prom_sample_u64(struct pgflo_buf *b, const char *name,
+    const char *const *labels, uint64_t v)
+{
+	pgflo_buf_puts(b, name);
+	put_labels(b, labels);
+	pgflo_buf_printf(b, " %" PRIu64 "\n", v);
+}
+
+int
+pgflo_prom_write_file(const char *path, const char *data, size_t len,
+    char *errbuf, size_t errlen)
+{
+	struct pgflo_buf tmp = { 0 };
+	const char *what = "create";
+	ssize_t w;
+	int fd, e;
+
+	pgflo_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	if (fd == -1)
+		goto fail;
+	what = "write";
+	while (len > 0) {
+		if ((w = write(fd, data, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			close(fd);
+			errno = e;
+			goto fail_tmp;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	if (close(fd) == -1)
+		goto fail_tmp;
+	what = "rename";
+	if (rename(tmp.data, path) == -1)
+		goto fail_tmp;
+	pgflo_buf_free(&tmp);
+	return 0;
+fail_tmp:
+	e = errno;
+	(void)unlink(tmp.data);
+	errno = e;
+fail:
+	snprintf(errbuf, errlen, "could not %s metrics file %s: %s", what,
+	    what[0] == 'r' ? path : tmp.data, strerror(errno));
+	pgflo_buf_free(&tmp);
+	return -1;
+}
+
+enum pgflo_metric_op
+pgflo_metrics_op(const char *op, size_t len)
+{
+	int i;
+
+	for (i = 0; i < PGFLO_M_OTHER; i++)
+		if (strlen(op_names[i]) == len &&
+		    memcmp(op_names[i], op, len) == 0)
+			return (enum pgflo_metric_op)i;
+	return PGFLO_M_OTHER;
+}
+
+double
+pgflo_metrics_commit_ts(const char *line)
+{
+	static const char key[] = "\"commit_ts\":\"";
+	struct tm tm;
+	const char *p;
+	int frac = 0, n = 0;
+
+	if ((p = strstr(line, key)) == NULL)
+		return 0;
+	p += sizeof(key) - 1;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2d.%6d%n", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac, &n) < 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	return (double)timegm(&tm) + frac / 1e6;
+}
+
+/* tool="...", then the tool's own label if it has one; the count. */
+static int
+tool_labels(const struct pgflo_metrics *m, const char **labels)
+{
+	int n = 0;
+
+	labels[n++] = "tool";
+	labels[n++] = m->tool;
+	if (m->label != NULL) {
+		labels[n++] = m->label;
+		labels[n++] = m->value;
+	}
+	labels[n] = NULL;
+	return n;
+}
+
+static void
+put_ops(const struct pgflo_metrics *m, struct pgflo_buf *b,
+    const char *name, const char *help, const uint64_t *v)
+{
+	const char *labels[7];
+	int i, n = tool_labels(m, labels);
+
+	labels[n] = "op";
+	labels[n + 2] = NULL;
+	pgflo_prom_family(b, name, "counter", help);
+	for (i = 0; i < PGFLO_M_NOPS; i++) {
+		labels[n + 1] = op_names[i];
+		pgflo_prom_sample_u64(b, name, labels, v[i]);
+	}
+}
+
+static void
+put_one(const struct pgflo_metrics *m, struct pgflo_buf *b, const char *name,
+    const char *type, const char *help, double v)
+{
+	const char *labels[5];
+
+	tool_labels(m, labels);
+	pgflo_prom_family(b, name, type, help);
+	pgflo_prom_sample(b, name, labels, v);
+}
+
+static void
+put_u64(const struct pgflo_metrics *m, struct pgflo_buf *b, const char *name,
+    const char *type, const char *help, uint64_t v)
+{
+	const char *labels[5];
+
+	tool_labels(m, labels);
+	pgflo_prom_family(b, name, type, help);
+	pgflo_prom_sample_u64(b, name, labels, v);
+}
+
+void
+pgflo_metrics_format(const struct pgflo_metrics *m, struct pgflo_buf *b)
+{
+	put_ops(m, b, "pgflo_records_in_total", "Records read, by op.", m->in);
+	put_ops(m, b, "pgflo_records_out_total",
+	    "Records written or applied, by op.", m->out);
+	put_u64(m, b, "pgflo_bytes_in_total", "counter", "Bytes read.",
+	    m->bytes_in);
+	put_u64(m, b, "pgflo_bytes_out_total", "counter", "Bytes written.",
+	    m->bytes_out);
+	put_u64(m, b, "pgflo_batches_total", "counter",
+	    "Batches made durable.", m->batches);
+	put_u64(m, b, "pgflo_errors_total", "counter",
+	    "Errors (a bad record, a lost connection).", m->errors);
+	put_u64(m, b, "pgflo_retries_total", "counter",
+	    "Reconnects and retries.", m->retries);
+	put_u64(m, b, "pgflo_last_lsn", "gauge",
+	    "The last position's commit LSN, as a number.", m->last_lsn);
+	put_u64(m, b, "pgflo_last_stream_seq", "gauge",
+	    "The last position's stream sequence.", m->last_seq);
+	put_one(m, b, "pgflo_last_commit_timestamp_seconds", "gauge",
+	    "The source commit time of the last transaction.",
+	    m->last_commit_ts);
+	put_one(m, b, "pgflo_start_time_seconds", "gauge",
+	    "When the process started, seconds since the epoch.",
+	    m->start_time);
+}
+
+static double
+wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+}
+
+int
+pgflo_metrics_init(struct pgflo_metrics *m, const char *path,
+    const char *tool, const char *label, const char *value, char *errbuf,
+    size_t errlen)
+{
+	struct pgflo_buf b = { 0 };
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	m->tool = tool;
+	m->label = label;
+	m->value = value;
+	m->interval_ms = METRICS_INTERVAL_MS;
+	m->start_time = wall_seconds();
+	if (path == NULL)
+		path = pgflo_env("METRICS", NULL);
+	if (path == NULL || *path == '\0')
+		return 0;
+	pgflo_metrics_format(m, &b);
+	r = pgflo_prom_write_file(path, b.data, b.len, errbuf, errlen);
+	pgflo_buf_free(&b);
+	if (r == 0) {
+		m->path = pgflo_xstrdup(path);
+		m->next_ms = pgflo_now_ms() + m->interval_ms;
+	}
+	return r;
+}
+
+void
+pgflo_metrics_flush(struct pgflo_metrics *m)
+{
+	struct pgflo_buf b = { 0 };
+	char errbuf[512];
+
+	if (m->path == NULL)
+		return;
+	pgflo_metrics_format(m, &b);
+	if (pgflo_prom_write_file(m->path, b.data, b.len, errbuf,
+	    sizeof(errbuf)) == -1 && !m->warned) {
+		pgflo_warnx("warning: %s", errbuf);
+		m->warned = 1;
+	}
+	pgflo_buf_free(&b);
+	m->next_ms = pgflo_now_ms() + m->interval_ms;
+}
+
+void
+pgflo_metrics_close(struct pgflo_metrics *m)
+{
+	pgflo_metrics_flush(m);
+	free(m->path);
+	m->path = NULL;
+}

@@ -1,0 +1,87 @@
+/*
+ * metrics.h - the Prometheus text exposition format (metrics.c): a
+ * writer for pgflo-status --prometheus and the --metrics FILE of the
+ * long-running tools, which rewrite FILE atomically (temp, rename) for
+ * node_exporter's textfile collector.  The hot path only counts; the
+ * file is written on a timer from the tool's own loop and at exit.
+ */
+#ifndef PGFLO_METRICS_H
+#define PGFLO_METRICS_H
+#include <stdint.h>
+#include "pgflo.h"
+
+/* "# HELP name help" and "# TYPE name type" (gauge, counter). */
+void	pgflo_prom_family(struct pgflo_buf *b, const char *name,
+	    const char *type, const char *help);
+/*
+ * One sample line: name{k="v",...} value.  labels is a NULL-terminated
+ * list of key, value pairs (may be NULL); a NULL value leaves its pair
+ * out.  Values are escaped as the format wants (\\, \", \n).
+ */
+void	pgflo_prom_sample(struct pgflo_buf *b, const char *name,
+	    const char *const *labels, double v);
+void	pgflo_prom_sample_u64(struct pgflo_buf *b, const char *name,
+	    const char *const *labels, uint64_t v);
+/*
+ * Replaces path by data atomically: a temporary file beside it, then
+ * rename(2), so a reader sees the old file or the new one whole.
+ * 0, or -1 with errbuf set.
+ */
+int	pgflo_prom_write_file(const char *path, const char *data, size_t len,
+	    char *errbuf, size_t errlen);
+
+/* The ops records are counted by. */
+enum pgflo_metric_op {
+	PGFLO_M_INSERT, PGFLO_M_UPDATE, PGFLO_M_DELETE, PGFLO_M_TRUNCATE,
+	PGFLO_M_BEGIN, PGFLO_M_COMMIT, PGFLO_M_OTHER, PGFLO_M_NOPS
+};
+
+/* A long-running tool's counters and its --metrics file. */
+struct pgflo_metrics {
+	char	*path;		/* NULL: no metrics (new) */
+	const char *tool;	/* "capture" */
+	const char *label;	/* "slot", "group", "stream", NULL (borrowed) */
+	const char *value;
+	long	 interval_ms;
+	long	 next_ms;
+	uint64_t in[PGFLO_M_NOPS];	/* records read, by op */
+	uint64_t out[PGFLO_M_NOPS];	/* records written or applied */
+	uint64_t bytes_in, bytes_out;
+	uint64_t batches, errors, retries;
+	uint64_t last_lsn;	/* the last position made durable or sent */
+	uint64_t last_seq;	/* its stream sequence */
+	double	 last_commit_ts;	/* seconds since the epoch, 0 none */
+	double	 start_time;
+	int	 warned;
+};
+
+/*
+ * Sets m up for path, or $PGFLO_METRICS when path is NULL (no file
+ * when both are unset or empty).  Writes the file a first time; -1
+ * (errbuf) when it cannot be written, a usage error for the caller.
+ */
+int	pgflo_metrics_init(struct pgflo_metrics *m, const char *path,
+	    const char *tool, const char *label, const char *value,
+	    char *errbuf, size_t errlen);
+/* Rewrites the file now; a failure is warned about once, not fatal. */
+void	pgflo_metrics_flush(struct pgflo_metrics *m);
+/* Rewrites it when interval_ms passed since the last time. */
+static inline void
+pgflo_metrics_tick(struct pgflo_metrics *m)
+{
+	if (m->path != NULL && pgflo_now_ms() >= m->next_ms)
+		pgflo_metrics_flush(m);
+}
+/* The last flush at exit, and the path freed. */
+void	pgflo_metrics_close(struct pgflo_metrics *m);
+/* The op of a record's "op" value (len bytes). */
+enum pgflo_metric_op pgflo_metrics_op(const char *op, size_t len);
+/*
+ * The "commit_ts" of a record line (NUL-terminated), "YYYY-MM-DDTHH:MM:
+ * SS.ffffffZ", in seconds since the epoch; 0 when it has none.
+ */
+double	pgflo_metrics_commit_ts(const char *line);
+/* The whole text of m (appended to b), as the file holds it. */
+void	pgflo_metrics_format(const struct pgflo_metrics *m,
+	    struct pgflo_buf *b);
+#endif
