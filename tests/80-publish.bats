@@ -325,7 +325,7 @@ pgflo-publish: warning: stream risky has discard old with max_bytes: when full i
 	psql_src -c 'CREATE TABLE nl (id int PRIMARY KEY, v text)'
 	mkslot p_nl public.nl
 	mkslot p_nlref public.nl
-	writer_sql 1500 nl | psql_src >/dev/null
+	writer_sql 6000 nl | psql_src >/dev/null
 	pgflo-capture -d "$PGFLO_SRC" -S p_nlref -E "$(endpos)" >"$BATS_TEST_TMPDIR/ref"
 	# No bucket yet: capture reads the store before the first save
 	# creates it, which is no position.
