@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# pgflo-publish and the nats: store on a real three-node JetStream cluster
-# (scripts/test-nats-cluster), streams and buckets of three replicas, with
-# the leader of the stream killed -9 while publishing.
+# pgflo-publish, pgflo-consume and the nats: store on a real three-node
+# JetStream cluster (scripts/test-nats-cluster), streams and buckets of
+# three replicas, with the leader of the stream killed -9 while publishing
+# and while consuming.
 
 load test_helper
 
@@ -65,4 +66,27 @@ kill_leader() {
 	run bash -c "PGFLO_NATS_URL=\${PGFLO_NATS_URL%%,*} '$TOP/tests/fixtures/checkpoint/nats-raw' '\$JS.API.STREAM.INFO.r3' </dev/null |
 		jq -r '.config.num_replicas'"
 	assert_output 3
+}
+
+@test "cluster: pgflo-consume of an R3 stream, its leader killed -9 twice while it reads: every record once, in order" {
+	gen 20000 >"$BATS_TEST_TMPDIR/in"
+	pgflo-publish --stream c3 --create --replicas 3 <"$BATS_TEST_TMPDIR/in" >/dev/null
+	want=$(wc -l <"$BATS_TEST_TMPDIR/in")
+	# A slow reader, so that the kills come while it reads.
+	pgflo-consume --stream c3 2>"$BATS_TEST_TMPDIR/err" 3>&- |
+		awk '{ print; fflush() } NR % 5000 == 0 { system("sleep 0.5") }' \
+		>"$BATS_TEST_TMPDIR/out" 3>&- &
+	reader=$!
+	kill_leader c3 1
+	kill_leader c3 1
+	for _ in $(seq 1 600); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge "$want" ] && break
+		sleep 0.1
+	done
+	pkill -TERM -f '^pgflo-consume --stream c3$' || true
+	wait "$reader" || true
+	run cat "$BATS_TEST_TMPDIR/killed"
+	assert_equal "${#lines[@]}" 2
+	run cmp <(sed 's/,"stream_seq":[0-9]*}$/}/' "$BATS_TEST_TMPDIR/out") "$BATS_TEST_TMPDIR/in"
+	assert_success
 }
