@@ -450,8 +450,9 @@ EOF
 	pgflo-publish --stream two <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out2" \
 		2>"$BATS_TEST_TMPDIR/err2" 3>&- &
 	b=$!
-	wait "$a"
-	wait "$b"
+	# What a publisher said when it failed (a sanitizer's report too).
+	wait "$a" || fail "first publisher: exit $?: $(cat "$BATS_TEST_TMPDIR/err1")"
+	wait "$b" || fail "second publisher: exit $?: $(cat "$BATS_TEST_TMPDIR/err2")"
 	"$DUMP" two >"$BATS_TEST_TMPDIR/got"
 	run cmp "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/got"
 	assert_success
