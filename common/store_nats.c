@@ -44,6 +44,7 @@
 #define NATS_WAIT_MS	2000	/* connect, each request, a reconnect */
 #define NATS_PUT_MS	10000	/* conflicting writers: give up after */
 #define BUCKET_HISTORY	5	/* entries a new bucket keeps per key */
+#define DIRECT_TRIES	3	/* direct gets of a bucket's key */
 
 struct nats_store {
 	char	*bucket, *key;
@@ -305,7 +306,7 @@ fetch(struct pgflo_store *st, char **text, uint64_t *rev)
 	natsMsg *m = NULL;
 	const char *op = NULL, *data;
 	natsStatus s;
-	int len, r;
+	int len, r, tries;
 
 	*rev = 0;
 	if (nats_connect(st) == -1)
@@ -322,7 +323,22 @@ fetch(struct pgflo_store *st, char **text, uint64_t *rev)
 	}
 	jsDirectGetMsgOptions_Init(&dgo);
 	dgo.LastBySubject = ns->subject;
-	s = js_DirectGetMsg(&m, ns->conn.js, ns->stream, NULL, &dgo);
+	/*
+	 * A bucket another process is creating is listed before its stream
+	 * answers direct gets: a get then times out, or finds no
+	 * responder, for a moment (seen on nats-server 2.9.10 with a
+	 * pipeline's capture reading the store as its pgflo-checkpoint
+	 * --save creates it).  So such a get is tried again, a few times.
+	 */
+	for (tries = 1;; tries++) {
+		s = js_DirectGetMsg(&m, ns->conn.js, ns->stream, NULL, &dgo);
+		if ((s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS) ||
+		    tries == DIRECT_TRIES)
+			break;
+		sleep_ms(100);
+		if (nats_connect(st) == -1)
+			return -1;
+	}
 	if (s == NATS_NOT_FOUND)
 		return 0;
 	if (s == NATS_NO_RESPONDERS)

@@ -341,7 +341,8 @@ pgflo-publish: warning: stream risky has discard old with max_bytes: when full i
 		[ -n "$("$DUMP" -l nl 2>/dev/null)" ] && break
 		sleep 0.05
 	done
-	kill -9 "$(cat "$BATS_TEST_TMPDIR/pub.pid")"
+	kill -9 "$(cat "$BATS_TEST_TMPDIR/pub.pid")" ||
+		{ cat "$BATS_TEST_TMPDIR/err1"; false; }
 	wait "$first" || true
 	n1=$("$DUMP" -r nl | wc -l)
 	line 2>"$BATS_TEST_TMPDIR/err2" 3>&- &
