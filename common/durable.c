@@ -108,6 +108,7 @@ struct pgflo_durable {
 	int	 slowmode;	/* one record per request (locating errors) */
 	int	 txnmode;	/* a commit per transaction (locating one) */
 	int	 stopped;	/* a stop signal while reconnecting */
+	int	 group;		/* group commit: commit once input is idle */
 	unsigned long nskipped, nbatches;
 	/* --metrics: the open batch's records by op, until committed. */
 	int	 from_stdin;
@@ -1144,11 +1145,15 @@ pgflo_durable_new(const struct pgflo_durable_config *cf,
     const struct pgflo_durable_ops *ops, void *sink)
 {
 	struct pgflo_durable *d = pgflo_xmalloc(sizeof(*d));
+	const char *e;
 
 	memset(d, 0, sizeof(*d));
 	d->cf = *cf;
 	d->ops = ops;
 	d->sink = sink;
+	/* PGFLO_GROUP_COMMIT=0: commit on -b and -m only (for comparison). */
+	e = pgflo_env("GROUP_COMMIT", NULL);
+	d->group = e == NULL || strcmp(e, "0") != 0;
 	return d;
 }
 
@@ -1199,6 +1204,16 @@ next_line(struct pgflo_durable *d, struct pgflo_reader *rd)
 	int r, timeout = -1, idle = 0, mtimeout;
 	long w;
 
+	/*
+	 * Group commit: at a transaction end with nothing more ready to
+	 * read, what the batch holds is made durable now, not on the timer;
+	 * under load input is always ready and batches grow to -b or -m.
+	 */
+	if (d->group && d->batch_open && !d->cur.open &&
+	    !pgflo_reader_ready(rd)) {
+		commit_batch(d);
+		return -1;
+	}
 	if (d->batch_open && !(d->cur.open && d->cur.begun)) {
 		timeout = (int)(d->cf.batch_ms - (pgflo_now_ms() -
 		    d->batch_start));

@@ -290,6 +290,26 @@ pgflo_reader_next_timeout(struct pgflo_reader *r, int timeout_ms)
 }
 
 int
+pgflo_reader_ready(struct pgflo_reader *r)
+{
+	struct pollfd pfd;
+	int pr;
+
+	if (r->pos < r->buf.len || r->spilling)
+		return 1;
+	if (r->eof)
+		return 0;
+	pfd.fd = r->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	while ((pr = poll(&pfd, 1, 0)) == -1 && errno == EINTR)
+		if (pgflo_stopping())
+			return 1;
+	/* An error is ready too: the next read tells it. */
+	return pr != 0;
+}
+
+int
 pgflo_reader_next(struct pgflo_reader *r)
 {
 	return pgflo_reader_next_timeout(r, -1);

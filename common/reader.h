@@ -54,6 +54,12 @@ int	pgflo_reader_next(struct pgflo_reader *r);
 /* As above, but returns 2 when no whole line came within timeout_ms. */
 int	pgflo_reader_next_timeout(struct pgflo_reader *r, int timeout_ms);
 /*
+ * 1 when reading on would not wait: bytes are buffered, or the fd has
+ * input (or EOF, or an error) now; 0 when nothing more is ready (group
+ * commit: the stage makes durable what it has instead of waiting).
+ */
+int	pgflo_reader_ready(struct pgflo_reader *r);
+/*
  * A record could not be used: with a dead-letter file, writes the line
  * there verbatim, warns with why and returns 0 (go on); without one,
  * returns -1 (the caller fails with r->errmsg).
