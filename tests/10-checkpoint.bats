@@ -164,10 +164,10 @@ quiet_stores() {
 }
 
 @test "checkpoint: SIGTERM stores the pending position and exits 0" {
-	ckpt_on_fifo -i 1h -s "$S"
+	# Timer only, -i 1h: the first is stored at once, the second waits.
+	PGFLO_GROUP_COMMIT=0 ckpt_on_fifo -i 1h -s "$S"
 	pos 0/90 1 >&4
 	pos 0/91 1 >&4
-	# -i 1h: the first is stored at once, the second waits for the timer.
 	for _ in $(seq 50); do
 		[ "$(pgflo-checkpoint -g "$S" -f commit_lsn 2>/dev/null)" = 0/90 ] && break
 		sleep 0.1
@@ -180,6 +180,22 @@ quiet_stores() {
 
 @test "checkpoint: --interval stores while upstream is quiet" {
 	quiet_stores 1 0/A0 0/A1 -i 300ms
+}
+
+@test "checkpoint: a position is stored once input is quiet, not on -i's timer" {
+	# Group save: -i 1h bounds a busy input only; 0/A3 is stored at once.
+	quiet_stores 1 0/A2 0/A3 -i 1h
+}
+
+@test "checkpoint: PGFLO_GROUP_COMMIT=0 stores on -i's timer alone" {
+	PGFLO_GROUP_COMMIT=0 ckpt_on_fifo -i 1h -s "$S"
+	pos 0/A4 1 >&4
+	pos 0/A5 1 >&4
+	sleep 1
+	stored commit_lsn 0/A4
+	exec 4>&-
+	wait "$pid"
+	stored commit_lsn 0/A5
 }
 
 @test "checkpoint: kill -9 while saving leaves the old or the new position" {
@@ -242,7 +258,7 @@ Try 'pgflo-checkpoint --help' for more information." ]]
 }
 
 @test "checkpoint: after SIGTERM an upstream that never ends gets 2 s" {
-	ckpt_on_fifo -i 1h -s "$S"
+	PGFLO_GROUP_COMMIT=0 ckpt_on_fifo -i 1h -s "$S"
 	pos 0/C0 1 >&4
 	pos 0/C1 1 >&4
 	sleep 0.3

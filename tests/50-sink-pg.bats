@@ -331,6 +331,41 @@ digest() {
 	assert_output '1'
 }
 
+# group_commit TABLE ENV...: one transaction into sink-pg -m 10s, its input
+# held open; prints what the target and stdout hold within 1 s.
+group_commit() {
+	local t=$1 out="$BATS_TEST_TMPDIR/out"
+	shift
+	users_table "$t"
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	env "$@" pgflo-sink-pg -m 10s -b 100000 -d "$PGFLO_DST" \
+		<"$BATS_TEST_TMPDIR/fifo" >"$out" 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	txn 0/10 "$t" insert '"new":{"id":1,"email":"a","n":1}' >&5
+	for _ in $(seq 10); do
+		[ -s "$out" ] && break
+		sleep 0.1
+	done
+	echo "rows: $(psql_dst -c "SELECT count(*) FROM $t")"
+	cat "$out"
+	exec 5>&-
+	wait "$pid"
+}
+
+@test "pgflo-sink-pg: group commit: a transaction is committed once input is quiet, not on -m's timer" {
+	run -0 group_commit gc
+	assert_output 'rows: 1
+{"op":"position","commit_lsn":"0/10","ordinal":2,"group":"'"$PGFLO_GROUP"'"}'
+}
+
+@test "pgflo-sink-pg: PGFLO_GROUP_COMMIT=0 commits on -m's timer alone" {
+	run -0 group_commit gc0 PGFLO_GROUP_COMMIT=0
+	assert_output 'rows: 0'
+	run psql_dst -c "SELECT count(*) FROM gc0"
+	assert_output '1'
+}
+
 @test "pgflo-sink-pg: SIGTERM commits complete transactions, rolls back the rest, exits 0" {
 	users_table term
 	mkfifo "$BATS_TEST_TMPDIR/fifo"

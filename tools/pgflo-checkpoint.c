@@ -29,6 +29,12 @@
 
 #define STOP_GRACE_MS	2000	/* reading on after SIGINT/SIGTERM */
 #define RETRY_MS	500	/* a store that is down, tried again */
+/*
+ * Group save: a nats: store is written at most this often (50 puts a
+ * second) however often its input goes quiet; a file: store's fsyncs
+ * pace it by themselves.
+ */
+#define NATS_GAP_MS	20
 
 #define SYNOPSIS \
 	"pgflo-checkpoint [-tv] [-i interval] [--dead-letter file] " \
@@ -465,8 +471,9 @@ save(const char *url, long interval_ms, const char *deadletter)
 	struct pgflo_pos best;
 	json_t *rec, *doc = NULL;
 	char errbuf[512], lsn[PGFLO_LSN_BUFSZ];
-	long last = 0, grace_end = 0, retry_at = 0;
-	int r, dirty = 0;
+	long last = 0, grace_end = 0, retry_at = 0, gap_ms = 0;
+	int r, dirty = 0, group;
+	const char *e;
 
 	if ((st = pgflo_store_open(url, errbuf, sizeof(errbuf))) == NULL)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
@@ -478,6 +485,11 @@ save(const char *url, long interval_ms, const char *deadletter)
 		pgflo_errx(pgflo_store_status(st), "%s", st->errmsg);
 	if (doc != NULL)
 		(void)pgflo_pos_from_json(doc, &best);
+	/* PGFLO_GROUP_COMMIT=0: store on the interval alone. */
+	e = pgflo_env("GROUP_COMMIT", NULL);
+	group = e == NULL || strcmp(e, "0") != 0;
+	if (strcmp(st->ops->scheme, "nats") == 0)
+		gap_ms = interval_ms < NATS_GAP_MS ? interval_ms : NATS_GAP_MS;
 	if (pgflo_reader_open(&rd, STDIN_FILENO, "<stdin>") == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
 	if (deadletter != NULL &&
@@ -487,10 +499,18 @@ save(const char *url, long interval_ms, const char *deadletter)
 	for (;;) {
 		int timeout = -1;
 
-		if (dirty)
-			timeout = (int)(retry_at != 0 ? retry_at -
-			    pgflo_now_ms() : interval_ms - (pgflo_now_ms() -
-			    last));
+		/*
+		 * Group save: a position is stored as soon as nothing more
+		 * is ready to read (no sooner than gap_ms after the last
+		 * store), and at least every interval while input keeps
+		 * coming.
+		 */
+		if (dirty && retry_at != 0)
+			timeout = (int)(retry_at - pgflo_now_ms());
+		else if (dirty && group && !pgflo_reader_ready(&rd))
+			timeout = (int)(gap_ms - (pgflo_now_ms() - last));
+		else if (dirty)
+			timeout = (int)(interval_ms - (pgflo_now_ms() - last));
 		if (pgflo_stopping()) {
 			/*
 			 * Ctrl-C stops the stages upstream too, and their last
