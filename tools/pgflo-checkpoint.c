@@ -4,7 +4,8 @@
  * --save STORE keeps the newest position of its input, of each kind
  * (commit_lsn with ordinal, stream_seq) on its own and never moving
  * backwards, with the copy progress of the snapshot records, and stores
- * that document atomically, at most every --interval, and at EOF or on
+ * that document atomically once its input is quiet (group save), at
+ * least every --interval while it is busy, and at EOF or on
  * SIGINT/SIGTERM.  --get STORE prints what is stored.
  */
 #include <errno.h>
@@ -94,8 +95,9 @@ help(void)
 "Options:\n"
 "  -s, --save=STORE        keep the newest position record of stdin in STORE\n"
 "  -g, --get=STORE         print the position held by STORE\n"
-"  -i, --interval=SECS     store at most this often (default 1s; 0: every\n"
-"                          position)\n"
+"  -i, --interval=SECS     store at least this often while input keeps\n"
+"                          coming (default 1s; 0: every position); at once\n"
+"                          when no more input is ready\n"
 "  -t, --tee               copy every input record to stdout\n"
 "      --dead-letter=FILE  write bad input lines to FILE and go on\n"
 "      --replicas=N        with --save: replicas of a nats: bucket it creates\n"
@@ -111,7 +113,8 @@ help(void)
 "\n"
 "STORE is file:PATH (or a plain PATH) or nats:BUCKET/KEY (a JetStream\n"
 "key-value bucket; --save creates it when missing).\n"
-"Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_MAX_RECORD, PGFLO_FLUSH;\n"
+"Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_GROUP_COMMIT,\n"
+"PGFLO_MAX_RECORD, PGFLO_FLUSH;\n"
 "PGFLO_NATS_URL, PGFLO_NATS_CREDS, PGFLO_NATS_NKEY, PGFLO_NATS_NKEY_PUB,\n"
 "PGFLO_NATS_USER, PGFLO_NATS_PASSWORD, PGFLO_NATS_TOKEN, PGFLO_NATS_CA,\n"
 "PGFLO_NATS_CERT, PGFLO_NATS_KEY.\n"

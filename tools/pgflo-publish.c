@@ -102,7 +102,8 @@ help(void)
 "Environment: PGFLO_NATS_URL, PGFLO_NATS_CREDS, PGFLO_NATS_NKEY,\n"
 "PGFLO_NATS_NKEY_PUB, PGFLO_NATS_USER, PGFLO_NATS_PASSWORD, PGFLO_NATS_TOKEN,\n"
 "PGFLO_NATS_CA, PGFLO_NATS_CERT, PGFLO_NATS_KEY, PGFLO_BATCH_ROWS,\n"
-"PGFLO_BATCH_MS, PGFLO_FLUSH, PGFLO_MAX_RECORD, PGFLO_METRICS.\n"
+"PGFLO_BATCH_MS, PGFLO_FLUSH, PGFLO_GROUP_COMMIT, PGFLO_MAX_RECORD,\n"
+"PGFLO_METRICS.\n"
 "Exit status: 0 ok or stopped, 1 bad record, 2 usage, stream missing or\n"
 "refused login, 3 server unavailable or stream full, 141 reader gone.\n");
 }

@@ -114,7 +114,7 @@ help(void)
 "  -h, --help              print this help and exit\n"
 "\n"
 "Environment: PGFLO_GROUP, PGFLO_BATCH_ROWS, PGFLO_BATCH_MS, PGFLO_FLUSH,\n"
-"PGFLO_MAX_RECORD.\n"
+"PGFLO_GROUP_COMMIT, PGFLO_MAX_RECORD.\n"
 "Exit status: 0 ok or stopped, 1 bad record, write error or no position\n"
 "(-p), 2 usage or bad DIR, 141 reader gone (SIGPIPE).\n");
 }

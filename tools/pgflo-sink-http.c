@@ -144,7 +144,7 @@ help(void)
 "  -h, --help              print this help and exit\n"
 "\n"
 "Environment: PGFLO_WEBHOOK_SECRET, PGFLO_BEARER_TOKEN, PGFLO_FLUSH,\n"
-"PGFLO_MAX_RECORD, PGFLO_METRICS.\n"
+"PGFLO_GROUP_COMMIT, PGFLO_MAX_RECORD, PGFLO_METRICS.\n"
 "Exit status: 0 ok or stopped, 1 bad record or request refused, 2 usage,\n"
 "3 retries used up, 141 reader gone (SIGPIPE).\n");
 }

@@ -82,9 +82,9 @@ help(void)
 "  -d, --dbname=CONNINFO   target database (libpq conninfo or URI)\n"
 "  -g, --group=NAME        name of the applied position (default \"default\")\n"
 "  -p, --position          print the applied position and exit\n"
-"  -b, --batch-rows=N      commit after N changes (default 10000)\n"
-"  -m, --batch-ms=MS       commit after MS ms or when input is quiet\n"
-"                          (default 200; also \"2s\")\n"
+"  -b, --batch-rows=N      commit after N changes at most (default 10000)\n"
+"  -m, --batch-ms=MS       commit after MS ms at most (default 200; also\n"
+"                          \"2s\"); at once when no more input is ready\n"
 "  -c, --create-tables     create missing target tables from the records\n"
 "  -a, --apply-ddl         apply the ddl records of a trusted stream, one\n"
 "                          statement each (else a notice)\n"
@@ -98,7 +98,8 @@ help(void)
 "  -h, --help              print this help and exit\n"
 "\n"
 "Environment: PGFLO_GROUP, PGFLO_BATCH_ROWS, PGFLO_BATCH_MS, PGFLO_FLUSH,\n"
-"PGFLO_MAX_RECORD, PGFLO_METRICS, and libpq's PG* variables.\n"
+"PGFLO_GROUP_COMMIT, PGFLO_MAX_RECORD, PGFLO_METRICS, and libpq's PG*\n"
+"variables.\n"
 "Exit status: 0 ok or stopped, 1 data or apply failure, 2 usage or login\n"
 "refused, 3 unavailable, 141 reader gone (SIGPIPE).\n");
 }
