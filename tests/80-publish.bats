@@ -162,6 +162,25 @@ EOF
 	assert_output '0/13E8000:11'
 }
 
+@test "pgflo-publish: group commit: a transaction's position comes once input is quiet, not on -m's timer" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-publish -m 10s --stream gc --create <"$BATS_TEST_TMPDIR/fifo" \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pub=$!
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	printf '%s\n%s\n%s\n' '{"op":"begin","commit_lsn":"0/1001000","ordinal":0,"xid":1}' \
+		'{"op":"insert","schema":"public","table":"t","commit_lsn":"0/1001000","ordinal":1,"xid":1,"key":["id"],"types":{"id":"integer"},"new":{"id":1}}' \
+		'{"op":"commit","commit_lsn":"0/1001000","ordinal":2,"xid":1}' >&5
+	for _ in $(seq 10); do
+		[ -s "$BATS_TEST_TMPDIR/out" ] && break
+		sleep 0.1
+	done
+	run cat "$BATS_TEST_TMPDIR/out"
+	exec 5>&-
+	wait "$pub"
+	assert_output '{"op":"position","commit_lsn":"0/1001000","ordinal":2,"stream_seq":1}'
+}
+
 @test "pgflo-publish: a write error on stdout is exit 1; an unterminated last line is taken" {
 	printf '%s\n%s\n%s' '{"op":"begin","commit_lsn":"0/1001000","ordinal":0,"xid":1}' \
 		'{"op":"insert","schema":"public","table":"t","commit_lsn":"0/1001000","ordinal":1,"xid":1,"key":["id"],"types":{"id":"integer"},"new":{"id":1}}' \
