@@ -31,11 +31,11 @@
 #define STOP_GRACE_MS	2000	/* reading on after SIGINT/SIGTERM */
 #define RETRY_MS	500	/* a store that is down, tried again */
 /*
- * Group save: a nats: store is written at most this often (50 puts a
- * second) however often its input goes quiet; a file: store's fsyncs
- * pace it by themselves.
+ * Group save: a store is written at most this often (50 a second: a
+ * nats: put is a stream write, a file: one two fsyncs) however often
+ * its input goes quiet.  Nothing on the data path waits for a save.
  */
-#define NATS_GAP_MS	20
+#define SAVE_GAP_MS	20
 
 #define SYNOPSIS \
 	"pgflo-checkpoint [-tv] [-i interval] [--dead-letter file] " \
@@ -474,7 +474,7 @@ save(const char *url, long interval_ms, const char *deadletter)
 	struct pgflo_pos best;
 	json_t *rec, *doc = NULL;
 	char errbuf[512], lsn[PGFLO_LSN_BUFSZ];
-	long last = 0, grace_end = 0, retry_at = 0, gap_ms = 0;
+	long last = 0, grace_end = 0, retry_at = 0, gap_ms;
 	int r, dirty = 0, group;
 	const char *e;
 
@@ -491,8 +491,7 @@ save(const char *url, long interval_ms, const char *deadletter)
 	/* PGFLO_GROUP_COMMIT=0: store on the interval alone. */
 	e = pgflo_env("GROUP_COMMIT", NULL);
 	group = e == NULL || strcmp(e, "0") != 0;
-	if (strcmp(st->ops->scheme, "nats") == 0)
-		gap_ms = interval_ms < NATS_GAP_MS ? interval_ms : NATS_GAP_MS;
+	gap_ms = interval_ms < SAVE_GAP_MS ? interval_ms : SAVE_GAP_MS;
 	if (pgflo_reader_open(&rd, STDIN_FILENO, "<stdin>") == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
 	if (deadletter != NULL &&
