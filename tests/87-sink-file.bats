@@ -412,3 +412,21 @@ pgflo-sink-file: <stdin>:6: insert record without commit_lsn (written to $BATS_T
 	exec 5>&-
 	wait "$pid"
 }
+
+@test "pgflo-sink-file: group commit: a transaction is written and its position printed once input is quiet, not on -m's timer" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	pgflo-sink-file -m 10s -d "$D" <"$BATS_TEST_TMPDIR/fifo" \
+		>"$BATS_TEST_TMPDIR/out" 3>&- &
+	pid=$!
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	gen 1 >&5
+	for _ in $(seq 10); do
+		[ -s "$BATS_TEST_TMPDIR/out" ] && break
+		sleep 0.1
+	done
+	run cat "$BATS_TEST_TMPDIR/out"
+	exec 5>&-
+	wait "$pid"
+	assert_output '{"op":"position","commit_lsn":"0/10","ordinal":3,"group":"g"}'
+	cmp <(gen 1) "$D/$(finished)"
+}
