@@ -501,3 +501,22 @@ for l in open(sys.argv[1]):
 	run pgflo-checkpoint --get "file:$T/hook.pos" -f commit_lsn
 	assert_output "$(jq -r .commit_lsn <<<"$last")"
 }
+
+@test "pgflo-sink-http: group commit: a transaction is posted once input is quiet, not on -m's timer" {
+	recv_start
+	mkfifo "$T/fifo"
+	pgflo-sink-http -u "$url" -b 100 -m 10s <"$T/fifo" >"$T/out" 3>&- &
+	pid=$!
+	exec 5>"$T/fifo"
+	gen 1 2 >&5
+	for _ in $(seq 10); do
+		[ -s "$T/out" ] && break
+		sleep 0.1
+	done
+	run cat "$T/out"
+	exec 5>&-
+	wait "$pid"
+	assert_output "$(pos 0/10 3)"
+	gen 1 2 >"$T/in"
+	assert_equal "$(field body)" "[$(changes "$T/in" | paste -sd,)]"
+}
