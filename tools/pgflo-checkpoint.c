@@ -32,7 +32,7 @@
 #define RETRY_MS	500	/* a store that is down, tried again */
 /*
  * Group save: a store is written at most this often (50 a second: a
- * nats: put is a stream write, a file: one two fsyncs) however often
+ * nats: put is a stream write, a file: store two fsyncs) however often
  * its input goes quiet.  Nothing on the data path waits for a save.
  */
 #define SAVE_GAP_MS	20
