@@ -21,6 +21,7 @@ static const struct {
 } tnames[] = {
 	{ "bigint", PGFLO_T_INT },
 	{ "boolean", PGFLO_T_BOOL },
+	{ "box", PGFLO_T_BOX },
 	{ "bytea", PGFLO_T_BYTEA },
 	{ "character", PGFLO_T_TEXT },
 	{ "character varying", PGFLO_T_TEXT },
@@ -413,13 +414,14 @@ pgflo_json_text(struct pgflo_buf *b, struct pgflo_span v)
 
 /* One element, quoted as array_out() quotes. */
 static void
-array_elem(struct pgflo_buf *b, const char *s, size_t n)
+array_elem(struct pgflo_buf *b, const char *s, size_t n, char delim)
 {
 	size_t i;
 	int quote = n == 0 || (n == 4 && strncasecmp(s, "NULL", 4) == 0);
 
 	for (i = 0; i < n && !quote; i++)
-		if (strchr("\"\\{},\t\n\v\f\r ", s[i]) != NULL && s[i] != '\0')
+		if (s[i] == delim || (s[i] != '\0' &&
+		    strchr("\"\\{}\t\n\v\f\r ", s[i]) != NULL))
 			quote = 1;
 	if (!quote) {
 		pgflo_buf_putn(b, s, n);
@@ -442,13 +444,14 @@ pgflo_pg_array_text(struct pgflo_buf *b, struct pgflo_span v,
 	struct pgflo_span e;
 	struct pgflo_buf t = { 0 };
 	int first = 1, json = elem == PGFLO_T_JSON || elem == PGFLO_T_JSONB;
+	char delim = elem == PGFLO_T_BOX ? ';' : ',';
 
 	if (pgflo_js_arr(&it, v) == -1)
 		return -1;
 	pgflo_buf_putc(b, '{');
 	while (pgflo_js_arr_next(&it, &e) == 1) {
 		if (!first)
-			pgflo_buf_putc(b, ',');
+			pgflo_buf_putc(b, delim);
 		first = 0;
 		pgflo_buf_reset(&t);
 		if (*e.p == '[' && !json)
@@ -457,7 +460,7 @@ pgflo_pg_array_text(struct pgflo_buf *b, struct pgflo_span v,
 			pgflo_buf_puts(b, "NULL");
 		else if (*e.p == '"') {
 			pgflo_js_str(&t, e);
-			array_elem(b, t.data != NULL ? t.data : "", t.len);
+			array_elem(b, t.data != NULL ? t.data : "", t.len, delim);
 		} else if (*e.p == 't' || *e.p == 'f') {
 			if (json)
 				pgflo_buf_putn(b, e.p, e.n);
@@ -468,7 +471,7 @@ pgflo_pg_array_text(struct pgflo_buf *b, struct pgflo_span v,
 				pgflo_jsonb_text(&t, e);
 			else
 				pgflo_json_text(&t, e);
-			array_elem(b, t.data, t.len);
+			array_elem(b, t.data, t.len, delim);
 		} else
 			pgflo_buf_putn(b, e.p, e.n);
 	}

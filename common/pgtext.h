@@ -34,7 +34,8 @@ enum pgflo_tclass {
 	PGFLO_T_INTERVAL,
 	PGFLO_T_UUID,
 	PGFLO_T_INET,		/* inet, cidr */
-	PGFLO_T_TEXT		/* text, character varying, character */
+	PGFLO_T_TEXT,		/* text, character varying, character */
+	PGFLO_T_BOX		/* box: its arrays are ';'-delimited */
 };
 
 struct pgflo_ptype {
