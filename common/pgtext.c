@@ -19,6 +19,7 @@ static const struct {
 	const char *name;
 	enum pgflo_tclass cls;
 } tnames[] = {
+	{ "\"char\"", PGFLO_T_QCHAR },
 	{ "bigint", PGFLO_T_INT },
 	{ "boolean", PGFLO_T_BOOL },
 	{ "box", PGFLO_T_BOX },
@@ -32,6 +33,8 @@ static const struct {
 	{ "integer", PGFLO_T_INT },
 	{ "interval", PGFLO_T_INTERVAL },
 	{ "json", PGFLO_T_JSON },
+	{ "macaddr", PGFLO_T_MACADDR },
+	{ "macaddr8", PGFLO_T_MACADDR },
 	{ "jsonb", PGFLO_T_JSONB },
 	{ "money", PGFLO_T_MONEY },
 	{ "numeric", PGFLO_T_NUMERIC },

@@ -35,7 +35,9 @@ enum pgflo_tclass {
 	PGFLO_T_UUID,
 	PGFLO_T_INET,		/* inet, cidr */
 	PGFLO_T_TEXT,		/* text, character varying, character */
-	PGFLO_T_BOX		/* box: its arrays are ';'-delimited */
+	PGFLO_T_BOX,		/* box: its arrays are ';'-delimited */
+	PGFLO_T_MACADDR,	/* macaddr, macaddr8 */
+	PGFLO_T_QCHAR		/* "char" */
 };
 
 struct pgflo_ptype {

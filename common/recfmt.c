@@ -349,7 +349,7 @@ val_wal2json(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 {
 	const char *s;
 
-	if (jnull) {
+	if (jnull > 0) {
 		put_raw(f, "\"null\"");
 		return;
 	}
@@ -436,7 +436,7 @@ val_array(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 		if (!*first)
 			pgflo_buf_putc(&f->out, ',');
 		*first = 0;
-		one(f, &et, e, 0);
+		one(f, &et, e, -1);	/* -1: an element */
 	}
 	if (first == &mine)
 		pgflo_buf_putc(&f->out, ']');
@@ -456,7 +456,7 @@ val_debezium(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 	int64_t n, mo, d, us;
 	size_t i;
 
-	if (jnull) {
+	if (jnull > 0) {
 		put_raw(f, "\"null\"");
 		return;
 	}
@@ -534,7 +534,8 @@ val_debezium(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 			pgflo_buf_reset(&f->s2);
 			pgflo_iso_time(&f->s2, n, 'T', 1, "Z");
 			pgflo_buf_putc(&f->out, '"');
-			pgflo_buf_puts(&f->out, strchr(f->s2.data, 'T') + 1);
+			pgflo_buf_puts(&f->out,
+			    strchr(pgflo_buf_cstr(&f->s2), 'T') + 1);
 			pgflo_buf_putc(&f->out, '"');
 			return;
 		}
@@ -565,9 +566,33 @@ val_debezium(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 		put_str(f, f->s1.data, f->s1.len);
 		return;
 	default:
+		/* a domain over a number or boolean: its base type's value */
+		if (s == NULL) {
+			put_span(f, v);
+			return;
+		}
 		break;
 	}
 	put_text(f, v);
+}
+
+/* macaddr "08:00:2b:01:02:03" as bytes, base64 ([]byte in Go). */
+static int
+put_macaddr(struct pgflo_fmt *f, const char *s)
+{
+	size_t i;
+
+	pgflo_buf_reset(&f->s2);
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] != ':' && s[i] != '-' && s[i] != '.')
+			pgflo_buf_putc(&f->s2, s[i]);
+	pgflo_buf_reset(&f->s1);
+	if (pgflo_hex_decode(&f->s1, f->s2.data, f->s2.len) == -1)
+		return -1;
+	pgflo_buf_reset(&f->s2);
+	pgflo_base64(&f->s2, f->s1.data, f->s1.len);
+	put_str(f, f->s2.data, f->s2.len);
+	return 0;
 }
 
 /* pgx's text decoding as pg_flo's buildDecodedMessage() marshals it. */
@@ -579,7 +604,7 @@ val_pgflo(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 	int64_t n, mo, d, us;
 	size_t i;
 
-	if (jnull) {
+	if (jnull > 0) {
 		put_raw(f, "\"null\"");
 		return;
 	}
@@ -687,8 +712,24 @@ val_pgflo(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 			pgflo_buf_puts(&f->s2, strchr(s, ':') ? "/128" : "/32");
 		put_str(f, f->s2.data, f->s2.len);
 		return;
+	case PGFLO_T_MACADDR:
+		if (s != NULL && put_macaddr(f, s) == 0)
+			return;
+		break;
+	case PGFLO_T_QCHAR:
+		/* QCharCodec: a rune, the byte's number */
+		if (s != NULL && strlen(s) <= 1) {
+			pgflo_buf_printf(&f->out, "%u", (unsigned char)*s);
+			return;
+		}
+		break;
 	case PGFLO_T_JSON:
 	case PGFLO_T_JSONB:
+		/* as text at the top (pg_flo's own rule), decoded in arrays */
+		if (jnull == -1) {
+			put_span(f, v);
+			return;
+		}
 		json_text(&f->s1, t->cls, v);
 		put_str(f, f->s1.data, f->s1.len);
 		return;
@@ -755,7 +796,8 @@ val(struct pgflo_fmt *f, const struct col *c, struct pgflo_span v, int jnull)
 		val_debezium(f, &c->t, v, jnull);
 		break;
 	case PGFLO_FMT_PGFLO:
-		if (c->strarr && span_is(v, '[')) {
+		if ((c->strarr || c->t.cls == PGFLO_T_OTHER ||
+		    c->t.cls == PGFLO_T_BOX) && span_is(v, '[')) {
 			/* pg_flo keeps these arrays as their text */
 			pgflo_buf_reset(&f->s1);
 			pgflo_pg_array_text(&f->s1, v, c->t.cls);
