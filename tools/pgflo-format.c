@@ -21,7 +21,7 @@
 #include "recfmt.h"
 
 #define SYNOPSIS \
-	"pgflo-format [-kstTvx] [-n name] [--dead-letter file] -t format"
+	"pgflo-format [-Tksvx] [-n name] [--dead-letter file] -t format"
 
 enum {
 	OPT_DB = 256, OPT_DEADLETTER, OPT_PLACEHOLDER, OPT_DBZ_VERSION
