@@ -1630,9 +1630,10 @@ fmt_debezium(struct pgflo_fmt *f)
 		pgflo_buf_reset(&f->s2);
 		if (span_is(f->r.content, '"'))
 			pgflo_js_str(&f->s2, f->r.content);
-		else if (span_is(f->r.content_hex, '"'))
-			pgflo_hex_decode(&f->s2, dec(&f->s1, f->r.content_hex),
-			    f->s1.len);
+		else if (span_is(f->r.content_hex, '"')) {
+			dec(&f->s1, f->r.content_hex);
+			pgflo_hex_decode(&f->s2, f->s1.data, f->s1.len);
+		}
 		pgflo_buf_reset(&f->s1);
 		pgflo_base64(&f->s1, f->s2.data, f->s2.len);
 		pgflo_buf_putn(&f->out, f->s1.data, f->s1.len);
