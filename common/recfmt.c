@@ -309,12 +309,15 @@ special_number(const char *s)
 	    strcmp(s, "-Infinity") == 0;
 }
 
-/* A JSON number as PostgreSQL prints numbers: digits, sign, '.', 'e'. */
+/* A number as PostgreSQL prints it that is also a valid JSON number. */
 static int
 plain_number(const char *s)
 {
-	return *s != '\0' && strspn(s, "0123456789+-eE.") == strlen(s) &&
-	    (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'));
+	size_t n = strlen(s);
+
+	return n > 0 && strspn(s, "0123456789+-eE.") == n &&
+	    (s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) &&
+	    pgflo_js_valid(s, n);
 }
 
 /* The json/jsonb text of an embedded value, into b. */
@@ -332,7 +335,9 @@ json_text(struct pgflo_buf *b, enum pgflo_tclass cls, struct pgflo_span v)
 static void
 put_text(struct pgflo_fmt *f, struct pgflo_span v)
 {
-	if (span_is(v, '"'))
+	if (v.p == NULL)
+		put_raw(f, "null");	/* absent */
+	else if (span_is(v, '"'))
 		put_jstr(f, v);
 	else
 		put_str(f, v.p, v.n);
@@ -1548,6 +1553,7 @@ dbz_tx_block(struct pgflo_fmt *f)
 	pgflo_buf_reset(&f->s2);
 	pgflo_buf_printf(&f->s2, "%s.", dec(&f->s1, f->r.schema));
 	pgflo_buf_puts(&f->s2, dec(&f->s1, f->r.table));
+	pgflo_buf_cstr(&f->s2);
 	for (i = 0; i < f->ntxc; i++)
 		if (strcmp(f->txc[i].name, f->s2.data) == 0)
 			break;

@@ -281,3 +281,51 @@ os.execvp("pgflo-format", ["pgflo-format", "-t", "wal2json"])' \
 	grep -qF '{"name":"c_json","type":"json","value":"{\"b\":[1,2.50,\"x y\"],\"a\":null,\"a\":1e400}"}' \
 		"$BATS_TEST_TMPDIR/ours"
 }
+
+@test "pgflo-format: a value that is no JSON number stays a string; an absent field is null" {
+	run -0 pgflo-format -t wal2json <<<'{"op":"insert","schema":"s","table":"t","commit_lsn":"0/1","ordinal":1,"key":[],"types":{"n":"numeric","m":"integer"},"new":{"n":"2026-11-23","m":"1e"}}'
+	assert_output '{"action":"I","schema":"s","table":"t","columns":[{"name":"n","type":"numeric","value":"2026-11-23"},{"name":"m","type":"integer","value":"1e"}]}'
+	run -0 pgflo-format -t wal2json <<<'{"op":"message","commit_lsn":"0/1","ordinal":1,"transactional":false}'
+	assert_output '{"action":"M","transactional":false,"prefix":null,"content":null}'
+}
+
+@test "pgflo-format: 20000 mutated records: every line out is one JSON object, never a crash" {
+	python3 - "$FX" >"$BATS_TEST_TMPDIR/in" <<'PY'
+import glob, json, random, sys
+random.seed(18)
+lines = []
+for f in sorted(glob.glob(sys.argv[1] + '/*.ndjson')):
+    lines += [l.rstrip('\n') for l in open(f) if not l.startswith('#')]
+types = ["integer", "numeric", "bytea", "date", "timestamp with time zone",
+         "timestamp(3) without time zone", "time(2) without time zone",
+         "time with time zone", "interval", "uuid", "inet", "jsonb", "json",
+         "money", "boolean", "text[]", "integer[]", "jsonb[]", "box[]",
+         "macaddr", '"char"', "double precision", "mood[]"]
+vals = ['null', '1', '-1.5', '"x"', '""', '"\\\\xzz"', '"\\\\x0"', '[1,[2,[3]]]',
+        '{"a":[]}', '"2026-13-45 99:99:99"', '"infinity"', '"-infinity"',
+        '"1 year -2 mons +3 days -04:05:06.5"', '"12:00:00+05:30"', '"NaN"',
+        'true', '"\\u0000"', '[]', '[null,"a,b",{"k":"v"}]', '"08:00:2b"',
+        '"a0eebc99-9c0b-4ef8-bb6d-6bb9bd38"', '"::1"', '"1.5.5"']
+for i in range(20000):
+    l = random.choice(lines)
+    if random.random() < 0.3:
+        print(l[:random.randint(0, len(l))])
+        continue
+    o = json.loads(l)
+    for k in list(o.get('types', {})):
+        if random.random() < 0.5:
+            o['types'][k] = random.choice(types)
+    for row in ('new', 'old'):
+        for k in list(o.get(row, {}) if isinstance(o.get(row), dict) else []):
+            if random.random() < 0.5:
+                o[row][k] = json.loads(random.choice(vals))
+    if random.random() < 0.1:
+        o[random.choice(list(o))] = json.loads(random.choice(vals))
+    print(json.dumps(o, ensure_ascii=False, separators=(',', ':')))
+PY
+	local t
+	for t in debezium pg_flo sequin wal2json; do
+		run -0 bash -c 'pgflo-format -t "$1" -k -T -x -s <"$2" 2>/dev/null | jq -c "type" | sort | uniq -c' _ "$t" "$BATS_TEST_TMPDIR/in"
+		[[ $output =~ ^\ *[0-9]+\ \"object\"$ ]] || fail "$t: $output"
+	done
+}
