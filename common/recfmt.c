@@ -447,6 +447,72 @@ val_array(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 		pgflo_buf_putc(&f->out, ']');
 }
 
+/* Debezium's temporal types (time.precision.mode=adaptive); -1 if not one. */
+static int
+dbz_time(struct pgflo_fmt *f, const struct pgflo_ptype *t, const char *s)
+{
+	int64_t n, mo, d, us;
+
+	switch (t->cls) {
+	case PGFLO_T_DATE:
+		if (pgflo_pg_date_days(s, strlen(s), &n) == 0) {
+			pgflo_buf_printf(&f->out, "%lld", (long long)n);
+			return 0;
+		}
+		break;
+	case PGFLO_T_TIMESTAMP:
+		if (pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
+			/* MicroTimestamp, or Timestamp (ms) up to (3) */
+			if (t->precision >= 0 && t->precision <= 3)
+				n = n >= 0 ? n / 1000 : -((-n + 999) / 1000);
+			pgflo_buf_printf(&f->out, "%lld", (long long)n);
+			return 0;
+		}
+		break;
+	case PGFLO_T_TIMESTAMPTZ:
+		if (pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
+			pgflo_buf_putc(&f->out, '"');
+			pgflo_iso_time(&f->out, n, 'T', 1, "Z");
+			pgflo_buf_putc(&f->out, '"');
+			return 0;
+		}
+		break;
+	case PGFLO_T_TIME:
+		if (pgflo_pg_time_us(s, strlen(s), &n, 0) == 0) {
+			if (t->precision >= 0 && t->precision <= 3)
+				n /= 1000;
+			pgflo_buf_printf(&f->out, "%lld", (long long)n);
+			return 0;
+		}
+		break;
+	case PGFLO_T_TIMETZ:
+		if (pgflo_pg_time_us(s, strlen(s), &n, 1) == 0) {
+			pgflo_buf_reset(&f->s2);
+			pgflo_iso_time(&f->s2, n, 'T', 1, "Z");
+			pgflo_buf_putc(&f->out, '"');
+			pgflo_buf_puts(&f->out,
+			    strchr(pgflo_buf_cstr(&f->s2), 'T') + 1);
+			pgflo_buf_putc(&f->out, '"');
+			return 0;
+		}
+		break;
+	case PGFLO_T_INTERVAL:
+		/* MicroDuration: a month is 365.25 / 12 days */
+		if (pgflo_pg_interval(s, strlen(s), &mo, &d,
+		    &us) == 0) {
+			double days = (double)mo * (365.25 / 12.0) + (double)d;
+
+			pgflo_buf_printf(&f->out, "%lld", (long long)(days *
+			    86400e6 + (double)us));
+			return 0;
+		}
+		break;
+	default:
+		break;
+	}
+	return -1;
+}
+
 /*
  * Debezium's defaults (postgresql.adoc, "Data type mappings"):
  * time.precision.mode=adaptive, decimal.handling.mode=string,
@@ -458,7 +524,6 @@ val_debezium(struct pgflo_fmt *f, const struct pgflo_ptype *t,
     struct pgflo_span v, int jnull)
 {
 	const char *s;
-	int64_t n, mo, d, us;
 	size_t i;
 
 	if (jnull > 0) {
@@ -504,57 +569,13 @@ val_debezium(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 		pgflo_buf_putc(&f->out, '"');
 		return;
 	case PGFLO_T_DATE:
-		if (s != NULL && pgflo_pg_date_days(s, strlen(s), &n) == 0) {
-			pgflo_buf_printf(&f->out, "%lld", (long long)n);
-			return;
-		}
-		break;
 	case PGFLO_T_TIMESTAMP:
-		if (s != NULL && pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
-			/* MicroTimestamp, or Timestamp (ms) up to (3) */
-			if (t->precision >= 0 && t->precision <= 3)
-				n = n >= 0 ? n / 1000 : -((-n + 999) / 1000);
-			pgflo_buf_printf(&f->out, "%lld", (long long)n);
-			return;
-		}
-		break;
 	case PGFLO_T_TIMESTAMPTZ:
-		if (s != NULL && pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
-			pgflo_buf_putc(&f->out, '"');
-			pgflo_iso_time(&f->out, n, 'T', 1, "Z");
-			pgflo_buf_putc(&f->out, '"');
-			return;
-		}
-		break;
 	case PGFLO_T_TIME:
-		if (s != NULL && pgflo_pg_time_us(s, strlen(s), &n, 0) == 0) {
-			if (t->precision >= 0 && t->precision <= 3)
-				n /= 1000;
-			pgflo_buf_printf(&f->out, "%lld", (long long)n);
-			return;
-		}
-		break;
 	case PGFLO_T_TIMETZ:
-		if (s != NULL && pgflo_pg_time_us(s, strlen(s), &n, 1) == 0) {
-			pgflo_buf_reset(&f->s2);
-			pgflo_iso_time(&f->s2, n, 'T', 1, "Z");
-			pgflo_buf_putc(&f->out, '"');
-			pgflo_buf_puts(&f->out,
-			    strchr(pgflo_buf_cstr(&f->s2), 'T') + 1);
-			pgflo_buf_putc(&f->out, '"');
-			return;
-		}
-		break;
 	case PGFLO_T_INTERVAL:
-		/* MicroDuration: a month is 365.25 / 12 days */
-		if (s != NULL && pgflo_pg_interval(s, strlen(s), &mo, &d,
-		    &us) == 0) {
-			double days = (double)mo * (365.25 / 12.0) + (double)d;
-
-			pgflo_buf_printf(&f->out, "%lld", (long long)(days *
-			    86400e6 + (double)us));
+		if (s != NULL && dbz_time(f, t, s) == 0)
 			return;
-		}
 		break;
 	case PGFLO_T_BYTEA:
 		pgflo_buf_reset(&f->s2);
@@ -600,13 +621,61 @@ put_macaddr(struct pgflo_fmt *f, const char *s)
 	return 0;
 }
 
+/* pgx's temporal values; -1 if s is not one. */
+static int
+pgflo_time(struct pgflo_fmt *f, const struct pgflo_ptype *t, const char *s)
+{
+	int64_t n, mo, d, us;
+
+	switch (t->cls) {
+	case PGFLO_T_DATE:
+	case PGFLO_T_TIMESTAMP:
+	case PGFLO_T_TIMESTAMPTZ:
+		/* InfinityModifier, an int8: 1 and -1 */
+		if (strcmp(s, "infinity") == 0 || strcmp(s, "-infinity") == 0) {
+			put_raw(f, *s == '-' ? "-1" : "1");
+			return 0;
+		}
+		if (t->cls == PGFLO_T_DATE ?
+		    pgflo_pg_date_days(s, strlen(s), &n) == 0 &&
+		    (n *= INT64_C(86400000000), 1) :
+		    pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
+			/* time.Time: RFC 3339 with nanoseconds, trimmed */
+			pgflo_buf_putc(&f->out, '"');
+			pgflo_iso_time(&f->out, n, 'T', 1, "Z");
+			pgflo_buf_putc(&f->out, '"');
+			return 0;
+		}
+		break;
+	case PGFLO_T_TIME:
+		if (pgflo_pg_time_us(s, strlen(s), &n, 0) == 0) {
+			pgflo_buf_printf(&f->out,
+			    "{\"Microseconds\":%lld,\"Valid\":true}",
+			    (long long)n);
+			return 0;
+		}
+		break;
+	case PGFLO_T_INTERVAL:
+		if (pgflo_pg_interval(s, strlen(s), &mo, &d,
+		    &us) == 0) {
+			pgflo_buf_printf(&f->out, "{\"Microseconds\":%lld,"
+			    "\"Days\":%lld,\"Months\":%lld,\"Valid\":true}",
+			    (long long)us, (long long)d, (long long)mo);
+			return 0;
+		}
+		break;
+	default:
+		break;
+	}
+	return -1;
+}
+
 /* pgx's text decoding as pg_flo's buildDecodedMessage() marshals it. */
 static void
 val_pgflo(struct pgflo_fmt *f, const struct pgflo_ptype *t,
     struct pgflo_span v, int jnull)
 {
 	const char *s;
-	int64_t n, mo, d, us;
 	size_t i;
 
 	if (jnull > 0) {
@@ -644,40 +713,10 @@ val_pgflo(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 	case PGFLO_T_DATE:
 	case PGFLO_T_TIMESTAMP:
 	case PGFLO_T_TIMESTAMPTZ:
-		if (s == NULL)
-			break;
-		/* InfinityModifier, an int8: 1 and -1 */
-		if (strcmp(s, "infinity") == 0 || strcmp(s, "-infinity") == 0) {
-			put_raw(f, *s == '-' ? "-1" : "1");
-			return;
-		}
-		if (t->cls == PGFLO_T_DATE ?
-		    pgflo_pg_date_days(s, strlen(s), &n) == 0 &&
-		    (n *= INT64_C(86400000000), 1) :
-		    pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
-			/* time.Time: RFC 3339 with nanoseconds, trimmed */
-			pgflo_buf_putc(&f->out, '"');
-			pgflo_iso_time(&f->out, n, 'T', 1, "Z");
-			pgflo_buf_putc(&f->out, '"');
-			return;
-		}
-		break;
 	case PGFLO_T_TIME:
-		if (s != NULL && pgflo_pg_time_us(s, strlen(s), &n, 0) == 0) {
-			pgflo_buf_printf(&f->out,
-			    "{\"Microseconds\":%lld,\"Valid\":true}",
-			    (long long)n);
-			return;
-		}
-		break;
 	case PGFLO_T_INTERVAL:
-		if (s != NULL && pgflo_pg_interval(s, strlen(s), &mo, &d,
-		    &us) == 0) {
-			pgflo_buf_printf(&f->out, "{\"Microseconds\":%lld,"
-			    "\"Days\":%lld,\"Months\":%lld,\"Valid\":true}",
-			    (long long)us, (long long)d, (long long)mo);
+		if (s != NULL && pgflo_time(f, t, s) == 0)
 			return;
-		}
 		break;
 	case PGFLO_T_BYTEA:
 		/* []byte: base64 */
