@@ -91,6 +91,20 @@ pgflo_fmt_kind_parse(const char *s, enum pgflo_fmt_kind *kind)
 	return -1;
 }
 
+int
+pgflo_fmt_skipped_check(const char *s)
+{
+	if (strcmp(s, "none") == 0)
+		return 0;
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s += s[1] == ',' ? 2 : 1)
+		if (strchr("cudt", *s) == NULL ||
+		    (s[1] != ',' && s[1] != '\0') || (s[1] == ',' && s[2] == '\0'))
+			return -1;
+	return 0;
+}
+
 struct pgflo_fmt *
 pgflo_fmt_new(const struct pgflo_fmt_opts *o)
 {
@@ -1690,6 +1704,10 @@ fmt_debezium(struct pgflo_fmt *f)
 	    'd' : strcmp(op, "truncate") == 0 ? 't' : 0;
 	if (code == 0)
 		return 0;	/* ddl, snapshot: none in Debezium */
+	/* skipped.operations, "t" by default */
+	if (code != 'r' && f->o.skipped != NULL &&
+	    strcmp(f->o.skipped, "none") != 0 && strchr(f->o.skipped, code))
+		return 0;
 	put_raw(f, "{\"before\":");
 	if (code == 'd' || (code == 'u' && f->orow.n > 0))
 		dbz_row(f, &f->orow, f->r.old_json_null, none);

@@ -27,6 +27,7 @@ struct pgflo_fmt_opts {
 	const char *db;		/* Debezium: source.db */
 	const char *version;	/* Debezium: source.version */
 	const char *placeholder; /* Debezium: unavailable.value.placeholder */
+	const char *skipped;	/* Debezium: skipped.operations, "c,u,d,t" */
 	int	 transactions;	/* Debezium: BEGIN/END events, "transaction" */
 	int	 xids;		/* wal2json: include-xids */
 	int	 timestamps;	/* wal2json: include-timestamp */
@@ -36,6 +37,11 @@ struct pgflo_fmt;
 
 /* Parses a format name ("debezium", "pg_flo", ...); -1 if unknown. */
 int	pgflo_fmt_kind_parse(const char *s, enum pgflo_fmt_kind *kind);
+/*
+ * Checks a Debezium skipped.operations list: "none" or c, u, d and t
+ * separated by commas; -1 if it is none of these.
+ */
+int	pgflo_fmt_skipped_check(const char *s);
 /* New formatter; the strings of o are borrowed and must outlive it. */
 struct pgflo_fmt *pgflo_fmt_new(const struct pgflo_fmt_opts *o);
 void	pgflo_fmt_free(struct pgflo_fmt *f);

@@ -48,7 +48,17 @@ check() {
 
 @test "pgflo-format: debezium: the PostgreSQL connector documentation's events" {
 	check debezium-docs.ndjson debezium-docs.out -t debezium \
-		-n PostgreSQL_server --db postgres --debezium-version 2.7.0.Final
+		-n PostgreSQL_server --db postgres --debezium-version 2.7.0.Final \
+		--skipped-operations none
+	# Debezium's default skipped.operations=t: no truncate event.
+	run -0 bash -c 'grep -v "^#" "$1" | pgflo-format -t debezium | jq -r .op' _ \
+		"$FX/debezium-docs.ndjson"
+	assert_output "$(printf 'c\nd\nm')"
+	run -0 bash -c 'grep -v "^#" "$1" | pgflo-format -t debezium --skipped-operations c,d | jq -r .op' _ \
+		"$FX/debezium-docs.ndjson"
+	assert_output "$(printf 't\nm')"
+	run -2 --separate-stderr pgflo-format -t debezium --skipped-operations c,x
+	assert_equal "${stderr_lines[0]}" "pgflo-format: --skipped-operations 'c,x': expected c, u, d, t separated by commas, or none"
 }
 
 @test "pgflo-format: sequin: the message reference's insert, update and delete" {

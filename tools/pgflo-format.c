@@ -24,7 +24,8 @@
 	"pgflo-format [-Tksvx] [-n name] [--dead-letter file] -t format"
 
 enum {
-	OPT_DB = 256, OPT_DEADLETTER, OPT_PLACEHOLDER, OPT_DBZ_VERSION
+	OPT_DB = 256, OPT_DEADLETTER, OPT_PLACEHOLDER, OPT_DBZ_VERSION,
+	OPT_SKIPPED
 };
 
 static const struct option longopts[] = {
@@ -37,6 +38,7 @@ static const struct option longopts[] = {
 	{ "name",		required_argument, NULL, 'n' },
 	{ "placeholder",	required_argument, NULL, OPT_PLACEHOLDER },
 	{ "skip-bad",		no_argument,	   NULL, 'k' },
+	{ "skipped-operations",	required_argument, NULL, OPT_SKIPPED },
 	{ "to",			required_argument, NULL, 't' },
 	{ "transactions",	no_argument,	   NULL, 'T' },
 	{ "verbose",		no_argument,	   NULL, 'v' },
@@ -70,6 +72,7 @@ help(void)
 "      --debezium-version=V  source.version (3.0.0.Final)\n"
 "      --placeholder=TEXT    for unchanged TOASTed values\n"
 "                            (__debezium_unavailable_value)\n"
+"      --skipped-operations=LIST  c,u,d,t not written, or none (t)\n"
 "  -T, --transactions        BEGIN and END events and \"transaction\" blocks\n"
 "                            (provide.transaction.metadata)\n"
 "wal2json:\n"
@@ -189,6 +192,7 @@ main(int argc, char *argv[])
 	o.db = getenv("PGDATABASE") != NULL ? getenv("PGDATABASE") : "";
 	o.version = "3.0.0.Final";
 	o.placeholder = "__debezium_unavailable_value";
+	o.skipped = "t";
 	while ((ch = getopt_long(argc, argv, "+TVhkn:st:vx", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -230,6 +234,13 @@ main(int argc, char *argv[])
 			break;
 		case OPT_PLACEHOLDER:
 			o.placeholder = optarg;
+			break;
+		case OPT_SKIPPED:
+			if (pgflo_fmt_skipped_check(optarg) == -1)
+				pgflo_usage_error(SYNOPSIS, "--skipped-operations "
+				    "'%s': expected c, u, d, t separated by "
+				    "commas, or none", optarg);
+			o.skipped = optarg;
 			break;
 		default:
 			pgflo_usage_exit(SYNOPSIS);
