@@ -1171,6 +1171,10 @@ fmt_wal2json(struct pgflo_fmt *f)
 	    strcmp(op, "truncate") == 0 ? 'T' : 0;
 	if (action == 0)
 		return 0;	/* ddl, snapshot: none in wal2json */
+	/* "no tuple identifier for UPDATE": wal2json warns and drops it */
+	if (action == 'U' && f->orow.n == 0 &&
+	    (!span_is(f->r.key, '[') || f->r.key.n <= 2))
+		return 0;
 	pgflo_buf_printf(&f->out, "{\"action\":\"%c\"", action);
 	if (!f->r.is_snapshot)
 		w2j_tx_fields(f, 0);
