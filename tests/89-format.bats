@@ -272,7 +272,8 @@ os.execvp("pgflo-format", ["pgflo-format", "-t", "wal2json"])' \
 	psql_src -c 'UPDATE types SET id = id + 10' \
 		-c "UPDATE \"we\"\"ird\n<&>\" SET n = 1.50" \
 		-c 'INSERT INTO types (id, c_text) VALUES (3, E'\''new\nline'\'')' \
-		-c 'DELETE FROM types WHERE id = 12' -c 'TRUNCATE types'
+		-c 'DELETE FROM types WHERE id = 12' -c 'TRUNCATE types' \
+		-c "BEGIN; INSERT INTO types (id) VALUES (4); SELECT 'x' FROM pg_logical_emit_message(true, 'p\"1', E'tx \"msg\"\\n'); SELECT 'x' FROM pg_logical_emit_message(false, 'nt', 'non-tx é'); COMMIT" >/dev/null
 	end=$(psql_src -c 'SELECT pg_current_wal_insert_lsn()')
 	pgflo-capture -d "$PGFLO_SRC" -S fmt -E "$end" |
 		pgflo-format -t wal2json -x -s >"$BATS_TEST_TMPDIR/ours"
@@ -284,7 +285,9 @@ os.execvp("pgflo-format", ["pgflo-format", "-t", "wal2json"])' \
 	run diff <(strip "$BATS_TEST_TMPDIR/theirs") <(strip "$BATS_TEST_TMPDIR/ours")
 	assert_success
 	assert_output ''
-	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/ours")" 16
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/ours")" 21
+	run grep -c '"action":"M"' "$BATS_TEST_TMPDIR/ours"
+	assert_output 2
 	# The unchanged TOASTed column is left out by both.
 	run grep -c '"name":"big é"' "$BATS_TEST_TMPDIR/ours"
 	assert_output 0
