@@ -297,7 +297,7 @@ pgflo_pg_interval(const char *s, size_t n, int64_t *months, int64_t *days,
 }
 
 void
-pgflo_iso_time(struct pgflo_buf *b, int64_t us, char sep, int trim,
+pgflo_iso_time(struct pgflo_buf *b, int64_t us, char sep, int digits,
     const char *zone)
 {
 	int64_t day = us >= 0 ? us / US_PER_DAY : -((-us + US_PER_DAY - 1) /
@@ -311,9 +311,11 @@ pgflo_iso_time(struct pgflo_buf *b, int64_t us, char sep, int trim,
 	    m, d, sep, (int)(sec / 3600), (int)(sec / 60 % 60),
 	    (int)(sec % 60));
 	snprintf(f, sizeof(f), "%06d", frac);
-	if (trim)
+	if (digits < 0)
 		while (nd > 0 && f[nd - 1] == '0')
 			nd--;
+	else if (digits < 6)
+		nd = digits;
 	if (nd > 0) {
 		pgflo_buf_putc(b, '.');
 		pgflo_buf_putn(b, f, (size_t)nd);

@@ -63,11 +63,11 @@ int	pgflo_pg_interval(const char *s, size_t n, int64_t *months,
 
 /*
  * Appends microseconds since 1970 as ISO 8601 in UTC,
- * "2026-11-23T18:00:00.123456Z": with fraction digits, 6 or, with
- * trim, as few as the value needs (none for whole seconds), and with sep
+ * "2026-11-23T18:00:00.123456Z": with digits fraction digits (0 to 6),
+ * or as few as the value needs for -1 (none for whole seconds), with sep
  * between date and time ('T' or ' ') and zone ("Z", "+00" or "").
  */
-void	pgflo_iso_time(struct pgflo_buf *b, int64_t us, char sep, int trim,
+void	pgflo_iso_time(struct pgflo_buf *b, int64_t us, char sep, int digits,
 	    const char *zone);
 
 /* "\\xdeadbeef" (or "deadbeef") decoded; -1 when not hex. */

@@ -484,9 +484,11 @@ dbz_time(struct pgflo_fmt *f, const struct pgflo_ptype *t, const char *s)
 		}
 		break;
 	case PGFLO_T_TIMESTAMPTZ:
+		/* ZonedTimestamp: exactly (p) digits, else as few as needed */
 		if (pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
 			pgflo_buf_putc(&f->out, '"');
-			pgflo_iso_time(&f->out, n, 'T', 1, "Z");
+			pgflo_iso_time(&f->out, n, 'T', t->precision > 0 &&
+			    t->precision <= 6 ? t->precision : -1, "Z");
 			pgflo_buf_putc(&f->out, '"');
 			return 0;
 		}
@@ -502,7 +504,7 @@ dbz_time(struct pgflo_fmt *f, const struct pgflo_ptype *t, const char *s)
 	case PGFLO_T_TIMETZ:
 		if (pgflo_pg_time_us(s, strlen(s), &n, 1) == 0) {
 			pgflo_buf_reset(&f->s2);
-			pgflo_iso_time(&f->s2, n, 'T', 1, "Z");
+			pgflo_iso_time(&f->s2, n, 'T', -1, "Z");
 			pgflo_buf_putc(&f->out, '"');
 			pgflo_buf_puts(&f->out,
 			    strchr(pgflo_buf_cstr(&f->s2), 'T') + 1);
@@ -656,7 +658,7 @@ pgflo_time(struct pgflo_fmt *f, const struct pgflo_ptype *t, const char *s)
 		    pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
 			/* time.Time: RFC 3339 with nanoseconds, trimmed */
 			pgflo_buf_putc(&f->out, '"');
-			pgflo_iso_time(&f->out, n, 'T', 1, "Z");
+			pgflo_iso_time(&f->out, n, 'T', -1, "Z");
 			pgflo_buf_putc(&f->out, '"');
 			return 0;
 		}
@@ -827,7 +829,7 @@ val_sequin(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 		if (s != NULL && pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
 			/* DateTime (Z) and NaiveDateTime, microseconds */
 			pgflo_buf_putc(&f->out, '"');
-			pgflo_iso_time(&f->out, n, 'T', 0,
+			pgflo_iso_time(&f->out, n, 'T', 6,
 			    t->cls == PGFLO_T_TIMESTAMPTZ ? "Z" : "");
 			pgflo_buf_putc(&f->out, '"');
 			return;
@@ -1089,7 +1091,7 @@ w2j_tx_fields(struct pgflo_fmt *f, int nulls)
 		else {
 			/* timestamptz_to_str(): "2026-11-23 18:00:00.5+00" */
 			pgflo_buf_putc(&f->out, '"');
-			pgflo_iso_time(&f->out, us, ' ', 1, "+00");
+			pgflo_iso_time(&f->out, us, ' ', -1, "+00");
 			pgflo_buf_putc(&f->out, '"');
 		}
 	}
@@ -1247,7 +1249,7 @@ pgflo_head(struct pgflo_fmt *f)
 {
 	/* EmittedAt is time.Now() where pg_flo builds the message */
 	put_raw(f, "{\"EmittedAt\":\"");
-	pgflo_iso_time(&f->out, now_us(), 'T', 1, "Z");
+	pgflo_iso_time(&f->out, now_us(), 'T', -1, "Z");
 	put_raw(f, "\",\"LSN\":");
 	if (span_is(f->r.commit_lsn, '"') && !f->r.is_snapshot &&
 	    strcmp(f->r.opname, "ddl") != 0) {
@@ -1306,7 +1308,7 @@ pgflo_ddl(struct pgflo_fmt *f)
 		/* stored with time.RFC3339: whole seconds */
 		us -= ((us % 1000000) + 1000000) % 1000000;
 		pgflo_buf_putc(&f->out, '"');
-		pgflo_iso_time(&f->out, us, 'T', 1, "Z");
+		pgflo_iso_time(&f->out, us, 'T', -1, "Z");
 		pgflo_buf_putc(&f->out, '"');
 	} else
 		put_raw(f, "null");
@@ -1451,7 +1453,7 @@ sequin_metadata(struct pgflo_fmt *f)
 	put_raw(f, "\",\"commit_timestamp\":");
 	if (f->r.is_snapshot || !span_is(f->r.commit_ts, '"')) {
 		pgflo_buf_putc(&f->out, '"');
-		pgflo_iso_time(&f->out, now_us(), 'T', 0, "Z");
+		pgflo_iso_time(&f->out, now_us(), 'T', 6, "Z");
 		pgflo_buf_putc(&f->out, '"');
 	} else
 		put_jstr(f, f->r.commit_ts);
