@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pgflo.h"
+#include "jsonwrite.h"
 #include "pgtext.h"
 
 #define US_PER_SEC	INT64_C(1000000)
@@ -29,6 +30,7 @@ static const struct {
 	{ "cidr", PGFLO_T_INET },
 	{ "date", PGFLO_T_DATE },
 	{ "double precision", PGFLO_T_FLOAT },
+	{ "hstore", PGFLO_T_HSTORE },
 	{ "inet", PGFLO_T_INET },
 	{ "integer", PGFLO_T_INT },
 	{ "interval", PGFLO_T_INTERVAL },
@@ -321,6 +323,64 @@ pgflo_iso_time(struct pgflo_buf *b, int64_t us, char sep, int digits,
 		pgflo_buf_putn(b, f, (size_t)nd);
 	}
 	pgflo_buf_puts(b, zone);
+}
+
+/* One quoted hstore string, unescaped, as a JSON string into b. */
+static int
+hstore_str(struct pgflo_buf *b, const char **p, const char *end,
+    struct pgflo_buf *t)
+{
+	if (*p >= end || **p != '"')
+		return -1;
+	pgflo_buf_reset(t);
+	for ((*p)++; *p < end && **p != '"'; (*p)++) {
+		if (**p == '\\' && *p + 1 < end)
+			(*p)++;
+		pgflo_buf_putc(t, **p);
+	}
+	if (*p >= end)
+		return -1;
+	(*p)++;
+	pgflo_buf_putc(b, '"');
+	pgflo_json_escape(b, t->data != NULL ? t->data : "", t->len);
+	pgflo_buf_putc(b, '"');
+	return 0;
+}
+
+int
+pgflo_hstore_json(struct pgflo_buf *b, const char *s, size_t n)
+{
+	struct pgflo_buf t = { 0 };
+	const char *p = s, *end = s + n;
+	int first = 1, rc = -1;
+
+	pgflo_buf_putc(b, '{');
+	for (;;) {
+		while (p < end && *p == ' ')
+			p++;
+		if (p == end)
+			break;
+		if (!first && (*p++ != ',' || (p < end && *p++ != ' ')))
+			goto out;
+		if (!first)
+			pgflo_buf_putc(b, ',');
+		first = 0;
+		if (hstore_str(b, &p, end, &t) == -1 || end - p < 2 ||
+		    p[0] != '=' || p[1] != '>')
+			goto out;
+		p += 2;
+		pgflo_buf_putc(b, ':');
+		if (end - p >= 4 && strncmp(p, "NULL", 4) == 0) {
+			pgflo_buf_puts(b, "null");
+			p += 4;
+		} else if (hstore_str(b, &p, end, &t) == -1)
+			goto out;
+	}
+	pgflo_buf_putc(b, '}');
+	rc = 0;
+out:
+	pgflo_buf_free(&t);
+	return rc;
 }
 
 static int

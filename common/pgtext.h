@@ -37,7 +37,8 @@ enum pgflo_tclass {
 	PGFLO_T_TEXT,		/* text, character varying, character */
 	PGFLO_T_BOX,		/* box: its arrays are ';'-delimited */
 	PGFLO_T_MACADDR,	/* macaddr, macaddr8 */
-	PGFLO_T_QCHAR		/* "char" */
+	PGFLO_T_QCHAR,		/* "char" */
+	PGFLO_T_HSTORE
 };
 
 struct pgflo_ptype {
@@ -70,6 +71,11 @@ int	pgflo_pg_interval(const char *s, size_t n, int64_t *months,
 void	pgflo_iso_time(struct pgflo_buf *b, int64_t us, char sep, int digits,
 	    const char *zone);
 
+/*
+ * hstore's text output ("a"=>"1", "b"=>NULL) as a compact JSON object
+ * of strings and nulls, {"a":"1","b":null}; -1 when s is not one.
+ */
+int	pgflo_hstore_json(struct pgflo_buf *b, const char *s, size_t n);
 /* "\\xdeadbeef" (or "deadbeef") decoded; -1 when not hex. */
 int	pgflo_hex_decode(struct pgflo_buf *b, const char *s, size_t n);
 /* Standard base64 with padding. */

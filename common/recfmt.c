@@ -607,6 +607,14 @@ val_debezium(struct pgflo_fmt *f, const struct pgflo_ptype *t,
 		json_text(&f->s1, t->cls, v);
 		put_str(f, f->s1.data, f->s1.len);
 		return;
+	case PGFLO_T_HSTORE:
+		/* hstore.handling.mode=json: a string of a JSON object */
+		pgflo_buf_reset(&f->s2);
+		if (s != NULL && pgflo_hstore_json(&f->s2, s, strlen(s)) == 0) {
+			put_str(f, f->s2.data, f->s2.len);
+			return;
+		}
+		break;
 	default:
 		/* a domain over a number or boolean: its base type's value */
 		if (s == NULL) {
