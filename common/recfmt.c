@@ -1522,6 +1522,9 @@ dbz_row(struct pgflo_fmt *f, struct row *row, struct pgflo_span jnulls,
 			val(f, c, v, in_list(jnulls, c->name));
 		else if (!in_list(unchanged, c->name))
 			put_raw(f, "null");
+		else if (row == &f->nrow && (v = lookup(&f->orow, c)).p != NULL)
+			/* REPLICA IDENTITY FULL: the old row has it */
+			val(f, c, v, in_list(f->r.old_json_null, c->name));
 		else if (c->t.cls == PGFLO_T_BYTEA && !c->t.array) {
 			pgflo_buf_reset(&f->s1);
 			pgflo_base64(&f->s1, ph, strlen(ph));

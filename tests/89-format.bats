@@ -121,6 +121,22 @@ check() {
 	done
 }
 
+@test "pgflo-format: an unchanged TOASTed column: Debezium takes it from a FULL old row, else its placeholder" {
+	printf '%s\n' '{"op":"update","schema":"s","table":"t","commit_lsn":"0/1","ordinal":1,"key":["id","big","b"],"types":{"id":"integer","big":"text","b":"bytea"},"old":{"id":1,"big":"x","b":"\\x01"},"new":{"id":1},"unchanged":["big","b"]}' \
+		'{"op":"update","schema":"s","table":"t","commit_lsn":"0/1","ordinal":2,"key":["id"],"types":{"id":"integer","big":"text","b":"bytea","a":"text[]"},"new":{"id":1},"unchanged":["big","b","a"]}' >"$BATS_TEST_TMPDIR/in"
+	run -0 bash -c 'pgflo-format -t debezium <"$1" | jq -c "[.before, .after]"' _ "$BATS_TEST_TMPDIR/in"
+	assert_output '[{"id":1,"big":"x","b":"AQ=="},{"id":1,"big":"x","b":"AQ=="}]
+[null,{"id":1,"big":"__debezium_unavailable_value","b":"X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ==","a":["__debezium_unavailable_value"]}]'
+	run -0 bash -c 'pgflo-format -t debezium --placeholder "?" <"$1" | jq -c .after' _ "$BATS_TEST_TMPDIR/in"
+	assert_line --index 1 '{"id":1,"big":"?","b":"Pw==","a":["?"]}'
+	# pg_flo: null, as its NewTuple holds a 'u' column; wal2json: left out.
+	run -0 bash -c 'pgflo-format -t pg_flo <"$1" | jq -c .NewTuple' _ "$BATS_TEST_TMPDIR/in"
+	assert_line --index 1 '{"a":null,"b":null,"big":null,"id":1}'
+	run -0 bash -c 'pgflo-format -t wal2json <"$1" | jq -c "[.columns[].name]"' _ "$BATS_TEST_TMPDIR/in"
+	assert_output '["id"]
+["id"]'
+}
+
 @test "pgflo-format: position records pass through byte for byte, in place" {
 	local t pos='{"op":"position","commit_lsn":"0/1A2B3D00","ordinal":12,"stream_seq":4711,"x":1.10}'
 	for t in debezium pg_flo sequin wal2json; do
