@@ -51,8 +51,17 @@ struct txcount {
 	unsigned long n;
 };
 
+struct tcache {
+	char	*raw;		/* the raw type name string */
+	size_t	 n;
+	struct pgflo_ptype t;
+	int	 strarr;
+};
+
 struct pgflo_fmt {
 	struct pgflo_fmt_opts o;
+	struct tcache tc[128];	/* type names seen, the first 128 */
+	size_t	 ntc;
 	enum esc esc;
 	struct pgflo_buf out, s1, s2, names;
 	struct col *cols;
@@ -141,6 +150,8 @@ pgflo_fmt_free(struct pgflo_fmt *f)
 	for (i = 0; i < f->ntxc; i++)
 		free(f->txc[i].name);
 	free(f->txc);
+	for (i = 0; i < f->ntc; i++)
+		free(f->tc[i].raw);
 	free(f);
 }
 
@@ -897,6 +908,17 @@ static const struct {
 #undef F
 };
 
+/* The raw key k is the string key: a byte compare unless k has escapes. */
+static int
+key_is(struct pgflo_span k, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (memchr(k.p, '\\', k.n) != NULL)
+		return pgflo_js_str_eq(k, key);
+	return k.n == n + 2 && memcmp(k.p + 1, key, n) == 0;
+}
+
 static int
 parse_fields(struct pgflo_fmt *f, const char *line, size_t len)
 {
@@ -913,7 +935,7 @@ parse_fields(struct pgflo_fmt *f, const char *line, size_t len)
 		return PGFLO_FMT_BADJSON;
 	while (pgflo_js_obj_next(&it, &k, &v) == 1)
 		for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-			if (pgflo_js_str_eq(k, fields[i].key)) {
+			if (key_is(k, fields[i].key)) {
 				*(struct pgflo_span *)((char *)&f->r +
 				    fields[i].off) = v;
 				break;
@@ -945,13 +967,45 @@ text_array_type(const char *t)
 	    strstr(t, "without time zone[]") != NULL);
 }
 
+/*
+ * A column's type class, from a cache of the type names seen: records
+ * repeat their tables' few type names, and classifying one costs a
+ * decode and a table search.
+ */
+static void
+type_of(struct pgflo_fmt *f, struct col *c)
+{
+	struct tcache *e;
+	const char *tn;
+	size_t i;
+
+	for (i = 0; i < f->ntc; i++) {
+		e = &f->tc[i];
+		if (e->n == c->tname.n && memcmp(e->raw, c->tname.p, e->n) == 0) {
+			c->t = e->t;
+			c->strarr = e->strarr;
+			return;
+		}
+	}
+	tn = dec(&f->s1, c->tname);
+	pgflo_ptype_parse(tn, strlen(tn), &c->t);
+	c->strarr = c->t.array && text_array_type(tn);
+	if (f->ntc == sizeof(f->tc) / sizeof(f->tc[0]))
+		return;
+	e = &f->tc[f->ntc++];
+	e->raw = pgflo_xmalloc(c->tname.n);
+	memcpy(e->raw, c->tname.p, c->tname.n);
+	e->n = c->tname.n;
+	e->t = c->t;
+	e->strarr = c->strarr;
+}
+
 static int
 parse_types(struct pgflo_fmt *f, char *err, size_t errlen)
 {
 	struct pgflo_js_iter it;
 	struct pgflo_span k, v;
 	struct col *c;
-	const char *tn;
 
 	f->ncols = 0;
 	pgflo_buf_reset(&f->names);
@@ -975,9 +1029,7 @@ parse_types(struct pgflo_fmt *f, char *err, size_t errlen)
 		c = &f->cols[f->ncols];
 		c->name = k;
 		c->tname = v;
-		tn = dec(&f->s1, v);
-		pgflo_ptype_parse(tn, strlen(tn), &c->t);
-		c->strarr = c->t.array && text_array_type(tn);
+		type_of(f, c);
 		c->dname = f->names.len;
 		pgflo_js_str(&f->names, k);
 		c->dlen = f->names.len - c->dname;
