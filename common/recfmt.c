@@ -927,7 +927,8 @@ parse_fields(struct pgflo_fmt *f, const char *line, size_t len)
 	size_t i;
 
 	memset(&f->r, 0, sizeof(f->r));
-	if (!pgflo_js_valid(line, len))
+	/* Not UTF-8 is not JSON (jansson's words say where). */
+	if (!pgflo_js_valid(line, len) || !pgflo_jw_valid_utf8(line, len))
 		return PGFLO_FMT_BADJSON;
 	whole.p = pgflo_js_ws(line, line + len);
 	whole.n = (size_t)(line + len - whole.p);

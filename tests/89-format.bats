@@ -194,6 +194,8 @@ check() {
 	assert_equal "$stderr" 'pgflo-format: <stdin>:1: insert record without "new"'
 	run -1 --separate-stderr pgflo-format -t pg_flo <<<'{"op":"upsert"}'
 	assert_equal "$stderr" 'pgflo-format: <stdin>:1: unknown op "upsert"'
+	run -1 --separate-stderr bash -c 'printf "{\"op\":\"position\",\"group\":\"\x80\"}\n" | pgflo-format -t sequin'
+	assert_equal "$stderr" 'pgflo-format: <stdin>:1: invalid JSON: unable to decode byte 0x80 near '\''"'\'' (column 26)'
 	run -1 --separate-stderr pgflo-format -t sequin <<<'[1,2]'
 	assert_equal "$stderr" 'pgflo-format: <stdin>:1: record is not a JSON object'
 	run -1 --separate-stderr pgflo-format -t sequin <<<'{"schema":"s"}'
@@ -364,4 +366,10 @@ PY
 		run -0 bash -c 'pgflo-format -t "$1" -k -T -x -s <"$2" 2>/dev/null | jq -c "type" | sort | uniq -c' _ "$t" "$BATS_TEST_TMPDIR/in"
 		[[ $output =~ ^\ *[0-9]+\ \"object\"$ ]] || fail "$t: $output"
 	done
+}
+
+@test "pgflo-format: scripts/fuzz format: statuses, named lines, JSON out, positions kept" {
+	run -0 --separate-stderr env FUZZ_SECONDS="${FUZZ_SECONDS:-10}" \
+		"$TOP/scripts/fuzz" format
+	[[ "$output" == "fuzz: format: "*" runs, "*": ok" ]] || { echo "$stderr"; false; }
 }
