@@ -1,0 +1,192 @@
+/*
+ * pgprog.c - running pg_dump and pg_restore from a tool (pgprog.h):
+ * fork and exec with the output read into a buffer, the password kept
+ * off the command line.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "pgflo.h"
+#include "pgprog.h"
+
+/* A conninfo value in single quotes, quotes and backslashes escaped. */
+static void
+put_value(struct pgflo_buf *b, const char *v)
+{
+	pgflo_buf_putc(b, '\'');
+	for (; *v != '\0'; v++) {
+		if (*v == '\'' || *v == '\\')
+			pgflo_buf_putc(b, '\\');
+		pgflo_buf_putc(b, *v);
+	}
+	pgflo_buf_putc(b, '\'');
+}
+
+int
+pgflo_pgprog_conninfo(const char *conninfo, struct pgflo_buf *safe,
+    char **password, char *errbuf, size_t errlen)
+{
+	PQconninfoOption *opts, *o;
+	char *perr = NULL, *nl;
+	int n = 0;
+
+	*password = NULL;
+	opts = PQconninfoParse(conninfo != NULL ? conninfo : "", &perr);
+	if (opts == NULL) {
+		snprintf(errbuf, errlen, "bad connection string: %s",
+		    perr != NULL ? perr : "out of memory");
+		if ((nl = strchr(errbuf, '\n')) != NULL)
+			*nl = '\0';
+		PQfreemem(perr);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "password") == 0) {
+			if (*o->val != '\0')
+				*password = pgflo_xstrdup(o->val);
+			continue;
+		}
+		if (n++ > 0)
+			pgflo_buf_putc(safe, ' ');
+		pgflo_buf_puts(safe, o->keyword);
+		pgflo_buf_putc(safe, '=');
+		put_value(safe, o->val);
+	}
+	pgflo_buf_cstr(safe);
+	PQconninfoFree(opts);
+	return 0;
+}
+
+char *
+pgflo_pgprog_path(const char *bindir, const char *name)
+{
+	struct pgflo_buf b = { 0 };
+
+	if (bindir == NULL || *bindir == '\0')
+		return pgflo_xstrdup(name);
+	pgflo_buf_printf(&b, "%s/%s", bindir, name);
+	return pgflo_buf_cstr(&b);
+}
+
+/* In the child: the pipes in place, then exec; errno to errfd if not. */
+static void
+child(char *const argv[], const char *password, int outfd, int errfd)
+{
+	int null, e;
+
+	if ((null = open("/dev/null", O_RDWR)) == -1 ||
+	    dup2(null, STDIN_FILENO) == -1 ||
+	    dup2(outfd != -1 ? outfd : null, STDOUT_FILENO) == -1)
+		goto fail;
+	if (password != NULL && setenv("PGPASSWORD", password, 1) == -1)
+		goto fail;
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	(void)!write(errfd, &e, sizeof(e));
+	_exit(127);
+}
+
+/* Reads fd to its end into out (NULL: discards); -1 on a read error. */
+static int
+drain(int fd, struct pgflo_buf *out, pid_t pid)
+{
+	char buf[65536];
+	ssize_t n;
+	int killed = 0;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR) {
+			if (pgflo_stopping() && !killed) {
+				kill(pid, SIGTERM);
+				killed = 1;
+			}
+			continue;
+		}
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		if (out != NULL)
+			pgflo_buf_putn(out, buf, (size_t)n);
+	}
+}
+
+int
+pgflo_pgprog_run(char *const argv[], const char *password,
+    struct pgflo_buf *out, int *status, char *errbuf, size_t errlen)
+{
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, e = 0, ws, r = -1;
+	pid_t pid;
+	ssize_t n;
+
+	*status = PGFLO_EXIT_FAIL;
+	if (pipe(outp) == -1 || pipe(errp) == -1 ||
+	    fcntl(errp[1], F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(outp[0], F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(errp[0], F_SETFD, FD_CLOEXEC) == -1) {
+		snprintf(errbuf, errlen, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	fflush(stdout);
+	if ((pid = fork()) == -1) {
+		snprintf(errbuf, errlen, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		child(argv, password, outp[1], errp[1]);
+	close(outp[1]);
+	close(errp[1]);
+	outp[1] = errp[1] = -1;
+	if (drain(outp[0], out, pid) == -1) {
+		snprintf(errbuf, errlen, "reading from %s: %s", argv[0],
+		    strerror(errno));
+		kill(pid, SIGTERM);
+	}
+	while ((n = read(errp[0], &e, sizeof(e))) == -1 && errno == EINTR)
+		;
+	while (waitpid(pid, &ws, 0) == -1)
+		if (errno != EINTR) {
+			snprintf(errbuf, errlen, "waitpid: %s",
+			    strerror(errno));
+			goto out;
+		}
+	if (n == (ssize_t)sizeof(e)) {
+		snprintf(errbuf, errlen, "could not run %s: %s", argv[0],
+		    strerror(e));
+		*status = PGFLO_EXIT_USAGE;
+	} else if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
+		r = 0;
+	else if (WIFEXITED(ws))
+		snprintf(errbuf, errlen, "%s failed (exit status %d)",
+		    argv[0], WEXITSTATUS(ws));
+	else
+		snprintf(errbuf, errlen, "%s was killed by signal %d",
+		    argv[0], WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+out:
+	if (outp[0] != -1)
+		close(outp[0]);
+	if (outp[1] != -1)
+		close(outp[1]);
+	if (errp[0] != -1)
+		close(errp[0]);
+	if (errp[1] != -1)
+		close(errp[1]);
+	return r;
+}
