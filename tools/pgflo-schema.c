@@ -734,6 +734,23 @@ schema_missing(const char *schema)
 	return r;
 }
 
+/* The same for an extension ("name WITH SCHEMA schema"). */
+static int
+ext_missing(const char *ext)
+{
+	PGresult *res;
+	int r;
+
+	if (dst == NULL)
+		return 1;
+	res = query(dst, "SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_extension "
+	    "WHERE format('%I', extname) = split_part($1, ' ', 1))", 1, &ext,
+	    "could not look up an extension");
+	r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return r;
+}
+
 /* The schemas and extensions, which pg_dump -t and -n leave out. */
 static void
 add_schemas(void)
@@ -749,6 +766,8 @@ add_schemas(void)
 			own_entry(schemas.v[i], "SCHEMA", b.data);
 		}
 	for (i = 0; i < exts.n; i++) {
+		if (!ext_missing(exts.v[i]))
+			continue;
 		pgflo_buf_reset(&b);
 		pgflo_buf_printf(&b, "CREATE EXTENSION IF NOT EXISTS %s;",
 		    exts.v[i]);
