@@ -190,3 +190,121 @@ out:
 		close(errp[1]);
 	return r;
 }
+
+void
+pgflo_toc_free(struct pgflo_toc *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->v[i].line);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Calls f on each line of text (without its newline). */
+static void
+each_line(char *text, void (*f)(const char *, size_t, void *), void *arg)
+{
+	char *line, *nl;
+
+	for (line = text; *line != '\0'; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			nl = line + strlen(line);
+		f(line, (size_t)(nl - line), arg);
+		if (*nl == '\0')
+			break;
+	}
+}
+
+static void
+toc_line(const char *line, size_t n, void *arg)
+{
+	struct pgflo_toc *t = arg;
+	unsigned id, cls, oid;
+
+	if (*line == ';' || sscanf(line, "%u; %u %u", &id, &cls, &oid) != 3)
+		return;
+	t->v = pgflo_xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
+	t->v[t->n].line = pgflo_xmalloc(n + 1);
+	memcpy(t->v[t->n].line, line, n);
+	t->v[t->n].line[n] = '\0';
+	t->v[t->n].cls = cls;
+	t->v[t->n].oid = oid;
+	t->v[t->n++].keep = 1;
+}
+
+int
+pgflo_toc_read(const char *pg_restore, const char *archive,
+    struct pgflo_toc *t, int *status, char *errbuf, size_t errlen)
+{
+	char *argv[] = { (char *)pg_restore, "-l", (char *)archive, NULL };
+	struct pgflo_buf out = { 0 };
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	if ((r = pgflo_pgprog_run(argv, NULL, &out, status, errbuf,
+	    errlen)) == 0)
+		each_line(pgflo_buf_cstr(&out), toc_line, t);
+	pgflo_buf_free(&out);
+	return r;
+}
+
+static void
+sql_line(const char *line, size_t n, void *arg)
+{
+	struct pgflo_buf *out = arg;
+
+	if (strncmp(line, "\\restrict ", 10) == 0 ||
+	    strncmp(line, "\\unrestrict ", 12) == 0)
+		return;
+	pgflo_buf_putn(out, line, n);
+	pgflo_buf_putc(out, '\n');
+}
+
+int
+pgflo_toc_restore(const char *pg_restore, const struct pgflo_toc *t,
+    const char *archive, const char *list, const char *section,
+    struct pgflo_buf *out, int *status, char *errbuf, size_t errlen)
+{
+	char *argv[20];
+	struct pgflo_buf sql = { 0 };
+	FILE *f;
+	size_t i;
+	int n = 0, r;
+
+	*status = PGFLO_EXIT_FAIL;
+	if ((f = fopen(list, "w")) == NULL) {
+		snprintf(errbuf, errlen, "%s: %s", list, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].keep)
+			fprintf(f, "%s\n", t->v[i].line);
+	if (ferror(f) | (fclose(f) != 0)) {
+		snprintf(errbuf, errlen, "%s: write error", list);
+		return -1;
+	}
+	argv[n++] = (char *)pg_restore;
+	argv[n++] = "-L";
+	argv[n++] = (char *)list;
+	if (section != NULL) {
+		argv[n++] = "--section";
+		argv[n++] = (char *)section;
+	}
+	argv[n++] = "--no-owner";
+	argv[n++] = "--no-privileges";
+	argv[n++] = "--no-tablespaces";
+	argv[n++] = "--no-security-labels";
+	argv[n++] = "--no-publications";
+	argv[n++] = "--no-subscriptions";
+	argv[n++] = "-f";
+	argv[n++] = "-";
+	argv[n++] = (char *)archive;
+	argv[n] = NULL;
+	if ((r = pgflo_pgprog_run(argv, NULL, &sql, status, errbuf,
+	    errlen)) == 0)
+		each_line(pgflo_buf_cstr(&sql), sql_line, out);
+	pgflo_buf_free(&sql);
+	return r;
+}

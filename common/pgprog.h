@@ -1,9 +1,10 @@
 /*
  * pgprog.h - running PostgreSQL's own client programs (pg_dump,
- * pg_restore) from a tool (pgprog.c).  The connection string a user gave
- * with -d reaches the child on its command line without its password;
- * the password, when the string held one, goes to the child's
- * environment (PGPASSWORD), which only the same user can read.
+ * pg_restore) from a tool, and reading their archives (pgprog.c).  The
+ * connection string a user gave with -d reaches the child on its command
+ * line without its password; the password, when the string held one,
+ * goes to the child's environment (PGPASSWORD), which only the same user
+ * can read.
  */
 #ifndef PGFLO_PGPROG_H
 #define PGFLO_PGPROG_H
@@ -36,5 +37,41 @@ char	*pgflo_pgprog_path(const char *bindir, const char *name);
  */
 int	pgflo_pgprog_run(char *const argv[], const char *password,
 	    struct pgflo_buf *out, int *status, char *errbuf, size_t errlen);
+
+/*
+ * The table of contents of a custom-format archive, as pg_restore -l
+ * lists it: one line "ID; CLASS OID DESC NAMESPACE TAG OWNER" per entry,
+ * CLASS and OID its catalog object (0 0 for comments, ownerships and the
+ * like); keep says whether pgflo_toc_restore() takes it.
+ */
+struct pgflo_tocent {
+	char	*line;
+	unsigned cls, oid;
+	int	 keep;
+};
+
+struct pgflo_toc {
+	struct pgflo_tocent *v;
+	size_t	 n;
+};
+
+/*
+ * Reads the TOC of archive with pg_restore (a path or name), every entry
+ * kept; 0, or -1 with errbuf and *status set as pgflo_pgprog_run's.
+ */
+int	pgflo_toc_read(const char *pg_restore, const char *archive,
+	    struct pgflo_toc *t, int *status, char *errbuf, size_t errlen);
+/*
+ * Appends to out the SQL of the kept entries (of section, NULL for all)
+ * in the order of the list, by pg_restore -L list (a file it writes),
+ * without owners, privileges, tablespaces, security labels, publications
+ * and subscriptions, and without the psql-only lines (\restrict and
+ * \unrestrict, which guard psql against a hostile dump: the script goes
+ * through libpq, or is shown).  0, or -1 as pgflo_toc_read.
+ */
+int	pgflo_toc_restore(const char *pg_restore, const struct pgflo_toc *t,
+	    const char *archive, const char *list, const char *section,
+	    struct pgflo_buf *out, int *status, char *errbuf, size_t errlen);
+void	pgflo_toc_free(struct pgflo_toc *t);
 
 #endif

@@ -105,7 +105,7 @@ seqvals() {
 
 FKWARN='pgflo-schema: warning: skipping foreign key to_unsel of public."Ä Mixed": it refers to public.unsel, which is not selected'
 
-@test "schema: pre-data makes types and tables, post-data the keys, indexes and FKs: the target then dumps as the source" {
+@test "schema: pre-data makes types, tables and primary keys, post-data the other keys, indexes and FKs: the target then dumps as the source" {
 	dst=$(newdb t1)
 	run -0 --separate-stderr pgflo-schema -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" --section pre-data
 	[ -z "$stderr" ] || fail "stderr: $stderr"
@@ -113,11 +113,11 @@ FKWARN='pgflo-schema: warning: skipping foreign key to_unsel of public."Ä Mixed
 	    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
 	      AND c.relkind IN ('r', 'S', 'i', 'c')"
-	# Tables, sequences and the composite; no index yet.
-	assert_output 'c addr, r "Sch ""q"" é"."B tab", S "Sch ""q"" é"."B tab_id_seq", r c, S c_id_seq, r "Ä Mixed", S "Ä Mixed_id_seq"'
+	# Tables, sequences, the composite and the primary keys, no other index.
+	assert_output 'c addr, r "Sch ""q"" é"."B tab", S "Sch ""q"" é"."B tab_id_seq", r c, S c_id_seq, r "Ä Mixed", S "Ä Mixed_id_seq", i "Sch ""q"" é"."B tab_pkey", i c_pkey, i "Ä Mixed_pkey"'
 	run -0 q "$dst" -c "SELECT string_agg(conname || ' ' || contype::text, ', ' ORDER BY conname) FROM pg_constraint
 	    WHERE connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)"
-	assert_output 'pos check c, Ä Mixed_x_check c'
+	assert_output 'B tab_pkey p, c_pkey p, pos check c, Ä Mixed_pkey p, Ä Mixed_x_check c'
 	run -0 q "$dst" -c "SELECT enum_range(NULL::$SCH.\"Mood\")::text, 'a=>1'::hstore -> 'a'"
 	run -0 --separate-stderr pgflo-schema -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" --section post-data
 	[ "$stderr" = "$FKWARN" ] || fail "stderr: $stderr"
@@ -241,7 +241,7 @@ SQL
 	refute_output --partial 'CREATE'
 	run -0 pgflo-schema -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" --section post-data
 	run -1 --separate-stderr pgflo-schema -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" --section post-data
-	[ "${stderr_lines[1]}" = 'pgflo-schema: target: multiple primary keys for table "B tab" are not allowed (Name: B tab B tab_pkey; Type: CONSTRAINT; Schema: Sch "q" é); nothing was changed (--if-missing skips objects that exist)' ] ||
+	[ "${stderr_lines[1]}" = 'pgflo-schema: target: relation "c_name_key" already exists (Name: c c_name_key; Type: CONSTRAINT; Schema: public); nothing was changed (--if-missing skips objects that exist)' ] ||
 		fail "stderr: $stderr"
 	run -0 pgflo-schema -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" --if-missing
 	run -0 same_schema "$dst"
@@ -254,7 +254,7 @@ SQL
 		cat > "$bin/$p" <<EOF
 #!/bin/sh
 printf '%s\n' "\$*" >> "$BATS_TEST_TMPDIR/argv"
-printf '%s\n' "\${PGPASSWORD-unset}" >> "$BATS_TEST_TMPDIR/env"
+printf '%s %s\n' $p "\${PGPASSWORD-unset}" >> "$BATS_TEST_TMPDIR/env"
 PGPASSFILE=/nonexistent exec /usr/lib/postgresql/15/bin/$p "\$@"
 EOF
 		chmod +x "$bin/$p"
@@ -271,8 +271,10 @@ EOF
 	assert_output 2
 	run grep -F -- "$pw" "$BATS_TEST_TMPDIR/argv"
 	[ "$status" -eq 1 ] || fail "password on argv: $output"
+	# pg_restore, which connects nowhere, gets none.
 	run -0 sort -u "$BATS_TEST_TMPDIR/env"
-	assert_output "$pw"
+	assert_output "pg_dump $pw
+pg_restore unset"
 	run -0 q "$dst" -c "SELECT to_regclass('public.c') IS NOT NULL"
 	assert_output t
 }
@@ -292,4 +294,18 @@ EOF
 	[ "$stderr" = "pgflo-schema: source: no table matches 'public.nosuch'" ] || fail "stderr: $stderr"
 	run -3 --separate-stderr pgflo-schema -d "$PGFLO_SRC" -D "host=127.0.0.1 port=1 connect_timeout=2" -t c
 	[[ $stderr == "pgflo-schema: target: could not connect: "* ]] || fail "stderr: $stderr"
+}
+
+@test "schema: the primary keys of pre-data make a copy run again an upsert: no row twice" {
+	src=$(newsrc s9)
+	dst=$(newdb t9)
+	pgflo-schema -d "$src" -D "$dst" -t "$TABLES" --section pre-data
+	for _ in 1 2; do
+		pgflo-copy -d "$src" --no-slot -t "$TABLES" --no-progress |
+			pgflo-sink-pg -d "$dst" > /dev/null
+	done
+	run -0 --separate-stderr pgflo-schema -d "$src" -D "$dst" -t "$TABLES" --section post-data
+	run -0 digest "$dst"
+	[ "${lines[0]%% *}" = 20 ] || fail "counts: $output"
+	assert_output "$(digest "$src")"
 }

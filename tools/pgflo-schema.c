@@ -1,9 +1,9 @@
 /*
  * pgflo-schema - copies the schema of a group of tables from the source
- * to the target: before the copy the types, sequences and tables
- * ("pre-data"), after it the indexes, constraints and foreign keys
- * ("post-data", as pg_restore orders them, so that the copy loads into
- * bare tables), and the sequences' values.
+ * to the target: before the copy the types, sequences, tables and their
+ * primary keys ("pre-data"), after it the other indexes and constraints
+ * and the foreign keys ("post-data", as pg_restore orders them, so that
+ * the copy loads faster and in any order), and the sequences' values.
  *
  * pg_dump does the work.  The catalog names what the selected tables
  * need (pg_depend from the tables and their parts: the types, functions
@@ -29,6 +29,7 @@
 #include "pgconn.h"
 #include "pgprog.h"
 #include "publication.h"
+#include "schemadeps.h"
 #include "tablepat.h"
 
 #define SYNOPSIS \
@@ -65,39 +66,16 @@ static PGconn *src, *dst;
 static char tmpdir[] = "/tmp/pgflo-schema.XXXXXX";
 static int have_tmpdir;
 
-/* A list of strings, new. */
-struct strs {
-	char	**v;
-	size_t	 n;
-};
-
-/* A catalog object: the class (pg_class OID of its catalog) and OID. */
-struct obj {
-	unsigned cls, oid;
-};
-
-struct objs {
-	struct obj *v;
-	size_t	 n;
-};
-
-/* What the catalog says the selected tables need; identifiers quoted. */
-static struct strs tables;	/* schema.table, partitions included */
-static struct strs tableoids;	/* their OIDs */
-static struct strs seqs;	/* sequences used or owned */
-static struct strs schemas;	/* every schema of the objects */
-static struct strs typeschemas;	/* schemas holding types, functions */
-static struct strs exts;	/* extensions: "name WITH SCHEMA schema" */
-static struct objs need;	/* the objects themselves */
-static struct objs skipfk;	/* foreign keys to tables not selected */
+static struct pgflo_schemadeps deps;	/* what the tables need */
 
 static void
 help(void)
 {
 	printf(
 "pgflo-schema copies the schema of tables from the source to the target:\n"
-"their types, sequences and tables before the copy (pre-data); indexes,\n"
-"constraints and foreign keys after it (post-data), and sequence values.\n"
+"their types, sequences, tables and primary keys before the copy\n"
+"(pre-data); other indexes and constraints and the foreign keys after it\n"
+"(post-data), and sequence values.\n"
 "\n"
 "Usage:\n"
 "  pgflo-schema [OPTION]... -d CONNINFO -D CONNINFO -t TABLES\n"
@@ -123,72 +101,6 @@ help(void)
 }
 
 /* ---- small helpers ---- */
-
-static void
-strs_add(struct strs *s, const char *v)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], v) == 0)
-			return;
-	s->v = pgflo_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-	s->v[s->n++] = pgflo_xstrdup(v);
-}
-
-static void
-strs_free(struct strs *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-	s->v = NULL;
-	s->n = 0;
-}
-
-static void
-objs_add(struct objs *o, unsigned cls, unsigned oid)
-{
-	o->v = pgflo_xrealloc(o->v, (o->n + 1) * sizeof(*o->v));
-	o->v[o->n].cls = cls;
-	o->v[o->n++].oid = oid;
-}
-
-static int
-objs_has(const struct objs *o, unsigned cls, unsigned oid)
-{
-	size_t i;
-
-	for (i = 0; i < o->n; i++)
-		if (o->v[i].cls == cls && o->v[i].oid == oid)
-			return 1;
-	return 0;
-}
-
-/* An array literal of the strings, for a text[] or oid[] parameter. */
-static void
-array_literal(struct pgflo_buf *b, const struct strs *s)
-{
-	const char *p;
-	size_t i;
-
-	pgflo_buf_putc(b, '{');
-	for (i = 0; i < s->n; i++) {
-		if (i > 0)
-			pgflo_buf_putc(b, ',');
-		pgflo_buf_putc(b, '"');
-		for (p = s->v[i]; *p != '\0'; p++) {
-			if (*p == '"' || *p == '\\')
-				pgflo_buf_putc(b, '\\');
-			pgflo_buf_putc(b, *p);
-		}
-		pgflo_buf_putc(b, '"');
-	}
-	pgflo_buf_putc(b, '}');
-	pgflo_buf_cstr(b);
-}
 
 static void
 rmtmp(void)
@@ -289,165 +201,25 @@ connect_or_die(const char *conninfo, const char *which)
 	return conn;
 }
 
-/* ---- what the tables need, from the source's catalog ---- */
-
-/* The tables, and the partitions of partitioned ones, as OIDs and names. */
-static const char tables_sql[] =
-    "WITH s AS (SELECT format('%I.%I', u.s, u.t)::regclass AS r "
-    "FROM unnest($1::text[], $2::text[]) u(s, t)), "
-    "a AS (SELECT r FROM s UNION SELECT p.relid FROM s, "
-    "pg_catalog.pg_partition_tree(s.r) p) "
-    "SELECT c.oid, format('%I.%I', n.nspname, c.relname) "
-    "FROM a JOIN pg_catalog.pg_class c ON c.oid = a.r "
-    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ORDER BY 2";
-
-/*
- * Everything the tables depend on: from each object, what it refers to
- * (any dependency) and its own parts (auto and internal dependents: a
- * table's defaults, constraints, indexes; a domain's constraints), over
- * and over.  The walk stops at schemas, at members of an extension (the
- * extension is needed instead) and at relations other than the tables,
- * their indexes, sequences and composite types.  Objects made by initdb
- * are below 16384.
- */
-static const char need_sql[] =
-    "WITH RECURSIVE sel(oid) AS (SELECT unnest($1::oid[])), "
-    "o(cls, oid, ext) AS ("
-    " SELECT 'pg_catalog.pg_class'::regclass::oid, oid, NULL::oid FROM sel"
-    " UNION"
-    " SELECT x.c, x.o, (SELECT e.refobjid FROM pg_catalog.pg_depend e"
-    "  WHERE e.classid = x.c AND e.objid = x.o AND e.deptype = 'e' LIMIT 1)"
-    " FROM o, LATERAL ("
-    "  SELECT d.refclassid AS c, d.refobjid AS o FROM pg_catalog.pg_depend d"
-    "  WHERE d.classid = o.cls AND d.objid = o.oid"
-    "  AND d.deptype IN ('n', 'a', 'i')"
-    "  UNION ALL"
-    "  SELECT d.classid, d.objid FROM pg_catalog.pg_depend d"
-    "  WHERE d.refclassid = o.cls AND d.refobjid = o.oid"
-    "  AND d.deptype IN ('a', 'i')) x"
-    " WHERE o.ext IS NULL AND x.o >= 16384"
-    " AND x.c NOT IN ('pg_catalog.pg_namespace'::regclass,"
-    "  'pg_catalog.pg_extension'::regclass)"
-    " AND (x.c <> 'pg_catalog.pg_class'::regclass OR EXISTS ("
-    "  SELECT FROM pg_catalog.pg_class r WHERE r.oid = x.o AND"
-    "  (r.relkind IN ('S', 'c') OR r.oid IN (SELECT oid FROM sel) OR"
-    "  r.relkind = 'i' AND EXISTS (SELECT FROM pg_catalog.pg_index i"
-    "  WHERE i.indexrelid = r.oid AND i.indrelid IN (SELECT oid FROM sel))"
-    "  ))))"
-    "SELECT o.cls, o.oid, (pg_catalog.pg_identify_object(o.cls, o.oid, 0))"
-    ".schema, (SELECT format('%I', e.extname) FROM pg_catalog.pg_extension e"
-    " WHERE e.oid = o.ext), (SELECT format('%I', n.nspname)"
-    " FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n"
-    " ON n.oid = e.extnamespace WHERE e.oid = o.ext),"
-    " CASE WHEN o.cls = 'pg_catalog.pg_class'::regclass THEN"
-    " (SELECT CASE WHEN r.relkind = 'S' THEN format('%I.%I', n.nspname,"
-    " r.relname) END FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n"
-    " ON n.oid = r.relnamespace WHERE r.oid = o.oid) END,"
-    " o.cls IN ('pg_catalog.pg_proc'::regclass,"
-    " 'pg_catalog.pg_collation'::regclass, 'pg_catalog.pg_operator'::regclass,"
-    " 'pg_catalog.pg_opclass'::regclass, 'pg_catalog.pg_opfamily'::regclass,"
-    " 'pg_catalog.pg_ts_config'::regclass, 'pg_catalog.pg_ts_dict'::regclass,"
-    " 'pg_catalog.pg_conversion'::regclass) OR o.cls ="
-    " 'pg_catalog.pg_type'::regclass AND EXISTS (SELECT FROM"
-    " pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class r ON r.oid ="
-    " t.typrelid WHERE t.oid = o.oid AND t.typcategory <> 'A' AND"
-    " (r.oid IS NULL OR r.relkind = 'c'))"
-    " FROM o ORDER BY 1, 2";
-
-/* Foreign keys of the tables that refer to a table not selected. */
-static const char fk_sql[] =
-    "SELECT c.oid, format('%I', c.conname), format('%I.%I', n.nspname, "
-    "r.relname), format('%I.%I', fn.nspname, f.relname) "
-    "FROM pg_catalog.pg_constraint c "
-    "JOIN pg_catalog.pg_class r ON r.oid = c.conrelid "
-    "JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace "
-    "JOIN pg_catalog.pg_class f ON f.oid = c.confrelid "
-    "JOIN pg_catalog.pg_namespace fn ON fn.oid = f.relnamespace "
-    "WHERE c.contype = 'f' AND c.conrelid = ANY ($1::oid[]) "
-    "AND NOT c.confrelid = ANY ($1::oid[]) ORDER BY 3, 2";
+/* ---- what the tables need ---- */
 
 static void
-resolve_tables(void)
+resolve(void)
 {
 	struct pgflo_tables tl;
-	struct strs s = { 0 }, t = { 0 };
-	struct pgflo_buf a = { 0 }, b = { 0 };
-	const char *params[2];
-	PGresult *res;
 	size_t i;
-	int r;
 
 	if (pgflo_tables_resolve(src, tablepats, &tl, errbuf,
 	    sizeof(errbuf)) == -1)
 		die(failstatus(src), "source: %s", errbuf);
-	for (i = 0; i < tl.n; i++) {
-		s.v = pgflo_xrealloc(s.v, (s.n + 1) * sizeof(char *));
-		s.v[s.n++] = pgflo_xstrdup(tl.schema[i]);
-		t.v = pgflo_xrealloc(t.v, (t.n + 1) * sizeof(char *));
-		t.v[t.n++] = pgflo_xstrdup(tl.name[i]);
+	if (pgflo_schemadeps_read(src, &tl, &deps, errbuf,
+	    sizeof(errbuf)) == -1) {
+		pgflo_tables_free(&tl);
+		die(failstatus(src), "source: %s", errbuf);
 	}
 	pgflo_tables_free(&tl);
-	array_literal(&a, &s);
-	array_literal(&b, &t);
-	params[0] = a.data;
-	params[1] = b.data;
-	res = query(src, tables_sql, 2, params, "could not list the tables");
-	for (r = 0; r < PQntuples(res); r++) {
-		strs_add(&tableoids, PQgetvalue(res, r, 0));
-		strs_add(&tables, PQgetvalue(res, r, 1));
-	}
-	PQclear(res);
-	strs_free(&s);
-	strs_free(&t);
-	pgflo_buf_free(&a);
-	pgflo_buf_free(&b);
-}
-
-static void
-resolve_needs(void)
-{
-	struct pgflo_buf a = { 0 }, b = { 0 };
-	const char *param;
-	PGresult *res;
-	int r;
-
-	array_literal(&a, &tableoids);
-	param = a.data;
-	res = query(src, need_sql, 1, &param,
-	    "could not read the tables' dependencies");
-	for (r = 0; r < PQntuples(res); r++) {
-		if (!PQgetisnull(res, r, 3)) {
-			pgflo_buf_reset(&b);
-			pgflo_buf_printf(&b, "%s WITH SCHEMA %s",
-			    PQgetvalue(res, r, 3), PQgetvalue(res, r, 4));
-			strs_add(&exts, b.data);
-			strs_add(&schemas, PQgetvalue(res, r, 4));
-			continue;
-		}
-		objs_add(&need, (unsigned)strtoul(PQgetvalue(res, r, 0), NULL,
-		    10), (unsigned)strtoul(PQgetvalue(res, r, 1), NULL, 10));
-		if (!PQgetisnull(res, r, 2))
-			strs_add(&schemas, PQgetvalue(res, r, 2));
-		if (!PQgetisnull(res, r, 5))
-			strs_add(&seqs, PQgetvalue(res, r, 5));
-		if (strcmp(PQgetvalue(res, r, 6), "t") == 0 &&
-		    !PQgetisnull(res, r, 2))
-			strs_add(&typeschemas, PQgetvalue(res, r, 2));
-	}
-	PQclear(res);
-	res = query(src, fk_sql, 1, &param, "could not read foreign keys");
-	for (r = 0; r < PQntuples(res); r++) {
-		objs_add(&skipfk, 2606, (unsigned)strtoul(PQgetvalue(res, r,
-		    0), NULL, 10));
-		if (sections & SEC_POST)
-			pgflo_warnx("warning: skipping foreign key %s of %s: "
-			    "it refers to %s, which is not selected",
-			    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
-			    PQgetvalue(res, r, 3));
-	}
-	PQclear(res);
-	pgflo_buf_free(&a);
-	pgflo_buf_free(&b);
+	for (i = 0; (sections & SEC_POST) && i < deps.skipfk_why.n; i++)
+		pgflo_warnx("warning: skipping %s", deps.skipfk_why.v[i]);
 }
 
 /* ---- pg_dump and pg_restore ---- */
@@ -457,12 +229,10 @@ static char *src_password;
 static char *pg_dump, *pg_restore;
 
 static void
-run(struct strs *argv, struct pgflo_buf *out)
+run(struct pgflo_strs *argv, struct pgflo_buf *out)
 {
 	int status;
 
-	argv->v = pgflo_xrealloc(argv->v, (argv->n + 1) * sizeof(char *));
-	argv->v[argv->n] = NULL;
 	if (pgflo_pgprog_run(argv->v, src_password, out, &status, errbuf,
 	    sizeof(errbuf)) == -1) {
 		check_stop();
@@ -471,16 +241,10 @@ run(struct strs *argv, struct pgflo_buf *out)
 	check_stop();
 }
 
-/* argv add, duplicates allowed (strs_add keeps one of each). */
-static void
-arg(struct strs *a, const char *s)
-{
-	a->v = pgflo_xrealloc(a->v, (a->n + 2) * sizeof(char *));
-	a->v[a->n++] = pgflo_xstrdup(s);
-}
+#define arg(a, s)	pgflo_strs_push((a), (s))
 
 static void
-args2(struct strs *a, const char *opt, const char *val)
+args2(struct pgflo_strs *a, const char *opt, const char *val)
 {
 	arg(a, opt);
 	arg(a, val);
@@ -500,7 +264,7 @@ tmppath(char *buf, size_t len, const char *name)
 static void
 dump(int types, const char *name)
 {
-	struct strs a = { 0 };
+	struct pgflo_strs a = { 0 };
 	struct pgflo_buf b = { 0 };
 	char path[sizeof(tmpdir) + 32];
 	size_t i;
@@ -513,79 +277,21 @@ dump(int types, const char *name)
 	args2(&a, "-f", path);
 	if (types) {
 		/* Patterns: quote_ident() names match exactly in psql's. */
-		for (i = 0; i < typeschemas.n; i++) {
-			args2(&a, "-n", typeschemas.v[i]);
+		for (i = 0; i < deps.typeschemas.n; i++) {
+			args2(&a, "-n", deps.typeschemas.v[i]);
 			pgflo_buf_reset(&b);
-			pgflo_buf_printf(&b, "%s.*", typeschemas.v[i]);
+			pgflo_buf_printf(&b, "%s.*", deps.typeschemas.v[i]);
 			args2(&a, "-T", b.data);
 		}
 	} else {
-		for (i = 0; i < tables.n; i++)
-			args2(&a, "-t", tables.v[i]);
-		for (i = 0; i < seqs.n; i++)
-			args2(&a, "-t", seqs.v[i]);
+		for (i = 0; i < deps.tables.n; i++)
+			args2(&a, "-t", deps.tables.v[i]);
+		for (i = 0; i < deps.seqs.n; i++)
+			args2(&a, "-t", deps.seqs.v[i]);
 	}
 	run(&a, NULL);
-	strs_free(&a);
+	pgflo_strs_free(&a);
 	pgflo_buf_free(&b);
-}
-
-/* A TOC entry of pg_restore -l: "ID; CLASS OID DESC NAMESPACE TAG OWNER". */
-struct entry {
-	char	*line;
-	unsigned cls, oid;
-	int	 keep;
-};
-
-struct toc {
-	struct entry *v;
-	size_t	 n;
-};
-
-static void
-toc_free(struct toc *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->n; i++)
-		free(t->v[i].line);
-	free(t->v);
-	memset(t, 0, sizeof(*t));
-}
-
-static void
-toc_read(const char *archive, struct toc *t)
-{
-	struct strs a = { 0 };
-	struct pgflo_buf out = { 0 };
-	char path[sizeof(tmpdir) + 32], *line, *nl;
-	unsigned id, cls, oid;
-
-	tmppath(path, sizeof(path), archive);
-	arg(&a, pg_restore);
-	arg(&a, "-l");
-	arg(&a, path);
-	run(&a, &out);
-	strs_free(&a);
-	for (line = pgflo_buf_cstr(&out); *line != '\0'; line = nl + 1) {
-		if ((nl = strchr(line, '\n')) == NULL)
-			nl = line + strlen(line);
-		if (*line != ';' && sscanf(line, "%u; %u %u", &id, &cls,
-		    &oid) == 3) {
-			t->v = pgflo_xrealloc(t->v, (t->n + 1) *
-			    sizeof(*t->v));
-			t->v[t->n].line = pgflo_xmalloc((size_t)(nl - line) +
-			    1);
-			memcpy(t->v[t->n].line, line, (size_t)(nl - line));
-			t->v[t->n].line[nl - line] = '\0';
-			t->v[t->n].cls = cls;
-			t->v[t->n].oid = oid;
-			t->v[t->n++].keep = 1;
-		}
-		if (*nl == '\0')
-			break;
-	}
-	pgflo_buf_free(&out);
 }
 
 /*
@@ -594,14 +300,14 @@ toc_read(const char *archive, struct toc *t)
  * the target answers whether that address resolves.
  */
 static void
-toc_drop_existing(struct toc *t)
+toc_drop_existing(struct pgflo_toc *t)
 {
 	static const char addr_sql[] =
 	    "SELECT a.type, a.object_names::text, a.object_args::text "
 	    "FROM unnest($1::oid[], $2::oid[]) WITH ORDINALITY u(c, o, n), "
 	    "pg_catalog.pg_identify_object_as_address(u.c, u.o, 0) a "
 	    "ORDER BY u.n";
-	struct strs cs = { 0 }, os = { 0 };
+	struct pgflo_strs cs = { 0 }, os = { 0 };
 	struct pgflo_buf a = { 0 }, b = { 0 };
 	char num[16];
 	const char *params[3];
@@ -617,8 +323,8 @@ toc_drop_existing(struct toc *t)
 		}
 	if (cs.n == 0)
 		return;
-	array_literal(&a, &cs);
-	array_literal(&b, &os);
+	pgflo_array_literal(&a, &cs);
+	pgflo_array_literal(&b, &os);
 	params[0] = a.data;
 	params[1] = b.data;
 	res = query(src, addr_sql, 2, params, "could not name the objects");
@@ -639,48 +345,10 @@ toc_drop_existing(struct toc *t)
 		PQclear(r2);
 	}
 	PQclear(res);
-	strs_free(&cs);
-	strs_free(&os);
+	pgflo_strs_free(&cs);
+	pgflo_strs_free(&os);
 	pgflo_buf_free(&a);
 	pgflo_buf_free(&b);
-}
-
-/*
- * The SQL of the kept entries of archive (section NULL: all), appended
- * to out, by pg_restore -L, which restores in the order of the list.
- */
-static void
-toc_restore(const struct toc *t, const char *archive, const char *section,
-    struct pgflo_buf *out)
-{
-	struct strs a = { 0 };
-	char path[sizeof(tmpdir) + 32], list[sizeof(tmpdir) + 32];
-	FILE *f;
-	size_t i;
-
-	tmppath(list, sizeof(list), "list");
-	if ((f = fopen(list, "w")) == NULL)
-		die(PGFLO_EXIT_FAIL, "%s: %s", list, strerror(errno));
-	for (i = 0; i < t->n; i++)
-		if (t->v[i].keep)
-			fprintf(f, "%s\n", t->v[i].line);
-	if (ferror(f) || fclose(f) != 0)
-		die(PGFLO_EXIT_FAIL, "%s: write error", list);
-	tmppath(path, sizeof(path), archive);
-	arg(&a, pg_restore);
-	args2(&a, "-L", list);
-	if (section != NULL)
-		args2(&a, "--section", section);
-	arg(&a, "--no-owner");
-	arg(&a, "--no-privileges");
-	arg(&a, "--no-tablespaces");
-	arg(&a, "--no-security-labels");
-	arg(&a, "--no-publications");
-	arg(&a, "--no-subscriptions");
-	args2(&a, "-f", "-");
-	arg(&a, path);
-	run(&a, out);
-	strs_free(&a);
 }
 
 /* ---- the script ---- */
@@ -693,29 +361,6 @@ own_entry(const char *name, const char *type, const char *stmt)
 {
 	pgflo_buf_printf(&sql, "\n--\n-- Name: %s; Type: %s; Schema: -; "
 	    "Owner: -\n--\n\n%s\n", name, type, stmt);
-}
-
-/*
- * Appends pg_restore's script without its psql-only lines (\restrict
- * and \unrestrict, which guard against a hostile dump read by psql):
- * we send it through libpq, and our --dry-run prints what we send.
- */
-static void
-add_script(struct pgflo_buf *s)
-{
-	char *line, *nl;
-
-	for (line = pgflo_buf_cstr(s); *line != '\0'; line = nl + 1) {
-		if ((nl = strchr(line, '\n')) == NULL)
-			nl = line + strlen(line);
-		if (strncmp(line, "\\restrict ", 10) != 0 &&
-		    strncmp(line, "\\unrestrict ", 12) != 0) {
-			pgflo_buf_putn(&sql, line, (size_t)(nl - line));
-			pgflo_buf_putc(&sql, '\n');
-		}
-		if (*nl == '\0')
-			break;
-	}
 }
 
 /* 1 when the target lacks schema (quoted), or when there is no target. */
@@ -758,48 +403,89 @@ add_schemas(void)
 	struct pgflo_buf b = { 0 };
 	size_t i;
 
-	for (i = 0; i < schemas.n; i++)
-		if (schema_missing(schemas.v[i])) {
+	for (i = 0; i < deps.schemas.n; i++)
+		if (schema_missing(deps.schemas.v[i])) {
 			pgflo_buf_reset(&b);
 			pgflo_buf_printf(&b, "CREATE SCHEMA IF NOT EXISTS %s;",
-			    schemas.v[i]);
-			own_entry(schemas.v[i], "SCHEMA", b.data);
+			    deps.schemas.v[i]);
+			own_entry(deps.schemas.v[i], "SCHEMA", b.data);
 		}
-	for (i = 0; i < exts.n; i++) {
-		if (!ext_missing(exts.v[i]))
+	for (i = 0; i < deps.exts.n; i++) {
+		if (!ext_missing(deps.exts.v[i]))
 			continue;
 		pgflo_buf_reset(&b);
 		pgflo_buf_printf(&b, "CREATE EXTENSION IF NOT EXISTS %s;",
-		    exts.v[i]);
-		own_entry(exts.v[i], "EXTENSION", b.data);
+		    deps.exts.v[i]);
+		own_entry(deps.exts.v[i], "EXTENSION", b.data);
 	}
 	pgflo_buf_free(&b);
 }
 
-/* One archive: dump, pick the entries, restore them as SQL. */
+/* The SQL of the kept entries of archive in section (NULL: all). */
 static void
-add_archive(int types, const char *section)
+restore(const struct pgflo_toc *t, const char *archive, const char *section)
+{
+	char path[sizeof(tmpdir) + 32], list[sizeof(tmpdir) + 32];
+	size_t i, kept = 0;
+	int status;
+
+	for (i = 0; i < t->n; i++)
+		kept += (size_t)t->v[i].keep;
+	if (kept == 0)
+		return;
+	tmppath(path, sizeof(path), archive);
+	tmppath(list, sizeof(list), "list");
+	if (pgflo_toc_restore(pg_restore, t, path, list, section, &sql,
+	    &status, errbuf, sizeof(errbuf)) == -1) {
+		check_stop();
+		die(status, "%s", errbuf);
+	}
+	check_stop();
+}
+
+/*
+ * One archive: dump, pick the entries, restore them as SQL.  The
+ * primary keys go with pre-data, not post-data as pg_restore has them:
+ * the copy and the stream upsert on them, so that a copy run again and
+ * a stream replayed write no row twice.
+ */
+static void
+add_archive(int types)
 {
 	const char *name = types ? "types.dump" : "tables.dump";
-	struct pgflo_buf out = { 0 };
-	struct toc t = { 0 };
-	size_t i, kept = 0;
+	char path[sizeof(tmpdir) + 32];
+	struct pgflo_toc t;
+	size_t i;
+	int status, pk;
 
 	dump(types, name);
-	toc_read(name, &t);
+	tmppath(path, sizeof(path), name);
+	if (pgflo_toc_read(pg_restore, path, &t, &status, errbuf,
+	    sizeof(errbuf)) == -1) {
+		check_stop();
+		die(status, "%s", errbuf);
+	}
 	for (i = 0; i < t.n; i++)
-		t.v[i].keep = types ? objs_has(&need, t.v[i].cls, t.v[i].oid) :
-		    !objs_has(&skipfk, t.v[i].cls, t.v[i].oid);
+		t.v[i].keep = types ? pgflo_objs_has(&deps.need, t.v[i].cls, t.v[i].oid) :
+		    !pgflo_objs_has(&deps.skipfk, t.v[i].cls, t.v[i].oid);
 	if (ifmissing)
 		toc_drop_existing(&t);
-	for (i = 0; i < t.n; i++)
-		kept += (size_t)t.v[i].keep;
-	if (kept > 0) {
-		toc_restore(&t, name, section, &out);
-		add_script(&out);
+	if (types || (sections & (SEC_PRE | SEC_POST)) == (SEC_PRE | SEC_POST))
+		restore(&t, name, NULL);
+	else if (sections & SEC_PRE) {
+		restore(&t, name, "pre-data");
+		for (i = 0; i < t.n; i++)
+			t.v[i].keep &= pgflo_objs_has(&deps.pkeys, t.v[i].cls,
+			    t.v[i].oid);
+		restore(&t, name, "post-data");
+	} else {
+		for (i = 0; i < t.n; i++) {
+			pk = pgflo_objs_has(&deps.pkeys, t.v[i].cls, t.v[i].oid);
+			t.v[i].keep &= !pk;
+		}
+		restore(&t, name, "post-data");
 	}
-	toc_free(&t);
-	pgflo_buf_free(&out);
+	pgflo_toc_free(&t);
 }
 
 /* setval() on the target for each sequence, at the source's value. */
@@ -810,19 +496,19 @@ add_sequences(void)
 	PGresult *res;
 	size_t i;
 
-	for (i = 0; i < seqs.n; i++) {
+	for (i = 0; i < deps.seqs.n; i++) {
 		pgflo_buf_reset(&q);
 		pgflo_buf_printf(&q, "SELECT last_value, is_called FROM %s",
-		    seqs.v[i]);
+		    deps.seqs.v[i]);
 		res = query(src, q.data, 0, NULL, "could not read a sequence");
 		pgflo_buf_reset(&b);
 		pgflo_buf_puts(&b, "SELECT pg_catalog.setval(");
-		pgflo_pg_quote_literal(&b, seqs.v[i]);
+		pgflo_pg_quote_literal(&b, deps.seqs.v[i]);
 		pgflo_buf_printf(&b, ", %s, %s);", PQgetvalue(res, 0, 0),
 		    strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? "true" :
 		    "false");
 		PQclear(res);
-		own_entry(seqs.v[i], "SEQUENCE SET", b.data);
+		own_entry(deps.seqs.v[i], "SEQUENCE SET", b.data);
 	}
 	pgflo_buf_free(&q);
 	pgflo_buf_free(&b);
@@ -987,14 +673,7 @@ parse_args(int argc, char *argv[])
 static void
 free_all(void)
 {
-	strs_free(&tables);
-	strs_free(&tableoids);
-	strs_free(&seqs);
-	strs_free(&schemas);
-	strs_free(&typeschemas);
-	strs_free(&exts);
-	free(need.v);
-	free(skipfk.v);
+	pgflo_schemadeps_free(&deps);
 	pgflo_buf_free(&sql);
 	pgflo_buf_free(&safe_src);
 	free(src_password);
@@ -1013,8 +692,7 @@ main(int argc, char *argv[])
 	src = connect_or_die(source, "source");
 	if (target != NULL)
 		dst = connect_or_die(target, "target");
-	resolve_tables();
-	resolve_needs();
+	resolve();
 	if (sections & (SEC_PRE | SEC_POST)) {
 		if (pgflo_pgprog_conninfo(source, &safe_src, &src_password,
 		    errbuf, sizeof(errbuf)) == -1)
@@ -1027,12 +705,11 @@ main(int argc, char *argv[])
 	}
 	if (sections & SEC_PRE) {
 		add_schemas();
-		if (typeschemas.n > 0)
-			add_archive(1, NULL);
+		if (deps.typeschemas.n > 0)
+			add_archive(1);
 	}
 	if (sections & (SEC_PRE | SEC_POST))
-		add_archive(0, (sections & SEC_PRE) == 0 ? "post-data" :
-		    (sections & SEC_POST) == 0 ? "pre-data" : NULL);
+		add_archive(0);
 	if (sections & SEC_SEQ)
 		add_sequences();
 	check_stop();
