@@ -99,8 +99,11 @@ static const char tables_sql[] =
  * table's defaults, constraints, indexes; a domain's constraints), over
  * and over.  The walk stops at schemas, at members of an extension (the
  * extension is needed instead) and at relations other than the tables,
- * their indexes, sequences and composite types.  Objects made by initdb
- * are below 16384.
+ * their indexes, sequences and composite types.  It does not go from an
+ * object to the types made for it (row and array types: a column that
+ * uses one leads there) nor to a foreign key's internal triggers.
+ * Objects made by initdb are below 16384.  Only the objects that pg_dump
+ * -n dumps, and the relations (for their schemas), are returned.
  */
 static const char need_sql[] =
     "WITH RECURSIVE sel(oid) AS (SELECT unnest($1::oid[])), "
@@ -116,7 +119,10 @@ static const char need_sql[] =
     "  UNION ALL"
     "  SELECT d.classid, d.objid FROM pg_catalog.pg_depend d"
     "  WHERE d.refclassid = o.cls AND d.refobjid = o.oid"
-    "  AND d.deptype IN ('a', 'i')) x"
+    "  AND d.deptype IN ('a', 'i')"
+    "  AND d.classid <> 'pg_catalog.pg_type'::regclass"
+    "  AND NOT (d.classid = 'pg_catalog.pg_trigger'::regclass"
+    "  AND d.deptype = 'i')) x"
     " WHERE o.ext IS NULL AND x.o >= 16384"
     " AND x.c NOT IN ('pg_catalog.pg_namespace'::regclass,"
     "  'pg_catalog.pg_extension'::regclass)"
@@ -144,7 +150,13 @@ static const char need_sql[] =
     " pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class r ON r.oid ="
     " t.typrelid WHERE t.oid = o.oid AND t.typcategory <> 'A' AND"
     " (r.oid IS NULL OR r.relkind = 'c'))"
-    " FROM o ORDER BY 1, 2";
+    " FROM o WHERE o.ext IS NOT NULL OR o.cls IN ("
+    " 'pg_catalog.pg_class'::regclass, 'pg_catalog.pg_type'::regclass,"
+    " 'pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_collation'::regclass,"
+    " 'pg_catalog.pg_operator'::regclass, 'pg_catalog.pg_opclass'::regclass,"
+    " 'pg_catalog.pg_opfamily'::regclass, 'pg_catalog.pg_ts_config'::regclass,"
+    " 'pg_catalog.pg_ts_dict'::regclass, 'pg_catalog.pg_conversion'::regclass)"
+    " ORDER BY 1, 2";
 
 /* Foreign keys of the tables that refer to a table not selected. */
 static const char fk_sql[] =
