@@ -309,3 +309,45 @@ pg_restore unset"
 	[ "${lines[0]%% *}" = 20 ] || fail "counts: $output"
 	assert_output "$(digest "$src")"
 }
+
+@test "schema: a partitioned table comes with its partitions, their keys and indexes" {
+	local s d
+	s=$(newdb p1src)
+	d=$(newdb p1dst)
+	q "$s" <<'SQL'
+CREATE TYPE st AS ENUM ('a', 'b');
+CREATE TABLE parted (id int, k int, s st, PRIMARY KEY (id, k)) PARTITION BY RANGE (k);
+CREATE TABLE "P 1" PARTITION OF parted FOR VALUES FROM (0) TO (10);
+CREATE TABLE p2 PARTITION OF parted FOR VALUES FROM (10) TO (20);
+CREATE INDEX ON parted (s);
+CREATE TABLE child (id int PRIMARY KEY, pid int, pk int,
+    FOREIGN KEY (pid, pk) REFERENCES parted);
+SQL
+	pgflo-schema -d "$s" -D "$d" -t 'public.parted,public.child' --section pre-data
+	run -0 q "$d" -c "SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY 1) FROM pg_inherits i
+	    JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relkind = 'r'"
+	assert_output '"P 1", p2'
+	pgflo-schema -d "$s" -D "$d" -t 'public.parted,public.child' --section post-data
+	diff <(schema_of "$s") <(schema_of "$d")
+}
+
+@test "schema: SIGTERM stops pg_dump, leaves no files, changes nothing and dies of it (143)" {
+	local bin="$BATS_TEST_TMPDIR/bin"
+	mkdir -p "$bin"
+	printf '#!/bin/sh\nsleep 3\nexec %s/pg_dump "$@"\n' "$PGFLO_PG_BINDIR" > "$bin/pg_dump"
+	chmod +x "$bin/pg_dump"
+	ln -s "$PGFLO_PG_BINDIR/pg_restore" "$bin/pg_restore"
+	dst=$(newdb t10)
+	ls -d /tmp/pgflo-schema.* > "$BATS_TEST_TMPDIR/before" 2>/dev/null || true
+	pgflo-schema --pg-bindir "$bin" -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" 3>&- 2>/dev/null &
+	pid=$!
+	sleep 1
+	kill -TERM "$pid"
+	local st=0
+	wait "$pid" || st=$?
+	[ "$st" -eq 143 ] || fail "status $st"
+	ls -d /tmp/pgflo-schema.* > "$BATS_TEST_TMPDIR/after" 2>/dev/null || true
+	diff "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+	run -0 q "$dst" -c "SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace"
+	assert_output 0
+}
