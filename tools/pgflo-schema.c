@@ -470,7 +470,9 @@ add_archive(int types)
 		    !pgflo_objs_has(&deps.skipfk, t.v[i].cls, t.v[i].oid);
 	if (ifmissing)
 		toc_drop_existing(&t);
-	if (types || (sections & (SEC_PRE | SEC_POST)) == (SEC_PRE | SEC_POST))
+	if (types)
+		restore(&t, name, "pre-data");
+	else if ((sections & (SEC_PRE | SEC_POST)) == (SEC_PRE | SEC_POST))
 		restore(&t, name, NULL);
 	else if (sections & SEC_PRE) {
 		restore(&t, name, "pre-data");
