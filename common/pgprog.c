@@ -308,3 +308,86 @@ pgflo_toc_restore(const char *pg_restore, const struct pgflo_toc *t,
 	pgflo_buf_free(&sql);
 	return r;
 }
+
+/* The text after "ID; CLASS OID ": "DESC NAMESPACE TAG OWNER". */
+static const char *
+toc_text(const char *line)
+{
+	int spaces = 0;
+
+	for (; *line != '\0' && spaces < 3; line++)
+		spaces += *line == ' ';
+	return line;
+}
+
+/*
+ * Whether ct, " TAG OWNER" of a comment, names et, " TAG OWNER" of an
+ * entry: the same, or with the name in the tag quoted, as pg_dump's
+ * fmtId() quotes it in a comment's tag (not in the object's own).
+ */
+static int
+tag_matches(const char *ct, const char *et)
+{
+	struct pgflo_buf q = { 0 };
+	const char *owner, *args, *p;
+	int r;
+
+	if (strcmp(ct, et) == 0)
+		return 1;
+	if ((owner = strrchr(et, ' ')) == NULL || owner == et)
+		return 0;
+	for (args = et + 1; args < owner && *args != '('; args++)
+		;
+	pgflo_buf_puts(&q, " \"");
+	for (p = et + 1; p < args; p++) {
+		if (*p == '"')
+			pgflo_buf_putc(&q, '"');
+		pgflo_buf_putc(&q, *p);
+	}
+	pgflo_buf_putc(&q, '"');
+	pgflo_buf_puts(&q, args);
+	r = strcmp(ct, pgflo_buf_cstr(&q)) == 0;
+	pgflo_buf_free(&q);
+	return r;
+}
+
+/*
+ * Whether comment c ("NAMESPACE DESC TAG OWNER") is on entry e ("DESC
+ * NAMESPACE TAG OWNER"): some split of e at two spaces, reordered, is c.
+ */
+static int
+comment_on(const char *c, const char *e)
+{
+	const char *d, *n;
+	size_t dl, nl, cl = strlen(c);
+
+	for (d = strchr(e, ' '); d != NULL; d = strchr(d + 1, ' '))
+		for (n = strchr(d + 1, ' '); n != NULL; n = strchr(n + 1, ' ')) {
+			dl = (size_t)(d - e);		/* DESC */
+			nl = (size_t)(n - d - 1);	/* NAMESPACE */
+			if (cl > nl + 1 + dl &&
+			    memcmp(c, d + 1, nl) == 0 && c[nl] == ' ' &&
+			    memcmp(c + nl + 1, e, dl) == 0 &&
+			    tag_matches(c + nl + 1 + dl, n))
+				return 1;
+		}
+	return 0;
+}
+
+void
+pgflo_toc_keep_comments(struct pgflo_toc *t)
+{
+	const char *c;
+	size_t i, j;
+
+	for (i = 0; i < t->n; i++) {
+		c = toc_text(t->v[i].line);
+		if (t->v[i].keep || t->v[i].cls != 0 ||
+		    strncmp(c, "COMMENT ", 8) != 0)
+			continue;
+		for (j = 0; j < t->n && !t->v[i].keep; j++)
+			if (t->v[j].keep && t->v[j].cls != 0 &&
+			    comment_on(c + 8, toc_text(t->v[j].line)))
+				t->v[i].keep = 1;
+	}
+}

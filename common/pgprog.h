@@ -72,6 +72,11 @@ int	pgflo_toc_read(const char *pg_restore, const char *archive,
 int	pgflo_toc_restore(const char *pg_restore, const struct pgflo_toc *t,
 	    const char *archive, const char *list, const char *section,
 	    struct pgflo_buf *out, int *status, char *errbuf, size_t errlen);
+/*
+ * Keeps the COMMENT entries on kept entries too (a comment has no OID of
+ * its own in the TOC: "COMMENT NAMESPACE DESC TAG OWNER" is matched).
+ */
+void	pgflo_toc_keep_comments(struct pgflo_toc *t);
 void	pgflo_toc_free(struct pgflo_toc *t);
 
 #endif

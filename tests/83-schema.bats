@@ -34,6 +34,11 @@ CREATE TABLE public."Ä Mixed" (
     x int CHECK (x <> -1),
     other int CONSTRAINT to_unsel REFERENCES public.unsel (id));
 CREATE INDEX "part idx" ON public."Ä Mixed" (x) WHERE x > 10;
+COMMENT ON TYPE public.addr IS 'an address';
+COMMENT ON DOMAIN public.posint IS 'positive';
+COMMENT ON TYPE "Sch ""q"" é"."Mood" IS 'how it went';
+COMMENT ON FUNCTION public.code_default() IS 'the code';
+COMMENT ON COLUMN public.c.code IS 'made up';
 INSERT INTO public.unsel VALUES (1);
 INSERT INTO public.c (name, h) SELECT 'n' || i,
     CASE WHEN i % 2 = 0 THEN 'a=>1'::hstore END FROM generate_series(1, 20) i;
@@ -121,7 +126,7 @@ FKWARN='pgflo-schema: warning: skipping foreign key to_unsel of public."Ä Mixed
 	run -0 q "$dst" -c "SELECT enum_range(NULL::$SCH.\"Mood\")::text, 'a=>1'::hstore -> 'a'"
 	run -0 --separate-stderr pgflo-schema -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" --section post-data
 	[ "$stderr" = "$FKWARN" ] || fail "stderr: $stderr"
-	run -0 same_schema "$dst"
+	same_schema "$dst"
 }
 
 # copy SRC DST SLOT: the copy through sink-pg, then post-data (as
@@ -220,7 +225,7 @@ SQL
 	# No target needed; the script is psql's as it is.
 	run -0 --separate-stderr pgflo-schema --dry-run -d "$PGFLO_SRC" -t "$TABLES"
 	printf '%s\n' "$output" | psql -X -q -v ON_ERROR_STOP=1 -1 -d "$dst" > /dev/null 2>&1
-	run -0 same_schema "$dst"
+	same_schema "$dst"
 	run -0 seqvals "$dst"
 	assert_output $'20 true\n20 true\n20 true'
 }
@@ -244,7 +249,7 @@ SQL
 	[ "${stderr_lines[1]}" = 'pgflo-schema: target: relation "c_name_key" already exists (Name: c c_name_key; Type: CONSTRAINT; Schema: public); nothing was changed (--if-missing skips objects that exist)' ] ||
 		fail "stderr: $stderr"
 	run -0 pgflo-schema -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" --if-missing
-	run -0 same_schema "$dst"
+	same_schema "$dst"
 }
 
 @test "schema: the password given with -d reaches pg_dump through its environment, never its argv" {

@@ -471,6 +471,8 @@ add_archive(int types)
 	if (ifmissing)
 		toc_drop_existing(&t);
 	if (types)
+		pgflo_toc_keep_comments(&t);
+	if (types)
 		restore(&t, name, "pre-data");
 	else if ((sections & (SEC_PRE | SEC_POST)) == (SEC_PRE | SEC_POST))
 		restore(&t, name, NULL);
