@@ -343,16 +343,17 @@ SQL
 	chmod +x "$bin/pg_dump"
 	ln -s "$PGFLO_PG_BINDIR/pg_restore" "$bin/pg_restore"
 	dst=$(newdb t10)
-	ls -d /tmp/pgflo-schema.* > "$BATS_TEST_TMPDIR/before" 2>/dev/null || true
-	pgflo-schema --pg-bindir "$bin" -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" 3>&- 2>/dev/null &
+	mkdir "$BATS_TEST_TMPDIR/tmp"
+	TMPDIR=$BATS_TEST_TMPDIR/tmp pgflo-schema --pg-bindir "$bin" -d "$PGFLO_SRC" -D "$dst" -t "$TABLES" 3>&- 2>/dev/null &
 	pid=$!
 	sleep 1
+	[ -n "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ] || fail "no archive directory while pg_dump runs"
 	kill -TERM "$pid"
 	local st=0
 	wait "$pid" || st=$?
 	[ "$st" -eq 143 ] || fail "status $st"
-	ls -d /tmp/pgflo-schema.* > "$BATS_TEST_TMPDIR/after" 2>/dev/null || true
-	diff "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+	run -0 ls -A "$BATS_TEST_TMPDIR/tmp"
+	assert_output ''
 	run -0 q "$dst" -c "SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace"
 	assert_output 0
 }

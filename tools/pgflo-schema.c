@@ -63,7 +63,8 @@ static int dryrun, ifmissing;
 
 static char errbuf[1024];
 static PGconn *src, *dst;
-static char tmpdir[] = "/tmp/pgflo-schema.XXXXXX";
+#define PATHSZ	4096
+static char tmpdir[PATHSZ];	/* $TMPDIR/pgflo-schema.XXXXXX, the archives */
 static int have_tmpdir;
 
 static struct pgflo_schemadeps deps;	/* what the tables need */
@@ -93,7 +94,7 @@ help(void)
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
 "\n"
-"Environment: PGFLO_PG_BINDIR, libpq's PG* variables.\n"
+"Environment: PGFLO_PG_BINDIR, TMPDIR, libpq's PG* variables.\n"
 "Exit status: 0 done, 1 a statement failed on the target (nothing\n"
 "changed) or pg_dump failed, 2 usage, a refused login or no pg_dump,\n"
 "3 a server unreachable, 130/143 killed by SIGINT/SIGTERM, 141 reader\n"
@@ -107,7 +108,7 @@ rmtmp(void)
 {
 	static const char *const files[] = { "tables.dump", "types.dump",
 	    "list", NULL };
-	char path[sizeof(tmpdir) + 32];
+	char path[PATHSZ + 32];
 	int i;
 
 	if (!have_tmpdir)
@@ -266,7 +267,7 @@ dump(int types, const char *name)
 {
 	struct pgflo_strs a = { 0 };
 	struct pgflo_buf b = { 0 };
-	char path[sizeof(tmpdir) + 32];
+	char path[PATHSZ + 32];
 	size_t i;
 
 	tmppath(path, sizeof(path), name);
@@ -425,7 +426,7 @@ add_schemas(void)
 static void
 restore(const struct pgflo_toc *t, const char *archive, const char *section)
 {
-	char path[sizeof(tmpdir) + 32], list[sizeof(tmpdir) + 32];
+	char path[PATHSZ + 32], list[PATHSZ + 32];
 	size_t i, kept = 0;
 	int status;
 
@@ -453,7 +454,7 @@ static void
 add_archive(int types)
 {
 	const char *name = types ? "types.dump" : "tables.dump";
-	char path[sizeof(tmpdir) + 32];
+	char path[PATHSZ + 32];
 	struct pgflo_toc t;
 	size_t i;
 	int status, pk;
@@ -688,6 +689,8 @@ free_all(void)
 int
 main(int argc, char *argv[])
 {
+	const char *tmp;
+
 	pgflo_setprogname(argv);
 	pgflo_std_options(argc, argv, help);
 	parse_args(argc, argv);
@@ -703,8 +706,11 @@ main(int argc, char *argv[])
 			die(PGFLO_EXIT_USAGE, "%s", errbuf);
 		pg_dump = pgflo_pgprog_path(bindir, "pg_dump");
 		pg_restore = pgflo_pgprog_path(bindir, "pg_restore");
+		tmp = getenv("TMPDIR");
+		snprintf(tmpdir, sizeof(tmpdir), "%s/pgflo-schema.XXXXXX",
+		    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 		if (mkdtemp(tmpdir) == NULL)
-			die(PGFLO_EXIT_FAIL, "mkdtemp: %s", strerror(errno));
+			die(PGFLO_EXIT_FAIL, "%s: %s", tmpdir, strerror(errno));
 		have_tmpdir = 1;
 	}
 	if (sections & SEC_PRE) {
