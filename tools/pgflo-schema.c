@@ -242,13 +242,11 @@ run(struct pgflo_strs *argv, struct pgflo_buf *out)
 	check_stop();
 }
 
-#define arg(a, s)	pgflo_strs_push((a), (s))
-
 static void
 args2(struct pgflo_strs *a, const char *opt, const char *val)
 {
-	arg(a, opt);
-	arg(a, val);
+	pgflo_strs_push(a, opt);
+	pgflo_strs_push(a, val);
 }
 
 static void
@@ -271,10 +269,10 @@ dump(int types, const char *name)
 	size_t i;
 
 	tmppath(path, sizeof(path), name);
-	arg(&a, pg_dump);
+	pgflo_strs_push(&a, pg_dump);
 	args2(&a, "-d", safe_src.data);
-	arg(&a, "--schema-only");
-	arg(&a, "--format=custom");
+	pgflo_strs_push(&a, "--schema-only");
+	pgflo_strs_push(&a, "--format=custom");
 	args2(&a, "-f", path);
 	if (types) {
 		/* Patterns: quote_ident() names match exactly in psql's. */
@@ -318,9 +316,9 @@ toc_drop_existing(struct pgflo_toc *t)
 	for (i = 0; i < t->n; i++)
 		if (t->v[i].keep && t->v[i].cls != 0) {
 			snprintf(num, sizeof(num), "%u", t->v[i].cls);
-			arg(&cs, num);
+			pgflo_strs_push(&cs, num);
 			snprintf(num, sizeof(num), "%u", t->v[i].oid);
-			arg(&os, num);
+			pgflo_strs_push(&os, num);
 		}
 	if (cs.n == 0)
 		return;
