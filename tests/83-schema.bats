@@ -357,3 +357,34 @@ SQL
 	run -0 q "$dst" -c "SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace"
 	assert_output 0
 }
+
+@test "schema: what the table uses from other schemas comes along, nothing else from them" {
+	local s d
+	s=$(newdb u1src)
+	d=$(newdb u1dst)
+	q "$s" <<'SQL' > /dev/null
+CREATE SCHEMA util;
+CREATE SCHEMA app;
+CREATE COLLATION util.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TYPE util.color AS ENUM ('red', 'green');
+CREATE DOMAIN util.warm AS util.color CHECK (VALUE = 'red');
+CREATE TYPE util.span AS RANGE (subtype = int);
+CREATE SEQUENCE util.shared;
+CREATE FUNCTION util.touch() RETURNS trigger LANGUAGE plpgsql
+    AS $$BEGIN NEW.n := NEW.n + 1; RETURN NEW; END$$;
+CREATE FUNCTION util.ok(int) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT $1 >= 0';
+CREATE TABLE app.t (id bigint DEFAULT nextval('util.shared') PRIMARY KEY,
+    name text COLLATE util.ci, w util.warm, s util.span, n int CHECK (util.ok(n)));
+CREATE TRIGGER t_touch BEFORE INSERT ON app.t FOR EACH ROW EXECUTE FUNCTION util.touch();
+CREATE TABLE app.other (id int);
+CREATE TYPE util.unused AS ENUM ('x');
+CREATE FUNCTION util.unused() RETURNS int LANGUAGE sql AS 'SELECT 1';
+SELECT nextval('util.shared'), nextval('util.shared');
+SQL
+	run -0 --separate-stderr pgflo-schema -d "$s" -D "$d" -t app.t
+	[ -z "$stderr" ] || fail "stderr: $stderr"
+	q "$s" -c 'DROP TABLE app.other' -c 'DROP TYPE util.unused' -c 'DROP FUNCTION util.unused()'
+	diff <(schema_of "$s") <(schema_of "$d")
+	run -0 q "$d" -c "INSERT INTO app.t (name, w, n) VALUES ('a', 'red', 1) RETURNING id, n"
+	assert_output '3|2'
+}
