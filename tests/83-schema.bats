@@ -333,6 +333,8 @@ SQL
 	    JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relkind = 'r'"
 	assert_output '"P 1", p2'
 	pgflo-schema -d "$s" -D "$d" -t 'public.parted,public.child' --section post-data
+	[[ $(schema_of "$d") == *'ALTER INDEX public.parted_pkey ATTACH PARTITION public."P 1_pkey";'* ]] ||
+		fail "$(schema_of "$d")"
 	diff <(schema_of "$s") <(schema_of "$d")
 }
 
@@ -384,6 +386,7 @@ SQL
 	run -0 --separate-stderr pgflo-schema -d "$s" -D "$d" -t app.t
 	[ -z "$stderr" ] || fail "stderr: $stderr"
 	q "$s" -c 'DROP TABLE app.other' -c 'DROP TYPE util.unused' -c 'DROP FUNCTION util.unused()'
+	[[ $(schema_of "$d") == *'CREATE COLLATION util.ci'* ]] || fail "$(schema_of "$d")"
 	diff <(schema_of "$s") <(schema_of "$d")
 	run -0 q "$d" -c "INSERT INTO app.t (name, w, n) VALUES ('a', 'red', 1) RETURNING id, n"
 	assert_output '3|2'
