@@ -290,6 +290,9 @@ pg_restore unset"
 		fail "stderr: $stderr"
 	run -2 --separate-stderr pgflo-schema -d "$PGFLO_SRC" -t c
 	[ "${stderr_lines[0]}" = "pgflo-schema: -D is required (or --dry-run)" ] || fail "stderr: $stderr"
+	run -2 --separate-stderr pgflo-schema -d "$PGFLO_SRC" -D "bogus=1" -t c
+	[ "${stderr_lines[0]}" = 'pgflo-schema: bad connection string: invalid connection option "bogus"' ] ||
+		fail "stderr: $stderr"
 	run -2 --separate-stderr pgflo-schema -n --if-missing -d "$PGFLO_SRC" -t c
 	[ "${stderr_lines[0]}" = "pgflo-schema: -D is required with --if-missing" ] || fail "stderr: $stderr"
 	run -2 --separate-stderr pgflo-schema -d "$PGFLO_SRC" -D "$PGFLO_DST" -t c --pg-bindir /nonexistent
