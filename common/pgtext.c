@@ -15,6 +15,7 @@
 
 #define US_PER_SEC	INT64_C(1000000)
 #define US_PER_DAY	(INT64_C(86400) * US_PER_SEC)
+#define MAX_DAYS	(INT64_C(106751990))	/* INT64_MAX / US_PER_DAY - 1 */
 
 static const struct {
 	const char *name;
@@ -165,6 +166,8 @@ parse_clock(const char **p, const char *end, int64_t *us)
 			scale /= 10;
 		}
 	}
+	if (h > INT64_C(2562047787) || mi > 59 || s > 60)
+		return -1;	/* an interval's hours stay in int64 */
 	*us = ((h * 60 + mi) * 60 + s) * US_PER_SEC + frac;
 	return 0;
 }
@@ -203,7 +206,8 @@ parse_date(const char **p, const char *end, int64_t *days)
 
 	if ((y = digits(p, end, 4)) < 0 || expect(p, end, '-') == -1 ||
 	    (m = digits(p, end, 2)) < 0 || expect(p, end, '-') == -1 ||
-	    (d = digits(p, end, 2)) < 0 || m < 1 || m > 12 || d < 1 || d > 31)
+	    (d = digits(p, end, 2)) < 0 || m < 1 || m > 12 || d < 1 || d > 31 ||
+	    y > 5874897)	/* date's last year */
 		return -1;
 	*days = days_from_civil(y, m, d);
 	return 0;
@@ -230,7 +234,8 @@ pgflo_pg_timestamp_us(const char *s, size_t n, int64_t *us)
 		return -1;
 	if (p < end && parse_zone(&p, end, &off) == -1)
 		return -1;
-	if (p != end)
+	/* timestamp's range ends in 294276; beyond, int64 overflows */
+	if (p != end || days > MAX_DAYS || days < -MAX_DAYS)
 		return -1;
 	*us = days * US_PER_DAY + clock - off * US_PER_SEC;
 	return 0;
@@ -271,11 +276,14 @@ pgflo_pg_interval(const char *s, size_t n, int64_t *months, int64_t *days,
 		for (q = p; q < end && *q >= '0' && *q <= '9'; q++)
 			;
 		if (q < end && *q == ':') {
-			if (parse_clock(&p, end, &t) == -1)
+			if (parse_clock(&p, end, &t) == -1 ||
+			    (sign > 0 && *us > INT64_MAX - t) ||
+			    (sign < 0 && *us < INT64_MIN + t))
 				return -1;
 			*us += sign * t;
 		} else {
-			if ((v = digits(&p, end, 1)) < 0 ||
+			/* months and days are int32 in an interval */
+			if ((v = digits(&p, end, 1)) < 0 || v > INT32_MAX ||
 			    expect(&p, end, ' ') == -1)
 				return -1;
 			for (q = p; q < end && *q != ' '; q++)

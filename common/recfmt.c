@@ -528,9 +528,11 @@ dbz_time(struct pgflo_fmt *f, const struct pgflo_ptype *t, const char *s)
 		if (pgflo_pg_interval(s, strlen(s), &mo, &d,
 		    &us) == 0) {
 			double days = (double)mo * (365.25 / 12.0) + (double)d;
+			double v = days * 86400e6 + (double)us;
 
-			pgflo_buf_printf(&f->out, "%lld", (long long)(days *
-			    86400e6 + (double)us));
+			if (v >= 9.2e18 || v <= -9.2e18)
+				break;
+			pgflo_buf_printf(&f->out, "%lld", (long long)v);
 			return 0;
 		}
 		break;
@@ -673,6 +675,7 @@ pgflo_time(struct pgflo_fmt *f, const struct pgflo_ptype *t, const char *s)
 		}
 		if (t->cls == PGFLO_T_DATE ?
 		    pgflo_pg_date_days(s, strlen(s), &n) == 0 &&
+		    n < INT64_C(106751990) && n > -INT64_C(106751990) &&
 		    (n *= INT64_C(86400000000), 1) :
 		    pgflo_pg_timestamp_us(s, strlen(s), &n) == 0) {
 			/* time.Time: RFC 3339 with nanoseconds, trimmed */

@@ -94,6 +94,9 @@ check() {
 	# Time in milliseconds up to (3), MicroTime beyond.
 	run -0 bash -c 'pgflo-format -t debezium | jq -c .after' <<<'{"op":"insert","schema":"s","table":"t","commit_lsn":"0/1","ordinal":1,"key":[],"types":{"a":"timestamp(3) with time zone","b":"timestamp(3) without time zone","c":"time(3) without time zone","d":"time(4) without time zone","e":"timestamp(0) with time zone"},"new":{"a":"2026-11-23 18:00:00.5+00","b":"1969-12-31 23:59:59.9995","c":"00:00:01.5","d":"00:00:01.5","e":"2026-11-23 18:00:01+05:30"}}'
 	assert_output '{"a":"2026-11-23T18:00:00.500Z","b":-1,"c":1500,"d":1500000,"e":"2026-11-23T12:30:01Z"}'
+	# Beyond int64 microseconds: the text, not an overflow.
+	run -0 bash -c 'pgflo-format -t debezium | jq -c .after' <<<'{"op":"insert","schema":"s","table":"t","commit_lsn":"0/1","ordinal":1,"key":[],"types":{"a":"timestamp with time zone","b":"date","c":"interval","d":"interval","e":"time without time zone"},"new":{"a":"294277-01-01 00:00:00+00","b":"5874897-12-31","c":"2147483647 years 2562047787:00:00","d":"2147483648 days","e":"00:99999999999999999:00"}}'
+	assert_output '{"a":"294277-01-01 00:00:00+00","b":2145042905,"c":"2147483647 years 2562047787:00:00","d":"2147483648 days","e":"00:99999999999999999:00"}'
 	# hstore.handling.mode=json: the map as a string of JSON.
 	run -0 bash -c 'pgflo-format -t debezium | jq -r .after.h' <<<'{"op":"insert","schema":"s","table":"t","commit_lsn":"0/1","ordinal":1,"key":[],"types":{"h":"hstore"},"new":{"h":"\"a\\\"q\"=>\"x\\\\y\", \"\"=>\"\", \"n\"=>NULL"}}'
 	assert_output '{"a\"q":"x\\y","":"","n":null}'
