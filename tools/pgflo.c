@@ -1,0 +1,1060 @@
+/*
+ * pgflo - pg_flo's command lines and configuration file, run as pgflo
+ * pipelines: "pgflo replicator ..." and "pgflo worker SINK ..." take
+ * pg_flo's flags, PG_FLO_* variables and ~/.pg_flo.yaml, and run
+ *
+ *   { pgflo-copy && pgflo-capture; } | pgflo-publish | pgflo-checkpoint
+ *   pgflo-consume | pgflo-rule | sink
+ *
+ * with pipe(2), fork(2) and execv(2) (pipeline.c): no shell, so no value
+ * is ever quoted or parsed twice.  Passwords reach the tools through
+ * their environment (PGPASSWORD) or a temporary passfile, never argv.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "pgflo.h"
+#include "pipeline.h"
+#include "yamlconf.h"
+
+#define SYNOPSIS \
+	"pgflo [--config file] replicator [--flag value ...]\n" \
+	"       pgflo [--config file] worker stdout|file|postgres|webhook\n" \
+	"             [--flag value ...]"
+
+enum type { T_STR, T_INT, T_BOOL, T_LIST, T_DUR };
+
+/* Which commands a flag belongs to. */
+#define C_REPL		0x01
+#define C_STDOUT	0x02
+#define C_FILE		0x04
+#define C_PG		0x08
+#define C_HOOK		0x10
+#define C_WORKER	(C_STDOUT | C_FILE | C_PG | C_HOOK)
+
+struct flag {
+	const char *name;	/* pg_flo's flag and config key */
+	enum type type;
+	int	 cmds;
+	const char *dflt;
+	const char *help;
+	char	*val;		/* resolved: flag > env > config > default */
+	int	 from;		/* FROM_* */
+	int	 secret;
+};
+
+enum { FROM_DEFAULT, FROM_CONFIG, FROM_ENV, FROM_ARGV };
+
+static struct flag flags[] = {
+	{ "host", T_STR, C_REPL, NULL, "source host", NULL, 0, 0 },
+	{ "port", T_INT, C_REPL, "5432", "source port", NULL, 0, 0 },
+	{ "dbname", T_STR, C_REPL, NULL, "source database", NULL, 0, 0 },
+	{ "user", T_STR, C_REPL, NULL, "source user", NULL, 0, 0 },
+	{ "password", T_STR, C_REPL, NULL, "source password", NULL, 0, 1 },
+	{ "group", T_STR, C_REPL | C_WORKER, NULL,
+	    "replication group: slot, stream and positions", NULL, 0, 0 },
+	{ "schema", T_STR, C_REPL | C_PG, "public", "schema of --tables",
+	    NULL, 0, 0 },
+	{ "tables", T_LIST, C_REPL | C_PG, NULL,
+	    "tables to replicate (default: all of --schema)", NULL, 0, 0 },
+	{ "nats-url", T_STR, C_REPL | C_WORKER, NULL, "NATS server URL",
+	    NULL, 0, 0 },
+	{ "stream", T_BOOL, C_REPL, "false", "stream changes (the default)",
+	    NULL, 0, 0 },
+	{ "copy-and-stream", T_BOOL, C_REPL, "false",
+	    "copy the tables, then stream", NULL, 0, 0 },
+	{ "copy", T_BOOL, C_REPL, "false", "copy the tables, then exit",
+	    NULL, 0, 0 },
+	{ "max-copy-workers-per-table", T_INT, C_REPL, "4",
+	    "copy connections (in all)", NULL, 0, 0 },
+	{ "track-ddl", T_BOOL, C_REPL, "false", "capture DDL", NULL, 0, 0 },
+	{ "retry-max-attempts", T_INT, C_REPL, "3", "accepted, unused",
+	    NULL, 0, 0 },
+	{ "retry-initial-wait", T_DUR, C_REPL, "1s", "accepted, unused",
+	    NULL, 0, 0 },
+	{ "retry-max-wait", T_DUR, C_REPL, "8s", "accepted, unused",
+	    NULL, 0, 0 },
+	{ "rules-config", T_STR, C_WORKER, NULL, "pg_flo rules file",
+	    NULL, 0, 0 },
+	{ "routing-config", T_STR, C_WORKER, NULL, "pg_flo routing file",
+	    NULL, 0, 0 },
+	{ "batch-size", T_INT, C_WORKER, "1000", "rows per target commit",
+	    NULL, 0, 0 },
+	{ "file-output-dir", T_STR, C_FILE, NULL, "directory of the files",
+	    NULL, 0, 0 },
+	{ "target-host", T_STR, C_PG, NULL, "target host", NULL, 0, 0 },
+	{ "target-port", T_INT, C_PG, "5432", "target port", NULL, 0, 0 },
+	{ "target-dbname", T_STR, C_PG, NULL, "target database", NULL, 0, 0 },
+	{ "target-user", T_STR, C_PG, NULL, "target user", NULL, 0, 0 },
+	{ "target-password", T_STR, C_PG, NULL, "target password",
+	    NULL, 0, 1 },
+	{ "target-sync-schema", T_BOOL, C_PG, "false",
+	    "copy the schema first (pgflo-schema)", NULL, 0, 0 },
+	{ "target-disable-foreign-keys", T_BOOL, C_PG, "false",
+	    "apply with triggers and FKs off", NULL, 0, 0 },
+	{ "source-host", T_STR, C_PG, NULL, "schema sync: source host",
+	    NULL, 0, 0 },
+	{ "source-port", T_INT, C_PG, "5432", "schema sync: source port",
+	    NULL, 0, 0 },
+	{ "source-dbname", T_STR, C_PG, NULL, "schema sync: source database",
+	    NULL, 0, 0 },
+	{ "source-user", T_STR, C_PG, NULL, "schema sync: source user",
+	    NULL, 0, 0 },
+	{ "source-password", T_STR, C_PG, NULL,
+	    "schema sync: source password", NULL, 0, 1 },
+	{ "webhook-url", T_STR, C_HOOK, NULL, "the webhook", NULL, 0, 0 },
+};
+#define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
+
+static const char *cfgfile;
+static int cmd;			/* C_REPL or one worker sink */
+static const char *cmdname = "";
+static char *words[4];
+static int nwords;
+
+static void
+help(void)
+{
+	printf(
+"pgflo runs pg_flo's commands as pgflo pipelines: the same flags,\n"
+"PG_FLO_* variables and config file (~/.pg_flo.yaml, keys = flag names).\n"
+"\n"
+"Usage:\n"
+"  pgflo [--config FILE] replicator [FLAG]...\n"
+"  pgflo [--config FILE] worker stdout|file|postgres|webhook [FLAG]...\n"
+"  pgflo version\n"
+"\n"
+"replicator: --host --port --dbname --user --password --group --schema\n"
+"  --tables --nats-url --stream | --copy-and-stream | --copy\n"
+"  --max-copy-workers-per-table --track-ddl --retry-max-attempts\n"
+"  --retry-initial-wait --retry-max-wait\n"
+"worker: --group --nats-url --rules-config --routing-config --batch-size\n"
+"  file: --file-output-dir     webhook: --webhook-url\n"
+"  postgres: --target-host --target-port --target-dbname --target-user\n"
+"  --target-password --target-sync-schema --target-disable-foreign-keys\n"
+"  --source-host --source-port --source-dbname --source-user\n"
+"  --source-password --schema --tables\n"
+"\n"
+"Flags are --name VALUE or --name=VALUE; each has the variable\n"
+"PG_FLO_NAME (upper case, - as _).  A flag beats the variable, which beats\n"
+"the config file.  --password on the command line is visible to others.\n"
+"  -V, --version           print the version and exit\n"
+"  -h, --help              print this help and exit\n"
+"\n"
+"Exit status: 0 ok or stopped, 1 failure, 2 usage, bad config or tool\n"
+"missing, 3 server unavailable, 141 reader gone (SIGPIPE).\n");
+}
+
+static struct flag *
+lookup(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NFLAGS; i++)
+		if (strlen(flags[i].name) == len &&
+		    strncmp(flags[i].name, name, len) == 0)
+			return &flags[i];
+	return NULL;
+}
+
+/* PG_FLO_<NAME> of a flag, in buf. */
+static const char *
+env_name(const char *flag, char *buf, size_t len)
+{
+	char *p;
+
+	snprintf(buf, len, "PG_FLO_%s", flag);
+	for (p = buf; *p != '\0'; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	return buf;
+}
+
+static const char *
+get(const char *name)
+{
+	struct flag *f = lookup(name, strlen(name));
+
+	return f != NULL && f->val != NULL && f->val[0] != '\0' ? f->val : NULL;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *yes[] = { "1", "t", "true", "yes", "y", "on" };
+	static const char *no[] = { "0", "f", "false", "no", "n", "off" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *out = 1, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+static int
+on(const char *name)
+{
+	const char *v = get(name);
+	int b = 0;
+
+	return v != NULL && parse_bool(v, &b) == 0 && b;
+}
+
+/* Checks and stores a value; -1 with a message for a bad one. */
+static int
+setval(struct flag *f, const char *v, int from, char *err, size_t errlen)
+{
+	long n, ms;
+	int b;
+
+	if (f->type == T_INT && pgflo_parse_long(v, 0, 1000000, &n) == -1) {
+		snprintf(err, errlen, "--%s: not a number: %s", f->name, v);
+		return -1;
+	}
+	if (f->type == T_BOOL && parse_bool(v, &b) == -1) {
+		snprintf(err, errlen, "--%s: not true or false: %s", f->name,
+		    v);
+		return -1;
+	}
+	if (f->type == T_DUR && pgflo_parse_duration_ms(v, &ms) == -1) {
+		snprintf(err, errlen, "--%s: not a duration: %s", f->name, v);
+		return -1;
+	}
+	if (f->type == T_LIST && from == FROM_ARGV && f->from == FROM_ARGV &&
+	    f->val != NULL && f->val[0] != '\0') {
+		/* A list flag given again adds to the list, as pflag's. */
+		size_t len = strlen(f->val) + strlen(v) + 2;
+		char *s = pgflo_xmalloc(len);
+
+		snprintf(s, len, "%s,%s", f->val, v);
+		free(f->val);
+		f->val = s;
+		return 0;
+	}
+	free(f->val);
+	f->val = pgflo_xstrdup(v);
+	f->from = from;
+	return 0;
+}
+
+static int
+config_key(const char *key, const char *value, unsigned long line,
+    void *arg, char *err, size_t errlen)
+{
+	struct flag *f = lookup(key, strlen(key));
+	char msg[300];
+
+	(void)arg;
+	if (f == NULL) {
+		if (strcmp(key, "config") != 0)
+			pgflo_warnx("warning: %s:%lu: unknown key %s, ignored",
+			    cfgfile, line, key);
+		return 0;
+	}
+	if (f->from > FROM_CONFIG)
+		return 0;
+	if (value[0] == '\0')
+		return 0;
+	if (setval(f, value, FROM_CONFIG, msg, sizeof(msg)) == -1) {
+		snprintf(err, errlen, "%s:%lu: %s", cfgfile, line, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* PG_FLO_<NAME>, as viper binds every flag. */
+static void
+read_env(void)
+{
+	char name[80], msg[300];
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < NFLAGS; i++) {
+		if (flags[i].from == FROM_ARGV)
+			continue;
+		env_name(flags[i].name, name, sizeof(name));
+		if ((v = getenv(name)) == NULL || v[0] == '\0')
+			continue;
+		if (setval(&flags[i], v, FROM_ENV, msg, sizeof(msg)) == -1)
+			pgflo_usage_error(SYNOPSIS, "%s: %s", name, msg);
+	}
+}
+
+/* Hides a password given on argv from ps(1), as far as Linux lets us. */
+static void
+scrub(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = 'x';
+}
+
+static void
+parse_argv(int argc, char *argv[])
+{
+	struct flag *f;
+	char msg[300], *a, *eq, *v;
+	int i, b, dashdash = 0;
+
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (dashdash || a[0] != '-' || a[1] == '\0') {
+			if (nwords == 4)
+				pgflo_usage_error(SYNOPSIS, "too many "
+				    "arguments: %s", a);
+			words[nwords++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			dashdash = 1;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			help();
+			exit(0);
+		}
+		if (a[1] != '-')
+			pgflo_usage_error(SYNOPSIS, "unknown shorthand flag: "
+			    "%s", a);
+		a += 2;
+		eq = strchr(a, '=');
+		if (strncmp(a, "config", eq ? (size_t)(eq - a) : strlen(a))
+		    == 0 && (eq ? (size_t)(eq - a) : strlen(a)) == 6) {
+			if (eq == NULL && i + 1 >= argc)
+				pgflo_usage_error(SYNOPSIS, "--config needs a "
+				    "file");
+			cfgfile = eq != NULL ? eq + 1 : argv[++i];
+			continue;
+		}
+		f = lookup(a, eq ? (size_t)(eq - a) : strlen(a));
+		if (f == NULL)
+			pgflo_usage_error(SYNOPSIS, "unknown flag: %s",
+			    argv[i]);
+		if (eq != NULL)
+			v = eq + 1;
+		else if (f->type == T_BOOL)
+			v = "true";
+		else if (i + 1 < argc &&
+		    (argv[i + 1][0] != '-' || parse_bool(argv[i + 1], &b) == 0))
+			v = argv[++i];
+		else
+			pgflo_usage_error(SYNOPSIS, "--%s needs a value",
+			    f->name);
+		if (setval(f, v, FROM_ARGV, msg, sizeof(msg)) == -1)
+			pgflo_usage_error(SYNOPSIS, "%s", msg);
+		if (f->secret) {
+			pgflo_warnx("warning: --%s on the command line is "
+			    "visible to other users (ps); use %s, the config "
+			    "file or ~/.pgpass", f->name,
+			    env_name(f->name, msg, sizeof(msg)));
+			scrub(v);
+		}
+	}
+}
+
+static void
+pick_command(void)
+{
+	static const struct { const char *name; int c; } sinks[] = {
+		{ "stdout", C_STDOUT }, { "file", C_FILE },
+		{ "postgres", C_PG }, { "webhook", C_HOOK },
+	};
+	size_t i;
+
+	if (nwords == 0)
+		pgflo_usage_error(SYNOPSIS, "a command is required: "
+		    "replicator or worker");
+	if (strcmp(words[0], "version") == 0) {
+		pgflo_print_version();
+		exit(0);
+	}
+	if (strcmp(words[0], "help") == 0) {
+		help();
+		exit(0);
+	}
+	if (strcmp(words[0], "replicator") == 0 && nwords == 1) {
+		cmd = C_REPL;
+		cmdname = "replicator";
+		return;
+	}
+	if (strcmp(words[0], "worker") == 0 && nwords == 2)
+		for (i = 0; i < sizeof(sinks) / sizeof(sinks[0]); i++)
+			if (strcmp(words[1], sinks[i].name) == 0) {
+				cmd = sinks[i].c;
+				cmdname = sinks[i].name;
+				return;
+			}
+	if (strcmp(words[0], "worker") == 0 && nwords < 2)
+		pgflo_usage_error(SYNOPSIS, "worker needs a sink: stdout, "
+		    "file, postgres or webhook");
+	pgflo_usage_error(SYNOPSIS, "unknown command: %s%s%s", words[0],
+	    nwords > 1 ? " " : "", nwords > 1 ? words[1] : "");
+}
+
+static void
+load_config(void)
+{
+	char err[600], *home, path[4096];
+	struct stat sb;
+
+	if (cfgfile == NULL && (home = getenv("HOME")) != NULL) {
+		snprintf(path, sizeof(path), "%s/.pg_flo.yaml", home);
+		if (stat(path, &sb) == 0)
+			cfgfile = pgflo_xstrdup(path);
+	}
+	if (cfgfile == NULL)
+		return;
+	if (pgflo_yamlconf_load(cfgfile, config_key, NULL, err,
+	    sizeof(err)) == -1)
+		pgflo_usage_error(SYNOPSIS, "%s", err);
+	fprintf(stderr, "Using config file: %s\n", cfgfile);
+}
+
+/* Every flag given must belong to the command, as cobra checks. */
+static void
+check_flags(void)
+{
+	size_t i;
+
+	for (i = 0; i < NFLAGS; i++)
+		if (flags[i].from == FROM_ARGV && !(flags[i].cmds & cmd))
+			pgflo_usage_error(SYNOPSIS, "unknown flag: --%s "
+			    "(not a flag of %s)", flags[i].name, cmdname);
+	for (i = 0; i < NFLAGS; i++)
+		if (flags[i].val == NULL && flags[i].dflt != NULL)
+			flags[i].val = pgflo_xstrdup(flags[i].dflt);
+}
+
+static void
+require(const char *name)
+{
+	char env[80];
+
+	if (get(name) == NULL)
+		pgflo_usage_error(SYNOPSIS, "missing required configuration: "
+		    "%s (--%s, %s or the config file)", name, name,
+		    env_name(name, env, sizeof(env)));
+}
+
+/* Adds key='value' to a conninfo string, quoted as libpq reads it. */
+static void
+conn_add(struct pgflo_buf *b, const char *key, const char *val)
+{
+	if (val == NULL)
+		return;
+	if (b->len > 0)
+		pgflo_buf_putc(b, ' ');
+	pgflo_buf_printf(b, "%s='", key);
+	for (; *val != '\0'; val++) {
+		if (*val == '\'' || *val == '\\')
+			pgflo_buf_putc(b, '\\');
+		pgflo_buf_putc(b, *val);
+	}
+	pgflo_buf_putc(b, '\'');
+}
+
+/* The conninfo of the flags host, port, ... after prefix; new string. */
+static char *
+conninfo(const char *prefix)
+{
+	static const char *keys[] = { "host", "port", "dbname", "user" };
+	struct pgflo_buf b = { 0 };
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", prefix, keys[i]);
+		conn_add(&b, keys[i], get(name));
+	}
+	return pgflo_buf_cstr(&b);
+}
+
+/* "PGPASSWORD=..." for the child of one connection, or NULL; new. */
+static char *
+password_env(const char *prefix)
+{
+	struct pgflo_buf b = { 0 };
+	char name[64];
+	const char *pw;
+
+	snprintf(name, sizeof(name), "%spassword", prefix);
+	if ((pw = get(name)) == NULL)
+		return NULL;
+	pgflo_buf_printf(&b, "PGPASSWORD=%s", pw);
+	return pgflo_buf_cstr(&b);
+}
+
+/* pg_flo's name of both the slot and the publication of a group. */
+static char *
+slot_name(void)
+{
+	struct pgflo_buf b = { 0 };
+	const char *g;
+
+	pgflo_buf_puts(&b, "pg_flo_");
+	for (g = get("group"); *g != '\0'; g++)
+		pgflo_buf_putc(&b, *g == '-' ? '_' : *g);
+	pgflo_buf_puts(&b, "_publication");
+	return pgflo_buf_cstr(&b);
+}
+
+/* --tables as pgflo patterns: schema.table each, or schema.* for all. */
+static char *
+table_patterns(void)
+{
+	struct pgflo_buf b = { 0 };
+	const char *schema = get("schema"), *t, *end, *s, *e;
+
+	if (schema == NULL)
+		schema = "public";
+	if ((t = get("tables")) == NULL) {
+		pgflo_buf_printf(&b, "%s.*", schema);
+		return pgflo_buf_cstr(&b);
+	}
+	for (;;) {
+		end = strchr(t, ',');
+		if (end == NULL)
+			end = t + strlen(t);
+		for (s = t; s < end && isspace((unsigned char)*s); s++)
+			;
+		for (e = end; e > s && isspace((unsigned char)e[-1]); e--)
+			;
+		if (e > s) {
+			if (b.len > 0)
+				pgflo_buf_putc(&b, ',');
+			/* pg_flo prefixes --schema; schema.table is ours. */
+			if (memchr(s, '.', (size_t)(e - s)) == NULL)
+				pgflo_buf_printf(&b, "%s.", schema);
+			pgflo_buf_putn(&b, s, (size_t)(e - s));
+		}
+		if (*end == '\0')
+			break;
+		t = end + 1;
+	}
+	if (b.len == 0)
+		pgflo_buf_printf(&b, "%s.*", schema);
+	return pgflo_buf_cstr(&b);
+}
+
+/* Exits 2 unless every tool of the pipeline is there. */
+static void
+need_tools(struct pgflo_stage *st, size_t n)
+{
+	struct pgflo_stage *s;
+	char *p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		for (s = &st[i]; s != NULL; s = s->then) {
+			if (s->fn != NULL)
+				continue;
+			if ((p = pgflo_tool_path(s->argv[0])) == NULL)
+				pgflo_errx(PGFLO_EXIT_USAGE, "%s %s needs %s, "
+				    "which is not built or installed",
+				    cmd == C_REPL ? "replicator" : "worker",
+				    cmd == C_REPL ? "" : cmdname, s->argv[0]);
+			free(p);
+		}
+}
+
+static void
+stage(struct pgflo_stage *st, const char *tool)
+{
+	memset(st, 0, sizeof(*st));
+	st->argv[0] = tool;
+}
+
+#define ARG(st, a)	pgflo_stage_arg((st), (a))
+
+static int
+run_replicator(void)
+{
+	struct pgflo_stage st[3], copy, capture;
+	char *conn, *pw, *slot, *tables, store[256];
+	int rv;
+
+	require("dbname");
+	if (on("stream") + on("copy") + on("copy-and-stream") > 1)
+		pgflo_usage_error(SYNOPSIS, "cannot specify multiple modes: "
+		    "use --stream, --copy-and-stream, or --copy");
+	conn = conninfo("");
+	pw = password_env("");
+	slot = slot_name();
+	tables = table_patterns();
+	snprintf(store, sizeof(store), "nats:pgflo/%s", get("group"));
+
+	stage(&copy, "pgflo-copy");
+	ARG(&copy, "-d"); ARG(&copy, conn);
+	if (on("copy"))
+		ARG(&copy, "--no-slot");
+	else {
+		ARG(&copy, "-S"); ARG(&copy, slot);
+		ARG(&copy, "-P"); ARG(&copy, slot);
+		ARG(&copy, "-c"); ARG(&copy, store);
+	}
+	ARG(&copy, "-t"); ARG(&copy, tables);
+	ARG(&copy, "-j"); ARG(&copy, get("max-copy-workers-per-table"));
+	ARG(&copy, "--no-progress");
+
+	stage(&capture, "pgflo-capture");
+	ARG(&capture, "-d"); ARG(&capture, conn);
+	ARG(&capture, "-S"); ARG(&capture, slot);
+	ARG(&capture, "-P"); ARG(&capture, slot);
+	ARG(&capture, "-t"); ARG(&capture, tables);
+	ARG(&capture, "-c"); ARG(&capture, store);
+	ARG(&capture, "--create-slot");
+	if (on("track-ddl"))
+		ARG(&capture, "--track-ddl");
+	if (pw != NULL) {
+		pgflo_stage_env(&copy, pw);
+		pgflo_stage_env(&capture, pw);
+	}
+
+	if (on("copy"))
+		st[0] = copy;
+	else if (on("copy-and-stream")) {
+		st[0] = copy;
+		st[0].then = &capture;
+	} else
+		st[0] = capture;
+	stage(&st[1], "pgflo-publish");
+	ARG(&st[1], "--stream"); ARG(&st[1], get("group"));
+	ARG(&st[1], "--create");
+	stage(&st[2], "pgflo-checkpoint");
+	ARG(&st[2], "--save"); ARG(&st[2], store);
+	st[2].devnull_out = 1;
+	need_tools(st, 3);
+	rv = pgflo_pipeline_run(st, 3);
+	free(conn);
+	free(pw);
+	free(slot);
+	free(tables);
+	return rv;
+}
+
+/* A passfile field: ':' and '\' escaped, "*" for any. */
+static void
+pass_field(FILE *fp, const char *v)
+{
+	if (v == NULL) {
+		fputs("*", fp);
+		return;
+	}
+	for (; *v != '\0'; v++) {
+		if (*v == ':' || *v == '\\')
+			fputc('\\', fp);
+		fputc(*v, fp);
+	}
+}
+
+/*
+ * A temporary passfile (0600) with the passwords of the source and the
+ * target, for a tool that connects to both; "PGPASSFILE=path", new.
+ */
+static char *
+passfile(char **path)
+{
+	static const char *pre[] = { "source-", "target-" };
+	static const char *keys[] = { "host", "port", "dbname", "user" };
+	struct pgflo_buf b = { 0 };
+	const char *tmp = getenv("TMPDIR");
+	char name[64];
+	size_t i, k;
+	FILE *fp;
+	int fd;
+
+	pgflo_buf_printf(&b, "%s/pgflo-pass.XXXXXX",
+	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	if ((fd = mkstemp(b.data)) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "%s", b.data);
+	if ((fp = fdopen(fd, "w")) == NULL)
+		pgflo_err(PGFLO_EXIT_FAIL, "%s", b.data);
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "%spassword", pre[i]);
+		if (get(name) == NULL)
+			continue;
+		for (k = 0; k < 4; k++) {
+			snprintf(name, sizeof(name), "%s%s", pre[i], keys[k]);
+			pass_field(fp, get(name));
+			fputc(':', fp);
+		}
+		snprintf(name, sizeof(name), "%spassword", pre[i]);
+		pass_field(fp, get(name));
+		fputc('\n', fp);
+	}
+	if (fclose(fp) != 0)
+		pgflo_err(PGFLO_EXIT_FAIL, "%s", b.data);
+	*path = pgflo_xstrdup(b.data);
+	pgflo_buf_reset(&b);
+	pgflo_buf_printf(&b, "PGPASSFILE=%s", *path);
+	return pgflo_buf_cstr(&b);
+}
+
+/* --target-sync-schema: pgflo-schema copies the tables' schema. */
+static int
+sync_schema(const char *target)
+{
+	struct pgflo_stage st;
+	char *src, *tables, *env, *path;
+	int rv;
+
+	require("source-dbname");
+	src = conninfo("source-");
+	tables = table_patterns();
+	stage(&st, "pgflo-schema");
+	ARG(&st, "-d"); ARG(&st, src);
+	ARG(&st, "--target"); ARG(&st, target);
+	ARG(&st, "-t"); ARG(&st, tables);
+	need_tools(&st, 1);
+	env = passfile(&path);
+	pgflo_stage_env(&st, env);
+	rv = pgflo_pipeline_run(&st, 1);
+	unlink(path);
+	free(path);
+	free(env);
+	free(src);
+	free(tables);
+	return rv;
+}
+
+/*
+ * Where a sink's own records say it is, for --from: what "TOOL -d DEST
+ * -g GROUP --position" prints, or "first" when it holds nothing yet
+ * (status 1 and no output).  Returns 0, or the tool's failing status.
+ */
+static int
+sink_position(const char *tool, const char *dest, const char *pw,
+    const char *prefix, struct pgflo_buf *pos)
+{
+	struct pgflo_stage st;
+	int rv;
+
+	stage(&st, tool);
+	ARG(&st, "-d"); ARG(&st, dest);
+	ARG(&st, "-g"); ARG(&st, get("group"));
+	if (prefix != NULL) {
+		ARG(&st, "-P"); ARG(&st, prefix);
+	}
+	ARG(&st, "--position");
+	if (pw != NULL)
+		pgflo_stage_env(&st, pw);
+	need_tools(&st, 1);
+	if ((rv = pgflo_stage_output(&st, pos)) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "%s --position", tool);
+	while (pos->len > 0 && pos->data[pos->len - 1] == '\n')
+		pos->data[--pos->len] = '\0';
+	if (rv == 0 && pos->len > 0)
+		return 0;
+	if (rv == 1 && pos->len == 0) {
+		pgflo_buf_puts(pos, "first");
+		pgflo_buf_cstr(pos);
+		return 0;
+	}
+	pgflo_warnx("%s --position exited with status %d", tool, rv);
+	return rv == 0 ? PGFLO_EXIT_FAIL : rv;
+}
+
+/*
+ * worker stdout and file: pgflo-format writes pg_flo's JSON, which no
+ * pgflo sink reads, so the front end is the durable stage.  stamp()
+ * follows each transaction (and each record outside one) with a
+ * position record, which pgflo-format passes through in order; split()
+ * writes the other lines out and sends a position on to
+ * pgflo-checkpoint only once the lines before it are written (stdout)
+ * or on disk (file).
+ */
+static int
+stamp(void *arg)
+{
+	const char *group = arg, *op;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	json_t *r, *pos, *v;
+	int intx = 0, rv = 0;
+
+	while ((len = getline(&line, &cap, stdin)) != -1) {
+		fwrite(line, 1, (size_t)len, stdout);
+		if (line[len - 1] != '\n')
+			putchar('\n');
+		if (strstr(line, "\"stream_seq\"") == NULL ||
+		    (r = json_loadb(line, (size_t)len, 0, NULL)) == NULL) {
+			fflush(stdout);
+			continue;
+		}
+		op = json_string_value(json_object_get(r, "op"));
+		if (op != NULL && strcmp(op, "begin") == 0)
+			intx = 1;
+		else if (op != NULL && strcmp(op, "position") != 0 &&
+		    (strcmp(op, "commit") == 0 || !intx)) {
+			intx = 0;
+			pos = json_pack("{ss}", "op", "position");
+			if ((v = json_object_get(r, "commit_lsn")) != NULL &&
+			    strcmp(op, "commit") == 0) {
+				json_object_set(pos, "commit_lsn", v);
+				json_object_set(pos, "ordinal",
+				    json_object_get(r, "ordinal"));
+			}
+			json_object_set(pos, "stream_seq",
+			    json_object_get(r, "stream_seq"));
+			json_object_set_new(pos, "group", json_string(group));
+			json_dumpf(pos, stdout, JSON_COMPACT);
+			putchar('\n');
+			json_decref(pos);
+		}
+		json_decref(r);
+		if (fflush(stdout) != 0)
+			break;
+	}
+	if (ferror(stdin) || ferror(stdout)) {
+		pgflo_warn("stdout worker");
+		rv = PGFLO_EXIT_FAIL;
+	}
+	free(line);
+	return rv;
+}
+
+struct split {
+	int	 out;		/* the front end's stdout, or -1 for files */
+	const char *dir;	/* file: the directory */
+	FILE	*fp;
+	long	 opened_ms;
+	off_t	 size;
+};
+
+static struct split split_arg;
+
+#define FILE_MAX_BYTES	(100L * 1024 * 1024)	/* pg_flo's file sink */
+#define FILE_MAX_MS	(3600L * 1000)
+
+/* file: DIR/pg_flo_log_<UTC time>.jsonl, appended, as pg_flo names it. */
+static int
+split_open(struct split *sp)
+{
+	struct pgflo_buf b = { 0 };
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	pgflo_buf_printf(&b, "%s/pg_flo_log_%s.jsonl", sp->dir, ts);
+	fd = open(b.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1 || (sp->fp = fdopen(fd, "a")) == NULL) {
+		pgflo_warn("%s", b.data);
+		pgflo_buf_free(&b);
+		return -1;
+	}
+	pgflo_buf_free(&b);
+	sp->opened_ms = pgflo_now_ms();
+	sp->size = 0;
+	return 0;
+}
+
+/* Makes what was written durable: flushed, and for a file synced. */
+static int
+split_sync(struct split *sp)
+{
+	if (fflush(sp->fp) != 0)
+		return -1;
+	if (sp->out == -1 && fdatasync(fileno(sp->fp)) == -1)
+		return -1;
+	if (sp->out == -1 && (sp->size >= FILE_MAX_BYTES ||
+	    pgflo_now_ms() - sp->opened_ms >= FILE_MAX_MS)) {
+		if (fclose(sp->fp) != 0)
+			return -1;
+		sp->fp = NULL;
+		return split_open(sp);
+	}
+	return 0;
+}
+
+static int
+split(void *arg)
+{
+	struct split *sp = arg;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int rv = 0;
+
+	if (sp->out != -1)
+		sp->fp = fdopen(sp->out, "w");
+	else if (split_open(sp) == -1)
+		return PGFLO_EXIT_FAIL;
+	if (sp->fp == NULL)
+		return PGFLO_EXIT_FAIL;
+	while ((len = getline(&line, &cap, stdin)) != -1) {
+		if (strncmp(line, "{\"op\":\"position\"", 16) == 0) {
+			if (split_sync(sp) == -1)
+				break;
+			fwrite(line, 1, (size_t)len, stdout);
+			if (fflush(stdout) != 0)
+				break;
+			continue;
+		}
+		fwrite(line, 1, (size_t)len, sp->fp);
+		if (line[len - 1] != '\n')
+			fputc('\n', sp->fp);
+		sp->size += len;
+		/* stdout: every record at once, as pg_flo prints it. */
+		if (sp->out != -1 && fflush(sp->fp) != 0)
+			break;
+	}
+	if (ferror(stdin) || ferror(stdout) || ferror(sp->fp) ||
+	    fclose(sp->fp) != 0) {
+		pgflo_warn("%s worker", sp->out != -1 ? "stdout" : "file");
+		rv = PGFLO_EXIT_FAIL;
+	}
+	free(line);
+	return rv;
+}
+
+static int
+run_worker(void)
+{
+	struct pgflo_stage st[6];
+	struct pgflo_buf from = { 0 };
+	const char *g = get("group");
+	char store[256], *target = NULL, *pw = NULL;
+	size_t n = 0, i;
+	int rv = 0;
+
+	snprintf(store, sizeof(store), "nats:pgflo/%s.%s", g, cmdname);
+	pgflo_buf_puts(&from, store);
+	if (cmd == C_PG) {
+		require("target-dbname");
+		target = conninfo("target-");
+		pw = password_env("target-");
+		if (on("target-sync-schema") &&
+		    (rv = sync_schema(target)) != 0)
+			goto out;
+		if ((rv = sink_position("pgflo-sink-pg", target, pw, NULL,
+		    &from)) != 0)
+			goto out;
+	}
+	if (cmd == C_FILE) {
+		require("file-output-dir");
+		if (mkdir(get("file-output-dir"), 0750) == -1 &&
+		    errno != EEXIST)
+			pgflo_err(PGFLO_EXIT_USAGE, "%s",
+			    get("file-output-dir"));
+	}
+	if (cmd == C_HOOK)
+		require("webhook-url");
+
+	stage(&st[n], "pgflo-consume");
+	ARG(&st[n], "--stream"); ARG(&st[n], g);
+	ARG(&st[n], "--from"); ARG(&st[n], pgflo_buf_cstr(&from));
+	n++;
+	if (get("rules-config") != NULL || get("routing-config") != NULL) {
+		stage(&st[n], "pgflo-rule");
+		if (get("rules-config") != NULL) {
+			ARG(&st[n], "-f"); ARG(&st[n], get("rules-config"));
+		}
+		if (get("routing-config") != NULL) {
+			ARG(&st[n], "-r"); ARG(&st[n], get("routing-config"));
+		}
+		n++;
+	}
+	switch (cmd) {
+	case C_PG:
+		stage(&st[n], "pgflo-sink-pg");
+		ARG(&st[n], "-d"); ARG(&st[n], target);
+		ARG(&st[n], "-g"); ARG(&st[n], g);
+		ARG(&st[n], "-b"); ARG(&st[n], get("batch-size"));
+		ARG(&st[n], "--apply-ddl");
+		if (on("target-disable-foreign-keys"))
+			ARG(&st[n], "--disable-triggers");
+		if (pw != NULL)
+			pgflo_stage_env(&st[n], pw);
+		st[n++].devnull_out = 1;
+		break;
+	case C_HOOK:
+		stage(&st[n], "pgflo-sink-http");
+		ARG(&st[n], "-u"); ARG(&st[n], get("webhook-url"));
+		n++;
+		break;
+	default:	/* stdout, file */
+		stage(&st[n], "");
+		st[n].fn = stamp;
+		st[n++].arg = (void *)g;
+		stage(&st[n], "pgflo-format");
+		ARG(&st[n], "--to"); ARG(&st[n], "pg_flo");
+		n++;
+		memset(&split_arg, 0, sizeof(split_arg));
+		split_arg.out = -1;
+		split_arg.dir = get("file-output-dir");
+		if (cmd == C_STDOUT &&
+		    (split_arg.out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC,
+		    3)) == -1)
+			pgflo_err(PGFLO_EXIT_FAIL, "stdout");
+		stage(&st[n], "");
+		st[n].fn = split;
+		st[n++].arg = &split_arg;
+		break;
+	}
+	if (cmd != C_PG) {
+		stage(&st[n], "pgflo-checkpoint");
+		ARG(&st[n], "--save"); ARG(&st[n], store);
+		st[n++].devnull_out = 1;
+	}
+	for (i = 0; i < n; i++)
+		if (st[i].fn != NULL)
+			st[i].argv[0] = "pgflo";
+	need_tools(st, n);
+	rv = pgflo_pipeline_run(st, n);
+	if (split_arg.out > 2)
+		close(split_arg.out);
+out:
+	pgflo_buf_free(&from);
+	free(target);
+	free(pw);
+	return rv;
+}
+int
+main(int argc, char *argv[])
+{
+	int i, rv;
+
+	pgflo_setprogname(argv);
+	if (argc > 1 && (strcmp(argv[1], "-V") == 0 ||
+	    strcmp(argv[1], "--version") == 0)) {
+		pgflo_print_version();
+		return 0;
+	}
+	parse_argv(argc, argv);
+	pick_command();
+	read_env();
+	load_config();
+	check_flags();
+	require("group");
+	for (i = 0; get("group")[i] != '\0'; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-",
+		    get("group")[i]) == NULL)
+			pgflo_usage_error(SYNOPSIS, "--group: only letters, "
+			    "digits, _ and - (as a stream name): %s",
+			    get("group"));
+	if (cmd == C_REPL)
+		rv = run_replicator();
+	else
+		rv = run_worker();
+	for (i = 0; i < (int)NFLAGS; i++)
+		free(flags[i].val);
+	return rv;
+}
