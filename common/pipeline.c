@@ -22,7 +22,7 @@
 
 /* The group the signal handler passes SIGINT/SIGTERM to. */
 static volatile pid_t pipeline_pgid;
-static volatile sig_atomic_t group_stop;
+static volatile sig_atomic_t group_stop, group_sig;
 
 void
 pgflo_stage_arg(struct pgflo_stage *st, const char *arg)
@@ -105,6 +105,7 @@ pass_signal(int sig)
 	int saved = errno;
 
 	group_stop = 1;
+	group_sig = sig;
 	if (pipeline_pgid > 0)
 		kill(-pipeline_pgid, sig);
 	errno = saved;
@@ -268,8 +269,9 @@ pgflo_pipeline_run(struct pgflo_stage *st, size_t n)
 		fds[nfds++] = p[0];
 		fds[nfds++] = p[1];
 	}
-	catch();
+	group_stop = 0;
 	pipeline_pgid = 0;
+	catch();
 	fflush(stdout);
 	for (i = 0; i < n; i++) {
 		in = i > 0 ? fds[2 * (i - 1)] : -1;
@@ -304,6 +306,9 @@ pgflo_pipeline_run(struct pgflo_stage *st, size_t n)
 			}
 	}
 	for (i = 0; i < n; i++) {
+		if (st[i].filter && group_stop &&
+		    st[i].status == 128 + group_sig)
+			st[i].status = 0;
 		if (st[i].pid <= 0 || st[i].status == 0)
 			continue;
 		if (st[i].status == 141) {

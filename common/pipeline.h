@@ -24,6 +24,11 @@ struct pgflo_stage {
 	/* "{ this && then; }": then runs, same stdout, if this exits 0. */
 	struct pgflo_stage *then;
 	int	 devnull_out;	/* stdout to /dev/null (a last sink) */
+	/*
+	 * A pure filter, which keeps the default dispositions (pgflo-rule):
+	 * its death by the stop signal passed to it is a clean stop.
+	 */
+	int	 filter;
 	pid_t	 pid;
 	int	 status;	/* exit status, 128+N for signal N */
 };

@@ -969,7 +969,7 @@ run_worker(void)
 		if (get("routing-config") != NULL) {
 			ARG(&st[n], "-r"); ARG(&st[n], get("routing-config"));
 		}
-		n++;
+		st[n++].filter = 1;
 	}
 	switch (cmd) {
 	case C_PG:
@@ -995,7 +995,7 @@ run_worker(void)
 		st[n++].arg = (void *)g;
 		stage(&st[n], "pgflo-format");
 		ARG(&st[n], "--to"); ARG(&st[n], "pg_flo");
-		n++;
+		st[n++].filter = 1;
 		memset(&split_arg, 0, sizeof(split_arg));
 		split_arg.out = -1;
 		split_arg.dir = get("file-output-dir");
@@ -1014,8 +1014,10 @@ run_worker(void)
 		st[n++].devnull_out = 1;
 	}
 	for (i = 0; i < n; i++)
-		if (st[i].fn != NULL)
+		if (st[i].fn != NULL) {
 			st[i].argv[0] = "pgflo";
+			st[i].filter = 1;
+		}
 	need_tools(st, n);
 	rv = pgflo_pipeline_run(st, n);
 	if (split_arg.out > 2)

@@ -1,0 +1,395 @@
+#!/usr/bin/env bats
+# pgflo, the front end that runs pg_flo's commands: pg_flo's own end to end
+# scenarios (its internal/scripts/e2e_*.sh: stream only, copy only, copy
+# and stream, transform and filter, DDL, resume, routing, order, postgres
+# sink, multi-table, ...) as pg_flo users run them, with a pg_flo config
+# file, rules and routing files (tests/fixtures/pg_flo/), against a real
+# PostgreSQL and nats-server.  The tests that need pgflo-format or
+# pgflo-schema skip until those tools are built.
+
+load test_helper
+
+FIX=$BATS_TEST_DIRNAME/fixtures/pg_flo
+
+setup_file() {
+	pg_start
+	nats_start
+}
+
+teardown_file() {
+	nats_stop
+	pg_stop
+}
+
+setup() {
+	run_dir=$BATS_TEST_TMPDIR
+	group=g$BATS_TEST_NUMBER
+	slot=pg_flo_${group}_publication
+	pids=()
+	# The config file carries the password: no .pgpass for pgflo.
+	sed -e "s|@PORT@|$PGPORT|g" -e "s|@NATS@|$PGFLO_NATS_URL|g" \
+	    -e "s|@GROUP@|$group|g" "$FIX/config.yaml.in" >"$run_dir/cfg.yaml"
+}
+
+teardown() {
+	local p
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	pgflo-capture -d "$PGFLO_SRC" -S "$slot" --drop >/dev/null 2>&1 || true
+}
+
+# pgflo ARGS in the background without ~/.pgpass, stderr to $run_dir/NAME.err.
+bg() {
+	local name=$1
+	shift
+	(unset PGPASSFILE; exec pgflo "$@") \
+	    >"$run_dir/$name.out" 2>"$run_dir/$name.err" 3>&- &
+	pids+=($!)
+	eval "${name}_pid=$!"
+}
+
+# Stops background pgflo $1 with SIGTERM; fails unless it exits 0.
+stop() {
+	local pid
+	eval "pid=\$${1}_pid"
+	kill -TERM "$pid"
+	wait "$pid" || { cat "$run_dir/$1.err" >&2; return 1; }
+}
+
+# Waits (up to ~30 s) until SQL $2 on the target prints exactly $1.
+wait_dst() {
+	local i got
+	for i in $(seq 1 100); do
+		got=$(psql_dst -c "$2" 2>/dev/null) || true
+		[ "$got" = "$1" ] && return 0
+		sleep 0.3
+	done
+	echo "target: expected:" >&2
+	echo "$1" >&2
+	echo "got:" >&2
+	echo "$got" >&2
+	cat "$run_dir"/*.err >&2
+	return 1
+}
+
+# Waits until the replicator's slot exists and is streaming.
+wait_slot() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(psql_src -c "SELECT count(*) FROM pg_replication_slots
+		    WHERE slot_name = '$slot' AND active")" = 1 ] && return 0
+		sleep 0.2
+	done
+	cat "$run_dir"/*.err >&2
+	return 1
+}
+
+# SQL $1 on the source and the target.  The target's role is pgflo and
+# pgflo-sink-pg makes the schema pgflo, which "$user" would put first.
+both() {
+	psql_src -c "$1"
+	psql_dst -c "SET search_path = public; $1"
+}
+
+@test "pgflo: --help and version exit 0 on stdout, lines fit 80 columns" {
+	run --separate-stderr pgflo --help
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[[ "$output" == *"pgflo [--config FILE] replicator"* ]]
+	[ -z "$(pgflo --help | awk 'length > 80')" ]
+	run -0 pgflo version
+	[ "$output" = "pgflo (pgflo) $(cat "$TOP/VERSION")" ]
+	run -0 pgflo --version
+	[ "$output" = "pgflo (pgflo) $(cat "$TOP/VERSION")" ]
+}
+
+@test "pgflo: usage errors exit 2: no command, unknown flag, a flag of another command, two modes" {
+	run -2 --separate-stderr pgflo
+	[[ "$stderr" == "pgflo: a command is required"* ]]
+	run -2 --separate-stderr pgflo replicator --group g --dbname src --bogus
+	[[ "$stderr" == "pgflo: unknown flag: --bogus"* ]]
+	run -2 --separate-stderr pgflo worker stdout --group g --host h
+	[[ "$stderr" == "pgflo: unknown flag: --host (not a flag of stdout)"* ]]
+	run -2 --separate-stderr pgflo replicator --group g --dbname src --copy --stream
+	[[ "$stderr" == "pgflo: cannot specify multiple modes: use --stream, --copy-and-stream, or --copy"* ]]
+	run -2 --separate-stderr pgflo worker
+	[[ "$stderr" == "pgflo: worker needs a sink"* ]]
+	run -2 --separate-stderr pgflo worker postgres --group 'a b' --target-dbname dst
+	[[ "$stderr" == "pgflo: --group: only letters, digits, _ and -"* ]]
+	run -2 --separate-stderr pgflo replicator --dbname src
+	[[ "$stderr" == "pgflo: missing required configuration: group (--group, PG_FLO_GROUP or the config file)"* ]]
+	run -2 --separate-stderr pgflo replicator --group g --dbname src --port x
+	[[ "$stderr" == "pgflo: --port: not a number: x"* ]]
+}
+
+@test "pgflo: a bad config file is a usage error naming FILE:LINE; unknown keys warn" {
+	printf 'group: g\nhost: [a\n' >"$run_dir/bad.yaml"
+	run -2 --separate-stderr pgflo --config "$run_dir/bad.yaml" replicator
+	[[ "$stderr" == "pgflo: $run_dir/bad.yaml:"[0-9]*": "* ]]
+	printf 'group: g\nport: many\n' >"$run_dir/bad.yaml"
+	run -2 --separate-stderr pgflo --config "$run_dir/bad.yaml" replicator --dbname x
+	[[ "$stderr" == "pgflo: $run_dir/bad.yaml:2: --port: not a number: many"* ]]
+	printf 'group: "g"\nhots: x\n' >"$run_dir/bad.yaml"
+	run -2 --separate-stderr pgflo --config "$run_dir/bad.yaml" replicator
+	[[ "$stderr" == "pgflo: warning: $run_dir/bad.yaml:2: unknown key hots, ignored"* ]]
+	run -2 --separate-stderr pgflo --config "$run_dir/none.yaml" replicator
+	[[ "$stderr" == "pgflo: $run_dir/none.yaml: No such file or directory"* ]]
+}
+
+@test "pgflo: a missing tool is named: worker stdout without pgflo-format" {
+	[ -x "$TOP/bin/pgflo-format" ] && skip "pgflo-format is built"
+	run -2 --separate-stderr pgflo worker stdout --group g
+	[ "$stderr" = "pgflo: worker stdout needs pgflo-format, which is not built or installed" ]
+}
+
+# e2e_stream_only.sh
+@test "pgflo: stream only: inserts, updates and deletes reach the postgres sink" {
+	both "CREATE TABLE so_users (id int PRIMARY KEY, name text, n numeric(10,2))"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [so_users]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator --stream
+	wait_slot
+	psql_src -c "INSERT INTO so_users SELECT i, 'n' || i, i * 1.5 FROM generate_series(1, 50) i;
+	    UPDATE so_users SET name = 'up' WHERE id % 10 = 0;
+	    DELETE FROM so_users WHERE id > 45"
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	wait_dst "45|1552.50|4" "SELECT count(*), sum(n), count(*) FILTER (WHERE name = 'up') FROM so_users"
+	[ "$(psql_dst -c "SELECT * FROM so_users WHERE id IN (9, 10) ORDER BY id")" = "9|n9|13.50
+10|up|15.00" ]
+	stop wrk
+	stop rep
+}
+
+# e2e_copy_only.sh
+@test "pgflo: copy only copies the tables and exits 0; the worker applies them" {
+	both "CREATE TABLE co_items (id int PRIMARY KEY, v text)"
+	psql_src -c "INSERT INTO co_items SELECT i, 'v' || i FROM generate_series(1, 500) i"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [co_items]/' "$run_dir/cfg.yaml"
+	run -0 bash -c 'unset PGPASSFILE; exec pgflo --config "$1" replicator --copy 2>&1' _ "$run_dir/cfg.yaml"
+	# No slot is left behind by a copy only.
+	[ "$(psql_src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'")" = 0 ]
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	wait_dst "500|125250" "SELECT count(*), sum(id) FROM co_items"
+	stop wrk
+}
+
+# e2e_copy_and_stream.sh
+@test "pgflo: copy and stream: the copy, then the changes made during and after it" {
+	both "CREATE TABLE cs_t (id int PRIMARY KEY, v text)"
+	psql_src -c "INSERT INTO cs_t SELECT i, 'c' FROM generate_series(1, 2000) i"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [cs_t]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator --copy-and-stream
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	wait_slot
+	psql_src -c "UPDATE cs_t SET v = 'u' WHERE id <= 100; DELETE FROM cs_t WHERE id > 1990;
+	    INSERT INTO cs_t VALUES (5000, 's')"
+	wait_dst "1991|100|1" "SELECT count(*), count(*) FILTER (WHERE v = 'u'), count(*) FILTER (WHERE v = 's') FROM cs_t"
+	[ "$(psql_dst -c "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM cs_t t")" = \
+	  "$(psql_src -c "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM cs_t t")" ]
+	stop wrk
+	stop rep
+}
+
+# e2e_transform_filter.sh, with a pg_flo rules file
+@test "pgflo: transform and filter: a pg_flo rules file masks, rewrites and filters" {
+	both "DROP TABLE IF EXISTS users; CREATE TABLE users (id int PRIMARY KEY, email text, phone text, age int, ssn text)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [users]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	psql_src -c "INSERT INTO users VALUES
+	    (1, 'john@example.com', '1234567890', 25, '123-45-6789'),
+	    (2, 'kid@example.com', '5551234567', 15, '987-65-4321'),
+	    (3, 'ann@example.com', '12345', 40, '111-22-3333');
+	    UPDATE users SET age = 17 WHERE id = 3;
+	    UPDATE users SET phone = '9998887777' WHERE id = 1"
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres --rules-config "$FIX/rules.yml"
+	# Masks keep the first and the last character, as pg_flo's do; the
+	# phone of 1 is rewritten on update, 2 (15) and 3's update (17) are
+	# filtered out.
+	wait_dst "1|j**************m|(999) 888-7777|25|1XXXXXXXXX9
+3|a*************m|12345|40|1XXXXXXXXX3" "SELECT * FROM users ORDER BY id"
+	stop wrk
+	stop rep
+}
+
+# e2e_routing.sh, with a pg_flo routing file
+@test "pgflo: routing: a pg_flo routing file renames tables and columns, drops operations" {
+	psql_src -c "DROP TABLE IF EXISTS users, orders;
+	    CREATE TABLE users (id int PRIMARY KEY, username text, email text);
+	    CREATE TABLE orders (id int PRIMARY KEY, total_amount numeric(15,2))"
+	psql_dst -c "SET search_path = public; DROP TABLE IF EXISTS users;
+	    CREATE TABLE customers (customer_id int PRIMARY KEY, customer_name text, email text);
+	    CREATE TABLE transactions (transaction_id int PRIMARY KEY, amount numeric(15,2))"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [users, orders]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	psql_src -c "INSERT INTO users VALUES (1, 'ann', 'a@x'), (2, 'bob', 'b@x');
+	    INSERT INTO orders VALUES (10, 9.99), (11, 20.00);
+	    UPDATE users SET username = 'anna' WHERE id = 1;
+	    DELETE FROM users WHERE id = 2;
+	    DELETE FROM orders WHERE id = 11"
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres --routing-config "$FIX/routing.yml"
+	wait_dst "10|9.99" "SELECT * FROM transactions ORDER BY 1"
+	# users' deletes are not routed (operations: INSERT, UPDATE).
+	wait_dst "1|anna|a@x
+2|bob|b@x" "SELECT * FROM customers ORDER BY 1"
+	stop wrk
+	stop rep
+	psql_src -c "DROP TABLE users, orders"
+	psql_dst -c "DROP TABLE customers, transactions"
+}
+
+# e2e_ddl.sh
+@test "pgflo: --track-ddl: added and dropped columns reach the target" {
+	both "CREATE TABLE ddl_t (id int PRIMARY KEY, a text)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [ddl_t]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator --track-ddl
+	wait_slot
+	psql_src -c "INSERT INTO ddl_t VALUES (1, 'x')"
+	psql_src -c "ALTER TABLE ddl_t ADD COLUMN b int"
+	psql_src -c "INSERT INTO ddl_t VALUES (2, 'y', 42)"
+	psql_src -c "ALTER TABLE ddl_t DROP COLUMN a"
+	psql_src -c "INSERT INTO ddl_t VALUES (3, 7)"
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	wait_dst "1|
+2|42
+3|7" "SELECT * FROM ddl_t ORDER BY id"
+	stop wrk
+	stop rep
+}
+
+# e2e_resume_test.rb
+@test "pgflo: resume: worker and replicator stopped and started again mid-stream, every row once" {
+	both "CREATE TABLE rs_t (id int PRIMARY KEY, v int)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [rs_t]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	for i in $(seq 1 30); do
+		psql_src -c "INSERT INTO rs_t VALUES ($i, 0); UPDATE rs_t SET v = v + 1"
+		if [ "$i" = 10 ]; then stop wrk; fi
+		if [ "$i" = 15 ]; then stop rep; fi
+		if [ "$i" = 20 ]; then
+			bg rep --config "$run_dir/cfg.yaml" replicator
+			bg wrk --config "$run_dir/cfg.yaml" worker postgres
+		fi
+	done
+	wait_dst "30|465" "SELECT count(*), sum(v) FROM rs_t"
+	stop wrk
+	stop rep
+}
+
+# e2e_order_test.rb
+@test "pgflo: order: 200 updates of one row in separate transactions end as the last" {
+	both "CREATE TABLE ord_t (id int PRIMARY KEY, seq int, log text)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [ord_t]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	psql_src -c "INSERT INTO ord_t VALUES (1, 0, '')"
+	for i in $(seq 1 200); do
+		echo "UPDATE ord_t SET seq = $i, log = log || '$i,';"
+	done | psql_src
+	wait_dst "1|200|$(seq -s, 1 200)," "SELECT * FROM ord_t"
+	stop wrk
+	stop rep
+}
+
+# e2e_postgres.sh and e2e_postgres_data_type.sh
+@test "pgflo: postgres sink: data types round-trip exactly, env PG_FLO_* beats the config file" {
+	both "CREATE TABLE ty_t (id bigint PRIMARY KEY, n numeric(38,10), j jsonb,
+	    a text[], ts timestamptz, b bytea, u uuid, f float8, t text)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [nope]/' "$run_dir/cfg.yaml"
+	# PG_FLO_TABLES overrides the config file's list.
+	PG_FLO_TABLES=ty_t bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	psql_src -c "INSERT INTO ty_t VALUES
+	    (9223372036854775807, 1234567890123456789012345678.0123456789,
+	     '{\"a\": [1, 2.50, \"x\"]}', '{a,\"b c\",NULL}',
+	     '2026-01-02 03:04:05.123456+00', '\\x00ff', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+	     1.5e300, E'line\\nbreak \\u00e9'),
+	    (1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	wait_dst "$(psql_src -c "SELECT t::text FROM ty_t t ORDER BY id")" "SELECT t::text FROM ty_t t ORDER BY id"
+	stop wrk
+	stop rep
+}
+
+# e2e_multi_tenant / multi-table
+@test "pgflo: multi-table: --tables a,b on the command line, --schema of another schema" {
+	both "CREATE SCHEMA IF NOT EXISTS shop; CREATE TABLE shop.m1 (id int PRIMARY KEY);
+	    CREATE TABLE shop.m2 (id int PRIMARY KEY); CREATE TABLE shop.m3 (id int PRIMARY KEY)"
+	bg rep --config "$run_dir/cfg.yaml" replicator --schema shop --tables m1 --tables m2
+	wait_slot
+	psql_src -c "INSERT INTO shop.m1 VALUES (1), (2); INSERT INTO shop.m2 VALUES (3);
+	    INSERT INTO shop.m3 VALUES (4)"
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	wait_dst "1
+2
+3" "SELECT id FROM shop.m1 UNION ALL SELECT id FROM shop.m2 UNION ALL SELECT id FROM shop.m3 ORDER BY 1"
+	[ "$(psql_src -c "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = '$slot'")" = "m1,m2" ]
+	stop wrk
+	stop rep
+}
+
+@test "pgflo: passwords never reach argv; --password warns and still works" {
+	both "CREATE TABLE pw_t (id int PRIMARY KEY)"
+	sed -i -e 's/^schema: .*/schema: "public"\ntables: [pw_t]/' \
+	    -e '/^password:/d' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator --password 'p!@#%&w0rd'
+	wait_slot
+	[[ "$(cat "$run_dir/rep.err")" == *"pgflo: warning: --password on the command line is visible to other users (ps); use PG_FLO_PASSWORD, the config file or ~/.pgpass"* ]]
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	psql_src -c "INSERT INTO pw_t VALUES (1)"
+	wait_dst "1" "SELECT id FROM pw_t"
+	# No process of ours has the password on its command line.
+	local p
+	for p in $(pgrep -f 'pgflo' || true); do
+		! tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF 'w0rd' ||
+		    fail "password on the command line of $(tr '\0' ' ' <"/proc/$p/cmdline")"
+	done
+	stop wrk
+	stop rep
+}
+
+@test "pgflo: SIGTERM stops a replicator and a worker with status 0" {
+	both "CREATE TABLE st_t (id int PRIMARY KEY)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [st_t]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	psql_src -c "INSERT INTO st_t VALUES (1)"
+	wait_dst "1" "SELECT id FROM st_t"
+	stop wrk
+	stop rep
+	# Every stage is gone with them.
+	! pgrep -f "pgflo-(capture|publish|consume|sink-pg).*$group" || fail "a stage outlived pgflo"
+}
+
+@test "pgflo: worker webhook posts every change and resumes from its checkpoint" {
+	psql_src -c "CREATE TABLE wh_t (id int PRIMARY KEY)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [wh_t]/' "$run_dir/cfg.yaml"
+	python3 "$TOP/tests/fixtures/http/receiver.py" --portfile "$run_dir/port" \
+	    --log "$run_dir/hook.log" </dev/null >/dev/null 2>&1 3>&- &
+	pids+=($!)
+	for i in $(seq 1 100); do [ -s "$run_dir/port" ] && break; sleep 0.05; done
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	psql_src -c "INSERT INTO wh_t VALUES (1); INSERT INTO wh_t VALUES (2)"
+	bg wrk --config "$run_dir/cfg.yaml" worker webhook --webhook-url "http://127.0.0.1:$(cat "$run_dir/port")/hook"
+	for i in $(seq 1 100); do [ "$(wc -l <"$run_dir/hook.log")" -ge 2 ] && break; sleep 0.2; done
+	stop wrk
+	psql_src -c "INSERT INTO wh_t VALUES (3)"
+	bg wrk --config "$run_dir/cfg.yaml" worker webhook --webhook-url "http://127.0.0.1:$(cat "$run_dir/port")/hook"
+	for i in $(seq 1 100); do [ "$(wc -l <"$run_dir/hook.log")" -ge 3 ] && break; sleep 0.2; done
+	sleep 1
+	stop wrk
+	stop rep
+	run -0 jq -r '.body | fromjson | "\(.op) \(.table) \(.new.id)"' "$run_dir/hook.log"
+	[ "$output" = "insert wh_t 1
+insert wh_t 2
+insert wh_t 3" ]
+}
