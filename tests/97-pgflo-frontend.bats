@@ -141,9 +141,11 @@ both() {
 }
 
 @test "pgflo: a missing tool is named: worker stdout without pgflo-format" {
-	[ -x "$TOP/bin/pgflo-format" ] && skip "pgflo-format is built"
+	command -v pgflo-format >/dev/null && skip "pgflo-format is built"
 	run -2 --separate-stderr pgflo worker stdout --group g
 	[ "$stderr" = "pgflo: worker stdout needs pgflo-format, which is not built or installed" ]
+	run -2 --separate-stderr pgflo worker file --group g --file-output-dir "$run_dir/o"
+	[ "$stderr" = "pgflo: worker file needs pgflo-format, which is not built or installed" ]
 }
 
 # e2e_stream_only.sh
@@ -392,4 +394,88 @@ both() {
 	[ "$output" = "insert wh_t 1
 insert wh_t 2
 insert wh_t 3" ]
+}
+
+# pg_flo's JSON of the messages in file(s) $@, without EmittedAt.
+pg_flo_json() {
+	jq -c '{Type, Schema, Table, NewTuple, OldTuple}' "$@"
+}
+
+# e2e_stream_only.sh's stdout worker, then its resume
+@test "pgflo: worker stdout writes pg_flo's JSON and resumes after the last line written" {
+	command -v pgflo-format >/dev/null || skip "pgflo-format is not built"
+	both "CREATE TABLE sw_t (id int PRIMARY KEY, v text)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [sw_t]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	psql_src -c "INSERT INTO sw_t VALUES (1, 'a'), (2, 'b'); UPDATE sw_t SET v = 'c' WHERE id = 1"
+	bg wrk --config "$run_dir/cfg.yaml" worker stdout
+	for i in $(seq 1 100); do [ "$(wc -l <"$run_dir/wrk.out")" -ge 3 ] && break; sleep 0.2; done
+	stop wrk
+	run -0 pg_flo_json "$run_dir/wrk.out"
+	[ "$output" = '{"Type":"INSERT","Schema":"public","Table":"sw_t","NewTuple":{"id":1,"v":"a"},"OldTuple":null}
+{"Type":"INSERT","Schema":"public","Table":"sw_t","NewTuple":{"id":2,"v":"b"},"OldTuple":null}
+{"Type":"UPDATE","Schema":"public","Table":"sw_t","NewTuple":{"id":1,"v":"c"},"OldTuple":null}' ]
+	psql_src -c "DELETE FROM sw_t WHERE id = 2"
+	bg wrk --config "$run_dir/cfg.yaml" worker stdout
+	for i in $(seq 1 100); do [ "$(wc -l <"$run_dir/wrk.out")" -ge 1 ] && break; sleep 0.2; done
+	sleep 1
+	stop wrk
+	stop rep
+	run -0 pg_flo_json "$run_dir/wrk.out"
+	[ "$output" = '{"Type":"DELETE","Schema":"public","Table":"sw_t","NewTuple":null,"OldTuple":{"id":2,"v":null}}' ]
+}
+
+@test "pgflo: worker file appends pg_flo's JSON to pg_flo_log_*.jsonl (0600), each change once across a restart" {
+	command -v pgflo-format >/dev/null || skip "pgflo-format is not built"
+	both "CREATE TABLE fw_t (id int PRIMARY KEY)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [fw_t]/' "$run_dir/cfg.yaml"
+	echo "file-output-dir: $run_dir/out" >>"$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	psql_src -c "INSERT INTO fw_t SELECT generate_series(1, 5)"
+	bg wrk --config "$run_dir/cfg.yaml" worker file
+	for i in $(seq 1 100); do [ "$(cat "$run_dir"/out/* 2>/dev/null | wc -l)" -ge 5 ] && break; sleep 0.2; done
+	stop wrk
+	sleep 1
+	psql_src -c "INSERT INTO fw_t SELECT generate_series(6, 8)"
+	bg wrk --config "$run_dir/cfg.yaml" worker file
+	for i in $(seq 1 100); do [ "$(cat "$run_dir"/out/* | wc -l)" -ge 8 ] && break; sleep 0.2; done
+	sleep 1
+	stop wrk
+	stop rep
+	for f in "$run_dir"/out/*; do
+		[[ "$(basename "$f")" =~ ^pg_flo_log_[0-9]{8}T[0-9]{6}Z\.jsonl$ ]] || fail "file name $f"
+		[ "$(stat -c %a "$f")" = 600 ] || fail "mode of $f"
+	done
+	cat "$run_dir"/out/* >"$run_dir/all"
+	run -0 jq -r '"\(.Type) \(.NewTuple.id)"' "$run_dir/all"
+	[ "$output" = "$(seq -f 'INSERT %g' 1 8)" ]
+}
+
+@test "pgflo: --target-sync-schema makes the target's enum, domain, tables and foreign keys with pgflo-schema" {
+	command -v pgflo-schema >/dev/null || skip "pgflo-schema is not built"
+	psql_src -c "CREATE TYPE ss_mood AS ENUM ('sad', 'ok', 'happy');
+	    CREATE DOMAIN ss_pos AS int CHECK (VALUE > 0);
+	    CREATE TABLE ss_parent (id int PRIMARY KEY, mood ss_mood NOT NULL);
+	    CREATE TABLE ss_child (id int PRIMARY KEY, parent int REFERENCES ss_parent, n ss_pos);
+	    CREATE INDEX ss_child_n ON ss_child (n) WHERE n > 10"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [ss_parent, ss_child]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres --target-sync-schema
+	psql_src -c "INSERT INTO ss_parent VALUES (1, 'happy'); INSERT INTO ss_child VALUES (10, 1, 42)"
+	wait_dst "10|1|42|happy" "SELECT c.*, p.mood FROM public.ss_child c JOIN public.ss_parent p ON p.id = c.parent"
+	stop wrk
+	stop rep
+	[ "$(psql_dst -c "SELECT conname FROM pg_constraint WHERE conrelid = 'public.ss_child'::regclass AND contype = 'f'")" = ss_child_parent_fkey ]
+	run -0 psql_dst -c "SELECT indexdef FROM pg_indexes WHERE indexname = 'ss_child_n'"
+	[ "$output" = "CREATE INDEX ss_child_n ON public.ss_child USING btree (n) WHERE ((n)::integer > 10)" ]
+	[ "$(psql_dst -c "SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typname = 'ss_mood'")" = "sad,ok,happy" ]
+	# The foreign key is enforced on the target.
+	run ! psql_dst -c "INSERT INTO public.ss_child VALUES (11, 99, 1)"
+	# A second start finds everything there and leaves it.
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres --target-sync-schema
+	sleep 2
+	stop wrk
 }
