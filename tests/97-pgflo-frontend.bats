@@ -42,11 +42,12 @@ teardown() {
 	pgflo-capture -d "$PGFLO_SRC" -S "$slot" --drop >/dev/null 2>&1 || true
 }
 
-# pgflo ARGS in the background without ~/.pgpass, stderr to $run_dir/NAME.err.
+# pgflo ARGS in the background without ~/.pgpass or PGFLO_NATS_URL (the
+# config file has both), stderr to $run_dir/NAME.err.
 bg() {
 	local name=$1
 	shift
-	(unset PGPASSFILE; exec pgflo "$@") \
+	(unset PGPASSFILE PGFLO_NATS_URL; exec pgflo "$@") \
 	    >"$run_dir/$name.out" 2>"$run_dir/$name.err" 3>&- &
 	pids+=($!)
 	eval "${name}_pid=$!"
@@ -170,7 +171,7 @@ both() {
 	both "CREATE TABLE co_items (id int PRIMARY KEY, v text)"
 	psql_src -c "INSERT INTO co_items SELECT i, 'v' || i FROM generate_series(1, 500) i"
 	sed -i 's/^schema: .*/schema: "public"\ntables: [co_items]/' "$run_dir/cfg.yaml"
-	run -0 bash -c 'unset PGPASSFILE; exec pgflo --config "$1" replicator --copy 2>&1' _ "$run_dir/cfg.yaml"
+	run -0 bash -c 'unset PGPASSFILE PGFLO_NATS_URL; exec pgflo --config "$1" replicator --copy 2>&1' _ "$run_dir/cfg.yaml"
 	# No slot is left behind by a copy only.
 	[ "$(psql_src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'")" = 0 ]
 	bg wrk --config "$run_dir/cfg.yaml" worker postgres

@@ -306,7 +306,7 @@ parse_argv(int argc, char *argv[])
 {
 	struct flag *f;
 	char msg[300], *a, *eq, *v;
-	int i, b, dashdash = 0;
+	int i, dashdash = 0;
 
 	for (i = 1; i < argc; i++) {
 		a = argv[i];
@@ -346,8 +346,7 @@ parse_argv(int argc, char *argv[])
 			v = eq + 1;
 		else if (f->type == T_BOOL)
 			v = "true";
-		else if (i + 1 < argc &&
-		    (argv[i + 1][0] != '-' || parse_bool(argv[i + 1], &b) == 0))
+		else if (i + 1 < argc)	/* as pflag: whatever comes next */
 			v = argv[++i];
 		else
 			pgflo_usage_error(SYNOPSIS, "--%s needs a value",
@@ -899,6 +898,10 @@ main(int argc, char *argv[])
 			pgflo_usage_error(SYNOPSIS, "--group: only letters, "
 			    "digits, _ and - (as a stream name): %s",
 			    get("group"));
+	/* Every NATS tool and the nats: store read it. */
+	if (get("nats-url") != NULL &&
+	    setenv("PGFLO_NATS_URL", get("nats-url"), 1) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "setenv");
 	if (cmd == C_REPL)
 		rv = run_replicator();
 	else
