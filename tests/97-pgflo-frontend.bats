@@ -89,6 +89,15 @@ wait_slot() {
 	return 1
 }
 
+# The pids $@ and all their descendants.
+descendants() {
+	local p
+	for p in "$@"; do
+		echo "$p"
+		descendants $(ps -o pid= --ppid "$p")
+	done
+}
+
 # SQL $1 on the source and the target.  The target's role is pgflo and
 # pgflo-sink-pg makes the schema pgflo, which "$user" would put first.
 both() {
@@ -139,6 +148,15 @@ both() {
 	[[ "$stderr" == "pgflo: warning: $run_dir/bad.yaml:2: unknown key hots, ignored"* ]]
 	run -2 --separate-stderr pgflo --config "$run_dir/none.yaml" replicator
 	[[ "$stderr" == "pgflo: $run_dir/none.yaml: No such file or directory"* ]]
+	# Without --config, ~/.pg_flo.yaml; a flag beats it, PG_FLO_* too.
+	printf 'group: "a b"\n' >"$run_dir/.pg_flo.yaml"
+	HOME=$run_dir run -2 --separate-stderr pgflo replicator --dbname x
+	[ "${stderr_lines[1]}" = "pgflo: --group: only letters, digits, _ and - (as a stream name): a b" ]
+	HOME=$run_dir run -2 --separate-stderr pgflo replicator --group ok
+	[ "${stderr_lines[0]}" = "Using config file: $run_dir/.pg_flo.yaml" ]
+	[ "${stderr_lines[1]}" = "pgflo: missing required configuration: dbname (--dbname, PG_FLO_DBNAME or the config file)" ]
+	HOME=$run_dir PG_FLO_GROUP=ok run -2 --separate-stderr pgflo replicator
+	[[ "$stderr" == *"missing required configuration: dbname"* ]]
 }
 
 @test "pgflo: a missing tool is named: worker stdout without pgflo-format" {
@@ -348,12 +366,15 @@ both() {
 	bg wrk --config "$run_dir/cfg.yaml" worker postgres
 	psql_src -c "INSERT INTO pw_t VALUES (1)"
 	wait_dst "1" "SELECT id FROM pw_t"
-	# No process of ours has the password on its command line.
-	local p
-	for p in $(pgrep -f 'pgflo' || true); do
+	# No process of the two pipelines has the password on its command
+	# line, pgflo's own included (it overwrites its copy).
+	local p n=0
+	for p in $(descendants "$rep_pid" "$wrk_pid"); do
+		n=$((n + 1))
 		! tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF 'w0rd' ||
 		    fail "password on the command line of $(tr '\0' ' ' <"/proc/$p/cmdline")"
 	done
+	[ "$n" -ge 7 ] || fail "only $n processes seen"
 	stop wrk
 	stop rep
 }
