@@ -242,8 +242,8 @@ start_stage(struct pgflo_stage *st, int in, int out, int *fds, size_t nfds)
 	exec_stage(st);
 }
 
-static void
-catch(void)
+void
+pgflo_pipeline_catch(void)
 {
 	struct sigaction sa;
 
@@ -252,6 +252,12 @@ catch(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+int
+pgflo_pipeline_stopped(void)
+{
+	return group_stop != 0;
 }
 
 int
@@ -269,9 +275,8 @@ pgflo_pipeline_run(struct pgflo_stage *st, size_t n)
 		fds[nfds++] = p[0];
 		fds[nfds++] = p[1];
 	}
-	group_stop = 0;
 	pipeline_pgid = 0;
-	catch();
+	pgflo_pipeline_catch();
 	fflush(stdout);
 	for (i = 0; i < n; i++) {
 		in = i > 0 ? fds[2 * (i - 1)] : -1;
@@ -293,6 +298,9 @@ pgflo_pipeline_run(struct pgflo_stage *st, size_t n)
 		left++;
 	}
 	close_all(fds, nfds);
+	/* A stop that came before the group existed. */
+	if (group_stop && pipeline_pgid > 0)
+		kill(-pipeline_pgid, group_sig);
 	while (left > 0) {
 		if ((pid = waitpid(-1, &ws, 0)) == -1) {
 			if (errno == EINTR)

@@ -56,6 +56,14 @@ char	*pgflo_tool_path(const char *name);
 int	pgflo_pipeline_run(struct pgflo_stage *st, size_t n);
 
 /*
+ * Catches SIGINT and SIGTERM from now on, passing them to the running
+ * pipeline's group, so that a stop between two pipelines is not lost.
+ */
+void	pgflo_pipeline_catch(void);
+/* Whether SIGINT or SIGTERM came since pgflo_pipeline_catch(). */
+int	pgflo_pipeline_stopped(void);
+
+/*
  * Runs one stage with its stdout into out (reset first, NUL-ended) and
  * returns its exit status as above, -1 if it could not be started.
  */

@@ -659,6 +659,33 @@ pass_field(FILE *fp, const char *v)
 }
 
 /*
+ * The user's own passfile (PGPASSFILE, else ~/.pgpass) after ours, so
+ * that a connection without a password of ours still finds its own.
+ */
+static void
+append_passfile(FILE *out)
+{
+	struct pgflo_buf b = { 0 };
+	const char *pf = getenv("PGPASSFILE"), *home = getenv("HOME");
+	char chunk[4096];
+	size_t n;
+	FILE *in;
+
+	if (pf != NULL && pf[0] != '\0')
+		pgflo_buf_puts(&b, pf);
+	else if (home != NULL)
+		pgflo_buf_printf(&b, "%s/.pgpass", home);
+	else
+		return;
+	if ((in = fopen(pgflo_buf_cstr(&b), "r")) != NULL) {
+		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+			fwrite(chunk, 1, n, out);
+		fclose(in);
+	}
+	pgflo_buf_free(&b);
+}
+
+/*
  * A temporary passfile (0600) with the passwords of the source and the
  * target, for a tool that connects to both; "PGPASSFILE=path", new.
  */
@@ -693,6 +720,7 @@ passfile(char **path)
 		pass_field(fp, get(name));
 		fputc('\n', fp);
 	}
+	append_passfile(fp);
 	if (fclose(fp) != 0)
 		pgflo_err(PGFLO_EXIT_FAIL, "%s", b.data);
 	*path = pgflo_xstrdup(b.data);
@@ -720,10 +748,14 @@ sync_schema(const char *target)
 	ARG(&st, "--section"); ARG(&st, "all");
 	ARG(&st, "--if-missing");
 	need_tools(&st, 1);
-	env = passfile(&path);
-	pgflo_stage_env(&st, env);
+	env = path = NULL;
+	if (get("source-password") != NULL || get("target-password") != NULL) {
+		env = passfile(&path);
+		pgflo_stage_env(&st, env);
+	}
 	rv = pgflo_pipeline_run(&st, 1);
-	unlink(path);
+	if (path != NULL)
+		unlink(path);
 	free(path);
 	free(env);
 	free(src);
@@ -787,8 +819,12 @@ run_worker(void)
 		target = conninfo("target-");
 		pw = password_env("target-");
 		if (on("target-sync-schema") &&
-		    (rv = sync_schema(target)) != 0)
+		    (rv = sync_schema(target)) != 0) {
+			/* A stop that ended pgflo-schema is a stop. */
+			if (pgflo_pipeline_stopped())
+				rv = 0;
 			goto out;
+		}
 		if ((rv = sink_position("pgflo-sink-pg", target, pw, NULL,
 		    &from)) != 0)
 			goto out;
@@ -865,6 +901,9 @@ run_worker(void)
 			st[i].filter = 1;
 		}
 	need_tools(st, n);
+	/* Stopped while it synced the schema or asked for the position. */
+	if (pgflo_pipeline_stopped())
+		goto out;
 	rv = pgflo_pipeline_run(st, n);
 	if (split_arg.out > 2)
 		close(split_arg.out);
@@ -898,6 +937,7 @@ main(int argc, char *argv[])
 			pgflo_usage_error(SYNOPSIS, "--group: only letters, "
 			    "digits, _ and - (as a stream name): %s",
 			    get("group"));
+	pgflo_pipeline_catch();
 	/* Every NATS tool and the nats: store read it. */
 	if (get("nats-url") != NULL &&
 	    setenv("PGFLO_NATS_URL", get("nats-url"), 1) == -1)
