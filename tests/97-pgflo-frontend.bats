@@ -356,6 +356,24 @@ both() {
 	stop rep
 }
 
+# e2e_multi_tenant.sh
+@test "pgflo: multi-tenant: PG_FLO_RULES_CONFIG's filter keeps one tenant's rows" {
+	both "CREATE TABLE events (id serial PRIMARY KEY, tenant_id int NOT NULL, name text)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [events]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	psql_src -c "INSERT INTO events (tenant_id, name) VALUES (1, 'Alice'), (2, 'Bob'),
+	    (3, 'Charlie'), (3, 'David'), (4, 'Eve'), (3, 'Frank');
+	    UPDATE events SET name = 'Dave' WHERE name = 'David';
+	    UPDATE events SET name = 'Bobby' WHERE name = 'Bob'"
+	PG_FLO_RULES_CONFIG=$FIX/tenant_rules.yml bg wrk --config "$run_dir/cfg.yaml" worker postgres
+	wait_dst "3|3|Charlie
+4|3|Dave
+6|3|Frank" "SELECT * FROM events ORDER BY id"
+	stop wrk
+	stop rep
+}
+
 @test "pgflo: passwords never reach argv; --password warns and still works" {
 	both "CREATE TABLE pw_t (id int PRIMARY KEY)"
 	sed -i -e 's/^schema: .*/schema: "public"\ntables: [pw_t]/' \
