@@ -254,6 +254,28 @@ pgflo_pipeline_catch(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/*
+ * Stage i ended while one before it runs: the pipeline cannot finish,
+ * and a stage blocked reading its input (a pure filter, an idle
+ * consumer) would wait for ever for the SIGPIPE its next write gets.
+ * So the group is stopped as by SIGTERM: each stage drains and exits.
+ */
+static void
+end_upstream(struct pgflo_stage *st, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (st[j].pid > 0 && st[j].status == -1) {
+			if (pipeline_pgid > 0 && !group_stop) {
+				group_stop = 1;
+				group_sig = SIGTERM;
+				kill(-pipeline_pgid, SIGTERM);
+			}
+			return;
+		}
+}
+
 int
 pgflo_pipeline_stopped(void)
 {
@@ -311,6 +333,7 @@ pgflo_pipeline_run(struct pgflo_stage *st, size_t n)
 			if (st[i].pid == pid && st[i].status == -1) {
 				st[i].status = wait_status(ws);
 				left--;
+				end_upstream(st, i);
 			}
 	}
 	for (i = 0; i < n; i++) {

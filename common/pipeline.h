@@ -48,7 +48,8 @@ char	*pgflo_tool_path(const char *name);
 /*
  * Runs the n stages as one pipeline in a process group of its own and
  * waits for all of them.  SIGINT and SIGTERM to the caller are passed
- * to the whole group, so every stage drains and stops.  Returns the
+ * to the whole group, so every stage drains and stops; so is SIGTERM
+ * when a stage ends before one upstream of it.  Returns the
  * pipeline's status: that of the last stage that failed, a stage that
  * died of SIGPIPE (141) counting only when no other failed; 0 when all
  * exited 0.  Each failure but SIGPIPE is reported on stderr.

@@ -466,6 +466,23 @@ pg_flo_json() {
 	[ "$output" = '{"Type":"DELETE","Schema":"public","Table":"sw_t","NewTuple":null,"OldTuple":{"id":2,"v":null}}' ]
 }
 
+@test "pgflo: worker stdout | head -n 1 ends at once, quietly, by SIGPIPE" {
+	command -v pgflo-format >/dev/null || skip "pgflo-format is not built"
+	both "CREATE TABLE hd_t (id int PRIMARY KEY)"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [hd_t]/' "$run_dir/cfg.yaml"
+	bg rep --config "$run_dir/cfg.yaml" replicator
+	wait_slot
+	psql_src -c "INSERT INTO hd_t SELECT generate_series(1, 100)"
+	run -0 --separate-stderr timeout 20 bash -c 'unset PGPASSFILE
+	    pgflo --config "$1" worker stdout 2>"$2" | head -n 1
+	    echo "${PIPESTATUS[0]}"' _ "$run_dir/cfg.yaml" "$run_dir/head.err"
+	[ "${#lines[@]}" = 2 ]
+	[ "$(jq -c '{Type, Table, NewTuple}' <<<"${lines[0]}")" = '{"Type":"INSERT","Table":"hd_t","NewTuple":{"id":1}}' ]
+	[ "${lines[1]}" = 141 ]
+	[ "$(grep -v '^Using config file' "$run_dir/head.err" | grep -v 'holds no position')" = "" ]
+	stop rep
+}
+
 @test "pgflo: worker file appends pg_flo's JSON to pg_flo_log_*.jsonl (0600), each change once across a restart" {
 	command -v pgflo-format >/dev/null || skip "pgflo-format is not built"
 	both "CREATE TABLE fw_t (id int PRIMARY KEY)"

@@ -592,7 +592,9 @@ run_replicator(void)
 	pw = password_env("");
 	slot = slot_name();
 	tables = table_patterns();
-	snprintf(store, sizeof(store), "nats:pgflo/%s", get("group"));
+	/* A copy only has no slot: its progress must not pass for one's. */
+	snprintf(store, sizeof(store), "nats:pgflo/%s%s", get("group"),
+	    on("copy") ? ".copy" : "");
 
 	stage(&copy, "pgflo-copy");
 	ARG(&copy, "-d"); ARG(&copy, conn);
