@@ -24,6 +24,7 @@
 
 #include "pgflo.h"
 #include "frontsink.h"
+#include "passfile.h"
 #include "pipeline.h"
 #include "yamlconf.h"
 
@@ -645,88 +646,35 @@ run_replicator(void)
 	return rv;
 }
 
-/* A passfile field: ':' and '\' escaped, "*" for any. */
-static void
-pass_field(FILE *fp, const char *v)
-{
-	if (v == NULL) {
-		fputs("*", fp);
-		return;
-	}
-	for (; *v != '\0'; v++) {
-		if (*v == ':' || *v == '\\')
-			fputc('\\', fp);
-		fputc(*v, fp);
-	}
-}
-
 /*
- * The user's own passfile (PGPASSFILE, else ~/.pgpass) after ours, so
- * that a connection without a password of ours still finds its own.
- */
-static void
-append_passfile(FILE *out)
-{
-	struct pgflo_buf b = { 0 };
-	const char *pf = getenv("PGPASSFILE"), *home = getenv("HOME");
-	char chunk[4096];
-	size_t n;
-	FILE *in;
-
-	if (pf != NULL && pf[0] != '\0')
-		pgflo_buf_puts(&b, pf);
-	else if (home != NULL)
-		pgflo_buf_printf(&b, "%s/.pgpass", home);
-	else
-		return;
-	if ((in = fopen(pgflo_buf_cstr(&b), "r")) != NULL) {
-		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
-			fwrite(chunk, 1, n, out);
-		fclose(in);
-	}
-	pgflo_buf_free(&b);
-}
-
-/*
- * A temporary passfile (0600) with the passwords of the source and the
- * target, for a tool that connects to both; "PGPASSFILE=path", new.
+ * The source's and the target's passwords in a temporary passfile;
+ * "PGPASSFILE=path", new, and its path in *path.
  */
 static char *
 passfile(char **path)
 {
 	static const char *pre[] = { "source-", "target-" };
-	static const char *keys[] = { "host", "port", "dbname", "user" };
+	struct pgflo_pass e[2];
 	struct pgflo_buf b = { 0 };
-	const char *tmp = getenv("TMPDIR");
-	char name[64];
-	size_t i, k;
-	FILE *fp;
-	int fd;
+	char name[5][64];
+	size_t i, n = 0;
 
-	pgflo_buf_printf(&b, "%s/pgflo-pass.XXXXXX",
-	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-	if ((fd = mkstemp(b.data)) == -1)
-		pgflo_err(PGFLO_EXIT_FAIL, "%s", b.data);
-	if ((fp = fdopen(fd, "w")) == NULL)
-		pgflo_err(PGFLO_EXIT_FAIL, "%s", b.data);
 	for (i = 0; i < 2; i++) {
-		snprintf(name, sizeof(name), "%spassword", pre[i]);
-		if (get(name) == NULL)
+		snprintf(name[0], 64, "%shost", pre[i]);
+		snprintf(name[1], 64, "%sport", pre[i]);
+		snprintf(name[2], 64, "%sdbname", pre[i]);
+		snprintf(name[3], 64, "%suser", pre[i]);
+		snprintf(name[4], 64, "%spassword", pre[i]);
+		if (get(name[4]) == NULL)
 			continue;
-		for (k = 0; k < 4; k++) {
-			snprintf(name, sizeof(name), "%s%s", pre[i], keys[k]);
-			pass_field(fp, get(name));
-			fputc(':', fp);
-		}
-		snprintf(name, sizeof(name), "%spassword", pre[i]);
-		pass_field(fp, get(name));
-		fputc('\n', fp);
+		e[n].host = get(name[0]);
+		e[n].port = get(name[1]);
+		e[n].dbname = get(name[2]);
+		e[n].user = get(name[3]);
+		e[n++].password = get(name[4]);
 	}
-	append_passfile(fp);
-	if (fclose(fp) != 0)
-		pgflo_err(PGFLO_EXIT_FAIL, "%s", b.data);
-	*path = pgflo_xstrdup(b.data);
-	pgflo_buf_reset(&b);
+	if ((*path = pgflo_passfile_new(e, n)) == NULL)
+		pgflo_err(PGFLO_EXIT_FAIL, "temporary password file");
 	pgflo_buf_printf(&b, "PGPASSFILE=%s", *path);
 	return pgflo_buf_cstr(&b);
 }
