@@ -520,9 +520,12 @@ pg_flo_json() {
 	sed -i 's/^schema: .*/schema: "public"\ntables: [ss_parent, ss_child]/' "$run_dir/cfg.yaml"
 	bg rep --config "$run_dir/cfg.yaml" replicator
 	wait_slot
-	bg wrk --config "$run_dir/cfg.yaml" worker postgres --target-sync-schema
+	mkdir "$run_dir/tmp"
+	TMPDIR=$run_dir/tmp bg wrk --config "$run_dir/cfg.yaml" worker postgres --target-sync-schema
 	psql_src -c "INSERT INTO ss_parent VALUES (1, 'happy'); INSERT INTO ss_child VALUES (10, 1, 42)"
 	wait_dst "10|1|42|happy" "SELECT c.*, p.mood FROM public.ss_child c JOIN public.ss_parent p ON p.id = c.parent"
+	# The passwords went to pgflo-schema in a passfile, removed since.
+	[ -z "$(ls -A "$run_dir/tmp")" ]
 	stop wrk
 	stop rep
 	[ "$(psql_dst -c "SELECT conname FROM pg_constraint WHERE conrelid = 'public.ss_child'::regclass AND contype = 'f'")" = ss_child_parent_fkey ]
