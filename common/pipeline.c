@@ -364,6 +364,13 @@ pgflo_pipeline_run(struct pgflo_stage *st, size_t n)
 int
 pgflo_stage_output(struct pgflo_stage *st, struct pgflo_buf *out)
 {
+	return pgflo_stage_output_max(st, out, 0);
+}
+
+int
+pgflo_stage_output_max(struct pgflo_stage *st, struct pgflo_buf *out,
+    int first_line)
+{
 	char chunk[4096];
 	int p[2], ws;
 	ssize_t r;
@@ -393,6 +400,11 @@ pgflo_stage_output(struct pgflo_stage *st, struct pgflo_buf *out)
 		if (r <= 0)
 			break;
 		pgflo_buf_putn(out, chunk, (size_t)r);
+		if (first_line && memchr(out->data, '\n', out->len) != NULL) {
+			/* Enough: the rest is not read, nor waited for. */
+			kill(pid, SIGTERM);
+			break;
+		}
 	}
 	close(p[0]);
 	pgflo_buf_cstr(out);

@@ -69,5 +69,8 @@ int	pgflo_pipeline_stopped(void);
  * returns its exit status as above, -1 if it could not be started.
  */
 int	pgflo_stage_output(struct pgflo_stage *st, struct pgflo_buf *out);
+/* The same, stopping the stage (SIGTERM) once a whole line was read. */
+int	pgflo_stage_output_max(struct pgflo_stage *st, struct pgflo_buf *out,
+	    int first_line);
 
 #endif /* PGFLO_PIPELINE_H */

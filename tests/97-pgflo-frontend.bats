@@ -539,3 +539,31 @@ pg_flo_json() {
 	sleep 2
 	stop wrk
 }
+
+# e2e_copy_and_stream.sh with --target-sync-schema, the common pg_flo setup
+@test "pgflo: copy and stream into a target synced with --target-sync-schema, foreign keys enforced" {
+	command -v pgflo-schema >/dev/null || skip "pgflo-schema is not built"
+	psql_src -c "CREATE TABLE fk_a (id int PRIMARY KEY);
+	    CREATE TABLE fk_b (id int PRIMARY KEY, a int NOT NULL REFERENCES fk_a);
+	    CREATE TABLE fk_c (id int PRIMARY KEY, b int NOT NULL REFERENCES fk_b);
+	    INSERT INTO fk_a SELECT generate_series(1, 3000);
+	    INSERT INTO fk_b SELECT i, i FROM generate_series(1, 3000) i;
+	    INSERT INTO fk_c SELECT i, i FROM generate_series(1, 3000) i"
+	sed -i 's/^schema: .*/schema: "public"\ntables: [fk_c, fk_b, fk_a]/' "$run_dir/cfg.yaml"
+	bg wrk --config "$run_dir/cfg.yaml" worker postgres --target-sync-schema
+	bg rep --config "$run_dir/cfg.yaml" replicator --copy-and-stream
+	wait_slot
+	psql_src -c "INSERT INTO fk_a VALUES (5000); INSERT INTO fk_b VALUES (5000, 5000);
+	    INSERT INTO fk_c VALUES (5000, 5000); DELETE FROM fk_c WHERE id = 1"
+	wait_dst "3001|3001|3000" "SELECT (SELECT count(*) FROM public.fk_a), (SELECT count(*) FROM public.fk_b), (SELECT count(*) FROM public.fk_c)"
+	for i in $(seq 1 50); do
+		[ "$(psql_dst -c "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text IN ('fk_b', 'fk_c')")" = 2 ] && break
+		sleep 0.2
+	done
+	[ "$(psql_dst -c "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text IN ('fk_b', 'fk_c')")" = "fk_b_a_fkey,fk_c_b_fkey" ]
+	psql_src -c "INSERT INTO fk_c VALUES (5001, 5000)"
+	wait_dst "3001" "SELECT count(*) FROM public.fk_c"
+	stop wrk
+	stop rep
+	run ! psql_dst -c "INSERT INTO public.fk_c VALUES (9999, 9999)"
+}

@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <jansson.h>
 
 #include "pgflo.h"
 #include "frontsink.h"
@@ -681,7 +682,7 @@ passfile(char **path)
 
 /* --target-sync-schema: pgflo-schema copies the tables' schema. */
 static int
-sync_schema(const char *target)
+sync_schema(const char *target, const char *section)
 {
 	struct pgflo_stage st;
 	char *src, *tables, *env, *path;
@@ -695,7 +696,7 @@ sync_schema(const char *target)
 	ARG(&st, "-D"); ARG(&st, target);
 	ARG(&st, "-t"); ARG(&st, tables);
 	/* pg_flo syncs at every start: what exists already is left. */
-	ARG(&st, "--section"); ARG(&st, "all");
+	ARG(&st, "--section"); ARG(&st, section);
 	ARG(&st, "--if-missing");
 	need_tools(&st, 1);
 	env = path = NULL;
@@ -752,8 +753,12 @@ sink_position(const char *tool, const char *dest, const char *pw,
 
 static struct pgflo_fe_split split_arg;
 
+/*
+ * The worker's pipeline; with nowait, only up to the end of the stream
+ * as it is now (the catch-up before post-data).
+ */
 static int
-run_worker(void)
+worker_pipeline(int nowait)
 {
 	struct pgflo_stage st[6];
 	struct pgflo_buf from = { 0 };
@@ -765,16 +770,8 @@ run_worker(void)
 	snprintf(store, sizeof(store), "nats:pgflo/%s.%s", g, cmdname);
 	pgflo_buf_puts(&from, store);
 	if (cmd == C_PG) {
-		require("target-dbname");
 		target = conninfo("target-");
 		pw = password_env("target-");
-		if (on("target-sync-schema") &&
-		    (rv = sync_schema(target)) != 0) {
-			/* A stop that ended pgflo-schema is a stop. */
-			if (pgflo_pipeline_stopped())
-				rv = 0;
-			goto out;
-		}
 		if ((rv = sink_position("pgflo-sink-pg", target, pw, NULL,
 		    &from)) != 0)
 			goto out;
@@ -792,6 +789,8 @@ run_worker(void)
 	stage(&st[n], "pgflo-consume");
 	ARG(&st[n], "--stream"); ARG(&st[n], g);
 	ARG(&st[n], "--from"); ARG(&st[n], pgflo_buf_cstr(&from));
+	if (nowait)
+		ARG(&st[n], "--no-wait");
 	n++;
 	if (get("rules-config") != NULL || get("routing-config") != NULL) {
 		stage(&st[n], "pgflo-rule");
@@ -862,6 +861,116 @@ out:
 	free(target);
 	free(pw);
 	return rv;
+}
+
+/*
+ * Whether the stream starts with a copy, once it has a first record:
+ * 1 (a snapshot record), 0 (a change), -1 stopped while waiting.
+ */
+static int
+stream_has_copy(void)
+{
+	struct pgflo_stage st;
+	struct pgflo_buf b = { 0 };
+	int said = 0, rv;
+
+	for (;;) {
+		stage(&st, "pgflo-consume");
+		ARG(&st, "--stream"); ARG(&st, get("group"));
+		ARG(&st, "--from"); ARG(&st, "first");
+		ARG(&st, "--no-wait");
+		pgflo_stage_output_max(&st, &b, 1);
+		if (b.len > 0) {
+			rv = strstr(b.data, "\"op\":\"snapshot\"") != NULL ||
+			    strstr(b.data, "\"snapshot\":true") != NULL;
+			break;
+		}
+		if (!said++)
+			pgflo_warnx("waiting for the first record of stream "
+			    "%s", get("group"));
+		sleep(1);
+		if (pgflo_pipeline_stopped()) {
+			rv = -1;
+			break;
+		}
+	}
+	pgflo_buf_free(&b);
+	return rv;
+}
+
+/* Waits for the replicator's store to hold copy.done: 0, or -1 stopped. */
+static int
+wait_copy_done(void)
+{
+	struct pgflo_stage st;
+	struct pgflo_buf b = { 0 };
+	char store[256];
+	json_t *doc;
+	int said = 0, rv = -1;
+
+	snprintf(store, sizeof(store), "nats:pgflo/%s", get("group"));
+	while (!pgflo_pipeline_stopped()) {
+		stage(&st, "pgflo-checkpoint");
+		ARG(&st, "--get"); ARG(&st, store);
+		if (pgflo_stage_output(&st, &b) == 0 &&
+		    (doc = json_loads(b.data, 0, NULL)) != NULL) {
+			int done = json_is_true(json_object_get(
+			    json_object_get(doc, "copy"), "done"));
+
+			json_decref(doc);
+			if (done) {
+				rv = 0;
+				break;
+			}
+		}
+		if (!said++)
+			pgflo_warnx("waiting for the copy to finish (%s) before "
+			    "indexes and foreign keys", store);
+		sleep(1);
+	}
+	pgflo_buf_free(&b);
+	return rv;
+}
+
+/*
+ * --target-sync-schema in pg_restore's order: pre-data, the copy's
+ * rows, post-data (indexes, foreign keys, sequences), then the stream,
+ * so that a copy loads in any order and the stream applies with the
+ * foreign keys enforced.
+ */
+static int
+sync_around_copy(void)
+{
+	char *target;
+	int rv, copy;
+
+	require("source-dbname");
+	target = conninfo("target-");
+	if ((rv = sync_schema(target, "pre-data")) != 0)
+		goto out;
+	if ((copy = stream_has_copy()) == -1)
+		goto out;
+	if (copy == 1 && (wait_copy_done() == -1 ||
+	    (rv = worker_pipeline(1)) != 0 || pgflo_pipeline_stopped()))
+		goto out;
+	rv = sync_schema(target, "post-data");
+out:
+	free(target);
+	/* A stop that ended a step is a stop. */
+	return pgflo_pipeline_stopped() ? -1 : rv;
+}
+
+static int
+run_worker(void)
+{
+	int rv;
+
+	if (cmd == C_PG)
+		require("target-dbname");
+	if (cmd == C_PG && on("target-sync-schema") &&
+	    (rv = sync_around_copy()) != 0)
+		return rv == -1 ? 0 : rv;
+	return worker_pipeline(0);
 }
 int
 main(int argc, char *argv[])
