@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -26,15 +25,19 @@
 #include "pgflo.h"
 #include "frontsink.h"
 #include "passfile.h"
+#include "pfflags.h"
 #include "pipeline.h"
-#include "yamlconf.h"
 
 #define SYNOPSIS \
 	"pgflo [--config file] replicator [--flag value ...]\n" \
 	"       pgflo [--config file] worker stdout|file|postgres|webhook\n" \
 	"             [--flag value ...]"
 
-enum type { T_STR, T_INT, T_BOOL, T_LIST, T_DUR };
+#define T_STR	PGFLO_PF_STR
+#define T_INT	PGFLO_PF_INT
+#define T_BOOL	PGFLO_PF_BOOL
+#define T_LIST	PGFLO_PF_LIST
+#define T_DUR	PGFLO_PF_DUR
 
 /* Which commands a flag belongs to. */
 #define C_REPL		0x01
@@ -44,20 +47,7 @@ enum type { T_STR, T_INT, T_BOOL, T_LIST, T_DUR };
 #define C_HOOK		0x10
 #define C_WORKER	(C_STDOUT | C_FILE | C_PG | C_HOOK)
 
-struct flag {
-	const char *name;	/* pg_flo's flag and config key */
-	enum type type;
-	int	 cmds;
-	const char *dflt;
-	const char *help;
-	char	*val;		/* resolved: flag > env > config > default */
-	int	 from;		/* FROM_* */
-	int	 secret;
-};
-
-enum { FROM_DEFAULT, FROM_CONFIG, FROM_ENV, FROM_ARGV };
-
-static struct flag flags[] = {
+static struct pgflo_pf flags[] = {
 	{ "host", T_STR, C_REPL, NULL, "source host", NULL, 0, 0 },
 	{ "port", T_INT, C_REPL, "5432", "source port", NULL, 0, 0 },
 	{ "dbname", T_STR, C_REPL, NULL, "source database", NULL, 0, 0 },
@@ -157,142 +147,21 @@ help(void)
 "missing, 3 server unavailable, 141 reader gone (SIGPIPE).\n");
 }
 
-static struct flag *
-lookup(const char *name, size_t len)
-{
-	size_t i;
+static struct pgflo_pf_set fset = { flags, NFLAGS, NULL };
 
-	for (i = 0; i < NFLAGS; i++)
-		if (strlen(flags[i].name) == len &&
-		    strncmp(flags[i].name, name, len) == 0)
-			return &flags[i];
-	return NULL;
-}
+#define lookup(name, len)	pgflo_pf_lookup(&fset, (name), (len))
+#define get(name)		pgflo_pf_get(&fset, (name))
+#define on(name)		pgflo_pf_on(&fset, (name))
+#define env_name(f, b, l)	pgflo_pf_env_name((f), (b), (l))
+#define parse_bool(s, o)	pgflo_pf_bool((s), (o))
 
-/* PG_FLO_<NAME> of a flag, in buf. */
-static const char *
-env_name(const char *flag, char *buf, size_t len)
-{
-	char *p;
-
-	snprintf(buf, len, "PG_FLO_%s", flag);
-	for (p = buf; *p != '\0'; p++)
-		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-	return buf;
-}
-
-static const char *
-get(const char *name)
-{
-	struct flag *f = lookup(name, strlen(name));
-
-	return f != NULL && f->val != NULL && f->val[0] != '\0' ? f->val : NULL;
-}
-
-static int
-parse_bool(const char *s, int *out)
-{
-	static const char *yes[] = { "1", "t", "true", "yes", "y", "on" };
-	static const char *no[] = { "0", "f", "false", "no", "n", "off" };
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(s, yes[i]) == 0)
-			return *out = 1, 0;
-		if (strcasecmp(s, no[i]) == 0)
-			return *out = 0, 0;
-	}
-	return -1;
-}
-
-static int
-on(const char *name)
-{
-	const char *v = get(name);
-	int b = 0;
-
-	return v != NULL && parse_bool(v, &b) == 0 && b;
-}
-
-/* Checks and stores a value; -1 with a message for a bad one. */
-static int
-setval(struct flag *f, const char *v, int from, char *err, size_t errlen)
-{
-	long n, ms;
-	int b;
-
-	if (f->type == T_INT && pgflo_parse_long(v, 0, 1000000, &n) == -1) {
-		snprintf(err, errlen, "--%s: not a number: %s", f->name, v);
-		return -1;
-	}
-	if (f->type == T_BOOL && parse_bool(v, &b) == -1) {
-		snprintf(err, errlen, "--%s: not true or false: %s", f->name,
-		    v);
-		return -1;
-	}
-	if (f->type == T_DUR && pgflo_parse_duration_ms(v, &ms) == -1) {
-		snprintf(err, errlen, "--%s: not a duration: %s", f->name, v);
-		return -1;
-	}
-	if (f->type == T_LIST && from == FROM_ARGV && f->from == FROM_ARGV &&
-	    f->val != NULL && f->val[0] != '\0') {
-		/* A list flag given again adds to the list, as pflag's. */
-		size_t len = strlen(f->val) + strlen(v) + 2;
-		char *s = pgflo_xmalloc(len);
-
-		snprintf(s, len, "%s,%s", f->val, v);
-		free(f->val);
-		f->val = s;
-		return 0;
-	}
-	free(f->val);
-	f->val = pgflo_xstrdup(v);
-	f->from = from;
-	return 0;
-}
-
-static int
-config_key(const char *key, const char *value, unsigned long line,
-    void *arg, char *err, size_t errlen)
-{
-	struct flag *f = lookup(key, strlen(key));
-	char msg[300];
-
-	(void)arg;
-	if (f == NULL) {
-		if (strcmp(key, "config") != 0)
-			pgflo_warnx("warning: %s:%lu: unknown key %s, ignored",
-			    cfgfile, line, key);
-		return 0;
-	}
-	if (f->from > FROM_CONFIG)
-		return 0;
-	if (value[0] == '\0')
-		return 0;
-	if (setval(f, value, FROM_CONFIG, msg, sizeof(msg)) == -1) {
-		snprintf(err, errlen, "%s:%lu: %s", cfgfile, line, msg);
-		return -1;
-	}
-	return 0;
-}
-
-/* PG_FLO_<NAME>, as viper binds every flag. */
 static void
 read_env(void)
 {
-	char name[80], msg[300];
-	const char *v;
-	size_t i;
+	char err[400];
 
-	for (i = 0; i < NFLAGS; i++) {
-		if (flags[i].from == FROM_ARGV)
-			continue;
-		env_name(flags[i].name, name, sizeof(name));
-		if ((v = getenv(name)) == NULL || v[0] == '\0')
-			continue;
-		if (setval(&flags[i], v, FROM_ENV, msg, sizeof(msg)) == -1)
-			pgflo_usage_error(SYNOPSIS, "%s: %s", name, msg);
-	}
+	if (pgflo_pf_env(&fset, err, sizeof(err)) == -1)
+		pgflo_usage_error(SYNOPSIS, "%s", err);
 }
 
 /* Hides a password given on argv from ps(1), as far as Linux lets us. */
@@ -306,7 +175,7 @@ scrub(char *s)
 static void
 parse_argv(int argc, char *argv[])
 {
-	struct flag *f;
+	struct pgflo_pf *f;
 	char msg[300], *a, *eq, *v;
 	int i, dashdash = 0;
 
@@ -353,7 +222,7 @@ parse_argv(int argc, char *argv[])
 		else
 			pgflo_usage_error(SYNOPSIS, "--%s needs a value",
 			    f->name);
-		if (setval(f, v, FROM_ARGV, msg, sizeof(msg)) == -1)
+		if (pgflo_pf_set(f, v, PGFLO_PF_ARGV, msg, sizeof(msg)) == -1)
 			pgflo_usage_error(SYNOPSIS, "%s", msg);
 		if (f->secret) {
 			pgflo_warnx("warning: --%s on the command line is "
@@ -417,8 +286,7 @@ load_config(void)
 	}
 	if (cfgfile == NULL)
 		return;
-	if (pgflo_yamlconf_load(cfgfile, config_key, NULL, err,
-	    sizeof(err)) == -1)
+	if (pgflo_pf_config(&fset, cfgfile, err, sizeof(err)) == -1)
 		pgflo_usage_error(SYNOPSIS, "%s", err);
 	fprintf(stderr, "Using config file: %s\n", cfgfile);
 }
@@ -430,7 +298,7 @@ check_flags(void)
 	size_t i;
 
 	for (i = 0; i < NFLAGS; i++)
-		if (flags[i].from == FROM_ARGV && !(flags[i].cmds & cmd))
+		if (flags[i].from == PGFLO_PF_ARGV && !(flags[i].cmds & cmd))
 			pgflo_usage_error(SYNOPSIS, "unknown flag: --%s "
 			    "(not a flag of %s)", flags[i].name, cmdname);
 	for (i = 0; i < NFLAGS; i++)
