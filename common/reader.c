@@ -4,7 +4,10 @@
  * (deadletter.c) that keeps a bad record from disappearing (an over-long
  * one too, streamed into it).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +22,15 @@
 
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
 #define READ_CHUNK (1 << 16)
+/*
+ * Linux's F_SETPIPE_SZ (fcntl.h has it only with _GNU_SOURCE): a pipe of
+ * 1 MiB (pipe-max-size) rather than 64 KiB, so that upstream writes on
+ * while the stage waits for a commit (group commit) instead of stalling.
+ */
+#if defined(__linux__) && !defined(F_SETPIPE_SZ)
+#define F_SETPIPE_SZ 1031
+#endif
+#define PIPE_SIZE (1 << 20)
 
 int
 pgflo_reader_open(struct pgflo_reader *r, int fd, const char *name)
@@ -27,6 +39,15 @@ pgflo_reader_open(struct pgflo_reader *r, int fd, const char *name)
 
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
+#ifdef F_SETPIPE_SZ
+	{
+		struct stat sb;
+
+		/* Best effort: the kernel's limit may be lower. */
+		if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode))
+			(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
+	}
+#endif
 	r->name = name != NULL ? name : "<stdin>";
 	r->maxlen = DEFAULT_MAX_RECORD;
 	m = pgflo_env("MAX_RECORD", NULL);
