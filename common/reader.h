@@ -33,6 +33,7 @@ struct pgflo_reader {
 	int	 redact;	/* dead letters hold {"line","error"}, not lines */
 	char	 errmsg[512];
 };
+/* A pipe on fd is enlarged to 1 MiB where Linux allows (group commit). */
 int	pgflo_reader_open(struct pgflo_reader *r, int fd, const char *name);
 void	pgflo_reader_close(struct pgflo_reader *r);
 /*
