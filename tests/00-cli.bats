@@ -146,7 +146,7 @@ man_codes() {
 		[ "$item" = "The reader of standard output went away
 .Pq Dv SIGPIPE ." ] || fail "man/$t.1: 141 says: $item"
 		case $t in
-		pgflo-copy | pgflo-rule | pgflo-status)
+		pgflo-copy | pgflo-rule | pgflo-schema | pgflo-status)
 			# Death by the signal, deliberately: 130, 143.
 			man_codes "$t" | grep -qx 130 || fail "$t: no 130"
 			man_codes "$t" | grep -qx 143 || fail "$t: no 143" ;;
