@@ -670,7 +670,8 @@ open_slot(PGconn *cat, struct pgflo_tables *tl, char **snapname,
 
 	exists = pgflo_slot_exists(cat, slot, &lsn, errbuf, sizeof(errbuf));
 	if (exists == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+		pgflo_errx(PQstatus(cat) != CONNECTION_OK ? PGFLO_EXIT_UNAVAIL :
+		    PGFLO_EXIT_FAIL, "%s", errbuf);
 	if (prog.slot != NULL && strcmp(prog.slot, slot) != 0)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s holds the copy of slot "
 		    "\"%s\", not \"%s\"", cpurl, prog.slot, slot);
@@ -688,8 +689,9 @@ open_slot(PGconn *cat, struct pgflo_tables *tl, char **snapname,
 	/* The publication must exist before the slot's start. */
 	if ((r = pgflo_pub_sync(cat, pubname, tl, pubflags, NULL,
 	    errbuf, sizeof(errbuf))) < 0)
-		pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_FAIL,
-		    "%s", errbuf);
+		pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE :
+		    PQstatus(cat) != CONNECTION_OK ? PGFLO_EXIT_UNAVAIL :
+		    PGFLO_EXIT_FAIL, "%s", errbuf);
 	if (exists && prog.done && !reuse_slot && !copy_needed(cat, tl)) {
 		/* Run again after the copy: nothing to do. */
 		if (progress)
