@@ -136,24 +136,72 @@ pgflo_metrics_op(const char *op, size_t len)
 	return PGFLO_M_OTHER;
 }
 
+/* n digits at s as a number, or -1. */
+static int
+digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (; n > 0; n--, s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+int
+pgflo_metrics_parse_ts(const char *s, size_t n, double *secs)
+{
+	struct tm tm, back;
+	time_t t;
+	size_t i;
+	double frac = 0, scale = 0.1;
+
+	if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':' || s[n - 1] != 'Z')
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if ((tm.tm_year = digits(s, 4)) < 1970 ||
+	    (tm.tm_mon = digits(s + 5, 2)) < 1 || tm.tm_mon > 12 ||
+	    (tm.tm_mday = digits(s + 8, 2)) < 1 ||
+	    (tm.tm_hour = digits(s + 11, 2)) < 0 || tm.tm_hour > 23 ||
+	    (tm.tm_min = digits(s + 14, 2)) < 0 || tm.tm_min > 59 ||
+	    (tm.tm_sec = digits(s + 17, 2)) < 0 || tm.tm_sec > 59)
+		return -1;
+	if (n > 20) {
+		if (s[19] != '.' || n < 22 || n > 27)
+			return -1;
+		for (i = 20; i < n - 1; i++, scale /= 10) {
+			if (s[i] < '0' || s[i] > '9')
+				return -1;
+			frac += (s[i] - '0') * scale;
+		}
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	back = tm;
+	/* timegm() would move February 30th on: the date must come back. */
+	if ((t = timegm(&back)) == (time_t)-1 || back.tm_mday != tm.tm_mday)
+		return -1;
+	*secs = (double)t + frac;
+	return 0;
+}
+
 double
 pgflo_metrics_commit_ts(const char *line)
 {
 	static const char key[] = "\"commit_ts\":\"";
-	struct tm tm;
-	const char *p;
-	int frac = 0, n = 0;
+	const char *p, *q;
+	double ts;
 
 	if ((p = strstr(line, key)) == NULL)
 		return 0;
 	p += sizeof(key) - 1;
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2d.%6d%n", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac, &n) < 6)
+	if ((q = strchr(p, '"')) == NULL ||
+	    pgflo_metrics_parse_ts(p, (size_t)(q - p), &ts) == -1)
 		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon--;
-	return (double)timegm(&tm) + frac / 1e6;
+	return ts;
 }
 
 /* tool="...", then the tool's own label if it has one; the count. */
@@ -238,8 +286,8 @@ pgflo_metrics_format(const struct pgflo_metrics *m, struct pgflo_buf *b)
 	    m->start_time);
 }
 
-static double
-wall_seconds(void)
+double
+pgflo_wall_seconds(void)
 {
 	struct timespec ts;
 
@@ -260,7 +308,7 @@ pgflo_metrics_init(struct pgflo_metrics *m, const char *path,
 	m->label = label;
 	m->value = value;
 	m->interval_ms = METRICS_INTERVAL_MS;
-	m->start_time = wall_seconds();
+	m->start_time = pgflo_wall_seconds();
 	if (path == NULL)
 		path = pgflo_env("METRICS", NULL);
 	if (path == NULL || *path == '\0')

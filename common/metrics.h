@@ -81,6 +81,14 @@ enum pgflo_metric_op pgflo_metrics_op(const char *op, size_t len);
  * SS.ffffffZ", in seconds since the epoch; 0 when it has none.
  */
 double	pgflo_metrics_commit_ts(const char *line);
+/*
+ * A commit_ts of n bytes at s (no quotes), "YYYY-MM-DDTHH:MM:SS[.f]Z"
+ * with 1 to 6 digits of fraction, a real UTC date: 0 and *secs since
+ * the epoch, or -1.  What passes is valid timestamptz input too.
+ */
+int	pgflo_metrics_parse_ts(const char *s, size_t n, double *secs);
+/* The wall clock, seconds since the epoch (ms resolution). */
+double	pgflo_wall_seconds(void);
 /* The whole text of m (appended to b), as the file holds it. */
 void	pgflo_metrics_format(const struct pgflo_metrics *m,
 	    struct pgflo_buf *b);
