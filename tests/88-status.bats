@@ -102,7 +102,10 @@ wait_healthy() {
 
 @test "pgflo-status: the target's lag grows while the sink is stopped and falls after" {
 	start_pipeline
+	ts="to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+	t0=$(psql_src -c "SELECT $ts")
 	psql_src -c "INSERT INTO st SELECT g, 'a' FROM generate_series(1, 5) g"
+	t1=$(psql_src -c "SELECT $ts")
 	wait_rows 5
 	wait_healthy --max-lag-bytes 4096
 
@@ -114,7 +117,11 @@ wait_healthy() {
 	assert_equal "$(echo "$output" | jq -c '.slot | [.name, .state, .wal_status, .safe_wal_size]')" \
 		'["s88","active","reserved",null]'
 	assert_equal "$(echo "$output" | jq -c '.target | keys_unsorted')" \
-		'["name","state","position","commit_lsn","stream_seq","lag_bytes","applied_at","age_seconds"]'
+		'["name","state","position","commit_lsn","stream_seq","lag_bytes","lag_seconds","applied_at","age_seconds","commit_ts"]'
+	# Caught up: no lag in seconds; the commit time is the source's.
+	assert_equal "$(echo "$output" | jq -c .target.lag_seconds)" 0
+	[[ "$(echo "$output" | jq -r .target.commit_ts)" > "$t0" ]]
+	[[ "$(echo "$output" | jq -r .target.commit_ts)" < "$t1" ]]
 	applied=$(psql_tdst -c "SELECT commit_lsn FROM pgflo.applied WHERE group_name = 'g88'")
 	assert_equal "$(echo "$output" | jq -c '[.target.name, .target.state, .target.commit_lsn, .stores[0].name, .stores[0].commit_lsn]')" \
 		"[\"g88\",\"ok\",\"$applied\",\"file:$BATS_TEST_TMPDIR/pos\",\"$applied\"]"
@@ -129,6 +136,11 @@ wait_healthy() {
 	# The store's age is its file's mtime; the target's its updated_at.
 	echo "$output" | jq -e '.stores[0].age_seconds >= 0 and .stores[0].age_seconds < 30 and .target.age_seconds >= 0 and .target.age_seconds < 30'
 
+	# Healthy under both thresholds, and the lag stays 0 while idle.
+	sleep 1.5
+	run -0 --separate-stderr status --json --max-lag-bytes 4096 --max-lag-seconds 1
+	assert_equal "$(echo "$output" | jq -c '[.healthy, .target.lag_seconds]')" '[true,0]'
+
 	kill -STOP "$sinkpid"
 	psql_src -c "INSERT INTO st SELECT g, repeat('x', 100) FROM generate_series(6, 205) g"
 	sleep 0.5
@@ -136,10 +148,19 @@ wait_healthy() {
 	lag1=$(echo "$output" | jq .target.lag_bytes)
 	[ "$lag1" -gt 20000 ]
 	echo "$output" | jq -e --argjson l "$lag1" '.healthy == false and .status == 1 and (.problems | index("target g88 is \($l) bytes behind (--max-lag-bytes 4096)")) != null'
+	# In seconds: since the last commit applied, and growing.
+	secs1=$(echo "$output" | jq .target.lag_seconds)
+	echo "$output" | jq -e '.target.lag_seconds >= 2 and .target.lag_seconds < 60'
+	sleep 1
+	run -1 --separate-stderr status --json --max-lag-seconds 1.5
+	secs2=$(echo "$output" | jq .target.lag_seconds)
+	echo "$output" | jq -e --argjson a "$secs1" '.target.lag_seconds >= $a + 0.9'
+	want="target g88 is $(printf %.3f "$secs2") seconds behind (--max-lag-seconds 1.5)"
+	echo "$output" | jq -e --arg w "$want" '.status == 1 and (.problems | index($w)) != null'
 	assert_equal "$(psql_tdst -c 'SELECT count(*) FROM st')" 5
 	run -1 --separate-stderr status --max-lag-bytes 4096
 	assert_line --index 0 --regexp '^KIND +NAME +STATE +POSITION +LAG_BYTES +LAG_SECONDS +AGE_SECONDS DETAIL$'
-	assert_line --index 3 --regexp "^target +g88 +ok +$applied:[0-9]+ +$lag1 +- +[0-9.]+ +stream_seq=- applied_at=20[0-9-]+T[0-9:.]+Z\$"
+	assert_line --index 3 --regexp "^target +g88 +ok +$applied:[0-9]+ +$lag1 +[0-9]+\\.[0-9]{3} +[0-9.]+ +stream_seq=- applied_at=20[0-9-]+T[0-9:.]+Z commit_ts=20[0-9-]+T[0-9:.]{15}Z\$"
 	[[ "$stderr" == *"pgflo-status: target g88 is $lag1 bytes behind (--max-lag-bytes 4096)"* ]]
 
 	kill -CONT "$sinkpid"
@@ -149,6 +170,10 @@ wait_healthy() {
 	lag2=$(echo "$output" | jq .target.lag_bytes)
 	[ "$lag2" -lt "$lag1" ]
 	[ "$lag2" -lt 4096 ]
+	assert_equal "$(echo "$output" | jq -c .target.lag_seconds)" 0
+	# The slot's flush_lag keeps its last value: with no WAL left
+	# unconfirmed, the slot is not behind either.
+	wait_healthy --max-lag-seconds 1
 
 	applied=$(psql_tdst -c "SELECT commit_lsn - '0/0' FROM pgflo.applied WHERE group_name = 'g88'")
 	status --prometheus >"$BATS_TEST_TMPDIR/prom"
