@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pgflo.h"
+#include "jsonscan.h"
 #include "metrics.h"
 
 #define METRICS_INTERVAL_MS	5000
@@ -204,6 +205,49 @@ pgflo_metrics_commit_ts(const char *line)
 	return ts;
 }
 
+enum pgflo_metric_op
+pgflo_metrics_line_op(const char *line, size_t len)
+{
+	static const char key[] = "{\"op\":\"";
+	const char *q;
+	struct pgflo_js_iter it;
+	struct pgflo_span k, v;
+
+	if (len > sizeof(key) - 1 && memcmp(line, key, sizeof(key) - 1) == 0 &&
+	    (q = memchr(line + sizeof(key) - 1, '"', len - (sizeof(key) - 1)))
+	    != NULL)
+		return pgflo_metrics_op(line + sizeof(key) - 1,
+		    (size_t)(q - line) - (sizeof(key) - 1));
+	/* Not written by one of ours: the member wherever it is. */
+	if (pgflo_js_obj(&it, (struct pgflo_span){ line, len }) == -1)
+		return PGFLO_M_OTHER;
+	while (pgflo_js_obj_next(&it, &k, &v) == 1)
+		if (pgflo_js_str_eq(k, "op") && v.n >= 2 && *v.p == '"')
+			return pgflo_metrics_op(v.p + 1, v.n - 2);
+	return PGFLO_M_OTHER;
+}
+
+double
+pgflo_metrics_commit_ts_n(const char *line, size_t len)
+{
+	static const char key[] = "\"commit_ts\":\"";
+	const char *p = line, *end = line + len, *q;
+	double ts;
+
+	while ((p = memchr(p, '"', (size_t)(end - p))) != NULL) {
+		if ((size_t)(end - p) > sizeof(key) - 1 &&
+		    memcmp(p, key, sizeof(key) - 1) == 0) {
+			p += sizeof(key) - 1;
+			if ((q = memchr(p, '"', (size_t)(end - p))) == NULL ||
+			    pgflo_metrics_parse_ts(p, (size_t)(q - p), &ts) == -1)
+				return 0;
+			return ts;
+		}
+		p++;
+	}
+	return 0;
+}
+
 /* tool="...", then the tool's own label if it has one; the count. */
 static int
 tool_labels(const struct pgflo_metrics *m, const char **labels)
@@ -281,6 +325,9 @@ pgflo_metrics_format(const struct pgflo_metrics *m, struct pgflo_buf *b)
 	put_one(m, b, "pgflo_last_commit_timestamp_seconds", "gauge",
 	    "The source commit time of the last transaction.",
 	    m->last_commit_ts);
+	put_one(m, b, "pgflo_lag_seconds", "gauge",
+	    "From the source's commit to the last record out, when known.",
+	    m->lag_seconds < 0 ? NAN : m->lag_seconds);
 	put_one(m, b, "pgflo_start_time_seconds", "gauge",
 	    "When the process started, seconds since the epoch.",
 	    m->start_time);
@@ -308,6 +355,7 @@ pgflo_metrics_init(struct pgflo_metrics *m, const char *path,
 	m->label = label;
 	m->value = value;
 	m->interval_ms = METRICS_INTERVAL_MS;
+	m->lag_seconds = -1;
 	m->start_time = pgflo_wall_seconds();
 	if (path == NULL)
 		path = pgflo_env("METRICS", NULL);
@@ -318,19 +366,24 @@ pgflo_metrics_init(struct pgflo_metrics *m, const char *path,
 	pgflo_buf_free(&b);
 	if (r == 0) {
 		m->path = pgflo_xstrdup(path);
-		m->next_ms = pgflo_now_ms() + m->interval_ms;
+		m->next_ms = m->file_ms = pgflo_now_ms() + m->interval_ms;
 	}
 	return r;
 }
 
-void
-pgflo_metrics_flush(struct pgflo_metrics *m)
+uint64_t
+pgflo_metrics_changes_out(const struct pgflo_metrics *m)
+{
+	return m->out[PGFLO_M_INSERT] + m->out[PGFLO_M_UPDATE] +
+	    m->out[PGFLO_M_DELETE] + m->out[PGFLO_M_TRUNCATE];
+}
+
+static void
+write_file(struct pgflo_metrics *m)
 {
 	struct pgflo_buf b = { 0 };
 	char errbuf[512];
 
-	if (m->path == NULL)
-		return;
 	pgflo_metrics_format(m, &b);
 	if (pgflo_prom_write_file(m->path, b.data, b.len, errbuf,
 	    sizeof(errbuf)) == -1 && !m->warned) {
@@ -338,13 +391,56 @@ pgflo_metrics_flush(struct pgflo_metrics *m)
 		m->warned = 1;
 	}
 	pgflo_buf_free(&b);
-	m->next_ms = pgflo_now_ms() + m->interval_ms;
+	m->file_ms = pgflo_now_ms() + m->interval_ms;
+}
+
+/* next_ms: the earlier of the file's and the progress line's. */
+static void
+set_next(struct pgflo_metrics *m)
+{
+	m->next_ms = m->file_ms;
+	if (m->progress != NULL && (m->path == NULL ||
+	    m->progress->next_ms < m->next_ms))
+		m->next_ms = m->progress->next_ms;
+}
+
+static void
+flush(struct pgflo_metrics *m, int all, int final)
+{
+	long now = pgflo_now_ms();
+
+	if (m->path != NULL && (all || now >= m->file_ms))
+		write_file(m);
+	if (m->progress != NULL && (all || now >= m->progress->next_ms))
+		pgflo_progress_show(m->progress, pgflo_metrics_changes_out(m),
+		    m->lag_seconds, final);
+	set_next(m);
+}
+
+void
+pgflo_metrics_flush(struct pgflo_metrics *m)
+{
+	flush(m, 1, 0);
+}
+
+void
+pgflo_metrics_flush_due(struct pgflo_metrics *m)
+{
+	flush(m, 0, 0);
+}
+
+void
+pgflo_metrics_progress(struct pgflo_metrics *m, struct pgflo_progress *p)
+{
+	m->progress = p;
+	set_next(m);
 }
 
 void
 pgflo_metrics_close(struct pgflo_metrics *m)
 {
-	pgflo_metrics_flush(m);
+	flush(m, 1, 1);
 	free(m->path);
 	m->path = NULL;
+	m->progress = NULL;
 }

@@ -1052,3 +1052,48 @@ wait_exit() {
 	assert_equal "$(psql -X -At -d "$db" -c "SELECT commit_lsn, ordinal FROM pgflo.applied WHERE group_name = 'g'")" "0/400|1"
 	assert_equal "$(psql -X -At -d "$db" -c 'SELECT count(*) FROM public.users')" 4
 }
+
+# slow_txns N TABLE: N one-row transactions on TABLE, 0.3 s apart, each
+# with the time it was written as its commit_ts.
+slow_txns() {
+	local i ts lsn
+	for ((i = 1; i <= $1; i++)); do
+		ts=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+		lsn=$(printf '0/%X' $((0x1000000 + i * 256)))
+		printf '{"op":"begin","commit_lsn":"%s","ordinal":0,"xid":%d,"commit_ts":"%s"}\n' "$lsn" "$i" "$ts"
+		rec insert "$2" "$lsn" 1 "\"new\":{\"id\":$i,\"email\":\"e\",\"n\":$i}"
+		printf '{"op":"commit","commit_lsn":"%s","ordinal":2,"xid":%d,"commit_ts":"%s"}\n' "$lsn" "$i" "$ts"
+		sleep 0.3
+	done
+}
+
+@test "pgflo-sink-pg: --progress keeps one line of rows, rows/s and lag on stderr; nothing on a pipe unless asked" {
+	users_table prog50
+	slow_txns 8 prog50 |
+		pgflo-sink-pg -d "$PGFLO_DST" -m 50 --progress >/dev/null 2>"$BATS_TEST_TMPDIR/err"
+	# One line, rewritten: every update starts with \r, only the last ends.
+	assert_equal "$(head -c 1 "$BATS_TEST_TMPDIR/err" | od -An -c | tr -d ' ')" '\r'
+	run -0 tr '\r' '\n' <"$BATS_TEST_TMPDIR/err"
+	((${#lines[@]} >= 3))
+	for l in "${lines[@]}"; do
+		[[ "$l" =~ ^pgflo-sink-pg:\ [0-9]+\ rows,\ [0-9]+\ rows/s,\ lag\ [0-9]+\.[0-9]s\ *$ ]] ||
+			fail "not a progress line: '$l'"
+	done
+	[[ "${lines[-1]}" =~ ^pgflo-sink-pg:\ 8\ rows,\ [0-9]+\ rows/s,\ lag\ 0\.[0-9]s$ ]]
+	assert_equal "$(tr -cd '\n' <"$BATS_TEST_TMPDIR/err" | wc -c)" 1
+	assert_equal "$(tail -c 1 "$BATS_TEST_TMPDIR/err" | od -An -c | tr -d ' ')" '\n'
+	assert_equal "$(psql_dst -c 'SELECT count(*) FROM prog50')" 8
+	# Without it: nothing on a file or a pipe; --no-progress wins.
+	psql_dst -c 'TRUNCATE prog50'
+	export PGFLO_GROUP=${PGFLO_GROUP}b
+	slow_txns 4 prog50 | pgflo-sink-pg -d "$PGFLO_DST" >/dev/null 2>"$BATS_TEST_TMPDIR/err2"
+	assert_equal "$(wc -c <"$BATS_TEST_TMPDIR/err2")" 0
+	export PGFLO_GROUP=${PGFLO_GROUP}c
+	run -0 bash -c "$(declare -f slow_txns rec); U_TYPES='$U_TYPES'; slow_txns 4 prog50 |
+		pgflo-sink-pg -d \"\$PGFLO_DST\" 2>&1 >/dev/null | cat"
+	assert_output ''
+	run -0 bash -c "$(declare -f slow_txns rec); U_TYPES='$U_TYPES'; slow_txns 2 prog50 |
+		pgflo-sink-pg -d \"\$PGFLO_DST\" -g x50 --progress --no-progress 2>&1 >/dev/null | cat"
+	assert_output ''
+	assert_equal "$(psql_dst -c 'SELECT count(*) FROM prog50')" 4
+}
