@@ -272,6 +272,85 @@ wait_healthy() {
 	assert_line --index 0 'pgflo-status: invalid --max-lag-bytes: lots'
 }
 
+# slow_gen N: N transactions of 2 inserts on st, 0.25 s apart, each with
+# the time it was written as its commit_ts.
+slow_gen() {
+	local i ts lsn
+	for ((i = 1; i <= $1; i++)); do
+		ts=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+		lsn=$(printf '0/%X' $((0x1000000 + i * 4096)))
+		printf '{"op":"begin","commit_lsn":"%s","ordinal":0,"xid":%d,"commit_ts":"%s"}\n' "$lsn" "$i" "$ts"
+		for o in 1 2; do
+			printf '{"op":"insert","schema":"public","table":"st","commit_lsn":"%s","ordinal":%d,"xid":%d,"commit_ts":"%s","key":["id"],"types":{"id":"integer","v":"text"},"new":{"id":%d,"v":"p"}}\n' \
+				"$lsn" "$o" "$i" "$ts" $((i * 10 + o))
+		done
+		printf '{"op":"commit","commit_lsn":"%s","ordinal":3,"xid":%d,"commit_ts":"%s"}\n' "$lsn" "$i" "$ts"
+		sleep 0.25
+	done
+}
+
+# progress_ok TOOL ROWS FILE: FILE is one progress line of TOOL, updated
+# in place (each update after a \r, a newline at the very end only),
+# ending at ROWS rows.
+progress_ok() {
+	local l n=0
+	[ "$(head -c 1 "$3" | od -An -c | tr -d ' ')" = '\r' ] || fail "$3: no \\r first"
+	[ "$(tr -cd '\n' <"$3" | wc -c)" = 1 ] || fail "$3: not one line"
+	[ "$(tail -c 1 "$3" | od -An -c | tr -d ' ')" = '\n' ] || fail "$3: no newline last"
+	while IFS= read -r -d $'\r' l || [ -n "$l" ]; do
+		[ -z "$l" ] && continue
+		n=$((n + 1))
+		[[ "$l" =~ ^$1:\ [0-9]+\ rows,\ [0-9]+\ rows/s,\ lag\ ([0-9]+\.[0-9]s|-)\ *$'\n'?$ ]] ||
+			fail "$3: not a progress line: '$l'"
+		last=$l
+	done <"$3"
+	[[ "$last" == "$1: $2 rows, "* ]] || fail "$3: ends '$last', not at $2 rows"
+	nupdates=$n
+}
+
+@test "publish and consume: --progress on a file, --metrics parsed, records in = records out; nothing on a pipe" {
+	local d=$BATS_TEST_TMPDIR
+	pgflo-publish --stream P88 --create </dev/null 2>/dev/null
+	slow_gen 8 | pgflo-publish --stream P88 --create --progress \
+		--metrics "$d/pub.prom" >"$d/pub.pos" 2>"$d/pub.err"
+	progress_ok pgflo-publish 16 "$d/pub.err"
+	((nupdates >= 2))
+	[[ "$last" =~ lag\ 0\.[0-9]s ]]
+	run -0 prom <"$d/pub.prom"
+	assert_line "pgflo_records_in_total{op=insert,stream=P88,tool=publish} 16.0"
+	assert_line "pgflo_records_out_total{op=insert,stream=P88,tool=publish} 16.0"
+	assert_line "pgflo_records_out_total{op=commit,stream=P88,tool=publish} 8.0"
+	assert_line --regexp '^pgflo_lag_seconds\{stream=P88,tool=publish\} 0\.[0-9]+$'
+
+	pgflo-consume --stream P88 --no-wait --progress --metrics "$d/con.prom" \
+		>"$d/out" 2>"$d/con.err"
+	progress_ok pgflo-consume 16 "$d/con.err"
+	assert_equal "$(grep -c '"op":"insert"' "$d/out")" 16
+	run -0 prom <"$d/con.prom"
+	assert_line "pgflo_records_in_total{op=insert,stream=P88,tool=consume} 16.0"
+	assert_line "pgflo_records_out_total{op=insert,stream=P88,tool=consume} 16.0"
+	assert_line "pgflo_records_in_total{op=begin,stream=P88,tool=consume} 8.0"
+	assert_line "pgflo_records_out_total{op=begin,stream=P88,tool=consume} 8.0"
+	assert_line "pgflo_records_out_total{op=commit,stream=P88,tool=consume} 8.0"
+	assert_line "pgflo_records_out_total{op=update,stream=P88,tool=consume} 0.0"
+	assert_line "pgflo_bytes_out_total{stream=P88,tool=consume} $(wc -c <"$d/out").0"
+	assert_line "pgflo_last_stream_seq{stream=P88,tool=consume} $(tail -n 1 "$d/out" | jq .stream_seq).0"
+	assert_line "pgflo_last_lsn{stream=P88,tool=consume} $((0x1000000 + 8 * 4096)).0"
+	assert_line "pgflo_retries_total{stream=P88,tool=consume} 0.0"
+	last_ts=$(tail -n 1 "$d/out" | jq -r .commit_ts)
+	assert_line "pgflo_last_commit_timestamp_seconds{stream=P88,tool=consume} $(date -d "$last_ts" +%s.%6N | sed 's/0*$//')"
+	assert_line --regexp '^pgflo_lag_seconds\{stream=P88,tool=consume\} [0-9.]+$'
+	# No --progress: nothing on a file, nothing on a pipe; --no-progress.
+	pgflo-consume --stream P88 --no-wait >/dev/null 2>"$d/quiet.err"
+	assert_equal "$(wc -c <"$d/quiet.err")" 0
+	run -0 bash -c 'pgflo-consume --stream P88 --no-wait 2>&1 >/dev/null | cat'
+	assert_output ''
+	run -0 bash -c 'pgflo-consume --stream P88 --no-wait --progress --no-progress 2>&1 >/dev/null | cat'
+	assert_output ''
+	run -0 bash -c 'pgflo-publish --stream P88 </dev/null 2>&1 >/dev/null | cat'
+	assert_output ''
+}
+
 # The cron example of pgflo(7) RUNNING, with this test's servers and paths.
 cron_job() {
 	local d=$BATS_TEST_TMPDIR
@@ -303,7 +382,6 @@ cron_job() {
 	run -1 cron_job
 	[ "$SECONDS" -lt 2 ]
 	assert_equal "$(psql_tdst -c 'SELECT count(*) FROM ct')" 60
-	wait
 	run -0 cron_job
 	assert_equal "$(psql_tdst -c 'SELECT count(*) FROM ct')" 61
 	psql_src -c "SELECT pg_drop_replication_slot('c88')" >/dev/null
