@@ -351,6 +351,53 @@ progress_ok() {
 	assert_output ''
 }
 
+@test "copy, sink-file and checkpoint --save: --metrics parsed, the counts as what happened" {
+	local d=$BATS_TEST_TMPDIR
+	psql_src -c "CREATE TABLE cm88 (id int PRIMARY KEY, v text);
+	  INSERT INTO cm88 SELECT g, 'v' || g FROM generate_series(1, 300) g"
+	pgflo-copy -d "$PGFLO_SRC" --no-slot -t public.cm88 -j 2 \
+		--metrics "$d/copy.prom" >"$d/copy.out"
+	run -0 prom <"$d/copy.prom"
+	assert_line "pgflo_records_out_total{op=insert,tool=copy} 300.0"
+	assert_equal "$(grep -c '"op":"insert"' "$d/copy.out")" 300
+	assert_line "pgflo_records_out_total{op=other,tool=copy} $(grep -vc '"op":"insert"' "$d/copy.out").0"
+	assert_line "pgflo_bytes_out_total{tool=copy} $(wc -c <"$d/copy.out").0"
+	assert_line "pgflo_records_in_total{op=insert,tool=copy} 0.0"
+
+	# sink-file: what is in the files is what was counted out.
+	mkdir "$d/files"
+	{ gen 5; echo '{"op":"insert"'; gen 7 | tail -n +17; } >"$d/in"
+	PGFLO_METRICS=$d/sf.prom pgflo-sink-file -d "$d/files" -g sf88 \
+		--dead-letter "$d/dead" <"$d/in" >"$d/sf.pos"
+	run -0 prom <"$d/sf.prom"
+	assert_line "pgflo_records_in_total{group=sf88,op=insert,tool=sink-file} $(grep -c '"op":"insert",' "$d/in").0"
+	assert_line "pgflo_records_in_total{group=sf88,op=other,tool=sink-file} 1.0"
+	assert_line "pgflo_records_out_total{group=sf88,op=insert,tool=sink-file} $(cat "$d"/files/* | grep -c '"op":"insert"').0"
+	assert_line "pgflo_records_out_total{group=sf88,op=commit,tool=sink-file} $(cat "$d"/files/* | grep -c '"op":"commit"').0"
+	assert_line "pgflo_bytes_out_total{group=sf88,tool=sink-file} $(cat "$d"/files/* | wc -c).0"
+	assert_line "pgflo_errors_total{group=sf88,tool=sink-file} 1.0"
+	assert_line "pgflo_last_lsn{group=sf88,tool=sink-file} $((16777216 + 7 * 4096)).0"
+	assert_line "pgflo_batches_total{group=sf88,tool=sink-file} $(wc -l <"$d/sf.pos").0"
+
+	# checkpoint --save: positions stored, bad lines, -t copies.
+	{ cat "$d/sf.pos"; echo 'not json'; } |
+		pgflo-checkpoint -i 0 -t --save "file:$d/ck" --dead-letter "$d/ckdead" \
+			--metrics "$d/ck.prom" >"$d/ck.out"
+	run -0 prom <"$d/ck.prom"
+	n=$(wc -l <"$d/sf.pos")
+	assert_line "pgflo_records_in_total{op=other,store=file:$d/ck,tool=checkpoint} $((n + 1)).0"
+	assert_line "pgflo_records_out_total{op=other,store=file:$d/ck,tool=checkpoint} $((n + 1)).0"
+	assert_line "pgflo_batches_total{store=file:$d/ck,tool=checkpoint} $n.0"
+	assert_line "pgflo_errors_total{store=file:$d/ck,tool=checkpoint} 1.0"
+	assert_line "pgflo_last_lsn{store=file:$d/ck,tool=checkpoint} $((16777216 + 7 * 4096)).0"
+	assert_line "pgflo_bytes_out_total{store=file:$d/ck,tool=checkpoint} $(wc -c <"$d/ck.out").0"
+	run -2 pgflo-checkpoint --get "file:$d/ck" --metrics "$d/x.prom"
+	assert_line --index 0 'pgflo-checkpoint: --metrics is for --save'
+	# A file that cannot be written is a usage error, at start.
+	run -2 --separate-stderr pgflo-sink-file -d "$d/files" --metrics "$d/no/such.prom" </dev/null
+	[[ "$stderr" == "pgflo-sink-file: could not create metrics file $d/no/such.prom.tmp."* ]]
+}
+
 # The cron example of pgflo(7) RUNNING, with this test's servers and paths.
 cron_job() {
 	local d=$BATS_TEST_TMPDIR
