@@ -136,10 +136,17 @@ wait_healthy() {
 	# The store's age is its file's mtime; the target's its updated_at.
 	echo "$output" | jq -e '.stores[0].age_seconds >= 0 and .stores[0].age_seconds < 30 and .target.age_seconds >= 0 and .target.age_seconds < 30'
 
-	# Healthy under both thresholds, and the lag stays 0 while idle.
+	# The target's lag stays 0 while idle (the slot's is its flush_lag,
+	# until the capture confirms: it polls the store every 10 s).
 	sleep 1.5
-	run -0 --separate-stderr status --json --max-lag-bytes 4096 --max-lag-seconds 1
+	run -0 --separate-stderr status --json --max-lag-bytes 4096
 	assert_equal "$(echo "$output" | jq -c '[.healthy, .target.lag_seconds]')" '[true,0]'
+	# An idle pipeline's slot does not grow: at most a standby snapshot
+	# record more, nothing behind in seconds.
+	ret1=$(echo "$output" | jq .slot.retained_bytes)
+	sleep 2
+	run -0 --separate-stderr status --json --max-lag-bytes 4096
+	echo "$output" | jq -e --argjson r "$ret1" '.slot.retained_bytes <= $r + 512 and .slot.lag_bytes < 4096 and .target.lag_seconds == 0'
 
 	kill -STOP "$sinkpid"
 	psql_src -c "INSERT INTO st SELECT g, repeat('x', 100) FROM generate_series(6, 205) g"
@@ -160,7 +167,7 @@ wait_healthy() {
 	assert_equal "$(psql_tdst -c 'SELECT count(*) FROM st')" 5
 	run -1 --separate-stderr status --max-lag-bytes 4096
 	assert_line --index 0 --regexp '^KIND +NAME +STATE +POSITION +LAG_BYTES +LAG_SECONDS +AGE_SECONDS DETAIL$'
-	assert_line --index 3 --regexp "^target +g88 +ok +$applied:[0-9]+ +$lag1 +[0-9]+\\.[0-9]{3} +[0-9.]+ +stream_seq=- applied_at=20[0-9-]+T[0-9:.]+Z commit_ts=20[0-9-]+T[0-9:.]{15}Z\$"
+	assert_line --index 3 --regexp "^target +g88 +ok +$applied:[0-9]+ +[0-9]+ +[0-9]+\\.[0-9]{3} +[0-9.]+ +stream_seq=- applied_at=20[0-9-]+T[0-9:.]+Z commit_ts=20[0-9-]+T[0-9:.]{15}Z\$"
 	[[ "$stderr" == *"pgflo-status: target g88 is $lag1 bytes behind (--max-lag-bytes 4096)"* ]]
 
 	kill -CONT "$sinkpid"
@@ -272,17 +279,18 @@ wait_healthy() {
 	assert_line --index 0 'pgflo-status: invalid --max-lag-bytes: lots'
 }
 
-# slow_gen N: N transactions of 2 inserts on st, 0.25 s apart, each with
-# the time it was written as its commit_ts.
+# slow_gen N [TABLE [FIRST]]: N transactions of 2 inserts on TABLE (st),
+# from transaction FIRST (1) on, 0.25 s apart, each with the time it was
+# written as its commit_ts.
 slow_gen() {
 	local i ts lsn
-	for ((i = 1; i <= $1; i++)); do
+	for ((i = ${3:-1}; i < ${3:-1} + $1; i++)); do
 		ts=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
 		lsn=$(printf '0/%X' $((0x1000000 + i * 4096)))
 		printf '{"op":"begin","commit_lsn":"%s","ordinal":0,"xid":%d,"commit_ts":"%s"}\n' "$lsn" "$i" "$ts"
 		for o in 1 2; do
-			printf '{"op":"insert","schema":"public","table":"st","commit_lsn":"%s","ordinal":%d,"xid":%d,"commit_ts":"%s","key":["id"],"types":{"id":"integer","v":"text"},"new":{"id":%d,"v":"p"}}\n' \
-				"$lsn" "$o" "$i" "$ts" $((i * 10 + o))
+			printf '{"op":"insert","schema":"public","table":"%s","commit_lsn":"%s","ordinal":%d,"xid":%d,"commit_ts":"%s","key":["id"],"types":{"id":"integer","v":"text"},"new":{"id":%d,"v":"p"}}\n' \
+				"${2:-st}" "$lsn" "$o" "$i" "$ts" $((i * 10 + o))
 		done
 		printf '{"op":"commit","commit_lsn":"%s","ordinal":3,"xid":%d,"commit_ts":"%s"}\n' "$lsn" "$i" "$ts"
 		sleep 0.25
@@ -349,6 +357,36 @@ progress_ok() {
 	assert_output ''
 	run -0 bash -c 'pgflo-publish --stream P88 </dev/null 2>&1 >/dev/null | cat'
 	assert_output ''
+}
+
+@test "pgflo-status: with --stream, the target is behind in seconds only while the stream holds messages it has not applied" {
+	local d=$BATS_TEST_TMPDIR
+	psql_tdst -c 'CREATE TABLE lt (id int PRIMARY KEY, v text)'
+	slow_gen 3 lt | pgflo-publish --stream L88 --create >/dev/null 2>&1
+	pgflo-consume --stream L88 --no-wait | pgflo-sink-pg -d "$TDST" -g l88 >/dev/null
+	assert_equal "$(psql_tdst -c 'SELECT count(*) FROM lt')" 6
+	sleep 1.2
+	# Caught up with the stream: 0, also with the source's WAL moving on.
+	psql_src -c "CREATE TABLE lt_other AS SELECT g FROM generate_series(1, 1000) g"
+	for src in "" "$PGFLO_SRC"; do
+		run -0 --separate-stderr pgflo-status ${src:+-d "$src"} --stream L88 \
+			--target "$TDST" -g l88 --json --max-lag-seconds 0.5
+		assert_equal "$(echo "$output" | jq -c '[.target.stream_seq, .stream.last_seq, .target.lag_seconds]')" '[6,6,0]'
+	done
+	# Two more in the stream, not applied: behind since the last applied.
+	slow_gen 2 lt 4 | pgflo-publish --stream L88 >/dev/null 2>&1
+	run -1 --separate-stderr pgflo-status -d "$PGFLO_SRC" --stream L88 --target "$TDST" -g l88 \
+		--json --max-lag-seconds 0.5
+	echo "$output" | jq -e '.target.lag_seconds >= 1.2 and .target.lag_seconds < 30'
+	want="target l88 is $(echo "$output" | jq .target.lag_seconds | xargs printf %.3f) seconds behind (--max-lag-seconds 0.5)"
+	assert_equal "$(echo "$output" | jq -c .problems)" "[\"$want\"]"
+	pgflo-consume --stream L88 --no-wait --from "$(pgflo-sink-pg -d "$TDST" -g l88 -p)" |
+		pgflo-sink-pg -d "$TDST" -g l88 >/dev/null
+	run -0 --separate-stderr pgflo-status --stream L88 --target "$TDST" -g l88 --json --max-lag-seconds 0.5
+	assert_equal "$(echo "$output" | jq -c '[.target.stream_seq, .target.lag_seconds]')" '[10,0]'
+	# The table: the commit time applied, a number for the lag.
+	run -0 --separate-stderr pgflo-status --stream L88 --target "$TDST" -g l88
+	assert_line --index 2 --regexp "^target +l88 +ok +0/1005000:3 +- +0\\.000 +[0-9.]+ +stream_seq=10 applied_at=[0-9T:.Z-]+ commit_ts=20[0-9-]+T[0-9:]+\\.[0-9]{6}Z\$"
 }
 
 @test "copy, sink-file and checkpoint --save: --metrics parsed, the counts as what happened" {
