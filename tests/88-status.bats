@@ -193,6 +193,7 @@ wait_healthy() {
 	run -0 prom <"$BATS_TEST_TMPDIR/prom"
 	assert_line "pgflo_status_healthy{} 1.0"
 	assert_line "pgflo_target_commit_lsn{group=g88} $applied.0"
+	assert_line "pgflo_target_lag_seconds{group=g88} 0.0"
 	assert_line "pgflo_store_commit_lsn{store=file:$BATS_TEST_TMPDIR/pos} $applied.0"
 	assert_line "pgflo_status_up{slot=s88,state=active} 1.0"
 	assert_line "pgflo_status_up{group=g88,state=ok} 1.0"
