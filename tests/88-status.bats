@@ -531,7 +531,9 @@ wait_line() {
 	assert_equal "$(psql_tdst -c 'SELECT count(*), sum(id) FROM public.rt')" "20|210"
 	# One SIGTERM to pgflo-run: every stage drains and exits 0, so does it.
 	kill -TERM "$runpid"
-	run -0 wait "$runpid"
+	st=0
+	wait "$runpid" || st=$?
+	[ "$st" -eq 0 ] || fail "pgflo-run exited $st: $(cat "$d/run.err")"
 	[ -z "$(pgrep -f -- "-S r88 |-g r88" || true)" ] ||
 		fail "left running: $(pgrep -af -- "-S r88 |-g r88")"
 	assert_equal "$(pgflo-checkpoint --get "file:$d/pos" -f commit_lsn)" \
