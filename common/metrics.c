@@ -15,6 +15,7 @@
 
 #include "pgflo.h"
 #include "jsonscan.h"
+#include "lsn.h"
 #include "metrics.h"
 
 #define METRICS_INTERVAL_MS	5000
@@ -246,6 +247,41 @@ pgflo_metrics_commit_ts_n(const char *line, size_t len)
 		p++;
 	}
 	return 0;
+}
+
+void
+pgflo_metrics_count_out(struct pgflo_metrics *m, const char *line,
+    size_t len, size_t written, uint64_t seq)
+{
+	enum pgflo_metric_op op = pgflo_metrics_line_op(line, len);
+	struct pgflo_js_iter it;
+	struct pgflo_span k, v;
+	struct pgflo_buf b = { 0 };
+	pgflo_lsn lsn;
+	double ts;
+
+	m->out[op]++;
+	m->bytes_out += written + 1;
+	if (seq != 0)
+		m->last_seq = seq;
+	if (op != PGFLO_M_BEGIN && op != PGFLO_M_COMMIT)
+		return;
+	if ((ts = pgflo_metrics_commit_ts_n(line, len)) > 0)
+		m->last_commit_ts = ts;
+	if (op != PGFLO_M_COMMIT)
+		return;
+	if (m->last_commit_ts > 0)
+		m->lag_seconds = pgflo_wall_seconds() - m->last_commit_ts;
+	if (pgflo_js_obj(&it, (struct pgflo_span){ line, len }) == -1)
+		return;
+	while (pgflo_js_obj_next(&it, &k, &v) == 1)
+		if (pgflo_js_str_eq(k, "commit_lsn") && *v.p == '"') {
+			pgflo_js_str(&b, v);
+			if (pgflo_lsn_parse(pgflo_buf_cstr(&b), &lsn) == 0)
+				m->last_lsn = lsn;
+			break;
+		}
+	pgflo_buf_free(&b);
 }
 
 /* tool="...", then the tool's own label if it has one; the count. */

@@ -105,6 +105,13 @@ enum pgflo_metric_op pgflo_metrics_op(const char *op, size_t len);
  * SS.ffffffZ", in seconds since the epoch; 0 when it has none.
  */
 double	pgflo_metrics_commit_ts(const char *line);
+/*
+ * A record line (len bytes) written out as written bytes, at stream
+ * sequence seq (0 none): counted by op; a begin's or commit's commit_ts
+ * and a commit's commit_lsn are the last, and the lag is known then.
+ */
+void	pgflo_metrics_count_out(struct pgflo_metrics *m, const char *line,
+	    size_t len, size_t written, uint64_t seq);
 /* The op of a record line of len bytes (other when it has none). */
 enum pgflo_metric_op pgflo_metrics_line_op(const char *line, size_t len);
 /* pgflo_metrics_commit_ts() of a line of len bytes (no NUL needed). */

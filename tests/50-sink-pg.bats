@@ -107,11 +107,14 @@ digest() {
 	assert_output '1|a|2'
 }
 
-@test "pgflo-sink-pg: --position with nothing applied exits 1" {
+@test "pgflo-sink-pg: --position with nothing applied prints the start of a stream and exits 1; an unreachable target prints nothing" {
 	run --separate-stderr pgflo-sink-pg -g nothing-here -d "$PGFLO_DST" --position
 	assert_failure 1
+	assert_output '{"op":"position","stream_seq":0,"group":"nothing-here"}'
+	assert_equal "$stderr" 'pgflo-sink-pg: no position applied for group nothing-here: printed stream_seq 0, the start of a stream'
+	run --separate-stderr pgflo-sink-pg -g nothing-here -d "host=127.0.0.1 port=1 dbname=x" --position
+	assert_failure 3
 	assert_output ''
-	assert_equal "$stderr" 'pgflo-sink-pg: no position applied for group nothing-here'
 }
 
 @test "pgflo-sink-pg: the position is accepted by pgflo-checkpoint" {

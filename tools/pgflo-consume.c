@@ -24,6 +24,7 @@
 #include "pgflo.h"
 #include "jsonscan.h"
 #include "lsn.h"
+#include "backoff.h"
 #include "metrics.h"
 #include "natsconn.h"
 #include "natsmsg.h"
@@ -141,7 +142,7 @@ help(void)
 "PGFLO_NATS_CA, PGFLO_NATS_CERT, PGFLO_NATS_KEY, PGFLO_FLUSH,\n"
 "PGFLO_MAX_RECORD, PGFLO_METRICS.\n"
 "Exit status: 0 ok, stopped or --no-wait done, 1 gap or bad message, 2 usage\n"
-"or no stream, 3 server unavailable, 141 reader gone.\n");
+"or no stream with --no-wait, 3 server unavailable, 141 reader gone.\n");
 }
 
 /* ---- records ---- */
@@ -196,31 +197,6 @@ scan(const char *line, size_t len, struct rinfo *ri)
 	return 0;
 }
 
-/* A record written (--metrics, --progress): a commit's lag is now known. */
-static void
-count_out(const char *line, size_t len, size_t written, uint64_t seq)
-{
-	enum pgflo_metric_op op = pgflo_metrics_line_op(line, len);
-	struct rinfo ri;
-	double ts;
-
-	metrics.out[op]++;
-	metrics.bytes_out += written + 1;
-	if (seq != 0)
-		metrics.last_seq = seq;
-	if (op != PGFLO_M_BEGIN && op != PGFLO_M_COMMIT)
-		return;
-	if ((ts = pgflo_metrics_commit_ts_n(line, len)) > 0)
-		metrics.last_commit_ts = ts;
-	if (op == PGFLO_M_COMMIT) {
-		if (scan(line, len, &ri) == 0 && ri.has_lsn)
-			metrics.last_lsn = ri.pos.commit_lsn;
-		if (metrics.last_commit_ts > 0)
-			metrics.lag_seconds = pgflo_wall_seconds() -
-			    metrics.last_commit_ts;
-	}
-}
-
 /* Writes line with ,"stream_seq":seq before its last '}' (seq 0: none). */
 static void
 emit(const char *line, size_t len, uint64_t seq)
@@ -257,7 +233,7 @@ emit(const char *line, size_t len, uint64_t seq)
 		pgflo_err(PGFLO_EXIT_FAIL, "write error");
 	nwritten++;
 	if (pgflo_metrics_on(&metrics))
-		count_out(line, olen, len, seq);
+		pgflo_metrics_count_out(&metrics, line, olen, len, seq);
 }
 
 static void
@@ -629,6 +605,58 @@ start_seq(const jsStreamInfo *si)
 	return seq;
 }
 
+/* Whether the server lists the stream: 1, 0, or -1 (s says why). */
+static int
+stream_listed(natsStatus *s)
+{
+	jsStreamNamesList *names = NULL;
+	jsErrCode jerr = 0;
+	int i, found = 0;
+
+	if ((*s = js_StreamNames(&names, conn.js, NULL, &jerr)) ==
+	    NATS_NOT_FOUND)
+		return 0;	/* no stream at all */
+	if (*s != NATS_OK)
+		return -1;
+	for (i = 0; i < names->Count; i++)
+		if (strcmp(names->List[i], stream) == 0)
+			found = 1;
+	jsStreamNamesList_Destroy(names);
+	return found;
+}
+
+/*
+ * A follower started before its stream exists (a worker before its
+ * replicator's first run) waits for it, as tail -F waits for a file;
+ * with --no-wait a missing stream is an error.  By its name in the
+ * list, never by its info: nats-server 2.9.10 can crash on a request
+ * for a stream's info while another client creates it.
+ */
+static void
+wait_for_stream(void)
+{
+	natsStatus s;
+	int r, warned = 0;
+
+	while ((r = stream_listed(&s)) == 0) {
+		if (nowait)
+			pgflo_errx(PGFLO_EXIT_USAGE, "no stream %s on NATS "
+			    "server %s", stream, conn.shown);
+		if (!warned++)
+			pgflo_warnx("no stream %s on NATS server %s yet: "
+			    "waiting for it (pgflo-publish --create makes it)",
+			    stream, conn.shown);
+		if (pgflo_sleep_ms(1000, pgflo_out_check_reader, 100) == -1)
+			exit(0);
+	}
+	if (r == -1)
+		pgflo_errx(PGFLO_EXIT_UNAVAIL, "stream %s: %s", stream,
+		    pgflo_natsconn_why(s));
+	/* Listed while being made: give its creation a moment. */
+	if (warned)
+		(void)pgflo_sleep_ms(200, NULL, 0);
+}
+
 /* Connects and looks the stream up: its state (new). */
 static jsStreamInfo *
 open_stream(void)
@@ -643,6 +671,7 @@ open_stream(void)
 	if ((st = pgflo_natsconn_open(&conn, &ncf, NULL, errbuf,
 	    sizeof(errbuf))) != 0)
 		pgflo_errx(st, "%s", errbuf);
+	wait_for_stream();
 	s = js_GetStreamInfo(&si, conn.js, stream, NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
 		pgflo_errx(PGFLO_EXIT_USAGE, "no stream %s on NATS server %s",

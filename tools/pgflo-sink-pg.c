@@ -21,6 +21,7 @@
 #include "pgflo.h"
 #include "deadletter.h"
 #include "durable.h"
+#include "jsonwrite.h"
 #include "lsn.h"
 #include "metrics.h"
 #include "output.h"
@@ -245,6 +246,36 @@ parse_options(int argc, char *argv[])
 	dc.group = pa.group;
 }
 
+/*
+ * -p with nothing applied: the start of a stream, stream_seq 0, so that
+ * a fresh target's worker, pgflo-consume --from "$(pgflo-sink-pg
+ * --position)", reads its stream from the beginning; exit 1 still says
+ * that nothing is applied.  An unreachable target prints nothing: the
+ * worker then fails to start, rather than reading from the beginning
+ * a stream whose changes the target may hold.
+ */
+static void
+print_nothing_applied(void)
+{
+	struct pgflo_buf b = { 0 };
+	struct pgflo_jw w;
+
+	pgflo_jw_init(&w, &b);
+	pgflo_jw_obj_begin(&w);
+	pgflo_jw_key(&w, "op");
+	pgflo_jw_str(&w, "position");
+	pgflo_jw_key(&w, "stream_seq");
+	pgflo_jw_uint(&w, 0);
+	pgflo_jw_key(&w, "group");
+	pgflo_jw_str(&w, pa.group);
+	pgflo_jw_obj_end(&w);
+	if (pgflo_out_line(b.data, b.len) == -1 || pgflo_out_flush(0) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	pgflo_buf_free(&b);
+	pgflo_errx(PGFLO_EXIT_FAIL, "no position applied for group %s: "
+	    "printed stream_seq 0, the start of a stream", pa.group);
+}
+
 /* -p: the applied position, printed as a position record. */
 static void
 print_applied(void)
@@ -264,8 +295,7 @@ print_applied(void)
 	if (r == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
 	if (r == 0)
-		pgflo_errx(PGFLO_EXIT_FAIL, "no position applied for group %s",
-		    pa.group);
+		print_nothing_applied();
 	if (pgflo_durable_print_position(pa.group, &p) == -1)
 		pgflo_err(PGFLO_EXIT_FAIL, "write error");
 }
