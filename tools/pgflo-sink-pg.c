@@ -33,10 +33,11 @@
 	"pgflo-sink-pg [-acpv] [-b rows] [-g group] [-m ms] [-s src=dst]\n" \
 	"                     [--dead-letter file] [--disable-triggers] " \
 	"[--no-loop]\n" \
-	"                     [--metrics file] -d conninfo"
+	"                     [--metrics file] [--[no-]progress] -d conninfo"
 
 enum {
-	OPT_DEADLETTER = 256, OPT_DISABLE_TRIGGERS, OPT_METRICS, OPT_NO_LOOP
+	OPT_DEADLETTER = 256, OPT_DISABLE_TRIGGERS, OPT_METRICS, OPT_NO_LOOP,
+	OPT_NO_PROGRESS, OPT_PROGRESS
 };
 
 static const struct option longopts[] = {
@@ -52,7 +53,9 @@ static const struct option longopts[] = {
 	{ "map-schema",		required_argument, NULL, 's' },
 	{ "metrics",		required_argument, NULL, OPT_METRICS },
 	{ "no-loop",		no_argument,	   NULL, OPT_NO_LOOP },
+	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
 	{ "position",		no_argument,	   NULL, 'p' },
+	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
 	{ "target",		required_argument, NULL, 'd' },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -66,7 +69,8 @@ static struct pgflo_durable_config dc = {
 };
 static const char *deadletter, *metricsfile;
 static struct pgflo_metrics metrics;
-static int pflag;
+static struct pgflo_progress progress;
+static int pflag, progressflag = -1;
 
 static void
 help(void)
@@ -94,6 +98,9 @@ help(void)
 "      --dead-letter=FILE  write failing transactions to FILE, go on\n"
 "      --no-loop           exit 3 when the connection is lost\n"
 "      --metrics=FILE      keep Prometheus metrics in FILE (every 5s)\n"
+"      --progress          rows, rows/s and lag on stderr, one line kept\n"
+"                          up to date (default when stderr is a terminal)\n"
+"      --no-progress       no progress line\n"
 "  -v, --verbose           report batches and a summary on stderr\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
@@ -217,6 +224,12 @@ parse_options(int argc, char *argv[])
 		case OPT_NO_LOOP:
 			dc.noloop = 1;
 			break;
+		case OPT_NO_PROGRESS:
+			progressflag = 0;
+			break;
+		case OPT_PROGRESS:
+			progressflag = 1;
+			break;
 		default:
 			pgflo_usage_exit(SYNOPSIS);
 		}
@@ -307,6 +320,8 @@ apply_stdin(void)
 	if (pgflo_metrics_init(&metrics, metricsfile, "sink-pg", "group",
 	    pa.group, errbuf, sizeof(errbuf)) == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+	if (pgflo_progress_init(&progress, progressflag, "rows"))
+		pgflo_metrics_progress(&metrics, &progress);
 	dc.metrics = &metrics;
 	pgflo_pgapply_init(&pa);
 	d = pgflo_durable_new(&dc, &pgflo_pgapply_ops, NULL);
