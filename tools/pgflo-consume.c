@@ -29,6 +29,7 @@
 #include "natsconn.h"
 #include "natsmsg.h"
 #include "natsread.h"
+#include "natsstream.h"
 #include "output.h"
 #include "record.h"
 #include "store.h"
@@ -605,26 +606,6 @@ start_seq(const jsStreamInfo *si)
 	return seq;
 }
 
-/* Whether the server lists the stream: 1, 0, or -1 (s says why). */
-static int
-stream_listed(natsStatus *s)
-{
-	jsStreamNamesList *names = NULL;
-	jsErrCode jerr = 0;
-	int i, found = 0;
-
-	if ((*s = js_StreamNames(&names, conn.js, NULL, &jerr)) ==
-	    NATS_NOT_FOUND)
-		return 0;	/* no stream at all */
-	if (*s != NATS_OK)
-		return -1;
-	for (i = 0; i < names->Count; i++)
-		if (strcmp(names->List[i], stream) == 0)
-			found = 1;
-	jsStreamNamesList_Destroy(names);
-	return found;
-}
-
 /*
  * A follower started before its stream exists (a worker before its
  * replicator's first run) waits for it, as tail -F waits for a file;
@@ -638,7 +619,7 @@ wait_for_stream(void)
 	natsStatus s;
 	int r, warned = 0;
 
-	while ((r = stream_listed(&s)) == 0) {
+	while ((r = pgflo_natsstream_listed(conn.js, stream, &s)) == 0) {
 		if (nowait)
 			pgflo_errx(PGFLO_EXIT_USAGE, "no stream %s on NATS "
 			    "server %s", stream, conn.shown);
