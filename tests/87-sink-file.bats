@@ -399,7 +399,10 @@ pgflo-sink-file: <stdin>:6: insert record without commit_lsn (written to $BATS_T
 	pgflo-sink-file -d "$D" <"$BATS_TEST_TMPDIR/fifo" >/dev/null 3>&- &
 	pid=$!
 	exec 5>"$BATS_TEST_TMPDIR/fifo"
-	for i in $(seq 50); do flock -n "$D" true || break; sleep 0.1; done
+	# Watched in /proc/locks: a probe with flock -n would take the lock
+	# for a moment, and a sink starting then is refused.
+	ino=$(stat -c %i "$D")
+	for i in $(seq 50); do grep -q "FLOCK .*:$ino " /proc/locks && break; sleep 0.1; done
 	run ! flock -n "$D" true
 	# ... and its .part file has a torn line.
 	gen 1 4 | head -n 2 >"$D/20991231T000000Z-000002.ndjson.part"
