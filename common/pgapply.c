@@ -1029,9 +1029,11 @@ static struct {
 	long	 first_idx;
 	int	 rows;
 	struct pgflo_map keys;
+	const char **vtype;	/* value_type() of each column of the run */
+	int	 nvtype, cvtype;
 } cp;
 
-#define COPY_CHUNK	(64 * 1024)
+#define COPY_CHUNK	(256 * 1024)
 
 /* Whether this session may create temporary tables. */
 static int
@@ -1286,6 +1288,41 @@ start:
 	return 0;
 }
 
+/*
+ * Appends value v (of base type vt) to the COPY data as COPY text: what
+ * pgflo_pgtext() and pgflo_copytext_escape() make of it, in one step
+ * for the common kinds (no copy in between): numbers, booleans, plain
+ * strings, json.
+ */
+static void
+copy_value(struct pgflo_span v, const char *vt)
+{
+	int json = vt[0] == 'j' && (strcmp(vt, "json") == 0 ||
+	    strcmp(vt, "jsonb") == 0);
+
+	if (v.p == pgflo_js_json_null) {
+		pgflo_buf_putn(&cp.data, "null", 4);
+	} else if (*v.p == 'n') {
+		pgflo_buf_putn(&cp.data, "\\N", 2);
+	} else if (json) {
+		pgflo_copytext_escape(&cp.data, v.p, v.n);
+	} else if (*v.p == '"' && memchr(v.p, '\\', v.n) == NULL) {
+		/* No escape: the JSON text is the value, COPY-safe. */
+		pgflo_buf_putn(&cp.data, v.p + 1, v.n - 2);
+	} else if (*v.p == 't' || *v.p == 'f') {
+		pgflo_buf_putc(&cp.data, *v.p);
+	} else if ((*v.p >= '0' && *v.p <= '9') || *v.p == '-') {
+		pgflo_buf_putn(&cp.data, v.p, v.n);
+	} else {
+		pgflo_buf_reset(&cp.val);
+		if (pgflo_pgtext(&cp.val, v, vt))
+			pgflo_buf_putn(&cp.data, "\\N", 2);
+		else
+			pgflo_copytext_escape(&cp.data, cp.val.data,
+			    cp.val.len);
+	}
+}
+
 /* Adds r to the COPY run (starting one if needed); -1 errbuf. */
 static int
 copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
@@ -1293,9 +1330,13 @@ copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
 {
 	int i;
 
+	/*
+	 * A key twice: one INSERT ... ON CONFLICT cannot take it, a direct
+	 * COPY fails on it and the batch comes again through staging.
+	 */
 	if (cp.active && (cp.sig.len != sig->len ||
 	    memcmp(cp.sig.data, sig->data, sig->len) != 0 ||
-	    (t->keymode && key_seen(&cp.keys, r)))) {
+	    (t->keymode && !cp.direct && key_seen(&cp.keys, r)))) {
 		copy_end();
 		if (failure.set)
 			return 0;
@@ -1308,19 +1349,24 @@ copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
 			return -1;
 		if (!cp.active)
 			return 0;
-		if (t->keymode)
+		if (t->keymode && !cp.direct)
 			key_seen(&cp.keys, r);
+	}
+	if (cp.rows == 0) {
+		/* The run's signature fixes the types: looked up once. */
+		if (r->nnew > cp.cvtype) {
+			cp.cvtype = r->nnew;
+			cp.vtype = pgflo_xrealloc(cp.vtype,
+			    (size_t)cp.cvtype * sizeof(*cp.vtype));
+		}
+		for (i = 0; i < r->nnew; i++)
+			cp.vtype[i] = value_type(r->newv[i].type);
+		cp.nvtype = r->nnew;
 	}
 	for (i = 0; i < r->nnew; i++) {
 		if (i > 0)
 			pgflo_buf_putc(&cp.data, '\t');
-		pgflo_buf_reset(&cp.val);
-		if (pgflo_pgtext(&cp.val, r->newv[i].v,
-		    value_type(r->newv[i].type)))
-			pgflo_buf_putn(&cp.data, "\\N", 2);
-		else
-			pgflo_copytext_escape(&cp.data, cp.val.data,
-			    cp.val.len);
+		copy_value(r->newv[i].v, cp.vtype[i]);
 	}
 	pgflo_buf_putc(&cp.data, '\n');
 	cp.rows++;
@@ -1344,52 +1390,51 @@ warn_noid(struct table *t, const struct pgflo_recspan *r)
 	return 0;
 }
 
+/* do_insert()'s signature buffer, kept between rows. */
+static struct pgflo_buf insig;
+
 static int
 do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
 {
-	struct pgflo_buf sig = { 0 };
+	struct pgflo_buf *sig = &insig;
 	const char *type;
 	int i;
 
+	pgflo_buf_reset(sig);
 	for (i = 0; i < r->nnew; i++) {
 		if ((type = typed(r, i, r->newv[i].name)) == NULL)
 			return -1;
 		r->newv[i].type = type;
 	}
 	/* The run's signature: table, columns, types, key mode. */
-	pgflo_buf_puts(&sig, t->qname);
-	pgflo_buf_putc(&sig, t->keymode ? 'K' : 'N');
+	pgflo_buf_puts(sig, t->qname);
+	pgflo_buf_putc(sig, t->keymode ? 'K' : 'N');
 	for (i = 0; i < r->nnew; i++) {
-		pgflo_buf_putc(&sig, '\x1f');
-		pgflo_buf_puts(&sig, r->newv[i].name);
-		pgflo_buf_putc(&sig, '\x1e');
-		pgflo_buf_puts(&sig, r->newv[i].type);
+		pgflo_buf_putc(sig, '\x1f');
+		pgflo_buf_puts(sig, r->newv[i].name);
+		pgflo_buf_putc(sig, '\x1e');
+		pgflo_buf_puts(sig, r->newv[i].type);
 	}
-	if (r->snapshot && !slowmode && stage_usable()) {
-		i = copy_row(t, r, idx, &sig);
-		pgflo_buf_free(&sig);
-		return i;
-	}
+	if (r->snapshot && !slowmode && stage_usable())
+		return copy_row(t, r, idx, sig);
 	copy_end();
 	if (failure.set)
-		goto out;
-	if (run.active && (run.sql1.len != sig.len ||
-	    memcmp(run.sql1.data, sig.data, sig.len) != 0 ||
+		return 0;
+	if (run.active && (run.sql1.len != sig->len ||
+	    memcmp(run.sql1.data, sig->data, sig->len) != 0 ||
 	    run.rows >= run.maxrows))
 		flush_run();
 	if (failure.set)
-		goto out;
+		return 0;
 	if (!run.active) {
 		pgflo_buf_reset(&run.sql1);
-		pgflo_buf_putn(&run.sql1, sig.data, sig.len);
+		pgflo_buf_putn(&run.sql1, sig->data, sig->len);
 		run.ncols = r->nnew;
 		run.oids = pgflo_xrealloc(run.oids,
 		    (size_t)(r->nnew + 1) * sizeof(*run.oids));
 		for (i = 0; i < r->nnew; i++)
-			if (type_oid(r->newv[i].type, &run.oids[i]) == -1) {
-				pgflo_buf_free(&sig);
+			if (type_oid(r->newv[i].type, &run.oids[i]) == -1)
 				return -1;
-			}
 		insert_into(&run.head, t, r);
 		pgflo_buf_puts(&run.head, " VALUES ");
 		pgflo_buf_reset(&run.tail);
@@ -1407,7 +1452,6 @@ do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
 	/* A key twice in one INSERT ... ON CONFLICT is an error: split. */
 	if (t->keymode && key_seen(&run.keys, r)) {
 		flush_run();
-		pgflo_buf_free(&sig);
 		return failure.set ? 0 : do_insert(t, r, idx);
 	}
 	for (i = 0; i < r->nnew; i++)
@@ -1415,8 +1459,6 @@ do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
 	run.ridx[run.rows++] = idx;
 	if (run.rows >= run.maxrows)
 		flush_run();
-out:
-	pgflo_buf_free(&sig);
 	return 0;
 }
 
@@ -2224,4 +2266,6 @@ pgflo_pgapply_free(void)
 	pgflo_buf_free(&cp.ins);
 	pgflo_buf_free(&cp.data);
 	pgflo_buf_free(&cp.val);
+	free(cp.vtype);
+	pgflo_buf_free(&insig);
 }
