@@ -916,6 +916,7 @@ send_insert_rows(int rows, size_t from, long idx)
 }
 
 static void copy_end(void);
+static void flush_urun(void);
 
 /* Sends the pending rows as statements of 2^k rows each. */
 static void
@@ -924,6 +925,7 @@ flush_run(void)
 	size_t from = 0;
 	int left, k;
 
+	flush_urun();
 	copy_end();
 	if (!run.active)
 		return;
@@ -1400,6 +1402,9 @@ do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
 	const char *type;
 	int i;
 
+	flush_urun();
+	if (failure.set)
+		return 0;
 	pgflo_buf_reset(sig);
 	for (i = 0; i < r->nnew; i++) {
 		if ((type = typed(r, i, r->newv[i].name)) == NULL)
@@ -1540,6 +1545,226 @@ key_moves(const struct table *t, const struct pgflo_recspan *r)
 }
 
 /*
+ * ---- update and delete runs ----
+ * Updates by key that keep the key, of one table and column set, and
+ * deletes by key go as one statement for many rows: UPDATE ... FROM
+ * (VALUES ...) and DELETE ... USING (VALUES ...), joined on the key.
+ * A key twice ends the run (UPDATE ... FROM changes a row once, with
+ * either row), and any other statement sends the run first: the
+ * changes keep their order.
+ */
+static struct {
+	int	 active;
+	enum pgflo_op op;
+	struct pgflo_buf sig;	/* op, table, key and set columns, types */
+	struct pgflo_buf head;	/* UPDATE t AS pgflo_t SET ... FROM or */
+	struct pgflo_buf tail;	/* ) AS pgflo_v(...) WHERE ... */
+	int	 ncols;		/* per row: keys, then set columns */
+	Oid	*oids;
+	int	 rows, maxrows;
+	long	 ridx[RUN_MAX];
+	struct pgflo_map keys;
+	struct pgflo_buf kb;	/* the key text of a row */
+} urun;
+
+static void
+send_urun_rows(int rows, size_t from, long idx)
+{
+	int i, j, p = 1;
+
+	pgflo_buf_reset(&sqlb);
+	pgflo_buf_putn(&sqlb, urun.head.data, urun.head.len);
+	for (i = 0; i < rows; i++) {
+		pgflo_buf_puts(&sqlb, i > 0 ? ",(" : "(");
+		for (j = 0; j < urun.ncols; j++)
+			pgflo_buf_printf(&sqlb, j > 0 ? ",$%d" : "$%d", p++);
+		pgflo_buf_putc(&sqlb, ')');
+	}
+	pgflo_buf_putn(&sqlb, urun.tail.data, urun.tail.len);
+	oids_need((size_t)(rows * urun.ncols));
+	for (i = 0; i < rows; i++)
+		memcpy(oids + i * urun.ncols, urun.oids,
+		    (size_t)urun.ncols * sizeof(*oids));
+	exec_stmt(prepare(rows * urun.ncols, idx), from, idx, rows);
+}
+
+/* Sends the pending updates or deletes, as statements of 2^k rows. */
+static void
+flush_urun(void)
+{
+	size_t from = 0;
+	int left, k;
+
+	if (!urun.active)
+		return;
+	left = urun.rows;
+	while (left > 0 && !failure.set) {
+		for (k = 1; k * 2 <= left && k * 2 <= urun.maxrows; k *= 2)
+			;
+		send_urun_rows(k, from, urun.ridx[urun.rows - left]);
+		from += (size_t)(k * urun.ncols);
+		left -= k;
+	}
+	urun.active = 0;
+	urun.rows = 0;
+	pgflo_map_clear(&urun.keys, NULL);
+	vals_reset();
+}
+
+/* The key column i's value of r: old's, else new's; NULL if none. */
+static const struct pgflo_reccol *
+key_col(const struct pgflo_recspan *r, int i)
+{
+	const struct pgflo_reccol *c = NULL;
+
+	if (r->has_old)
+		c = pgflo_recspan_col(r->oldv, r->nold, r->keyv[i]);
+	if (c == NULL)
+		c = pgflo_recspan_col(r->newv, r->nnew, r->keyv[i]);
+	return c;
+}
+
+static int
+is_key(const struct pgflo_recspan *r, const char *name)
+{
+	int j;
+
+	for (j = 0; j < r->nkey; j++)
+		if (strcmp(r->keyv[j], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Starts the run for r (its signature in urun.sig); -1 errbuf. */
+static int
+urun_begin(const struct table *t, const struct pgflo_recspan *r, int nset)
+{
+	const struct pgflo_reccol *c;
+	const char *type;
+	int i, n = 0;
+
+	pgflo_buf_reset(&urun.head);
+	pgflo_buf_reset(&urun.tail);
+	urun.ncols = r->nkey + nset;
+	urun.oids = pgflo_xrealloc(urun.oids,
+	    (size_t)(urun.ncols + 1) * sizeof(*urun.oids));
+	if (r->op == PGFLO_OP_UPDATE) {
+		pgflo_buf_printf(&urun.head, "UPDATE %s AS pgflo_t SET ",
+		    t->qname);
+		for (i = 0; i < r->nnew; i++) {
+			if (is_key(r, r->newv[i].name))
+				continue;
+			if (n > 0)
+				pgflo_buf_putc(&urun.head, ',');
+			pgflo_pg_quote_ident(&urun.head, r->newv[i].name);
+			pgflo_buf_printf(&urun.head, "=pgflo_v.c%d", ++n);
+		}
+		pgflo_buf_puts(&urun.head, " FROM (VALUES ");
+	} else {
+		pgflo_buf_printf(&urun.head, "DELETE FROM %s AS pgflo_t "
+		    "USING (VALUES ", t->qname);
+	}
+	pgflo_buf_puts(&urun.tail, ") AS pgflo_v(");
+	for (i = 0; i < r->nkey; i++)
+		pgflo_buf_printf(&urun.tail, "%sk%d", i > 0 ? "," : "", i + 1);
+	for (i = 0; i < nset; i++)
+		pgflo_buf_printf(&urun.tail, ",c%d", i + 1);
+	pgflo_buf_puts(&urun.tail, ") WHERE ");
+	for (i = 0; i < r->nkey; i++) {
+		c = key_col(r, i);
+		if ((type = typed(r, i, c->name)) == NULL ||
+		    type_oid(type, &urun.oids[i]) == -1)
+			return -1;
+		if (i > 0)
+			pgflo_buf_puts(&urun.tail, " AND ");
+		pgflo_buf_puts(&urun.tail, "pgflo_t.");
+		pgflo_pg_quote_ident(&urun.tail, c->name);
+		pgflo_buf_printf(&urun.tail, "=pgflo_v.k%d", i + 1);
+	}
+	for (i = 0, n = r->nkey; i < r->nnew && r->op == PGFLO_OP_UPDATE; i++)
+		if (!is_key(r, r->newv[i].name) && ((type = typed(r, i,
+		    r->newv[i].name)) == NULL || type_oid(type,
+		    &urun.oids[n++]) == -1))
+			return -1;
+	urun.op = r->op;
+	urun.maxrows = RUN_MAX;
+	if (urun.maxrows * urun.ncols > 65535)
+		urun.maxrows = 65535 / urun.ncols;
+	urun.rows = 0;
+	urun.active = 1;
+	vals_reset();
+	return 0;
+}
+
+/*
+ * Adds update or delete r to a run when it can go in one: 1 taken, 0
+ * not (the statement path takes it), -1 errbuf.
+ */
+static int
+urun_add(const struct table *t, const struct pgflo_recspan *r, long idx)
+{
+	static struct pgflo_buf sig;
+	const struct pgflo_reccol *c;
+	const char *type;
+	int i, nset = 0;
+
+	if (slowmode || !t->keymode || r->nkey == 0 ||
+	    (r->op == PGFLO_OP_UPDATE && key_moves(t, r)))
+		return 0;
+	pgflo_buf_reset(&sig);
+	pgflo_buf_putc(&sig, r->op == PGFLO_OP_UPDATE ? 'U' : 'D');
+	pgflo_buf_puts(&sig, t->qname);
+	pgflo_buf_reset(&urun.kb);
+	for (i = 0; i < r->nkey; i++) {
+		if ((c = key_col(r, i)) == NULL ||
+		    (type = pgflo_recspan_type(r, i, c->name)) == NULL)
+			return 0;	/* the statement path says why */
+		pgflo_buf_printf(&sig, "\x1f%s\x1e%s", c->name, type);
+		pgflo_buf_putn(&urun.kb, c->v.p, c->v.n);
+		pgflo_buf_putc(&urun.kb, '\x1f');
+	}
+	pgflo_buf_putc(&sig, '\x1d');
+	for (i = 0; i < r->nnew && r->op == PGFLO_OP_UPDATE; i++) {
+		if (is_key(r, r->newv[i].name))
+			continue;
+		if ((type = pgflo_recspan_type(r, i, r->newv[i].name)) == NULL)
+			return 0;
+		pgflo_buf_printf(&sig, "\x1f%s\x1e%s", r->newv[i].name, type);
+		nset++;
+	}
+	if (r->op == PGFLO_OP_UPDATE && nset == 0)
+		return 0;
+	if (urun.active && (urun.sig.len != sig.len || memcmp(urun.sig.data,
+	    sig.data, sig.len) != 0 || pgflo_map_get(&urun.keys,
+	    urun.kb.data, urun.kb.len) != NULL))
+		flush_run();
+	if (failure.set)
+		return 1;
+	if (!urun.active) {
+		flush_run();
+		if (failure.set)
+			return 1;
+		if (urun_begin(t, r, nset) == -1)
+			return -1;
+		pgflo_buf_reset(&urun.sig);
+		pgflo_buf_putn(&urun.sig, sig.data, sig.len);
+	}
+	pgflo_map_put(&urun.keys, urun.kb.data, urun.kb.len, (void *)1);
+	for (i = 0; i < r->nkey; i++) {
+		c = key_col(r, i);
+		vals_add(c->v, pgflo_recspan_type(r, i, c->name));
+	}
+	for (i = 0; i < r->nnew && r->op == PGFLO_OP_UPDATE; i++)
+		if (!is_key(r, r->newv[i].name))
+			vals_add(r->newv[i].v, pgflo_recspan_type(r, i,
+			    r->newv[i].name));
+	urun.ridx[urun.rows++] = idx;
+	if (urun.rows >= urun.maxrows)
+		flush_urun();
+	return 1;
+}
+
+/*
  * An update that moves a row to another key.  The new key exists only
  * when the target is ahead of the stream (a table copied again and
  * replayed from the slot's start, pgflo-copy(1)).  A whole new row (no
@@ -1598,6 +1823,8 @@ do_update_delete(struct table *t, const struct pgflo_recspan *r, long idx)
 
 	if (!t->keymode && r->nkey == 0 && !r->has_old)
 		return warn_noid(t, r);
+	if ((i = urun_add(t, r, idx)) != 0)
+		return i == -1 ? -1 : 0;
 	flush_run();
 	/* A whole row to another key: delete the old, upsert the new. */
 	whole = r->op == PGFLO_OP_UPDATE && r->nnew == r->ntypes &&
@@ -2066,6 +2293,9 @@ reset_run(void)
 	run.active = 0;
 	run.rows = 0;
 	pgflo_map_clear(&run.keys, NULL);
+	urun.active = 0;
+	urun.rows = 0;
+	pgflo_map_clear(&urun.keys, NULL);
 	vals_reset();
 }
 
@@ -2268,4 +2498,9 @@ pgflo_pgapply_free(void)
 	pgflo_buf_free(&cp.val);
 	free(cp.vtype);
 	pgflo_buf_free(&insig);
+	free(urun.oids);
+	pgflo_buf_free(&urun.sig);
+	pgflo_buf_free(&urun.head);
+	pgflo_buf_free(&urun.tail);
+	pgflo_buf_free(&urun.kb);
 }

@@ -1001,3 +1001,78 @@ wait_exit() {
 	assert_failure 1
 	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: insert "public"."nl" (id)=(1): new row for relation "nl" violates check constraint "nl_n_check" (Failing row contains (1, two lines, -1).)'
 }
+
+@test "pgflo-sink-pg: batched updates and deletes keep their order: a row twice, delete after update, key moves, unchanged columns" {
+	users_table ub
+	psql_dst -c "INSERT INTO ub SELECT i, 'e' || i, i FROM generate_series(1, 300) i"
+	{
+		begin 0/100
+		o=0
+		# Runs of one shape around the orderings that split them.
+		for i in $(seq 10 10 300); do
+			rec update ub 0/100 $((++o)) '"new":{"id":'$i',"email":"u'$i'","n":-'$i'}'
+		done
+		rec update ub 0/100 $((++o)) '"new":{"id":1,"email":"a1","n":10}'
+		rec update ub 0/100 $((++o)) '"new":{"id":1,"email":"a2","n":11}'
+		rec update ub 0/100 $((++o)) '"new":{"id":2,"email":"b1","n":20}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":2}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":3}'
+		rec insert ub 0/100 $((++o)) '"new":{"id":3,"email":"c1","n":30}'
+		rec update ub 0/100 $((++o)) '"new":{"id":3,"email":"c2","n":31}'
+		rec update ub 0/100 $((++o)) '"new":{"id":4,"n":40},"unchanged":["email"]'
+		rec update ub 0/100 $((++o)) '"new":{"id":4,"email":"d1","n":41}'
+		rec update ub 0/100 $((++o)) '"new":{"id":5,"n":50},"unchanged":["email"]'
+		rec update ub 0/100 $((++o)) '"old":{"id":5},"new":{"id":1005,"email":"e5","n":51}'
+		rec update ub 0/100 $((++o)) '"new":{"id":1005,"email":"e5b","n":52}'
+		rec update ub 0/100 $((++o)) '"new":{"id":6,"email":"f1","n":60}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":6}'
+		rec update ub 0/100 $((++o)) '"new":{"id":6,"email":"f2","n":61}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":7}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":7}'
+		rec update ub 0/100 $((++o)) '"new":{"id":9999,"email":"none","n":0}'
+		rec update ub 0/100 $((++o)) '"new":{"id":8,"email":"g1","n":80}'
+		rec update ub 0/100 $((++o)) '"new":{"id":9,"email":"h1","n":90}'
+		rec update ub 0/100 $((++o)) '"new":{"id":8,"email":"g2","n":81}'
+		for i in $(seq 11 300); do
+			rec delete ub 0/100 $((++o)) '"old":{"id":'$i'}'
+		done
+		commit 0/100 $((++o))
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	run psql_dst -c "SELECT id, coalesce(email, 'NULL'), n FROM ub ORDER BY id"
+	assert_output "$(printf '%s\n' 1\|a2\|11 3\|c2\|31 4\|d1\|41 8\|g2\|81 9\|h1\|90 \
+		10\|u10\|-10 1005\|e5b\|52)"
+}
+
+@test "pgflo-sink-pg: batched updates of a composite key and a unique-index key, across transactions" {
+	psql_dst -c "CREATE TABLE ck (a int, b text, v text, w int, PRIMARY KEY (a, b));
+	  CREATE TABLE uk (id serial PRIMARY KEY, code text NOT NULL UNIQUE, v int);
+	  INSERT INTO ck SELECT i % 3, 'k' || i, 'v', 0 FROM generate_series(1, 9) i;
+	  INSERT INTO uk (code, v) SELECT 'c' || i, 0 FROM generate_series(1, 5) i"
+	CT='"key":["a","b"],"types":{"a":"integer","b":"text","v":"text","w":"integer"}'
+	UT='"key":["code"],"types":{"code":"text","v":"integer"}'
+	c() { printf '{"op":"%s","schema":"public","table":"ck","commit_lsn":"%s","ordinal":%s,%s,%s}\n' "$1" "$2" "$3" "$CT" "$4"; }
+	u() { printf '{"op":"%s","schema":"public","table":"uk","commit_lsn":"%s","ordinal":%s,%s,%s}\n' "$1" "$2" "$3" "$UT" "$4"; }
+	{
+		begin 0/100
+		c update 0/100 1 '"new":{"a":1,"b":"k1","v":"x","w":1}'
+		c update 0/100 2 '"new":{"a":1,"b":"k4","v":"y","w":2}'
+		c update 0/100 3 '"new":{"a":1,"b":"k1","v":"z","w":3}'
+		c delete 0/100 4 '"old":{"a":2,"b":"k2"}'
+		commit 0/100 5
+		begin 0/200
+		u update 0/200 1 '"new":{"code":"c1","v":1}'
+		u update 0/200 2 '"new":{"code":"c2","v":2}'
+		c update 0/200 3 '"new":{"a":0,"b":"k3","v":"q","w":4}'
+		u update 0/200 4 '"new":{"code":"c1","v":3}'
+		u delete 0/200 5 '"old":{"code":"c5"}'
+		commit 0/200 6
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	run psql_dst -c "SELECT a, b, v, w FROM ck WHERE w > 0 OR a = 2 ORDER BY a, b"
+	assert_output $'0|k3|q|4\n1|k1|z|3\n1|k4|y|2\n2|k5|v|0\n2|k8|v|0'
+	run psql_dst -c "SELECT code, v FROM uk ORDER BY code"
+	assert_output $'c1|3\nc2|2\nc3|0\nc4|0'
+}
