@@ -80,3 +80,21 @@ pgflo_nats_name_ok(const char *s, int single_token)
 	}
 	return 1;
 }
+
+void
+pgflo_nats_stream_args(const char *synopsis, const char *stream,
+    const char *prefix)
+{
+	if (stream == NULL)
+		pgflo_usage_error(synopsis, "--stream is required");
+	if (!pgflo_nats_name_ok(stream, 1))
+		pgflo_usage_error(synopsis, "invalid --stream: %s (A-Z a-z "
+		    "0-9 _ - only)", stream);
+	if (!pgflo_nats_name_ok(prefix, 0))
+		pgflo_usage_error(synopsis, "invalid --subject-prefix: %s",
+		    prefix);
+	/* Room for both in a subject, with the schema and table tokens. */
+	if (strlen(stream) > 200 || strlen(prefix) > 200)
+		pgflo_usage_error(synopsis, "--stream or --subject-prefix "
+		    "longer than 200 bytes");
+}

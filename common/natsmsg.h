@@ -50,5 +50,12 @@ int	pgflo_nats_token_decode(struct pgflo_buf *b, const char *tok,
  * name (A-Z a-z 0-9 _ -).
  */
 int	pgflo_nats_name_ok(const char *s, int single_token);
+/*
+ * Exits with a usage error (synopsis) unless stream and prefix, as
+ * given to --stream and --subject-prefix, name a stream and its
+ * subjects: pgflo-publish and pgflo-consume take the same pair.
+ */
+void	pgflo_nats_stream_args(const char *synopsis, const char *stream,
+	    const char *prefix);
 
 #endif

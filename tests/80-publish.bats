@@ -43,6 +43,17 @@ wait_stream() {
 
 # kill -9 of the test nats-server, gone for $1 s, then started again on
 # the same port and store (a start while the old one still dies fails).
+# Waits up to 60 s for file $1 to exist.
+wait_file() {
+	local i
+	for i in $(seq 1 600); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "no $1 after 60 s" >&2
+	return 1
+}
+
 nats_crash() {
 	local dir=$PGFLO_TEST_NATSDIR pid st url=$PGFLO_NATS_URL
 	pid=$(cat "$dir/nats.pid")
@@ -500,20 +511,38 @@ EOF
 		print "{\"op\":\"snapshot\",\"phase\":\"end\",\"schema\":\"public\",\"table\":\"nk\",\"rows\":60000}"
 	}' >"$BATS_TEST_TMPDIR/in"
 	gen 2000 >>"$BATS_TEST_TMPDIR/in"
-	dir=$PGFLO_TEST_NATSDIR
-	split -n l/40 --filter='cat; sleep 0.1' "$BATS_TEST_TMPDIR/in" |
+	# Fed in 42 parts; each kill comes while the parts after a gate
+	# are on their way, and the next gate waits for that kill, so all
+	# six land mid-input however slow the machine is.
+	t=$BATS_TEST_TMPDIR
+	split -n l/42 -d -a 2 "$t/in" "$t/part."
+	for n in $(seq 0 41); do
+		if [ $((n % 7)) -eq 3 ]; then
+			g=$((n / 7 + 1))
+			[ "$g" -eq 1 ] || wait_file "$t/killed.$((g - 1))"
+			: >"$t/gate.$g"
+		fi
+		cat "$t/part.$(printf %02d "$n")"
+		sleep 0.1
+	done |
 		timeout 120 pgflo-publish --stream snaps --create \
-		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+		>"$t/out" 2>"$t/err" 3>&- &
 	pub=$!
 	for i in $(seq 1 6); do
-		sleep "0.$((RANDOM % 4 + 3))"
+		wait_file "$t/gate.$i"
+		sleep "0.$((RANDOM % 2 + 1))"
 		nats_crash 0.3
+		: >"$t/killed.$i"
+		for j in $(seq 1 150); do
+			[ "$(grep -c '^pgflo-publish: reconnected$' "$t/err")" -ge "$i" ] && break
+			sleep 0.1
+		done
 	done
 	st=0
 	wait "$pub" || st=$?
 	assert_equal "$st" 0
 	run grep -c '^pgflo-publish: reconnected$' "$BATS_TEST_TMPDIR/err"
-	[ "$output" -ge 3 ]
+	[ "$output" -ge 5 ]
 	# The copy's progress is reported, not published.
 	run grep -c '"op":"snapshot"' "$BATS_TEST_TMPDIR/out"
 	assert_output 2

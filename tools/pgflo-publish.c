@@ -221,17 +221,7 @@ parse_options(int argc, char *argv[])
 	if (optind != argc)
 		pgflo_usage_error(SYNOPSIS, "unexpected argument: %s",
 		    argv[optind]);
-	if (stream == NULL)
-		pgflo_usage_error(SYNOPSIS, "--stream is required");
-	if (!pgflo_nats_name_ok(stream, 1))
-		pgflo_usage_error(SYNOPSIS, "invalid --stream: %s (A-Z a-z "
-		    "0-9 _ - only)", stream);
-	if (!pgflo_nats_name_ok(prefix, 0))
-		pgflo_usage_error(SYNOPSIS, "invalid --subject-prefix: %s",
-		    prefix);
-	if (strlen(stream) > 200 || strlen(prefix) > 200)
-		pgflo_usage_error(SYNOPSIS, "--stream or --subject-prefix "
-		    "longer than 200 bytes");
+	pgflo_nats_stream_args(SYNOPSIS, stream, prefix);
 	scf.name = stream;
 	snprintf(scf.subject, sizeof(scf.subject), "%s.%s.>", prefix, stream);
 	if (server != NULL && pgflo_natsconn_url_ok(server, errbuf,
