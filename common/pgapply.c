@@ -27,6 +27,7 @@
 #include "pg2json.h"
 #include "pgapply.h"
 #include "pgconn.h"
+#include "pgload.h"
 #include "record.h"
 #include "recspan.h"
 
@@ -1297,32 +1298,172 @@ start:
  * strings, json.
  */
 static void
-copy_value(struct pgflo_span v, const char *vt)
+copy_value(struct pgflo_buf *out, struct pgflo_span v, const char *vt)
 {
 	int json = vt[0] == 'j' && (strcmp(vt, "json") == 0 ||
 	    strcmp(vt, "jsonb") == 0);
 
 	if (v.p == pgflo_js_json_null) {
-		pgflo_buf_putn(&cp.data, "null", 4);
+		pgflo_buf_putn(out, "null", 4);
 	} else if (*v.p == 'n') {
-		pgflo_buf_putn(&cp.data, "\\N", 2);
+		pgflo_buf_putn(out, "\\N", 2);
 	} else if (json) {
-		pgflo_copytext_escape(&cp.data, v.p, v.n);
+		pgflo_copytext_escape(out, v.p, v.n);
 	} else if (*v.p == '"' && memchr(v.p, '\\', v.n) == NULL) {
 		/* No escape: the JSON text is the value, COPY-safe. */
-		pgflo_buf_putn(&cp.data, v.p + 1, v.n - 2);
+		pgflo_buf_putn(out, v.p + 1, v.n - 2);
 	} else if (*v.p == 't' || *v.p == 'f') {
-		pgflo_buf_putc(&cp.data, *v.p);
+		pgflo_buf_putc(out, *v.p);
 	} else if ((*v.p >= '0' && *v.p <= '9') || *v.p == '-') {
-		pgflo_buf_putn(&cp.data, v.p, v.n);
+		pgflo_buf_putn(out, v.p, v.n);
 	} else {
 		pgflo_buf_reset(&cp.val);
 		if (pgflo_pgtext(&cp.val, v, vt))
-			pgflo_buf_putn(&cp.data, "\\N", 2);
+			pgflo_buf_putn(out, "\\N", 2);
 		else
-			pgflo_copytext_escape(&cp.data, cp.val.data,
+			pgflo_copytext_escape(out, cp.val.data,
 			    cp.val.len);
 	}
+}
+
+/* do_insert()'s signature buffer, kept between rows. */
+static struct pgflo_buf insig;
+
+/*
+ * ---- -j: snapshot rows through parallel loaders (pgload.h) ----
+ * Rows COPY can take straight into a table with a key go to the
+ * loader their key hashes to.  Whatever goes to conn first commits the
+ * loaders, so that it sees their rows (a change after the copy), and
+ * pa_commit() commits them before conn's batch with its position: the
+ * copy's progress is printed only after both.  Rows of a table with a
+ * key apply again as upserts, so a failure between the two commits is
+ * replayed safely; tables without one stay on conn.  Once conn has a
+ * change of the batch, the rest of the batch stays there too: a loader
+ * must never wait for a row conn holds.  A loader that fails turns the
+ * loaders off and the batch is replayed on conn.
+ */
+static struct pgflo_pgload *pool;
+static int pool_off;
+static int conn_wrote;		/* conn has changes in this batch */
+
+/* The pool failed: the batch again on conn alone (or reconnect). */
+static void
+pool_failed(const char *msg, int lost)
+{
+	pool_off = 1;
+	if (failure.set)
+		return;
+	failure.set = 1;
+	failure.lost = lost;
+	failure.kind = Q_DIRECT;
+	failure.idx = -1;
+	failure.nrows = 0;
+	snprintf(failure.msg, sizeof(failure.msg), "%s", msg);
+	oneline(failure.msg);
+}
+
+/* Commits the loaders if they hold rows; -1 (failure set). */
+static int
+pool_commit(void)
+{
+	char eb[1024];
+	int lost = 0;
+
+	if (!pgflo_pgload_dirty(pool))
+		return 0;
+	if (pgflo_pgload_commit(pool, eb, sizeof(eb), &lost) == 0)
+		return 0;
+	pool_failed(eb, lost);
+	return -1;
+}
+
+/* The decision for the last signature: COPY SQL and value types. */
+static struct {
+	struct pgflo_buf sig, sql;
+	int	 ok;
+	const char **vt;
+	int	 cvt;
+	uint64_t seed;
+} ld;
+
+/* Whether rows of signature sig can go to the loaders; -1 errbuf. */
+static int
+load_check(struct table *t, const struct pgflo_recspan *r,
+    const struct pgflo_buf *sig)
+{
+	Oid oid;
+	int i;
+
+	if (ld.sig.len == sig->len && ld.sig.len > 0 &&
+	    memcmp(ld.sig.data, sig->data, sig->len) == 0)
+		return ld.ok;
+	pgflo_buf_reset(&ld.sig);
+	ld.ok = t->keymode && t->copyable && r->nnew > 0 &&
+	    pgflo_map_get(&nodirect, t->qname, strlen(t->qname)) == NULL;
+	for (i = 0; i < r->nnew && ld.ok; i++) {
+		if (type_oid(r->newv[i].type, &oid) == -1)
+			return -1;
+		ld.ok = (Oid)(uintptr_t)pgflo_map_get(&t->cols,
+		    r->newv[i].name, strlen(r->newv[i].name)) == oid;
+	}
+	if (r->nnew > ld.cvt) {
+		ld.cvt = r->nnew;
+		ld.vt = pgflo_xrealloc(ld.vt, (size_t)ld.cvt * sizeof(*ld.vt));
+	}
+	for (i = 0; i < r->nnew && ld.ok; i++)
+		ld.vt[i] = value_type(r->newv[i].type);
+	pgflo_buf_reset(&ld.sql);
+	pgflo_buf_printf(&ld.sql, "COPY %s ", t->qname);
+	new_columns(&ld.sql, r);
+	pgflo_buf_puts(&ld.sql, " FROM STDIN");
+	pgflo_buf_putn(&ld.sig, sig->data, sig->len);
+	return ld.ok;
+}
+
+/* The loader of a row: a hash of its key's values. */
+static uint64_t
+key_hash(const struct pgflo_recspan *r)
+{
+	const struct pgflo_reccol *c;
+	uint64_t h = 1469598103934665603ULL;
+	size_t k;
+	int j;
+
+	for (j = 0; j < r->nkey; j++)
+		if ((c = pgflo_recspan_col(r->newv, r->nnew,
+		    r->keyv[j])) != NULL)
+			for (k = 0; k < c->v.n; k++)
+				h = (h ^ (unsigned char)c->v.p[k]) *
+				    1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+/* r to a loader: 1 taken (or failure set), 0 not for them, -1 errbuf. */
+static int
+load_row(struct table *t, const struct pgflo_recspan *r)
+{
+	struct pgflo_buf *b;
+	char eb[1024];
+	int i, lost = 0;
+
+	if (pool == NULL || pool_off || conn_wrote)
+		return 0;
+	if ((i = load_check(t, r, &insig)) != 1)
+		return i;
+	if ((b = pgflo_pgload_buf(pool, key_hash(r), &ld.sig,
+	    pgflo_buf_cstr(&ld.sql), eb, sizeof(eb), &lost)) == NULL) {
+		pool_failed(eb, lost);
+		return 1;
+	}
+	for (i = 0; i < r->nnew; i++) {
+		if (i > 0)
+			pgflo_buf_putc(b, '\t');
+		copy_value(b, r->newv[i].v, ld.vt[i]);
+	}
+	pgflo_buf_putc(b, '\n');
+	if (pgflo_pgload_sent(pool, eb, sizeof(eb), &lost) == -1)
+		pool_failed(eb, lost);
+	return 1;
 }
 
 /* Adds r to the COPY run (starting one if needed); -1 errbuf. */
@@ -1331,6 +1472,12 @@ copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
     const struct pgflo_buf *sig)
 {
 	int i;
+
+	if ((i = load_row(t, r)) != 0)
+		return i == -1 ? -1 : 0;
+	conn_wrote = 1;
+	if (pool_commit() == -1)
+		return 0;
 
 	/*
 	 * A key twice: one INSERT ... ON CONFLICT cannot take it, a direct
@@ -1368,7 +1515,7 @@ copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
 	for (i = 0; i < r->nnew; i++) {
 		if (i > 0)
 			pgflo_buf_putc(&cp.data, '\t');
-		copy_value(r->newv[i].v, cp.vtype[i]);
+		copy_value(&cp.data, r->newv[i].v, cp.vtype[i]);
 	}
 	pgflo_buf_putc(&cp.data, '\n');
 	cp.rows++;
@@ -1391,9 +1538,6 @@ warn_noid(struct table *t, const struct pgflo_recspan *r)
 	t->warned = 1;
 	return 0;
 }
-
-/* do_insert()'s signature buffer, kept between rows. */
-static struct pgflo_buf insig;
 
 static int
 do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
@@ -2050,13 +2194,20 @@ apply(const struct pgflo_recspan *r, long idx)
 	case PGFLO_OP_TRUNCATE:
 		break;
 	case PGFLO_OP_DDL:
-		return do_ddl(r);
+		conn_wrote = 1;
+		return pool_commit() == -1 ? 0 : do_ddl(r);
 	default:
 		return 0;
 	}
 	if ((t = get_table(r)) == NULL)
 		return -1;
 	napplied++;
+	/* Snapshot rows may go to the loaders (copy_row()), no other. */
+	if (r->op != PGFLO_OP_INSERT || !r->snapshot) {
+		conn_wrote = 1;
+		if (pool_commit() == -1)
+			return 0;
+	}
 	switch (r->op) {
 	case PGFLO_OP_INSERT:
 		return do_insert(t, r, idx);
@@ -2124,6 +2275,19 @@ connect_all(void)
 		    PGRES_COMMAND_OK, errbuf, sizeof(errbuf))) == NULL)
 			goto fail;
 		PQclear(res);
+	}
+	if (cf.jobs > 1) {
+		struct pgflo_buf ss = { 0 };
+
+		pgflo_buf_puts(&ss, pgflo_pg_session_sql);
+		if (cf.no_triggers)
+			pgflo_buf_puts(&ss,
+			    "; SET session_replication_role = replica");
+		pool = pgflo_pgload_new(cf.conninfo, cf.jobs,
+		    pgflo_buf_cstr(&ss), errbuf, sizeof(errbuf));
+		pgflo_buf_free(&ss);
+		if (pool == NULL)
+			goto fail;
 	}
 	return 0;
 fail:
@@ -2303,6 +2467,8 @@ static void
 pa_close(void *sink)
 {
 	(void)sink;
+	pgflo_pgload_free(pool);
+	pool = NULL;
 	PQfinish(conn);
 	PQfinish(cat);
 	conn = cat = NULL;
@@ -2322,6 +2488,7 @@ pa_begin(void *sink, int one_by_one)
 {
 	(void)sink;
 	slowmode = one_by_one;
+	conn_wrote = 0;
 	send_simple("BEGIN", Q_BEGIN);
 	batch_gen++;
 }
@@ -2381,6 +2548,8 @@ pa_commit(void *sink, const struct pgflo_pos *pos)
 
 	(void)sink;
 	flush_run();
+	/* The loaders first: progress counts once both committed. */
+	(void)pool_commit();
 	if (pos != NULL && !failure.set) {
 		params[0] = cf.group;
 		params[1] = pos->commit_lsn != 0 ?
@@ -2398,6 +2567,7 @@ pa_commit(void *sink, const struct pgflo_pos *pos)
 		send_simple("COMMIT", Q_COMMIT);
 	if (drain_all() == -1)
 		return -1;
+	pool_off = 0;
 	if (ddl_seen) {
 		/* What the DDL changed is looked up again. */
 		pgflo_map_clear(&tables, free_table);
@@ -2413,6 +2583,8 @@ pa_rollback(void *sink, int in_batch)
 {
 	(void)sink;
 	memset(&failure, 0, sizeof(failure));
+	if (pool != NULL)
+		pgflo_pgload_abort(pool);
 	copy_abort();
 	/*
 	 * A failed COPY runs outside the pipeline: what was queued after it
@@ -2499,6 +2671,9 @@ pgflo_pgapply_free(void)
 	free(cp.vtype);
 	pgflo_buf_free(&insig);
 	free(urun.oids);
+	pgflo_buf_free(&ld.sig);
+	pgflo_buf_free(&ld.sql);
+	free(ld.vt);
 	pgflo_buf_free(&urun.sig);
 	pgflo_buf_free(&urun.head);
 	pgflo_buf_free(&urun.tail);

@@ -1046,14 +1046,14 @@ wait_exit() {
 }
 
 @test "pgflo-sink-pg: batched updates of a composite key and a unique-index key, across transactions" {
-	psql_dst -c "CREATE TABLE ck (a int, b text, v text, w int, PRIMARY KEY (a, b));
-	  CREATE TABLE uk (id serial PRIMARY KEY, code text NOT NULL UNIQUE, v int);
-	  INSERT INTO ck SELECT i % 3, 'k' || i, 'v', 0 FROM generate_series(1, 9) i;
-	  INSERT INTO uk (code, v) SELECT 'c' || i, 0 FROM generate_series(1, 5) i"
+	psql_dst -c "CREATE TABLE ubk (a int, b text, v text, w int, PRIMARY KEY (a, b));
+	  CREATE TABLE ubu (id serial PRIMARY KEY, code text NOT NULL UNIQUE, v int);
+	  INSERT INTO ubk SELECT i % 3, 'k' || i, 'v', 0 FROM generate_series(1, 9) i;
+	  INSERT INTO ubu (code, v) SELECT 'c' || i, 0 FROM generate_series(1, 5) i"
 	CT='"key":["a","b"],"types":{"a":"integer","b":"text","v":"text","w":"integer"}'
 	UT='"key":["code"],"types":{"code":"text","v":"integer"}'
-	c() { printf '{"op":"%s","schema":"public","table":"ck","commit_lsn":"%s","ordinal":%s,%s,%s}\n' "$1" "$2" "$3" "$CT" "$4"; }
-	u() { printf '{"op":"%s","schema":"public","table":"uk","commit_lsn":"%s","ordinal":%s,%s,%s}\n' "$1" "$2" "$3" "$UT" "$4"; }
+	c() { printf '{"op":"%s","schema":"public","table":"ubk","commit_lsn":"%s","ordinal":%s,%s,%s}\n' "$1" "$2" "$3" "$CT" "$4"; }
+	u() { printf '{"op":"%s","schema":"public","table":"ubu","commit_lsn":"%s","ordinal":%s,%s,%s}\n' "$1" "$2" "$3" "$UT" "$4"; }
 	{
 		begin 0/100
 		c update 0/100 1 '"new":{"a":1,"b":"k1","v":"x","w":1}'
@@ -1071,8 +1071,8 @@ wait_exit() {
 	} >"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
 	assert_success
-	run psql_dst -c "SELECT a, b, v, w FROM ck WHERE w > 0 OR a = 2 ORDER BY a, b"
+	run psql_dst -c "SELECT a, b, v, w FROM ubk WHERE w > 0 OR a = 2 ORDER BY a, b"
 	assert_output $'0|k3|q|4\n1|k1|z|3\n1|k4|y|2\n2|k5|v|0\n2|k8|v|0'
-	run psql_dst -c "SELECT code, v FROM uk ORDER BY code"
+	run psql_dst -c "SELECT code, v FROM ubu ORDER BY code"
 	assert_output $'c1|3\nc2|2\nc3|0\nc4|0'
 }
