@@ -1337,10 +1337,12 @@ static struct pgflo_buf insig;
  * pa_commit() commits them before conn's batch with its position: the
  * copy's progress is printed only after both.  Rows of a table with a
  * key apply again as upserts, so a failure between the two commits is
- * replayed safely; tables without one stay on conn.  Once conn has a
- * change of the batch, the rest of the batch stays there too: a loader
- * must never wait for a row conn holds.  A loader that fails turns the
- * loaders off and the batch is replayed on conn.
+ * replayed safely; tables without one stay on conn.  A table's rows
+ * all go one way (by its key and types), so snapshot rows on conn never
+ * meet the loaders'.  Once conn has a change of the batch, the rest of
+ * the batch stays there too: a loader must never wait for a row conn
+ * holds.  A loader that fails turns the loaders off and the batch is
+ * replayed on conn.
  */
 static struct pgflo_pgload *pool;
 static int pool_off;
@@ -1475,9 +1477,6 @@ copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
 
 	if ((i = load_row(t, r)) != 0)
 		return i == -1 ? -1 : 0;
-	conn_wrote = 1;
-	if (pool_commit() == -1)
-		return 0;
 
 	/*
 	 * A key twice: one INSERT ... ON CONFLICT cannot take it, a direct

@@ -1076,3 +1076,90 @@ wait_exit() {
 	run psql_dst -c "SELECT code, v FROM ubu ORDER BY code"
 	assert_output $'c1|3\nc2|2\nc3|0\nc4|0'
 }
+
+# snaprows TABLE [KEY]: records TABLE as snapshot rows (no position), with
+# "key" KEY (default ["id"]).
+snaprows() {
+	records "$1" 0/0 | sed -E 's/"commit_lsn" : "0\/0", "ordinal" : [0-9]+/"snapshot" : true/;
+	  s/"key" : \["id"\]/"key" : '"${2:-[\"id\"]}"'/'
+}
+
+@test "pgflo-sink-pg: -j 3 loads snapshot rows over three connections; markers after the commit, in order; the stream after sees the rows" {
+	ddl="CREATE TABLE jb1 (id int PRIMARY KEY, v text, n numeric(12,2));
+	  CREATE TABLE jb2 (id int PRIMARY KEY, v text, n numeric(12,2));
+	  CREATE TABLE jb3 (id int, v text, n numeric(12,2))"
+	psql_src -c "$ddl"
+	psql_dst -c "$ddl"
+	psql_src -c "INSERT INTO jb1 SELECT i, md5(i::text), i / 7.0 FROM generate_series(1, 20000) i;
+	  INSERT INTO jb2 SELECT i, E'x\\t' || i, i FROM generate_series(1, 6000) i;
+	  INSERT INTO jb3 SELECT i % 100, 'k' || i, i FROM generate_series(1, 3000) i"
+	in=$BATS_TEST_TMPDIR/in
+	{
+		m() { printf '{"op":"snapshot","phase":"%s","schema":"public","table":"%s"%s}\n' "$@"; }
+		m begin jb1 ''; m begin jb2 ''; m begin jb3 ''
+		snaprows jb1 >"$BATS_TEST_TMPDIR/jb1"
+		snaprows jb2 >"$BATS_TEST_TMPDIR/jb2"
+		snaprows jb3 '[]' >"$BATS_TEST_TMPDIR/jb3"
+		# Chunks of the tables interleaved, a marker after each.
+		for c in 0 1 2 3; do
+			sed -n "$((c * 5000 + 1)),$((c * 5000 + 5000))p" "$BATS_TEST_TMPDIR/jb1"
+			m chunk jb1 ',"chunk":'$c
+			sed -n "$((c * 1500 + 1)),$((c * 1500 + 1500))p" "$BATS_TEST_TMPDIR/jb2"
+			m chunk jb2 ',"chunk":'$c
+			sed -n "$((c * 750 + 1)),$((c * 750 + 750))p" "$BATS_TEST_TMPDIR/jb3"
+		done
+		m end jb1 ',"rows":20000'; m end jb2 ',"rows":6000'; m end jb3 ',"rows":3000'
+		# The stream after the copy, in the batch of the last rows: a
+		# statement each (they alternate), so they run before the commit.
+		begin 0/100
+		for i in $(seq 1 300); do
+			printf '{"op":"update","schema":"public","table":"jb1","commit_lsn":"0/100","ordinal":%d,"key":["id"],"types":{"id":"integer","v":"text"},"new":{"id":%d,"v":"late"}}\n' $((2 * i - 1)) $((19000 + i))
+			printf '{"op":"delete","schema":"public","table":"jb2","commit_lsn":"0/100","ordinal":%d,"key":["id"],"types":{"id":"integer"},"old":{"id":%d}}\n' $((2 * i)) $((3000 + i))
+		done
+		commit 0/100 601
+	} >"$in"
+	# One batch: the change must see rows the loaders have not committed.
+	run --separate-stderr pgflo-sink-pg -j 3 -b 100000 -m 60000 -d "$PGFLO_DST" <"$in"
+	echo "$stderr"
+	assert_success
+	assert_output "$(grep '"op":"snapshot"' "$in"; echo '{"op":"position","commit_lsn":"0/100","ordinal":601,"group":"'"$PGFLO_GROUP"'"}')"
+	psql_src -c "UPDATE jb1 SET v = 'late' WHERE id BETWEEN 19001 AND 19300;
+	  DELETE FROM jb2 WHERE id BETWEEN 3001 AND 3300"
+	for t in jb1 jb2; do
+		want=$(digest psql_src $t)
+		run digest psql_dst $t
+		assert_output "$want"
+	done
+	want=$(psql_src -c "SELECT md5(string_agg(r::text, ',' ORDER BY r::text)) FROM jb3 r")
+	run psql_dst -c "SELECT md5(string_agg(r::text, ',' ORDER BY r::text)) FROM jb3 r"
+	assert_output "$want"
+}
+
+@test "pgflo-sink-pg: -j 2 with snapshot rows whose keys exist: the loaders' COPY fails, the batch applies again as upserts" {
+	psql_src -c "CREATE TABLE jx (id int PRIMARY KEY, v text);
+	  INSERT INTO jx SELECT i, 'v' || i FROM generate_series(1, 3000) i"
+	psql_dst -c "CREATE TABLE jx (id int PRIMARY KEY, v text);
+	  INSERT INTO jx SELECT i, 'old' FROM generate_series(1000, 4000, 10) i"
+	snaprows jx >"$BATS_TEST_TMPDIR/in"
+	echo '{"op":"snapshot","phase":"end","schema":"public","table":"jx","rows":3000}' >>"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -j 2 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	echo "$stderr"
+	assert_success
+	assert_output '{"op":"snapshot","phase":"end","schema":"public","table":"jx","rows":3000}'
+	run psql_dst -c "SELECT count(*), count(*) FILTER (WHERE v = 'old'), min(id), max(id) FROM jx"
+	assert_output '3100|100|1|4000'
+	want=$(digest psql_src jx)
+	run digest psql_dst "(SELECT * FROM jx WHERE id <= 3000)"
+	assert_output "$want"
+}
+
+@test "pgflo-sink-pg: -j and PGFLO_JOBS take 1 to 32" {
+	run --separate-stderr pgflo-sink-pg -j 0 -d "$PGFLO_DST"
+	assert_failure 2
+	[[ $stderr == *"invalid --jobs: 0"* ]]
+	PGFLO_JOBS=33 run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST"
+	assert_failure 2
+	[[ $stderr == *"invalid PGFLO_JOBS: 33"* ]]
+	PGFLO_JOBS=2 run --separate-stderr pgflo-sink-pg -j 1 -d "$PGFLO_DST" </dev/null
+	assert_success
+}
