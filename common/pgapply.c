@@ -6,7 +6,8 @@
  * target transaction.
  *
  * Two connections: conn carries the batch in pipeline mode, cat looks
- * up the catalog (types, tables, indexes) in autocommit.  Queued
+ * up the catalog (types, tables, indexes) in autocommit; with -j, the
+ * loaders of pgload.c take snapshot rows besides (see below).  Queued
  * statements remember the retained record they came from (idx), so that
  * a failure read back later names it.
  */
