@@ -2469,6 +2469,7 @@ pa_close(void *sink)
 	(void)sink;
 	pgflo_pgload_free(pool);
 	pool = NULL;
+	ld.sig.len = 0;		/* its value types were basetypes' */
 	PQfinish(conn);
 	PQfinish(cat);
 	conn = cat = NULL;
@@ -2573,6 +2574,7 @@ pa_commit(void *sink, const struct pgflo_pos *pos)
 		pgflo_map_clear(&tables, free_table);
 		pgflo_map_clear(&typeoids, NULL);
 		pgflo_map_clear(&basetypes, free);
+		ld.sig.len = 0;
 		ddl_seen = 0;
 	}
 	return 0;
@@ -2585,6 +2587,7 @@ pa_rollback(void *sink, int in_batch)
 	memset(&failure, 0, sizeof(failure));
 	if (pool != NULL)
 		pgflo_pgload_abort(pool);
+	ld.sig.len = 0;		/* a table may have lost its direct COPY */
 	copy_abort();
 	/*
 	 * A failed COPY runs outside the pipeline: what was queued after it
