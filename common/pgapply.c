@@ -1864,7 +1864,11 @@ urun_add(const struct table *t, const struct pgflo_recspan *r, long idx)
 		    (type = pgflo_recspan_type(r, i, c->name)) == NULL)
 			return 0;	/* the statement path says why */
 		pgflo_buf_printf(&sig, "\x1f%s\x1e%s", c->name, type);
-		pgflo_buf_putn(&urun.kb, c->v.p, c->v.n);
+		/* Decoded: "\u0061" is the key "a", once in a statement. */
+		if (*c->v.p == '"')
+			pgflo_js_str(&urun.kb, c->v);
+		else
+			pgflo_buf_putn(&urun.kb, c->v.p, c->v.n);
 		pgflo_buf_putc(&urun.kb, '\x1f');
 	}
 	pgflo_buf_putc(&sig, '\x1d');

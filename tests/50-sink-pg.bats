@@ -1066,15 +1066,17 @@ wait_exit() {
 		u update 0/200 2 '"new":{"code":"c2","v":2}'
 		c update 0/200 3 '"new":{"a":0,"b":"k3","v":"q","w":4}'
 		u update 0/200 4 '"new":{"code":"c1","v":3}'
-		u delete 0/200 5 '"old":{"code":"c5"}'
-		commit 0/200 6
+		# The same key written with an escape: not twice in a statement.
+		u update 0/200 5 '"new":{"code":"\u00631","v":4}'
+		u delete 0/200 6 '"old":{"code":"c5"}'
+		commit 0/200 7
 	} >"$BATS_TEST_TMPDIR/in"
 	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
 	assert_success
 	run psql_dst -c "SELECT a, b, v, w FROM ubk WHERE w > 0 OR a = 2 ORDER BY a, b"
 	assert_output $'0|k3|q|4\n1|k1|z|3\n1|k4|y|2\n2|k5|v|0\n2|k8|v|0'
 	run psql_dst -c "SELECT code, v FROM ubu ORDER BY code"
-	assert_output $'c1|3\nc2|2\nc3|0\nc4|0'
+	assert_output $'c1|4\nc2|2\nc3|0\nc4|0'
 }
 
 # snaprows TABLE [KEY]: records TABLE as snapshot rows (no position), with
