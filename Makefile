@@ -26,7 +26,8 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer
 override CFLAGS += $(if $(SANITIZE),$(SAN)) $(if $(WERROR),-Werror)
 override LDFLAGS += $(if $(SANITIZE),$(SAN))
 
-TOOLS = $(patsubst tools/%.c,%,$(wildcard tools/pgflo-*.c))
+# pgflo itself is the front end that runs pg_flo's commands (pgflo(1)).
+TOOLS = $(patsubst tools/%.c,%,$(wildcard tools/pgflo-*.c)) pgflo
 BINS = $(TOOLS:%=bin/%)
 COMMON_OBJS = $(patsubst %.c,%.o,$(wildcard common/*.c))
 # Helpers of the tests, built with the tools, never installed.

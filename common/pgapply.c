@@ -1199,7 +1199,11 @@ new_columns(struct pgflo_buf *b, const struct pgflo_recspan *r)
 	pgflo_buf_putc(b, ')');
 }
 
-/* Sets b to "INSERT INTO t (c1,c2,...) ": the record's new columns. */
+/*
+ * Sets b to "INSERT INTO t (c1,c2,...) OVERRIDING SYSTEM VALUE": the
+ * record's new columns, whose values win over a GENERATED ALWAYS
+ * identity's (the source's are the ones to keep; COPY does the same).
+ */
 static void
 insert_into(struct pgflo_buf *b, const struct table *t,
     const struct pgflo_recspan *r)
@@ -1209,6 +1213,7 @@ insert_into(struct pgflo_buf *b, const struct table *t,
 	pgflo_buf_puts(b, t->qname);
 	pgflo_buf_putc(b, ' ');
 	new_columns(b, r);
+	pgflo_buf_puts(b, " OVERRIDING SYSTEM VALUE");
 }
 
 /* Starts a COPY run for r (types set in r->newv); -1 errbuf, 0 ok. */

@@ -2,13 +2,14 @@
 # The command-line contract every tool keeps (STYLE.md 6.3): --help on
 # stdout with nothing on stderr and lines of at most 80 columns,
 # --version, and status 2 with "pgflo-xxx:" or "usage:" for a bad option.
-# Every bin/pgflo-* is checked, so a new tool joins by being built.
+# Every bin/pgflo-* is checked, so a new tool joins by being built; so is
+# bin/pgflo, the front end that runs pg_flo's commands.
 
 load test_helper
 
 tools() {
 	local t
-	for t in "$TOP"/bin/pgflo-*; do
+	for t in "$TOP"/bin/pgflo "$TOP"/bin/pgflo-*; do
 		[ -x "$t" ] && basename "$t"
 	done
 }
@@ -146,7 +147,7 @@ man_codes() {
 		[ "$item" = "The reader of standard output went away
 .Pq Dv SIGPIPE ." ] || fail "man/$t.1: 141 says: $item"
 		case $t in
-		pgflo-copy | pgflo-rule | pgflo-status)
+		pgflo-copy | pgflo-rule | pgflo-schema | pgflo-status)
 			# Death by the signal, deliberately: 130, 143.
 			man_codes "$t" | grep -qx 130 || fail "$t: no 130"
 			man_codes "$t" | grep -qx 143 || fail "$t: no 143" ;;

@@ -15,5 +15,5 @@ load test_helper
 
 @test "fuzz: the driver refuses an unknown target" {
 	run -2 --separate-stderr "$TOP/scripts/fuzz" nosuchtool
-	[ "$stderr" = "usage: scripts/fuzz [checkpoint | rule | sink-pg ...]" ]
+	[ "$stderr" = "usage: scripts/fuzz [checkpoint | format | rule | sink-pg ...]" ]
 }
