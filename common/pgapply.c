@@ -1034,7 +1034,7 @@ static struct {
 	int	 rows;
 	struct pgflo_map keys;
 	const char **vtype;	/* value_type() of each column of the run */
-	int	 nvtype, cvtype;
+	int	 cvtype;
 } cp;
 
 #define COPY_CHUNK	(256 * 1024)
@@ -1391,7 +1391,7 @@ static struct {
 	int	 ok;
 	const char **vt;
 	int	 cvt;
-	uint64_t seed;
+	struct pgflo_buf key;	/* a decoded key value */
 } ld;
 
 /* Whether rows of signature sig can go to the loaders; -1 errbuf. */
@@ -1428,21 +1428,34 @@ load_check(struct table *t, const struct pgflo_recspan *r,
 	return ld.ok;
 }
 
-/* The loader of a row: a hash of its key's values. */
+/*
+ * The loader of a row: a hash of its key's values, strings decoded, so
+ * that one key (however written) always meets itself on one connection.
+ */
 static uint64_t
 key_hash(const struct pgflo_recspan *r)
 {
 	const struct pgflo_reccol *c;
 	uint64_t h = 1469598103934665603ULL;
+	struct pgflo_span v;
 	size_t k;
 	int j;
 
-	for (j = 0; j < r->nkey; j++)
+	for (j = 0; j < r->nkey; j++) {
 		if ((c = pgflo_recspan_col(r->newv, r->nnew,
-		    r->keyv[j])) != NULL)
-			for (k = 0; k < c->v.n; k++)
-				h = (h ^ (unsigned char)c->v.p[k]) *
-				    1099511628211ULL;
+		    r->keyv[j])) == NULL)
+			continue;
+		v = c->v;
+		if (*v.p == '"' && memchr(v.p, '\\', v.n) != NULL) {
+			pgflo_buf_reset(&ld.key);
+			pgflo_js_str(&ld.key, v);
+			v.p = ld.key.data != NULL ? ld.key.data : "";
+			v.n = ld.key.len;
+		}
+		for (k = 0; k < v.n; k++)
+			h = (h ^ (unsigned char)v.p[k]) * 1099511628211ULL;
+		h = (h ^ 0x1f) * 1099511628211ULL;
+	}
 	return h ^ (h >> 29);
 }
 
@@ -1515,7 +1528,6 @@ copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
 		}
 		for (i = 0; i < r->nnew; i++)
 			cp.vtype[i] = value_type(r->newv[i].type);
-		cp.nvtype = r->nnew;
 	}
 	for (i = 0; i < r->nnew; i++) {
 		if (i > 0)
@@ -2288,7 +2300,13 @@ connect_all(void)
 	if (cf.jobs > 1) {
 		struct pgflo_buf ss = { 0 };
 
+		/*
+		 * A loader that waits on a lock (another session's, or a
+		 * key another loader holds) gives up: the batch goes again
+		 * over conn, which may wait.
+		 */
 		pgflo_buf_puts(&ss, pgflo_pg_session_sql);
+		pgflo_buf_puts(&ss, "; SET lock_timeout = '5s'");
 		if (cf.no_triggers)
 			pgflo_buf_puts(&ss,
 			    "; SET session_replication_role = replica");
@@ -2685,6 +2703,7 @@ pgflo_pgapply_free(void)
 	free(urun.oids);
 	pgflo_buf_free(&ld.sig);
 	pgflo_buf_free(&ld.sql);
+	pgflo_buf_free(&ld.key);
 	free(ld.vt);
 	pgflo_buf_free(&urun.sig);
 	pgflo_buf_free(&urun.head);
