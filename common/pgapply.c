@@ -120,6 +120,7 @@ oneline(char *s)
 static struct {
 	int	 set;
 	int	 lost;		/* the connection went away */
+	int	 pool;		/* a -j loader failed */
 	enum qkind kind;
 	long	 idx;
 	int	 nrows;
@@ -1363,6 +1364,7 @@ pool_failed(const char *msg, int lost)
 		return;
 	failure.set = 1;
 	failure.lost = lost;
+	failure.pool = 1;
 	failure.kind = Q_DIRECT;
 	failure.idx = -1;
 	failure.nrows = 0;
@@ -2554,8 +2556,9 @@ pa_failure(void *sink, struct pgflo_durable_failure *f)
 	} else if (failure.kind == Q_DIRECT) {
 		/* Rows already there, say: again through a staging table. */
 		if (cf.verbose)
-			pgflo_warnx("COPY failed (%s): upserting instead",
-			    f->msg);
+			pgflo_warnx(failure.pool ? "COPY loaders failed (%s): "
+			    "one connection instead" : "COPY failed (%s): "
+			    "upserting instead", f->msg);
 		f->kind = PGFLO_DF_RETRY;
 	} else if (failure.kind == Q_COMMIT) {
 		f->kind = PGFLO_DF_COMMIT;

@@ -1165,3 +1165,25 @@ snaprows() {
 	PGFLO_JOBS=2 run --separate-stderr pgflo-sink-pg -j 1 -d "$PGFLO_DST" </dev/null
 	assert_success
 }
+
+@test "pgflo-sink-pg: -j 2 while another session locks the table: the loaders give up after 5 s, the batch applies over one connection" {
+	psql_src -c "CREATE TABLE jl (id int PRIMARY KEY, v text);
+	  INSERT INTO jl SELECT i, 'v' || i FROM generate_series(1, 2000) i"
+	psql_dst -c "CREATE TABLE jl (id int PRIMARY KEY, v text)"
+	snaprows jl >"$BATS_TEST_TMPDIR/in"
+	echo '{"op":"snapshot","phase":"end","schema":"public","table":"jl","rows":2000}' >>"$BATS_TEST_TMPDIR/in"
+	psql_dst -c "BEGIN; LOCK TABLE jl IN SHARE MODE; SELECT pg_sleep(8); COMMIT" >/dev/null &
+	lockpid=$!
+	sleep 1
+	start=$SECONDS
+	run --separate-stderr pgflo-sink-pg -v -j 2 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	wait "$lockpid"
+	echo "$stderr"
+	assert_success
+	assert_output '{"op":"snapshot","phase":"end","schema":"public","table":"jl","rows":2000}'
+	[[ $stderr == *"COPY loaders failed (COPY loader: "*"lock timeout"*"): one connection instead"* ]]
+	[ $((SECONDS - start)) -ge 5 ]
+	want=$(digest psql_src jl)
+	run digest psql_dst jl
+	assert_output "$want"
+}
