@@ -72,6 +72,12 @@ demo-local: deps
 	$(MAKE) all
 	scripts/demo
 
+# make chaos: the fault campaign (scripts/chaos), 100 faults over ~10
+# minutes; `make chaos CHAOS_FAULTS=20 CHAOS_DURATION=60 CHAOS_SEED=42`.
+chaos: deps
+	$(MAKE) all
+	scripts/chaos
+
 # make fuzz: every target of scripts/fuzz (or those named: `make fuzz
 # FUZZ=rule`) for FUZZ_SECONDS each; `make clean; make SANITIZE=1 fuzz`
 # runs the tools under ASan and UBSan.
@@ -105,6 +111,6 @@ clean:
 	rm -rf bin common/*.o common/*.d common/*.a tools/*.o tools/*.d \
 		tests/*.o tests/*.d $(TESTBINS)
 
-.PHONY: all deps check bench demo demo-local fuzz lint install uninstall clean
+.PHONY: all deps check bench chaos demo demo-local fuzz lint install uninstall clean
 .SECONDARY:
 -include $(wildcard tools/*.d common/*.d tests/*.d)

@@ -14,6 +14,8 @@
 
 #include "pgflo.h"
 #include "frontsink.h"
+#include "output.h"
+#include "reader.h"
 
 /*
  * worker stdout and file: pgflo-format writes pg_flo's JSON, which no
@@ -28,18 +30,22 @@ int
 pgflo_fe_stamp(void *arg)
 {
 	const char *group = arg, *op;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
+	struct pgflo_reader in;
+	char *line;
+	size_t len;
 	json_t *r, *pos, *v;
-	int intx = 0, rv = 0;
+	int intx = 0, rv = 0, got;
 
-	while ((len = getline(&line, &cap, stdin)) != -1) {
-		fwrite(line, 1, (size_t)len, stdout);
-		if (line[len - 1] != '\n')
-			putchar('\n');
+	pgflo_out_init();
+	pgflo_reader_open(&in, STDIN_FILENO, "<stdin>");
+	/* The reader's waits notice a reader of stdout gone, input or not. */
+	while ((got = pgflo_reader_next(&in)) == 1) {
+		line = in.line;
+		len = in.len;
+		fwrite(line, 1, len, stdout);
+		putchar('\n');
 		if (strstr(line, "\"stream_seq\"") == NULL ||
-		    (r = json_loadb(line, (size_t)len, 0, NULL)) == NULL) {
+		    (r = json_loadb(line, len, 0, NULL)) == NULL) {
 			fflush(stdout);
 			continue;
 		}
@@ -67,11 +73,14 @@ pgflo_fe_stamp(void *arg)
 		if (fflush(stdout) != 0)
 			break;
 	}
-	if (ferror(stdin) || ferror(stdout)) {
+	if (got == -1) {
+		pgflo_warnx("stdout worker: %s", in.errmsg);
+		rv = PGFLO_EXIT_FAIL;
+	} else if (ferror(stdout)) {
 		pgflo_warn("stdout worker");
 		rv = PGFLO_EXIT_FAIL;
 	}
-	free(line);
+	pgflo_reader_close(&in);
 	return rv;
 }
 
@@ -125,10 +134,10 @@ int
 pgflo_fe_split(void *arg)
 {
 	struct pgflo_fe_split *sp = arg;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int rv = 0;
+	struct pgflo_reader in;
+	char *line;
+	size_t len;
+	int rv = 0, got, bad;
 
 	if (sp->out != -1)
 		sp->fp = fdopen(sp->out, "w");
@@ -136,29 +145,47 @@ pgflo_fe_split(void *arg)
 		return PGFLO_EXIT_FAIL;
 	if (sp->fp == NULL)
 		return PGFLO_EXIT_FAIL;
-	while ((len = getline(&line, &cap, stdin)) != -1) {
+	/*
+	 * The stdout worker's reader is the user's (| head): its waits
+	 * watch that descriptor, so a reader gone ends the worker even
+	 * while the stream is quiet.
+	 */
+	pgflo_out_init();
+	if (sp->out != -1)
+		pgflo_out_watch_other(sp->out);
+	pgflo_reader_open(&in, STDIN_FILENO, "<stdin>");
+	while ((got = pgflo_reader_next(&in)) == 1) {
+		line = in.line;
+		len = in.len;
 		if (strncmp(line, "{\"op\":\"position\"", 16) == 0) {
 			if (fe_sync(sp) == -1)
 				break;
-			fwrite(line, 1, (size_t)len, stdout);
+			fwrite(line, 1, len, stdout);
+			putchar('\n');
 			if (fflush(stdout) != 0)
 				break;
 			continue;
 		}
-		fwrite(line, 1, (size_t)len, sp->fp);
-		if (line[len - 1] != '\n')
-			fputc('\n', sp->fp);
-		sp->size += len;
+		fwrite(line, 1, len, sp->fp);
+		fputc('\n', sp->fp);
+		sp->size += (off_t)len + 1;
 		/* stdout: every record at once, as pg_flo prints it. */
 		if (sp->out != -1 && fflush(sp->fp) != 0)
 			break;
 	}
-	if (ferror(stdin) || ferror(stdout) || ferror(sp->fp) ||
-	    fclose(sp->fp) != 0) {
+	if (got == -1) {
+		pgflo_warnx("%s worker: %s", sp->out != -1 ? "stdout" : "file",
+		    in.errmsg);
+		rv = PGFLO_EXIT_FAIL;
+	}
+	bad = ferror(stdout) || ferror(sp->fp);
+	if (fclose(sp->fp) != 0)
+		bad = 1;
+	if (bad && rv == 0) {
 		pgflo_warn("%s worker", sp->out != -1 ? "stdout" : "file");
 		rv = PGFLO_EXIT_FAIL;
 	}
-	free(line);
+	pgflo_reader_close(&in);
 	return rv;
 }
 

@@ -101,6 +101,15 @@ pgflo_out_watch(int on)
 	watch_fd = on && out_is_pipe ? STDOUT_FILENO : -1;
 }
 
+void
+pgflo_out_watch_other(int fd)
+{
+	struct stat st;
+
+	watch_fd = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) ||
+	    S_ISSOCK(st.st_mode)) ? fd : -1;
+}
+
 int
 pgflo_out_watch_fd(void)
 {

@@ -61,5 +61,10 @@ int	pgflo_out_watch_fd(void);
 int	pgflo_out_gone(short revents);
 /* Stops (0) or resumes watching, for a tool that writes nothing. */
 void	pgflo_out_watch(int on);
+/*
+ * Watches fd (when a pipe or a socket) instead of stdout: for a stage
+ * whose records go to another descriptor.
+ */
+void	pgflo_out_watch_other(int fd);
 
 #endif

@@ -546,6 +546,20 @@ s2.a'
 	assert_output --partial 'pgflo-capture: connection lost: '
 }
 
+@test "pgflo-capture: a walsender terminated by the server: the warning says why" {
+	psql_src -c 'CREATE TABLE why_t (id int PRIMARY KEY)'
+	mkslot s_why public.why_t
+	pgflo-capture -d "$PGFLO_SRC" -S s_why -n >/dev/null 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	poll_slot s_why 'active' t 100 0.05 >/dev/null
+	psql_src -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's_why'" >/dev/null
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 3 ]
+	run cat "$BATS_TEST_TMPDIR/err"
+	assert_output 'pgflo-capture: connection lost: terminating connection due to administrator command'
+}
+
 @test "pgflo-capture: bad or unreachable conninfo gives exit 2 or 3" {
 	run pgflo-capture -d 'nosuchoption=1' -S s1
 	assert_failure 2

@@ -277,6 +277,31 @@ wait_lines() {
 	assert_line --index 0 'pgflo-consume: invalid --partition: 4/3 (I/N, 1 <= I <= N <= 1024)'
 }
 
+@test "pgflo-consume: a follower started before its stream waits for it, warned once; SIGTERM while it waits is 0" {
+	gen 300 >"$BATS_TEST_TMPDIR/in"
+	pgflo-consume --stream late >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	sleep 2.5
+	kill -0 "$pid"
+	publish late "$BATS_TEST_TMPDIR/in"
+	wait_lines "$BATS_TEST_TMPDIR/out" 10 "$(wc -l <"$BATS_TEST_TMPDIR/in")"
+	kill -TERM "$pid"
+	wait "$pid"
+	run unseq "$BATS_TEST_TMPDIR/out"
+	assert_output "$(cat "$BATS_TEST_TMPDIR/in")"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "pgflo-consume: no stream late on NATS server $PGFLO_NATS_URL yet: waiting for it (pgflo-publish --create makes it)"
+	pgflo-consume --stream never 2>/dev/null 3>&- &
+	pid=$!
+	sleep 0.5
+	kill -TERM "$pid"
+	st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 0
+	# Its reader gone while it waits: 141 within a second or so.
+	run -0 timeout 10 bash -c 'pgflo-consume --stream never 2>/dev/null | (sleep 0.3; exit 0); echo "${PIPESTATUS[0]}"'
+	assert_output 141
+}
+
 @test "pgflo-consume: SIGTERM exits 0; head -n1 ends at once; /dev/full is exit 1; no stream is 2; no server is 3" {
 	gen 2000 >"$BATS_TEST_TMPDIR/in"
 	publish misc "$BATS_TEST_TMPDIR/in"

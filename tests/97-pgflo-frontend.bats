@@ -160,10 +160,15 @@ both() {
 }
 
 @test "pgflo: a missing tool is named: worker stdout without pgflo-format" {
-	command -v pgflo-format >/dev/null && skip "pgflo-format is built"
-	run -2 --separate-stderr pgflo worker stdout --group g
+	# The front end alone, away from the tools it looks for beside itself.
+	mkdir "$run_dir/lone"
+	cp "$(command -v pgflo)" "$run_dir/lone/pgflo"
+	run -2 --separate-stderr env PATH=/usr/bin:/bin "$run_dir/lone/pgflo" worker stdout --group g
+	[ "$stderr" = "pgflo: worker stdout needs pgflo-consume, which is not built or installed" ]
+	for t in consume checkpoint; do cp "$(command -v pgflo-$t)" "$run_dir/lone/"; done
+	run -2 --separate-stderr env PATH=/usr/bin:/bin "$run_dir/lone/pgflo" worker stdout --group g
 	[ "$stderr" = "pgflo: worker stdout needs pgflo-format, which is not built or installed" ]
-	run -2 --separate-stderr pgflo worker file --group g --file-output-dir "$run_dir/o"
+	run -2 --separate-stderr env PATH=/usr/bin:/bin "$run_dir/lone/pgflo" worker file --group g --file-output-dir "$run_dir/o"
 	[ "$stderr" = "pgflo: worker file needs pgflo-format, which is not built or installed" ]
 }
 

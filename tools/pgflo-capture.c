@@ -304,6 +304,30 @@ drain(int *burst)
 	return r == -2 || r == -1 ? -1 : 0;
 }
 
+/*
+ * Why the stream ended, in errbuf.  An error the server sends during
+ * COPY BOTH (a terminated walsender, a shutdown) ends the copy and
+ * waits as a result; PQerrorMessage() is empty then.
+ */
+static void
+lost_reason(void)
+{
+	PGresult *res;
+	const char *m;
+	int i;
+
+	snprintf(errbuf, sizeof(errbuf), "%s", pgflo_pg_errmsg(repl));
+	for (i = 0; i < 4 && errbuf[0] == '\0' &&
+	    (res = PQgetResult(repl)) != NULL; i++) {
+		m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		if (m != NULL)
+			snprintf(errbuf, sizeof(errbuf), "%s", m);
+		PQclear(res);
+	}
+	if (errbuf[0] == '\0')
+		snprintf(errbuf, sizeof(errbuf), "the server ended the stream");
+}
+
 /* Streams until stopped or the connection is lost. */
 static int
 stream(void)
@@ -358,7 +382,7 @@ stream(void)
 			goto lost;
 	}
 lost:
-	snprintf(errbuf, sizeof(errbuf), "%s", pgflo_pg_errmsg(repl));
+	lost_reason();
 	return ST_LOST;
 }
 

@@ -24,6 +24,7 @@
 #include "pgflo.h"
 #include "jsonscan.h"
 #include "lsn.h"
+#include "backoff.h"
 #include "natsconn.h"
 #include "natsmsg.h"
 #include "natsread.h"
@@ -130,7 +131,7 @@ help(void)
 "PGFLO_NATS_CA, PGFLO_NATS_CERT, PGFLO_NATS_KEY, PGFLO_FLUSH,\n"
 "PGFLO_MAX_RECORD.\n"
 "Exit status: 0 ok, stopped or --no-wait done, 1 gap or bad message, 2 usage\n"
-"or no stream, 3 server unavailable, 141 reader gone.\n");
+"or no stream with --no-wait, 3 server unavailable, 141 reader gone.\n");
 }
 
 /* ---- records ---- */
@@ -582,6 +583,58 @@ start_seq(const jsStreamInfo *si)
 	return seq;
 }
 
+/* Whether the server lists the stream: 1, 0, or -1 (s says why). */
+static int
+stream_listed(natsStatus *s)
+{
+	jsStreamNamesList *names = NULL;
+	jsErrCode jerr = 0;
+	int i, found = 0;
+
+	if ((*s = js_StreamNames(&names, conn.js, NULL, &jerr)) ==
+	    NATS_NOT_FOUND)
+		return 0;	/* no stream at all */
+	if (*s != NATS_OK)
+		return -1;
+	for (i = 0; i < names->Count; i++)
+		if (strcmp(names->List[i], stream) == 0)
+			found = 1;
+	jsStreamNamesList_Destroy(names);
+	return found;
+}
+
+/*
+ * A follower started before its stream exists (a worker before its
+ * replicator's first run) waits for it, as tail -F waits for a file;
+ * with --no-wait a missing stream is an error.  By its name in the
+ * list, never by its info: nats-server 2.9.10 can crash on a request
+ * for a stream's info while another client creates it.
+ */
+static void
+wait_for_stream(void)
+{
+	natsStatus s;
+	int r, warned = 0;
+
+	while ((r = stream_listed(&s)) == 0) {
+		if (nowait)
+			pgflo_errx(PGFLO_EXIT_USAGE, "no stream %s on NATS "
+			    "server %s", stream, conn.shown);
+		if (!warned++)
+			pgflo_warnx("no stream %s on NATS server %s yet: "
+			    "waiting for it (pgflo-publish --create makes it)",
+			    stream, conn.shown);
+		if (pgflo_sleep_ms(1000, pgflo_out_check_reader, 100) == -1)
+			exit(0);
+	}
+	if (r == -1)
+		pgflo_errx(PGFLO_EXIT_UNAVAIL, "stream %s: %s", stream,
+		    pgflo_natsconn_why(s));
+	/* Listed while being made: give its creation a moment. */
+	if (warned)
+		(void)pgflo_sleep_ms(200, NULL, 0);
+}
+
 /* Connects and looks the stream up: its state (new). */
 static jsStreamInfo *
 open_stream(void)
@@ -596,6 +649,7 @@ open_stream(void)
 	if ((st = pgflo_natsconn_open(&conn, &ncf, NULL, errbuf,
 	    sizeof(errbuf))) != 0)
 		pgflo_errx(st, "%s", errbuf);
+	wait_for_stream();
 	s = js_GetStreamInfo(&si, conn.js, stream, NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
 		pgflo_errx(PGFLO_EXIT_USAGE, "no stream %s on NATS server %s",
