@@ -258,6 +258,8 @@ count_committed(struct pgflo_durable *d)
 		m->out[i] += d->bout[i];
 	m->bytes_out += d->bout_bytes;
 	m->batches++;
+	if (m->last_commit_ts > 0)
+		m->lag_seconds = pgflo_wall_seconds() - m->last_commit_ts;
 }
 
 /* After a commit: what it covered is printed, the batch state reset. */
@@ -1212,7 +1214,7 @@ next_line(struct pgflo_durable *d, struct pgflo_reader *rd)
 		timeout = w > INT_MAX ? INT_MAX : (int)w;
 	}
 	/* The metrics file is rewritten also while no input comes. */
-	if (d->cf.metrics != NULL && d->cf.metrics->path != NULL) {
+	if (pgflo_metrics_on(d->cf.metrics)) {
 		mtimeout = (int)(d->cf.metrics->next_ms - pgflo_now_ms());
 		if (mtimeout < 0)
 			mtimeout = 0;

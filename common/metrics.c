@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "pgflo.h"
+#include "jsonscan.h"
+#include "lsn.h"
 #include "metrics.h"
 
 #define METRICS_INTERVAL_MS	5000
@@ -136,24 +138,150 @@ pgflo_metrics_op(const char *op, size_t len)
 	return PGFLO_M_OTHER;
 }
 
+/* n digits at s as a number, or -1. */
+static int
+digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (; n > 0; n--, s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+int
+pgflo_metrics_parse_ts(const char *s, size_t n, double *secs)
+{
+	struct tm tm, back;
+	time_t t;
+	size_t i;
+	double frac = 0, scale = 0.1;
+
+	if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':' || s[n - 1] != 'Z')
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if ((tm.tm_year = digits(s, 4)) < 1970 ||
+	    (tm.tm_mon = digits(s + 5, 2)) < 1 || tm.tm_mon > 12 ||
+	    (tm.tm_mday = digits(s + 8, 2)) < 1 ||
+	    (tm.tm_hour = digits(s + 11, 2)) < 0 || tm.tm_hour > 23 ||
+	    (tm.tm_min = digits(s + 14, 2)) < 0 || tm.tm_min > 59 ||
+	    (tm.tm_sec = digits(s + 17, 2)) < 0 || tm.tm_sec > 59)
+		return -1;
+	if (n > 20) {
+		if (s[19] != '.' || n < 22 || n > 27)
+			return -1;
+		for (i = 20; i < n - 1; i++, scale /= 10) {
+			if (s[i] < '0' || s[i] > '9')
+				return -1;
+			frac += (s[i] - '0') * scale;
+		}
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	back = tm;
+	/* timegm() would move February 30th on: the date must come back. */
+	if ((t = timegm(&back)) == (time_t)-1 || back.tm_mday != tm.tm_mday)
+		return -1;
+	*secs = (double)t + frac;
+	return 0;
+}
+
 double
 pgflo_metrics_commit_ts(const char *line)
 {
 	static const char key[] = "\"commit_ts\":\"";
-	struct tm tm;
-	const char *p;
-	int frac = 0, n = 0;
+	const char *p, *q;
+	double ts;
 
 	if ((p = strstr(line, key)) == NULL)
 		return 0;
 	p += sizeof(key) - 1;
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2d.%6d%n", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac, &n) < 6)
+	if ((q = strchr(p, '"')) == NULL ||
+	    pgflo_metrics_parse_ts(p, (size_t)(q - p), &ts) == -1)
 		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon--;
-	return (double)timegm(&tm) + frac / 1e6;
+	return ts;
+}
+
+enum pgflo_metric_op
+pgflo_metrics_line_op(const char *line, size_t len)
+{
+	static const char key[] = "{\"op\":\"";
+	const char *q;
+	struct pgflo_js_iter it;
+	struct pgflo_span k, v;
+
+	if (len > sizeof(key) - 1 && memcmp(line, key, sizeof(key) - 1) == 0 &&
+	    (q = memchr(line + sizeof(key) - 1, '"', len - (sizeof(key) - 1)))
+	    != NULL)
+		return pgflo_metrics_op(line + sizeof(key) - 1,
+		    (size_t)(q - line) - (sizeof(key) - 1));
+	/* Not written by one of ours: the member wherever it is. */
+	if (pgflo_js_obj(&it, (struct pgflo_span){ line, len }) == -1)
+		return PGFLO_M_OTHER;
+	while (pgflo_js_obj_next(&it, &k, &v) == 1)
+		if (pgflo_js_str_eq(k, "op") && v.n >= 2 && *v.p == '"')
+			return pgflo_metrics_op(v.p + 1, v.n - 2);
+	return PGFLO_M_OTHER;
+}
+
+double
+pgflo_metrics_commit_ts_n(const char *line, size_t len)
+{
+	static const char key[] = "\"commit_ts\":\"";
+	const char *p = line, *end = line + len, *q;
+	double ts;
+
+	while ((p = memchr(p, '"', (size_t)(end - p))) != NULL) {
+		if ((size_t)(end - p) > sizeof(key) - 1 &&
+		    memcmp(p, key, sizeof(key) - 1) == 0) {
+			p += sizeof(key) - 1;
+			if ((q = memchr(p, '"', (size_t)(end - p))) == NULL ||
+			    pgflo_metrics_parse_ts(p, (size_t)(q - p), &ts) == -1)
+				return 0;
+			return ts;
+		}
+		p++;
+	}
+	return 0;
+}
+
+void
+pgflo_metrics_count_out(struct pgflo_metrics *m, const char *line,
+    size_t len, size_t written, uint64_t seq)
+{
+	enum pgflo_metric_op op = pgflo_metrics_line_op(line, len);
+	struct pgflo_js_iter it;
+	struct pgflo_span k, v;
+	struct pgflo_buf b = { 0 };
+	pgflo_lsn lsn;
+	double ts;
+
+	m->out[op]++;
+	m->bytes_out += written + 1;
+	if (seq != 0)
+		m->last_seq = seq;
+	if (op != PGFLO_M_BEGIN && op != PGFLO_M_COMMIT)
+		return;
+	if ((ts = pgflo_metrics_commit_ts_n(line, len)) > 0)
+		m->last_commit_ts = ts;
+	if (op != PGFLO_M_COMMIT)
+		return;
+	if (m->last_commit_ts > 0)
+		m->lag_seconds = pgflo_wall_seconds() - m->last_commit_ts;
+	if (pgflo_js_obj(&it, (struct pgflo_span){ line, len }) == -1)
+		return;
+	while (pgflo_js_obj_next(&it, &k, &v) == 1)
+		if (pgflo_js_str_eq(k, "commit_lsn") && *v.p == '"') {
+			pgflo_js_str(&b, v);
+			if (pgflo_lsn_parse(pgflo_buf_cstr(&b), &lsn) == 0)
+				m->last_lsn = lsn;
+			break;
+		}
+	pgflo_buf_free(&b);
 }
 
 /* tool="...", then the tool's own label if it has one; the count. */
@@ -233,13 +361,16 @@ pgflo_metrics_format(const struct pgflo_metrics *m, struct pgflo_buf *b)
 	put_one(m, b, "pgflo_last_commit_timestamp_seconds", "gauge",
 	    "The source commit time of the last transaction.",
 	    m->last_commit_ts);
+	put_one(m, b, "pgflo_lag_seconds", "gauge",
+	    "From the source's commit to the last record out, when known.",
+	    m->lag_seconds < 0 ? NAN : m->lag_seconds);
 	put_one(m, b, "pgflo_start_time_seconds", "gauge",
 	    "When the process started, seconds since the epoch.",
 	    m->start_time);
 }
 
-static double
-wall_seconds(void)
+double
+pgflo_wall_seconds(void)
 {
 	struct timespec ts;
 
@@ -260,7 +391,8 @@ pgflo_metrics_init(struct pgflo_metrics *m, const char *path,
 	m->label = label;
 	m->value = value;
 	m->interval_ms = METRICS_INTERVAL_MS;
-	m->start_time = wall_seconds();
+	m->lag_seconds = -1;
+	m->start_time = pgflo_wall_seconds();
 	if (path == NULL)
 		path = pgflo_env("METRICS", NULL);
 	if (path == NULL || *path == '\0')
@@ -270,19 +402,24 @@ pgflo_metrics_init(struct pgflo_metrics *m, const char *path,
 	pgflo_buf_free(&b);
 	if (r == 0) {
 		m->path = pgflo_xstrdup(path);
-		m->next_ms = pgflo_now_ms() + m->interval_ms;
+		m->next_ms = m->file_ms = pgflo_now_ms() + m->interval_ms;
 	}
 	return r;
 }
 
-void
-pgflo_metrics_flush(struct pgflo_metrics *m)
+uint64_t
+pgflo_metrics_changes_out(const struct pgflo_metrics *m)
+{
+	return m->out[PGFLO_M_INSERT] + m->out[PGFLO_M_UPDATE] +
+	    m->out[PGFLO_M_DELETE] + m->out[PGFLO_M_TRUNCATE];
+}
+
+static void
+write_file(struct pgflo_metrics *m)
 {
 	struct pgflo_buf b = { 0 };
 	char errbuf[512];
 
-	if (m->path == NULL)
-		return;
 	pgflo_metrics_format(m, &b);
 	if (pgflo_prom_write_file(m->path, b.data, b.len, errbuf,
 	    sizeof(errbuf)) == -1 && !m->warned) {
@@ -290,13 +427,56 @@ pgflo_metrics_flush(struct pgflo_metrics *m)
 		m->warned = 1;
 	}
 	pgflo_buf_free(&b);
-	m->next_ms = pgflo_now_ms() + m->interval_ms;
+	m->file_ms = pgflo_now_ms() + m->interval_ms;
+}
+
+/* next_ms: the earlier of the file's and the progress line's. */
+static void
+set_next(struct pgflo_metrics *m)
+{
+	m->next_ms = m->file_ms;
+	if (m->progress != NULL && (m->path == NULL ||
+	    m->progress->next_ms < m->next_ms))
+		m->next_ms = m->progress->next_ms;
+}
+
+static void
+flush(struct pgflo_metrics *m, int all, int final)
+{
+	long now = pgflo_now_ms();
+
+	if (m->path != NULL && (all || now >= m->file_ms))
+		write_file(m);
+	if (m->progress != NULL && (all || now >= m->progress->next_ms))
+		pgflo_progress_show(m->progress, pgflo_metrics_changes_out(m),
+		    m->lag_seconds, final);
+	set_next(m);
+}
+
+void
+pgflo_metrics_flush(struct pgflo_metrics *m)
+{
+	flush(m, 1, 0);
+}
+
+void
+pgflo_metrics_flush_due(struct pgflo_metrics *m)
+{
+	flush(m, 0, 0);
+}
+
+void
+pgflo_metrics_progress(struct pgflo_metrics *m, struct pgflo_progress *p)
+{
+	m->progress = p;
+	set_next(m);
 }
 
 void
 pgflo_metrics_close(struct pgflo_metrics *m)
 {
-	pgflo_metrics_flush(m);
+	flush(m, 1, 1);
 	free(m->path);
 	m->path = NULL;
+	m->progress = NULL;
 }

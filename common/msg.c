@@ -11,6 +11,7 @@
 #include "pgflo.h"
 
 const char *pgflo_progname = "pgflo";
+int pgflo_msg_midline;
 
 /*
  * Also points argv[0] at the base name, so that getopt's own messages
@@ -36,6 +37,10 @@ vmsg(int errnum, const char *fmt, va_list ap)
 {
 	/* Records already written must come before the message. */
 	fflush(stdout);
+	if (pgflo_msg_midline) {
+		fputc('\n', stderr);	/* under a progress line */
+		pgflo_msg_midline = 0;
+	}
 	fprintf(stderr, "%s: ", pgflo_progname);
 	if (fmt != NULL)
 		vfprintf(stderr, fmt, ap);

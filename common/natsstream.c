@@ -187,3 +187,21 @@ fail:
 	return PGFLO_EXIT_UNAVAIL;
 }
 
+
+int
+pgflo_natsstream_listed(jsCtx *js, const char *name, natsStatus *s)
+{
+	jsStreamNamesList *names = NULL;
+	jsErrCode jerr = 0;
+	int i, found = 0;
+
+	if ((*s = js_StreamNames(&names, js, NULL, &jerr)) == NATS_NOT_FOUND)
+		return 0;	/* no stream at all */
+	if (*s != NATS_OK)
+		return -1;
+	for (i = 0; i < names->Count; i++)
+		if (strcmp(names->List[i], name) == 0)
+			found = 1;
+	jsStreamNamesList_Destroy(names);
+	return found;
+}

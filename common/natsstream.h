@@ -39,5 +39,11 @@ int	pgflo_natsstream_open(jsCtx *js, const char *server,
  */
 int	pgflo_natsstream_last(jsCtx *js, const char *stream,
 	    struct pgflo_pos *pos, char *errbuf, size_t errlen);
+/*
+ * Whether the server lists stream name: 1, 0, or -1 (*s says why).  By
+ * the list, not the stream's info: nats-server 2.9.10 can crash on an
+ * info request for a stream another client is creating.
+ */
+int	pgflo_natsstream_listed(jsCtx *js, const char *name, natsStatus *s);
 
 #endif

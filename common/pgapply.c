@@ -25,6 +25,7 @@
 #include "jsonscan.h"
 #include "lsn.h"
 #include "map.h"
+#include "metrics.h"
 #include "pg2json.h"
 #include "pgapply.h"
 #include "pgconn.h"
@@ -264,6 +265,10 @@ after_send(int ok, enum qkind kind, long idx, int nrows)
 }
 
 static void prepare_pos(void);
+/* pgflo.applied has commit_ts; the last one written, of ts_lsn. */
+static int has_ts_col = 1;
+static char ts_text[32];
+static pgflo_lsn ts_lsn;
 
 static void
 send_simple(const char *sql, enum qkind kind)
@@ -2365,6 +2370,34 @@ pgflo_pgapply_read_applied(PGconn *c, const char *group,
 	return r;
 }
 
+/*
+ * pgflo.applied of an older pgflo has no commit_ts: added in place, once
+ * (the catalog is asked first: ALTER TABLE locks the table every group
+ * shares).  A role that may not alter it applies without the column.
+ */
+static void
+upgrade_applied(void)
+{
+	PGresult *res;
+
+	res = PQexec(cat, "SELECT 1 FROM pg_catalog.pg_attribute "
+	    "WHERE attrelid = 'pgflo.applied'::regclass "
+	    "AND attname = 'commit_ts' AND NOT attisdropped");
+	has_ts_col = PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQntuples(res) == 1;
+	PQclear(res);
+	if (has_ts_col)
+		return;
+	res = PQexec(cat, "ALTER TABLE pgflo.applied "
+	    "ADD COLUMN IF NOT EXISTS commit_ts timestamptz");
+	has_ts_col = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!has_ts_col)
+		pgflo_warnx("warning: pgflo.applied has no commit_ts column "
+		    "and it cannot be added (%s): the target's lag in seconds "
+		    "stays unknown", pgflo_pg_resmsg(res));
+	PQclear(res);
+}
+
 static int
 setup_target(struct pgflo_pos *applied)
 {
@@ -2374,7 +2407,8 @@ setup_target(struct pgflo_pos *applied)
 	    "CREATE TABLE IF NOT EXISTS pgflo.applied ("
 	    "group_name text PRIMARY KEY, commit_lsn pg_lsn, "
 	    "ordinal bigint, stream_seq bigint, "
-	    "updated_at timestamptz NOT NULL DEFAULT now())");
+	    "updated_at timestamptz NOT NULL DEFAULT now(), "
+	    "commit_ts timestamptz)");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		/* Already there but not ours to create: fine if readable. */
 		char why[512];
@@ -2393,6 +2427,7 @@ setup_target(struct pgflo_pos *applied)
 		}
 	}
 	PQclear(res);
+	upgrade_applied();
 	if (pgflo_pgapply_read_applied(cat, cf.group, applied, errbuf,
 	    sizeof(errbuf)) == -1)
 		return -1;
@@ -2404,10 +2439,22 @@ setup_target(struct pgflo_pos *applied)
 	return drain_all() == -1 ? -1 : 0;
 }
 
+/* A position without a commit_lsn keeps the one applied, and its time. */
 static void
 prepare_pos(void)
 {
-	after_send(PQsendPrepare(conn, "pgflo_pos",
+	after_send(PQsendPrepare(conn, "pgflo_pos", has_ts_col ?
+	    "INSERT INTO pgflo.applied AS a (group_name, commit_lsn, ordinal,"
+	    " stream_seq, updated_at, commit_ts) VALUES ($1, $2::pg_lsn,"
+	    " $3::bigint, $4::bigint, now(), $5::timestamptz)"
+	    " ON CONFLICT (group_name) DO UPDATE SET"
+	    " commit_lsn = coalesce(EXCLUDED.commit_lsn, a.commit_lsn),"
+	    " ordinal = CASE WHEN EXCLUDED.commit_lsn IS NULL THEN a.ordinal"
+	    " ELSE EXCLUDED.ordinal END,"
+	    " stream_seq = coalesce(EXCLUDED.stream_seq, a.stream_seq),"
+	    " updated_at = now(),"
+	    " commit_ts = CASE WHEN EXCLUDED.commit_lsn IS NULL THEN a.commit_ts"
+	    " ELSE EXCLUDED.commit_ts END" :
 	    "INSERT INTO pgflo.applied AS a (group_name, commit_lsn, ordinal,"
 	    " stream_seq, updated_at) VALUES ($1, $2::pg_lsn, $3::bigint,"
 	    " $4::bigint, now()) ON CONFLICT (group_name) DO UPDATE SET"
@@ -2415,7 +2462,28 @@ prepare_pos(void)
 	    " ordinal = CASE WHEN EXCLUDED.commit_lsn IS NULL THEN a.ordinal"
 	    " ELSE EXCLUDED.ordinal END,"
 	    " stream_seq = coalesce(EXCLUDED.stream_seq, a.stream_seq),"
-	    " updated_at = now()", 4, NULL), Q_OTHER, -1, 0);
+	    " updated_at = now()", has_ts_col ? 5 : 4, NULL), Q_OTHER, -1, 0);
+}
+
+/*
+ * The commit_ts of the last record written with a commit_lsn: that of
+ * the position a commit stores.  Looked at once per transaction.
+ */
+static void
+track_ts(const struct pgflo_recspan *r)
+{
+	double secs;
+
+	if (!r->has_lsn || (r->pos.commit_lsn == ts_lsn && ts_text[0] != '\0'))
+		return;
+	ts_lsn = r->pos.commit_lsn;
+	ts_text[0] = '\0';
+	if (r->commit_ts.p != NULL && r->commit_ts.n - 2 < sizeof(ts_text) &&
+	    pgflo_metrics_parse_ts(r->commit_ts.p + 1, r->commit_ts.n - 2,
+	    &secs) == 0) {
+		memcpy(ts_text, r->commit_ts.p + 1, r->commit_ts.n - 2);
+		ts_text[r->commit_ts.n - 2] = '\0';
+	}
 }
 
 
@@ -2527,6 +2595,7 @@ static int
 pa_write(void *sink, struct pgflo_recspan *r, long idx, char *eb, size_t el)
 {
 	(void)sink;
+	track_ts(r);
 	if (apply(r, idx) == -1) {
 		snprintf(eb, el, "%s", errbuf);
 		return -1;
@@ -2575,7 +2644,7 @@ static int
 pa_commit(void *sink, const struct pgflo_pos *pos)
 {
 	char lsn[PGFLO_LSN_BUFSZ], ord[24], seq[24];
-	const char *params[4];
+	const char *params[5];
 
 	(void)sink;
 	flush_run();
@@ -2591,8 +2660,10 @@ pa_commit(void *sink, const struct pgflo_pos *pos)
 		snprintf(seq, sizeof(seq), "%llu",
 		    (unsigned long long)pos->stream_seq);
 		params[3] = pos->stream_seq != 0 ? seq : NULL;
-		after_send(PQsendQueryPrepared(conn, "pgflo_pos", 4, params,
-		    NULL, NULL, 0), Q_OTHER, -1, 0);
+		params[4] = pos->commit_lsn == ts_lsn && ts_text[0] != '\0' ?
+		    ts_text : NULL;
+		after_send(PQsendQueryPrepared(conn, "pgflo_pos",
+		    has_ts_col ? 5 : 4, params, NULL, NULL, 0), Q_OTHER, -1, 0);
 	}
 	if (!failure.set)
 		send_simple("COMMIT", Q_COMMIT);

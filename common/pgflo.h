@@ -54,6 +54,8 @@
 
 /* msg.c: diagnostics on stderr as "pgflo-xxx: ...", err(3) style. */
 extern const char *pgflo_progname;
+/* Set while stderr's last line is unfinished (progress.c). */
+extern int pgflo_msg_midline;
 /* Sets the name from argv[0] and shortens argv[0] to it (for getopt). */
 void	pgflo_setprogname(char *argv[]);
 void	pgflo_err(int eval, const char *fmt, ...) PGFLO_PRINTF(2, 3) PGFLO_NORETURN;

@@ -187,6 +187,8 @@ pos_member(struct pgflo_recspan *r, struct pgflo_span k, struct pgflo_span v,
 		if (span_uint(v, &r->pos.stream_seq) == -1)
 			return -1;
 		r->has_seq = r->pos.stream_seq != 0;
+	} else if (KEYIS(k, "commit_ts") && *v.p == '"') {
+		r->commit_ts = v;
 	} else
 		return 1;
 	return 0;
@@ -346,6 +348,7 @@ parse_init(struct pgflo_recspan *r, const char *line, size_t len)
 	r->linelen = len;
 	r->schema = r->table = r->statement = r->tag = NULL;
 	memset(&r->pos, 0, sizeof(r->pos));
+	r->commit_ts = (struct pgflo_span){ NULL, 0 };
 	r->has_lsn = r->has_seq = r->snapshot = r->cascade = r->restart = 0;
 	r->has_new = r->has_old = 0;
 	r->ntypes = r->nnew = r->nold = r->nkey = 0;

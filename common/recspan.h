@@ -34,6 +34,7 @@ struct pgflo_recspan {
 	char	*schema, *table;	/* decoded; NULL when missing */
 	struct pgflo_pos pos;
 	int	 has_lsn, has_seq;	/* a commit_lsn, a stream_seq */
+	struct pgflo_span commit_ts;	/* the raw string, p NULL: none */
 	int	 snapshot, cascade, restart;
 	int	 has_new, has_old;
 	char	*statement, *tag;	/* of a ddl record */

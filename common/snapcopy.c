@@ -208,13 +208,31 @@ done_record(struct pgflo_buf *b, size_t n)
 	pgflo_buf_putc(b, '\n');
 }
 
-int
-pgflo_snapcopy_write(const struct pgflo_buf *b)
+static int
+write_out(const struct pgflo_buf *b)
 {
 	if (b->len > 0 && fwrite(b->data, 1, b->len, stdout) != b->len) {
 		pgflo_check_pipe(errno);
 		return -1;
 	}
+	if (sc != NULL && sc->metrics != NULL)
+		sc->metrics->bytes_out += b->len;
+	return 0;
+}
+
+/* Snapshot records (and the done record): "other" in the metrics. */
+int
+pgflo_snapcopy_write(const struct pgflo_buf *b)
+{
+	const char *p, *end = b->data + b->len;
+
+	if (write_out(b) == -1)
+		return -1;
+	if (sc == NULL || sc->metrics == NULL)
+		return 0;
+	for (p = b->data; p < end &&
+	    (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		sc->metrics->out[PGFLO_M_OTHER]++;
 	return 0;
 }
 
@@ -246,9 +264,11 @@ emit(struct worker *wk, struct pgflo_snaptable *t, unsigned long long rows)
 	pthread_mutex_lock(&outlock);
 	r = begin_table(t);
 	if (r == 0)
-		r = pgflo_snapcopy_write(&wk->out);
+		r = write_out(&wk->out);
 	if (r == 0 && pgflo_out_flush_each())
 		r = pgflo_out_flush(0);
+	if (sc->metrics != NULL)
+		sc->metrics->out[PGFLO_M_INSERT] += rows;
 	t->rows += rows;
 	t->bytes += wk->out.len;
 	sc->rows += rows;
@@ -529,6 +549,8 @@ wait_workers(void)
 	for (;;) {
 		pthread_mutex_lock(&outlock);
 		running = workers_running;
+		if (sc->metrics != NULL)
+			pgflo_metrics_tick(sc->metrics);
 		if (sc->progress && ++ticks % 20 == 0)
 			for (i = 0; i < sc->ntables; i++)
 				if (sc->tables[i].begun &&

@@ -22,6 +22,7 @@
 #include "pgflo.h"
 #include "copyprog.h"
 #include "lsn.h"
+#include "metrics.h"
 #include "relmeta.h"
 
 /* A table to copy, as pgflo-copy plans it. */
@@ -59,6 +60,8 @@ struct pgflo_snapcopy {
 	const char *lsn;	/* the snapshot's point */
 	unsigned long long xmin;	/* the snapshot's xmin (an xid) */
 	int	 progress;	/* rows, bytes, rate and ETA on stderr */
+	/* Optional: counted into (rows out), its file kept up to date. */
+	struct pgflo_metrics *metrics;
 	/* The outcome. */
 	volatile sig_atomic_t failed;	/* 0, or the exit status: 1 or 3 */
 	char	 failmsg[1024];

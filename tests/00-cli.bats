@@ -98,6 +98,19 @@ tools() {
 	done
 	[ -f "$d/opt/pgflo/share/man/man5/pgflo-record.5" ]
 	[ -f "$d/opt/pgflo/share/man/man7/pgflo.7" ]
+	# The runner, the units and their example, where pgflo(7) says.
+	[ -x "$d/opt/pgflo/bin/pgflo-run" ]
+	for t in replicator worker; do
+		[ -f "$d/opt/pgflo/lib/systemd/system/pgflo-$t@.service" ] ||
+			fail "pgflo-$t@.service not installed"
+	done
+	[ -f "$d/opt/pgflo/share/doc/pgflo/example.env" ]
+	grep -q 'Pa $PREFIX/lib/systemd/system' "$TOP/man/pgflo.7"
+	grep -q 'Pa $PREFIX/share/doc/pgflo/example.env' "$TOP/man/pgflo.7"
+	run -0 make -s -C "$TOP" install DESTDIR="$d/s" PREFIX=/usr \
+		SYSTEMDDIR=/etc/systemd/system
+	[ -f "$d/s/etc/systemd/system/pgflo-worker@.service" ]
+	rm -rf "$d/s"
 	run -0 make -s -C "$TOP" uninstall DESTDIR="$d" PREFIX=/opt/pgflo
 	[ -z "$(find "$d" -type f)" ]
 }

@@ -107,11 +107,14 @@ digest() {
 	assert_output '1|a|2'
 }
 
-@test "pgflo-sink-pg: --position with nothing applied exits 1" {
+@test "pgflo-sink-pg: --position with nothing applied prints the start of a stream and exits 1; an unreachable target prints nothing" {
 	run --separate-stderr pgflo-sink-pg -g nothing-here -d "$PGFLO_DST" --position
 	assert_failure 1
+	assert_output '{"op":"position","stream_seq":0,"group":"nothing-here"}'
+	assert_equal "$stderr" 'pgflo-sink-pg: no position applied for group nothing-here: printed stream_seq 0, the start of a stream'
+	run --separate-stderr pgflo-sink-pg -g nothing-here -d "host=127.0.0.1 port=1 dbname=x" --position
+	assert_failure 3
 	assert_output ''
-	assert_equal "$stderr" 'pgflo-sink-pg: no position applied for group nothing-here'
 }
 
 @test "pgflo-sink-pg: the position is accepted by pgflo-checkpoint" {
@@ -1186,4 +1189,100 @@ snaprows() {
 	want=$(digest psql_src jl)
 	run digest psql_dst jl
 	assert_output "$want"
+}
+
+@test "pgflo-sink-pg: an older pgflo.applied gets commit_ts in place; it holds the applied transaction's commit time" {
+	local db="${PGFLO_DST/dbname=dst/dbname=old50}" weak
+	psql_admin -c "CREATE DATABASE old50 OWNER pgflo"
+	# pgflo.applied as pgflo-sink-pg made it before commit_ts.
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "CREATE SCHEMA pgflo;
+	  CREATE TABLE pgflo.applied (group_name text PRIMARY KEY,
+	    commit_lsn pg_lsn, ordinal bigint, stream_seq bigint,
+	    updated_at timestamptz NOT NULL DEFAULT now());
+	  INSERT INTO pgflo.applied VALUES ('g', '0/50', 2, NULL, now());
+	  CREATE TABLE public.users (id int PRIMARY KEY, email text, n int)"
+	ts() { printf '"xid":1,"commit_ts":"%s"' "$1"; }
+	{
+		printf '{"op":"begin","commit_lsn":"0/100","ordinal":0,%s}\n' "$(ts 2026-11-23T18:00:00.123456Z)"
+		printf '{"op":"insert","schema":"public","table":"users","commit_lsn":"0/100","ordinal":1,%s,%s,"new":{"id":1,"email":"a","n":1}}\n' \
+			"$(ts 2026-11-23T18:00:00.123456Z)" "$U_TYPES"
+		printf '{"op":"commit","commit_lsn":"0/100","ordinal":2,%s}\n' "$(ts 2026-11-23T18:00:00.123456Z)"
+	} >"$BATS_TEST_TMPDIR/in1"
+	run -0 --separate-stderr pgflo-sink-pg -d "$db" -g g <"$BATS_TEST_TMPDIR/in1"
+	assert_equal "$stderr" ""
+	q="SELECT commit_lsn, ordinal, to_char(commit_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM pgflo.applied WHERE group_name = 'g'"
+	assert_equal "$(psql -X -At -d "$db" -c "$q")" "0/100|2|2026-11-23 18:00:00.123456"
+	# Again (idempotent), a later transaction with a short fraction; the
+	# commit record alone carries the time.
+	{
+		cat "$BATS_TEST_TMPDIR/in1"
+		rec insert users 0/200 1 '"new":{"id":2,"email":"b","n":2}'
+		printf '{"op":"commit","commit_lsn":"0/200","ordinal":2,%s}\n' "$(ts 2026-11-23T18:00:05.5Z)"
+	} >"$BATS_TEST_TMPDIR/in2"
+	run -0 --separate-stderr pgflo-sink-pg -d "$db" -g g <"$BATS_TEST_TMPDIR/in2"
+	assert_equal "$stderr" ""
+	assert_equal "$(psql -X -At -d "$db" -c "$q")" "0/200|2|2026-11-23 18:00:05.500000"
+	assert_equal "$(psql -X -At -d "$db" -c "SELECT count(*) FROM pg_attribute WHERE attrelid = 'pgflo.applied'::regclass AND attname = 'commit_ts'")" 1
+	# A transaction without a commit time (or a bad one) stores null.
+	{
+		rec insert users 0/300 1 '"new":{"id":3,"email":"c","n":3}'
+		printf '{"op":"commit","commit_lsn":"0/300","ordinal":2,%s}\n' "$(ts 2026-02-30T00:00:00Z)"
+	} | pgflo-sink-pg -d "$db" -g g >/dev/null
+	assert_equal "$(psql -X -At -d "$db" -c "$q")" "0/300|2|"
+	# A role that may use the old table but not alter it: a warning, and
+	# it applies as before.
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "ALTER TABLE pgflo.applied DROP COLUMN commit_ts;
+	  GRANT USAGE ON SCHEMA pgflo TO pgflo_weak;
+	  GRANT SELECT, INSERT, UPDATE ON pgflo.applied, public.users TO pgflo_weak"
+	weak="$db user=pgflo_weak"
+	rec insert users 0/400 1 '"new":{"id":4,"email":"d","n":4}' >"$BATS_TEST_TMPDIR/in4"
+	run -0 --separate-stderr pgflo-sink-pg -d "$weak" -g g <"$BATS_TEST_TMPDIR/in4"
+	assert_equal "$stderr" "pgflo-sink-pg: warning: pgflo.applied has no commit_ts column and it cannot be added (ERROR:  must be owner of table applied): the target's lag in seconds stays unknown"
+	assert_equal "$(psql -X -At -d "$db" -c "SELECT commit_lsn, ordinal FROM pgflo.applied WHERE group_name = 'g'")" "0/400|1"
+	assert_equal "$(psql -X -At -d "$db" -c 'SELECT count(*) FROM public.users')" 4
+}
+
+# slow_txns N TABLE: N one-row transactions on TABLE, 0.3 s apart, each
+# with the time it was written as its commit_ts.
+slow_txns() {
+	local i ts lsn
+	for ((i = 1; i <= $1; i++)); do
+		ts=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+		lsn=$(printf '0/%X' $((0x1000000 + i * 256)))
+		printf '{"op":"begin","commit_lsn":"%s","ordinal":0,"xid":%d,"commit_ts":"%s"}\n' "$lsn" "$i" "$ts"
+		rec insert "$2" "$lsn" 1 "\"new\":{\"id\":$i,\"email\":\"e\",\"n\":$i}"
+		printf '{"op":"commit","commit_lsn":"%s","ordinal":2,"xid":%d,"commit_ts":"%s"}\n' "$lsn" "$i" "$ts"
+		sleep 0.3
+	done
+}
+
+@test "pgflo-sink-pg: --progress keeps one line of rows, rows/s and lag on stderr; nothing on a pipe unless asked" {
+	users_table prog50
+	slow_txns 8 prog50 |
+		pgflo-sink-pg -d "$PGFLO_DST" -m 50 --progress >/dev/null 2>"$BATS_TEST_TMPDIR/err"
+	# One line, rewritten: every update starts with \r, only the last ends.
+	assert_equal "$(head -c 1 "$BATS_TEST_TMPDIR/err" | od -An -c | tr -d ' ')" '\r'
+	run -0 tr '\r' '\n' <"$BATS_TEST_TMPDIR/err"
+	((${#lines[@]} >= 3))
+	for l in "${lines[@]}"; do
+		[[ "$l" =~ ^pgflo-sink-pg:\ [0-9]+\ rows,\ [0-9]+\ rows/s,\ lag\ [0-9]+\.[0-9]s\ *$ ]] ||
+			fail "not a progress line: '$l'"
+	done
+	[[ "${lines[-1]}" =~ ^pgflo-sink-pg:\ 8\ rows,\ [0-9]+\ rows/s,\ lag\ 0\.[0-9]s$ ]]
+	assert_equal "$(tr -cd '\n' <"$BATS_TEST_TMPDIR/err" | wc -c)" 1
+	assert_equal "$(tail -c 1 "$BATS_TEST_TMPDIR/err" | od -An -c | tr -d ' ')" '\n'
+	assert_equal "$(psql_dst -c 'SELECT count(*) FROM prog50')" 8
+	# Without it: nothing on a file or a pipe; --no-progress wins.
+	psql_dst -c 'TRUNCATE prog50'
+	export PGFLO_GROUP=${PGFLO_GROUP}b
+	slow_txns 4 prog50 | pgflo-sink-pg -d "$PGFLO_DST" >/dev/null 2>"$BATS_TEST_TMPDIR/err2"
+	assert_equal "$(wc -c <"$BATS_TEST_TMPDIR/err2")" 0
+	export PGFLO_GROUP=${PGFLO_GROUP}c
+	run -0 bash -c "$(declare -f slow_txns rec); U_TYPES='$U_TYPES'; slow_txns 4 prog50 |
+		pgflo-sink-pg -d \"\$PGFLO_DST\" 2>&1 >/dev/null | cat"
+	assert_output ''
+	run -0 bash -c "$(declare -f slow_txns rec); U_TYPES='$U_TYPES'; slow_txns 2 prog50 |
+		pgflo-sink-pg -d \"\$PGFLO_DST\" -g x50 --progress --no-progress 2>&1 >/dev/null | cat"
+	assert_output ''
+	assert_equal "$(psql_dst -c 'SELECT count(*) FROM prog50')" 4
 }

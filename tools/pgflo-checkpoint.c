@@ -22,6 +22,7 @@
 #include "jsonscan.h"
 #include "jsonwrite.h"
 #include "lsn.h"
+#include "metrics.h"
 #include "output.h"
 #include "reader.h"
 #include "record.h"
@@ -33,10 +34,11 @@
 #define SYNOPSIS \
 	"pgflo-checkpoint [-tv] [-i interval] [--dead-letter file] " \
 	"[--replicas n]\n" \
-	"                        [--max-outage secs] -s store\n" \
+	"                        [--max-outage secs] [--metrics file] -s store\n" \
 	"       pgflo-checkpoint [-f field] [--default value] -g store"
 
-enum { OPT_DEFAULT = 256, OPT_DEADLETTER, OPT_MAXOUTAGE, OPT_REPLICAS };
+enum { OPT_DEFAULT = 256, OPT_DEADLETTER, OPT_MAXOUTAGE, OPT_METRICS,
+	OPT_REPLICAS };
 
 static const struct option longopts[] = {
 	{ "dead-letter",	required_argument, NULL, OPT_DEADLETTER },
@@ -46,6 +48,7 @@ static const struct option longopts[] = {
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "interval",		required_argument, NULL, 'i' },
 	{ "max-outage",		required_argument, NULL, OPT_MAXOUTAGE },
+	{ "metrics",		required_argument, NULL, OPT_METRICS },
 	{ "replicas",		required_argument, NULL, OPT_REPLICAS },
 	{ "save",		required_argument, NULL, 's' },
 	{ "tee",		no_argument,	   NULL, 't' },
@@ -74,6 +77,9 @@ static long replicas;		/* of a nats: bucket --save creates */
 static long max_outage_ms;	/* of the store under --save; 0: for ever */
 /* An upper bound of the stored size of the copy progress ("copy"). */
 static size_t copysize = COPY_MAX_BYTES;
+/* --save --metrics: batches are the positions stored. */
+static const char *metricsfile;
+static struct pgflo_metrics metrics;
 
 static void
 help(void)
@@ -96,6 +102,8 @@ help(void)
 "                          (default 1)\n"
 "      --max-outage=SECS   with --save: exit 3 when the store has been\n"
 "                          unreachable this long (default: wait for ever)\n"
+"      --metrics=FILE      with --save: keep Prometheus metrics in FILE\n"
+"                          (every 5s)\n"
 "  -f, --field=NAME        with --get: print only commit_lsn, ordinal or\n"
 "                          stream_seq\n"
 "      --default=VALUE     with --get: print VALUE when nothing is stored\n"
@@ -105,7 +113,8 @@ help(void)
 "\n"
 "STORE is file:PATH (or a plain PATH) or nats:BUCKET/KEY (a JetStream\n"
 "key-value bucket; --save creates it when missing).\n"
-"Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_MAX_RECORD, PGFLO_FLUSH;\n"
+"Environment: PGFLO_CHECKPOINT_INTERVAL, PGFLO_MAX_RECORD, PGFLO_FLUSH,\n"
+"PGFLO_METRICS;\n"
 "PGFLO_NATS_URL, PGFLO_NATS_CREDS, PGFLO_NATS_NKEY, PGFLO_NATS_NKEY_PUB,\n"
 "PGFLO_NATS_USER, PGFLO_NATS_PASSWORD, PGFLO_NATS_TOKEN, PGFLO_NATS_CA,\n"
 "PGFLO_NATS_CERT, PGFLO_NATS_KEY.\n"
@@ -161,12 +170,67 @@ get(const char *url, const char *field, const char *dflt)
  * not end the pipeline, as publish and capture ride it out too.  Other
  * failures, and an outage past --max-outage, end the run.
  */
+/* A position stored: one batch, the last position. */
+static void
+count_stored(const json_t *doc)
+{
+	struct pgflo_pos p;
+
+	metrics.batches++;
+	if (pgflo_pos_from_json(doc, &p) == 0) {
+		metrics.last_lsn = p.commit_lsn;
+		metrics.last_seq = p.stream_seq;
+	}
+}
+
+/* An input line, and with -t the same line out. */
+static void
+count_line(const struct pgflo_reader *rd)
+{
+	enum pgflo_metric_op op;
+
+	if (!pgflo_metrics_on(&metrics))
+		return;
+	op = pgflo_metrics_line_op(rd->line, rd->len);
+	metrics.in[op]++;
+	metrics.bytes_in += rd->len + 1;
+	if (tflag) {
+		metrics.out[op]++;
+		metrics.bytes_out += rd->len + 1;
+	}
+}
+
+/* The wait for input, shortened to the metrics file's next rewrite. */
+static int
+wait_ms(int timeout)
+{
+	long m;
+
+	pgflo_metrics_tick(&metrics);
+	if (!pgflo_metrics_on(&metrics))
+		return timeout;
+	m = metrics.next_ms - pgflo_now_ms();
+	m = m < 0 ? 0 : m;
+	return timeout < 0 || m < timeout ? (int)m : timeout;
+}
+
+/* Whether a position waits and its store is due (or its retry). */
+static int
+store_due(int dirty, long last, long retry_at, long interval_ms)
+{
+	long now = pgflo_now_ms();
+
+	return dirty && (retry_at != 0 ? now >= retry_at :
+	    interval_ms == 0 || now - last >= interval_ms);
+}
+
 static int
 put(struct pgflo_store *st, const json_t *doc)
 {
 	static long down_since;
 
 	if (pgflo_store_put(st, doc) == 0) {
+		count_stored(doc);
 		if (down_since != 0)
 			pgflo_warnx("%s is back; position stored", st->url);
 		down_since = 0;
@@ -174,6 +238,7 @@ put(struct pgflo_store *st, const json_t *doc)
 	}
 	if (pgflo_store_status(st) != PGFLO_EXIT_UNAVAIL)
 		pgflo_errx(pgflo_store_status(st), "%s", st->errmsg);
+	metrics.retries++;
 	if (down_since == 0) {
 		down_since = pgflo_now_ms();
 		pgflo_warnx("%s; keeping the position, trying again",
@@ -480,6 +545,9 @@ save(const char *url, long interval_ms, const char *deadletter)
 		(void)pgflo_pos_from_json(doc, &best);
 	if (pgflo_reader_open(&rd, STDIN_FILENO, "<stdin>") == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
+	if (pgflo_metrics_init(&metrics, metricsfile, "checkpoint", "store",
+	    url, errbuf, sizeof(errbuf)) == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
 	if (deadletter != NULL &&
 	    pgflo_reader_set_deadletter(&rd, deadletter) == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
@@ -506,9 +574,10 @@ save(const char *url, long interval_ms, const char *deadletter)
 		}
 		if (dirty && timeout <= 0)
 			r = 2;
-		else
-			r = pgflo_reader_next_timeout(&rd,
-			    timeout < 0 ? -1 : timeout);
+		else if ((r = pgflo_reader_next_timeout(&rd,
+		    wait_ms(timeout < 0 ? -1 : timeout))) == 2 &&
+		    !store_due(dirty, last, retry_at, interval_ms))
+			continue;	/* the metrics file's turn */
 		if (r == -1)
 			pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
 		if (r == 0 && !rd.eof)
@@ -521,9 +590,11 @@ save(const char *url, long interval_ms, const char *deadletter)
 				store_now(st, doc, &dirty, &last, &retry_at);
 			continue;
 		}
+		count_line(&rd);
 		if (tflag && pgflo_out_line(rd.line, rd.len) == -1)
 			pgflo_err(PGFLO_EXIT_FAIL, "write error");
 		if ((rec = scan_record(&rd)) == NULL) {
+			metrics.errors++;
 			if (pgflo_reader_reject(&rd, NULL) == -1)
 				pgflo_errx(PGFLO_EXIT_FAIL, "%s", rd.errmsg);
 			continue;
@@ -537,6 +608,7 @@ save(const char *url, long interval_ms, const char *deadletter)
 	}
 	if (dirty)
 		put_last(st, doc);
+	pgflo_metrics_close(&metrics);
 	if (vflag) {
 		if (pgflo_pos_is_set(&best))
 			pgflo_warnx("stored position %s:%llu%s in %s",
@@ -611,6 +683,9 @@ main(int argc, char *argv[])
 		case OPT_DEFAULT:
 			dflt = optarg;
 			break;
+		case OPT_METRICS:
+			metricsfile = optarg;
+			break;
 		case OPT_MAXOUTAGE:
 			if (pgflo_parse_duration_ms(optarg, &max_outage_ms) == -1 ||
 			    max_outage_ms <= 0)
@@ -636,6 +711,8 @@ main(int argc, char *argv[])
 		pgflo_usage_error(SYNOPSIS, "--replicas is for --save");
 	if (getstore != NULL && max_outage_ms != 0)
 		pgflo_usage_error(SYNOPSIS, "--max-outage is for --save");
+	if (getstore != NULL && metricsfile != NULL)
+		pgflo_usage_error(SYNOPSIS, "--metrics is for --save");
 	pgflo_out_init();
 	if (getstore != NULL) {
 		if (get(getstore, field, dflt) == -1)

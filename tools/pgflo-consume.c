@@ -25,9 +25,11 @@
 #include "jsonscan.h"
 #include "lsn.h"
 #include "backoff.h"
+#include "metrics.h"
 #include "natsconn.h"
 #include "natsmsg.h"
 #include "natsread.h"
+#include "natsstream.h"
 #include "output.h"
 #include "record.h"
 #include "store.h"
@@ -37,21 +39,24 @@
 	"pgflo-consume [-v] [-s url] [-t patterns] [--from pos] [--no-wait]\n" \
 	"                     [--partition i/n] [--subject-prefix p] " \
 	"[--max-outage secs]\n" \
-	"                     --stream name"
+	"                     [--metrics file] [--[no-]progress] --stream name"
 
 #define WAIT_MS		200	/* a wait for messages, at most */
 #define QUIET_MS	1000	/* then see whether an open txn is over */
 #define MAX_PATTERNS	64
 
-enum { OPT_FROM = 256, OPT_MAXOUTAGE, OPT_NOWAIT, OPT_PARTITION, OPT_PREFIX,
-	OPT_STREAM };
+enum { OPT_FROM = 256, OPT_MAXOUTAGE, OPT_METRICS, OPT_NOPROGRESS,
+	OPT_NOWAIT, OPT_PARTITION, OPT_PREFIX, OPT_PROGRESS, OPT_STREAM };
 
 static const struct option longopts[] = {
 	{ "from",		required_argument, NULL, OPT_FROM },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "max-outage",		required_argument, NULL, OPT_MAXOUTAGE },
+	{ "metrics",		required_argument, NULL, OPT_METRICS },
+	{ "no-progress",	no_argument,	   NULL, OPT_NOPROGRESS },
 	{ "no-wait",		no_argument,	   NULL, OPT_NOWAIT },
 	{ "partition",		required_argument, NULL, OPT_PARTITION },
+	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
 	{ "server",		required_argument, NULL, 's' },
 	{ "stream",		required_argument, NULL, OPT_STREAM },
 	{ "subject-prefix",	required_argument, NULL, OPT_PREFIX },
@@ -63,7 +68,10 @@ static const struct option longopts[] = {
 
 /* The command line. */
 static const char *stream, *server, *from, *tables, *prefix = "pgflo";
-static int nowait, vflag;
+static const char *metricsfile;
+static int nowait, vflag, progressflag = -1;
+static struct pgflo_metrics metrics;
+static struct pgflo_progress progress;
 static long part_i, part_n, max_outage_ms;
 
 /* Table patterns, split (NULL schema: any). */
@@ -122,6 +130,10 @@ help(void)
 "      --subject-prefix=P  as given to pgflo-publish (default pgflo)\n"
 "      --max-outage=SECS   exit 3 when the server is gone this long\n"
 "                          (default: wait for ever)\n"
+"      --metrics=FILE      keep Prometheus metrics in FILE (every 5s)\n"
+"      --progress          rows, rows/s and lag on stderr, one line kept\n"
+"                          up to date (default when stderr is a terminal)\n"
+"      --no-progress       no progress line\n"
 "  -v, --verbose           report a summary on stderr\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
@@ -129,7 +141,7 @@ help(void)
 "Environment: PGFLO_NATS_URL, PGFLO_NATS_CREDS, PGFLO_NATS_NKEY,\n"
 "PGFLO_NATS_NKEY_PUB, PGFLO_NATS_USER, PGFLO_NATS_PASSWORD, PGFLO_NATS_TOKEN,\n"
 "PGFLO_NATS_CA, PGFLO_NATS_CERT, PGFLO_NATS_KEY, PGFLO_FLUSH,\n"
-"PGFLO_MAX_RECORD.\n"
+"PGFLO_MAX_RECORD, PGFLO_METRICS.\n"
 "Exit status: 0 ok, stopped or --no-wait done, 1 gap or bad message, 2 usage\n"
 "or no stream with --no-wait, 3 server unavailable, 141 reader gone.\n");
 }
@@ -190,6 +202,7 @@ scan(const char *line, size_t len, struct rinfo *ri)
 static void
 emit(const char *line, size_t len, uint64_t seq)
 {
+	size_t olen;
 	int r;
 
 	if (from_lsn) {
@@ -204,6 +217,7 @@ emit(const char *line, size_t len, uint64_t seq)
 	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\r' ||
 	    line[len - 1] == '\t'))
 		len--;
+	olen = len;
 	if (seq == 0 || len < 2 || line[len - 1] != '}')
 		r = pgflo_out_line(line, len);
 	else {
@@ -214,10 +228,13 @@ emit(const char *line, size_t len, uint64_t seq)
 		pgflo_buf_printf(&obuf, "\"stream_seq\":%llu}",
 		    (unsigned long long)seq);
 		r = pgflo_out_line(obuf.data, obuf.len);
+		len = obuf.len;
 	}
 	if (r == -1)
 		pgflo_err(PGFLO_EXIT_FAIL, "write error");
 	nwritten++;
+	if (pgflo_metrics_on(&metrics))
+		pgflo_metrics_count_out(&metrics, line, olen, len, seq);
 }
 
 static void
@@ -399,6 +416,12 @@ body_synth(const struct pgflo_natsrec *rec)
 static void
 record(const struct pgflo_natsrec *rec)
 {
+	if (pgflo_metrics_on(&metrics)) {
+		metrics.in[pgflo_metrics_line_op(rec->data, rec->len)]++;
+		metrics.bytes_in += rec->len + 1;
+		metrics.in[PGFLO_M_BEGIN] += rec->begin != NULL;
+		metrics.in[PGFLO_M_COMMIT] += rec->commit != NULL;
+	}
 	if (!tx.synth) {
 		if (rec->begin != NULL)
 			emit(rec->begin, strlen(rec->begin), 0);
@@ -583,26 +606,6 @@ start_seq(const jsStreamInfo *si)
 	return seq;
 }
 
-/* Whether the server lists the stream: 1, 0, or -1 (s says why). */
-static int
-stream_listed(natsStatus *s)
-{
-	jsStreamNamesList *names = NULL;
-	jsErrCode jerr = 0;
-	int i, found = 0;
-
-	if ((*s = js_StreamNames(&names, conn.js, NULL, &jerr)) ==
-	    NATS_NOT_FOUND)
-		return 0;	/* no stream at all */
-	if (*s != NATS_OK)
-		return -1;
-	for (i = 0; i < names->Count; i++)
-		if (strcmp(names->List[i], stream) == 0)
-			found = 1;
-	jsStreamNamesList_Destroy(names);
-	return found;
-}
-
 /*
  * A follower started before its stream exists (a worker before its
  * replicator's first run) waits for it, as tail -F waits for a file;
@@ -616,7 +619,7 @@ wait_for_stream(void)
 	natsStatus s;
 	int r, warned = 0;
 
-	while ((r = stream_listed(&s)) == 0) {
+	while ((r = pgflo_natsstream_listed(conn.js, stream, &s)) == 0) {
 		if (nowait)
 			pgflo_errx(PGFLO_EXIT_USAGE, "no stream %s on NATS "
 			    "server %s", stream, conn.shown);
@@ -689,6 +692,8 @@ run(struct pgflo_natsread *r, uint64_t end)
 	for (;;) {
 		st = pgflo_natsread_next(r, &rec, WAIT_MS, errbuf,
 		    sizeof(errbuf));
+		metrics.retries = pgflo_natsread_resubscribes(r);
+		pgflo_metrics_tick(&metrics);
 		if (st == 1) {
 			record(&rec);
 			if (at_end(r, &rec, end))
@@ -777,6 +782,15 @@ parse_option(int ch)
 	case OPT_MAXOUTAGE:
 		max_outage_ms = parse_secs(optarg, "--max-outage");
 		break;
+	case OPT_METRICS:
+		metricsfile = optarg;
+		break;
+	case OPT_NOPROGRESS:
+		progressflag = 0;
+		break;
+	case OPT_PROGRESS:
+		progressflag = 1;
+		break;
 	case OPT_NOWAIT:
 		nowait = 1;
 		break;
@@ -839,6 +853,7 @@ main(int argc, char *argv[])
 {
 	struct pgflo_natsread *r;
 	jsStreamInfo *si;
+	char errbuf[512];
 	uint64_t end;
 	int i;
 
@@ -849,6 +864,11 @@ main(int argc, char *argv[])
 	pgflo_out_flush_when_idle();
 	pgflo_catch_signals();
 	pgflo_out_clean_stop();
+	if (pgflo_metrics_init(&metrics, metricsfile, "consume", "stream",
+	    stream, errbuf, sizeof(errbuf)) == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+	if (pgflo_progress_init(&progress, progressflag, "rows"))
+		pgflo_metrics_progress(&metrics, &progress);
 	si = open_stream();
 	set_filter();
 	rcf.stream = stream;
@@ -859,6 +879,10 @@ main(int argc, char *argv[])
 	jsStreamInfo_Destroy(si);
 	r = pgflo_natsread_new(conn.nc, conn.js, &rcf);
 	(void)run(r, end);
+	if (pgflo_out_flush(0) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	metrics.retries = pgflo_natsread_resubscribes(r);
+	pgflo_metrics_close(&metrics);
 	if (vflag)
 		pgflo_warnx("%lu records written, up to stream sequence %llu, "
 		    "%lu resubscriptions", nwritten,

@@ -49,7 +49,8 @@
 
 #define SYNOPSIS \
 	"pgflo-copy [-p] [-c store] [-j jobs] [-P publication]\n" \
-	"       [--chunk-pages n] [--no-progress] [--reuse-slot]\n" \
+	"       [--chunk-pages n] [--metrics file] [--no-progress] " \
+	"[--reuse-slot]\n" \
 	"       [--publish-inserts-only | --replica-identity-full]\n" \
 	"       -d conninfo -S slot -t tables\n" \
 	"       pgflo-copy [-p] [-j jobs] --no-slot -d conninfo -t tables"
@@ -58,7 +59,7 @@
 #define DEFAULT_CHUNK	1024	/* pages: 8 MB with 8 kB blocks */
 
 enum {
-	OPT_CHUNK_PAGES = 256, OPT_NO_PROGRESS, OPT_NO_SLOT, OPT_REUSE_SLOT,
+	OPT_CHUNK_PAGES = 256, OPT_METRICS, OPT_NO_PROGRESS, OPT_NO_SLOT, OPT_REUSE_SLOT,
 	OPT_INSERTS_ONLY, OPT_RI_FULL
 };
 
@@ -68,6 +69,7 @@ static const struct option longopts[] = {
 	{ "dbname",		required_argument, NULL, 'd' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "jobs",		required_argument, NULL, 'j' },
+	{ "metrics",		required_argument, NULL, OPT_METRICS },
 	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
 	{ "no-slot",		no_argument,	   NULL, OPT_NO_SLOT },
 	{ "progress",		no_argument,	   NULL, 'p' },
@@ -85,6 +87,8 @@ static const struct option longopts[] = {
 static const char *conninfo, *slot, *pubname, *cpurl, *tablepats;
 static long jobs = DEFAULT_JOBS, chunk_pages = DEFAULT_CHUNK;
 static int progress = -1, noslot, reuse_slot;
+static const char *metricsfile;
+static struct pgflo_metrics metrics;
 static int pubflags;		/* PGFLO_PUB_* */
 
 static char errbuf[1024];
@@ -128,6 +132,7 @@ help(void)
 "  -p, --progress            rows, bytes, rate and ETA per table on stderr\n"
 "                            (the default when stderr is a terminal)\n"
 "      --no-progress         no progress report\n"
+"      --metrics=FILE        keep Prometheus metrics in FILE (every 5s)\n"
 "      --no-slot             a consistent copy only: no slot, no publication\n"
 "      --reuse-slot          copy again when the slot already exists\n"
 "      --replica-identity-full  give tables without a key REPLICA IDENTITY\n"
@@ -137,7 +142,7 @@ help(void)
 "  -V, --version             print the version and exit\n"
 "  -h, --help                print this help and exit\n"
 "\n"
-"Environment: PGFLO_JOBS, PGFLO_FLUSH, libpq's PG* variables.\n"
+"Environment: PGFLO_JOBS, PGFLO_FLUSH, PGFLO_METRICS, libpq's PG* variables.\n"
 "Exit status: 0 ok, 1 failure, 2 usage or login refused, 3 server unreachable,\n"
 "130/143 stopped by SIGINT/SIGTERM before the copy was complete, 141 reader\n"
 "gone (SIGPIPE).\n",
@@ -500,6 +505,7 @@ finish_early(PGconn *cat, struct pgflo_tables *tl)
 	pgflo_tables_free(&held);
 	pgflo_copyprog_free(&prog);
 	pgflo_store_close(store);
+	pgflo_metrics_close(&metrics);
 	if (pgflo_out_close() == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "write error");
 }
@@ -634,6 +640,9 @@ parse_args(int argc, char *argv[])
 				pgflo_usage_error(SYNOPSIS, "bad page count "
 				    "'%s'", optarg);
 			break;
+		case OPT_METRICS:
+			metricsfile = optarg;
+			break;
 		case OPT_NO_PROGRESS:
 			progress = 0;
 			break;
@@ -670,7 +679,8 @@ open_slot(PGconn *cat, struct pgflo_tables *tl, char **snapname,
 
 	exists = pgflo_slot_exists(cat, slot, &lsn, errbuf, sizeof(errbuf));
 	if (exists == -1)
-		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
+		pgflo_errx(PQstatus(cat) != CONNECTION_OK ? PGFLO_EXIT_UNAVAIL :
+		    PGFLO_EXIT_FAIL, "%s", errbuf);
 	if (prog.slot != NULL && strcmp(prog.slot, slot) != 0)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s holds the copy of slot "
 		    "\"%s\", not \"%s\"", cpurl, prog.slot, slot);
@@ -688,8 +698,9 @@ open_slot(PGconn *cat, struct pgflo_tables *tl, char **snapname,
 	/* The publication must exist before the slot's start. */
 	if ((r = pgflo_pub_sync(cat, pubname, tl, pubflags, NULL,
 	    errbuf, sizeof(errbuf))) < 0)
-		pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE : PGFLO_EXIT_FAIL,
-		    "%s", errbuf);
+		pgflo_errx(r == -2 ? PGFLO_EXIT_USAGE :
+		    PQstatus(cat) != CONNECTION_OK ? PGFLO_EXIT_UNAVAIL :
+		    PGFLO_EXIT_FAIL, "%s", errbuf);
 	if (exists && prog.done && !reuse_slot && !copy_needed(cat, tl)) {
 		/* Run again after the copy: nothing to do. */
 		if (progress)
@@ -764,6 +775,8 @@ plan(PGconn *cat, struct pgflo_typecache *tc, const struct pgflo_tables *tl,
 	sc.slot = have_lsn ? slot : NULL;
 	sc.lsn = snaplsn;
 	sc.progress = progress;
+	sc.metrics = &metrics;
+	metrics.last_lsn = have_lsn ? snap : 0;
 	pgflo_snapcopy_plan(&sc);
 	if (store != NULL && have_lsn)
 		reset_tables();
@@ -826,6 +839,9 @@ main(int argc, char *argv[])
 		progress = isatty(STDERR_FILENO);
 	pgflo_catch_signals();
 	pgflo_out_init();
+	if (pgflo_metrics_init(&metrics, metricsfile, "copy", "slot",
+	    noslot ? NULL : slot, errbuf, sizeof(errbuf)) == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
 
 	cat = connect_or_die();
 	if (pgflo_tables_resolve(cat, tablepats, &tl, errbuf,
@@ -849,6 +865,7 @@ main(int argc, char *argv[])
 		pgflo_errx(sc.failed, "%s", sc.failmsg);
 	if (store != NULL && !pgflo_stopping() && have_lsn)
 		wait_durable(0);
+	pgflo_metrics_close(&metrics);
 	stopped();
 	if (pgflo_out_close() == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "write error");

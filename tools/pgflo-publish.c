@@ -29,12 +29,12 @@
 	"[--max-outage secs]\n" \
 	"                     [--duplicate-window time] [--metrics file] " \
 	"[--msg-id]\n" \
-	"                     --stream name"
+	"                     [--[no-]progress] --stream name"
 
 enum {
 	OPT_CREATE = 256, OPT_DUPWIN, OPT_MAXBYTES, OPT_MAXOUTAGE, OPT_METRICS,
-	OPT_MSGID,
-	OPT_PREFIX, OPT_REPLICAS, OPT_STREAM
+	OPT_MSGID, OPT_NO_PROGRESS,
+	OPT_PREFIX, OPT_PROGRESS, OPT_REPLICAS, OPT_STREAM
 };
 
 static const struct option longopts[] = {
@@ -47,6 +47,8 @@ static const struct option longopts[] = {
 	{ "max-bytes",		required_argument, NULL, OPT_MAXBYTES },
 	{ "max-outage",		required_argument, NULL, OPT_MAXOUTAGE },
 	{ "msg-id",		no_argument,	   NULL, OPT_MSGID },
+	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
+	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
 	{ "replicas",		required_argument, NULL, OPT_REPLICAS },
 	{ "server",		required_argument, NULL, 's' },
 	{ "stream",		required_argument, NULL, OPT_STREAM },
@@ -59,7 +61,8 @@ static const struct option longopts[] = {
 /* The command line. */
 static const char *stream, *server, *prefix = "pgflo", *metricsfile;
 static struct pgflo_metrics metrics;
-static int msgid, vflag;
+static struct pgflo_progress progress;
+static int msgid, vflag, progressflag = -1;
 static struct pgflo_natsstream_config scf = {
 	.replicas = 1, .dupwin_ms = 120000
 };
@@ -93,6 +96,9 @@ help(void)
 "      --max-outage=SECS   exit 3 when the server is gone this long\n"
 "                          (default: wait for ever)\n"
 "      --metrics=FILE      keep Prometheus metrics in FILE (every 5s)\n"
+"      --progress          rows, rows/s and lag on stderr, one line kept\n"
+"                          up to date (default when stderr is a terminal)\n"
+"      --no-progress       no progress line\n"
 "  -b, --batch-rows=N      report after N changes at most (default 10000)\n"
 "  -m, --batch-ms=MS       report after MS ms at most (default 100)\n"
 "  -v, --verbose           report batches on stderr\n"
@@ -177,6 +183,12 @@ parse_option(int ch)
 	case OPT_METRICS:
 		metricsfile = optarg;
 		break;
+	case OPT_NO_PROGRESS:
+		progressflag = 0;
+		break;
+	case OPT_PROGRESS:
+		progressflag = 1;
+		break;
 	case OPT_MSGID:
 		msgid = 1;
 		break;
@@ -253,6 +265,8 @@ main(int argc, char *argv[])
 	if (pgflo_metrics_init(&metrics, metricsfile, "publish", "stream",
 	    stream, errbuf, sizeof(errbuf)) == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+	if (pgflo_progress_init(&progress, progressflag, "rows"))
+		pgflo_metrics_progress(&metrics, &progress);
 	dc.metrics = &metrics;
 	d = pgflo_durable_new(&dc, &pgflo_jspub_ops, NULL);
 	st = pgflo_durable_run(d, &rd);

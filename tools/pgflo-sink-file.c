@@ -22,6 +22,7 @@
 #include "fileset.h"
 #include "jsonscan.h"
 #include "lsn.h"
+#include "metrics.h"
 #include "output.h"
 #include "reader.h"
 #include "recspan.h"
@@ -31,11 +32,11 @@
 	"[-k n]\n" \
 	"                       [-m ms] [-P prefix] [-s bytes] " \
 	"[--dead-letter file]\n" \
-	"                       -d dir\n" \
+	"                       [--metrics file] -d dir\n" \
 	"       pgflo-sink-file [-g group] [-P prefix] -p -d dir"
 
 enum {
-	OPT_DEADLETTER = 256
+	OPT_DEADLETTER = 256, OPT_METRICS
 };
 
 static const struct option longopts[] = {
@@ -49,6 +50,7 @@ static const struct option longopts[] = {
 	{ "keep",		required_argument, NULL, 'k' },
 	{ "max-age",		required_argument, NULL, 'a' },
 	{ "max-bytes",		required_argument, NULL, 's' },
+	{ "metrics",		required_argument, NULL, OPT_METRICS },
 	{ "position",		no_argument,	   NULL, 'p' },
 	{ "prefix",		required_argument, NULL, 'P' },
 	{ "verbose",		no_argument,	   NULL, 'v' },
@@ -67,7 +69,8 @@ static struct pgflo_durable_config dc = {
 	.head_only = 1
 };
 static enum fsync_mode fsync_mode = FSYNC_BATCH;
-static const char *deadletter;
+static const char *deadletter, *metricsfile;
+static struct pgflo_metrics metrics;
 static int pflag, vflag;
 
 /* The stage's sink: the files, the position they hold. */
@@ -109,12 +112,13 @@ help(void)
 "  -g, --group=NAME        group of the position records (default\n"
 "                          \"default\")\n"
 "      --dead-letter=FILE  write bad records to FILE, go on\n"
+"      --metrics=FILE      keep Prometheus metrics in FILE (every 5s)\n"
 "  -v, --verbose           report batches and a summary on stderr\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
 "\n"
 "Environment: PGFLO_GROUP, PGFLO_BATCH_ROWS, PGFLO_BATCH_MS, PGFLO_FLUSH,\n"
-"PGFLO_MAX_RECORD.\n"
+"PGFLO_MAX_RECORD, PGFLO_METRICS.\n"
 "Exit status: 0 ok or stopped, 1 bad record, write error or no position\n"
 "(-p), 2 usage or bad DIR, 141 reader gone (SIGPIPE).\n");
 }
@@ -237,6 +241,9 @@ parse_options(int argc, char *argv[])
 			break;
 		case OPT_DEADLETTER:
 			deadletter = optarg;
+			break;
+		case OPT_METRICS:
+			metricsfile = optarg;
 			break;
 		default:
 			pgflo_usage_exit(SYNOPSIS);
@@ -441,8 +448,13 @@ write_stdin(void)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", rd.errmsg);
 	pgflo_catch_signals();
 	pgflo_out_clean_stop();
+	if (pgflo_metrics_init(&metrics, metricsfile, "sink-file", "group",
+	    dc.group, errbuf, sizeof(errbuf)) == -1)
+		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+	dc.metrics = &metrics;
 	d = pgflo_durable_new(&dc, &file_ops, &s);
 	st = pgflo_durable_run(d, &rd);
+	pgflo_metrics_close(&metrics);
 	/* What the stage did not commit is not kept. */
 	if (st != 0)
 		(void)pgflo_fileset_rollback(s.fs);

@@ -21,6 +21,7 @@
 #include "pgflo.h"
 #include "deadletter.h"
 #include "durable.h"
+#include "jsonwrite.h"
 #include "lsn.h"
 #include "metrics.h"
 #include "output.h"
@@ -30,12 +31,14 @@
 
 #define SYNOPSIS \
 	"pgflo-sink-pg [-acpv] [-b rows] [-g group] [-j jobs] [-m ms]\n" \
-	"                     [-s src=dst]" \
-	" [--dead-letter file] [--disable-triggers]\n" \
-	"                     [--metrics file] [--no-loop] -d conninfo"
+	"                     [-s src=dst] [--dead-letter file] " \
+	"[--disable-triggers]\n" \
+	"                     [--metrics file] [--no-loop] [--[no-]progress]\n" \
+	"                     -d conninfo"
 
 enum {
-	OPT_DEADLETTER = 256, OPT_DISABLE_TRIGGERS, OPT_METRICS, OPT_NO_LOOP
+	OPT_DEADLETTER = 256, OPT_DISABLE_TRIGGERS, OPT_METRICS, OPT_NO_LOOP,
+	OPT_NO_PROGRESS, OPT_PROGRESS
 };
 
 static const struct option longopts[] = {
@@ -52,7 +55,9 @@ static const struct option longopts[] = {
 	{ "map-schema",		required_argument, NULL, 's' },
 	{ "metrics",		required_argument, NULL, OPT_METRICS },
 	{ "no-loop",		no_argument,	   NULL, OPT_NO_LOOP },
+	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
 	{ "position",		no_argument,	   NULL, 'p' },
+	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
 	{ "target",		required_argument, NULL, 'd' },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -66,7 +71,8 @@ static struct pgflo_durable_config dc = {
 };
 static const char *deadletter, *metricsfile;
 static struct pgflo_metrics metrics;
-static int pflag;
+static struct pgflo_progress progress;
+static int pflag, progressflag = -1;
 
 static void
 help(void)
@@ -96,6 +102,9 @@ help(void)
 "      --dead-letter=FILE  write failing transactions to FILE, go on\n"
 "      --no-loop           exit 3 when the connection is lost\n"
 "      --metrics=FILE      keep Prometheus metrics in FILE (every 5s)\n"
+"      --progress          rows, rows/s and lag on stderr, one line kept\n"
+"                          up to date (default when stderr is a terminal)\n"
+"      --no-progress       no progress line\n"
 "  -v, --verbose           report batches and a summary on stderr\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
@@ -235,6 +244,12 @@ parse_options(int argc, char *argv[])
 		case OPT_NO_LOOP:
 			dc.noloop = 1;
 			break;
+		case OPT_NO_PROGRESS:
+			progressflag = 0;
+			break;
+		case OPT_PROGRESS:
+			progressflag = 1;
+			break;
 		default:
 			pgflo_usage_exit(SYNOPSIS);
 		}
@@ -249,6 +264,36 @@ parse_options(int argc, char *argv[])
 	if (*pa.group == '\0')
 		pgflo_usage_error(SYNOPSIS, "empty group name");
 	dc.group = pa.group;
+}
+
+/*
+ * -p with nothing applied: the start of a stream, stream_seq 0, so that
+ * a fresh target's worker, pgflo-consume --from "$(pgflo-sink-pg
+ * --position)", reads its stream from the beginning; exit 1 still says
+ * that nothing is applied.  An unreachable target prints nothing: the
+ * worker then fails to start, rather than reading from the beginning
+ * a stream whose changes the target may hold.
+ */
+static void
+print_nothing_applied(void)
+{
+	struct pgflo_buf b = { 0 };
+	struct pgflo_jw w;
+
+	pgflo_jw_init(&w, &b);
+	pgflo_jw_obj_begin(&w);
+	pgflo_jw_key(&w, "op");
+	pgflo_jw_str(&w, "position");
+	pgflo_jw_key(&w, "stream_seq");
+	pgflo_jw_uint(&w, 0);
+	pgflo_jw_key(&w, "group");
+	pgflo_jw_str(&w, pa.group);
+	pgflo_jw_obj_end(&w);
+	if (pgflo_out_line(b.data, b.len) == -1 || pgflo_out_flush(0) == -1)
+		pgflo_err(PGFLO_EXIT_FAIL, "write error");
+	pgflo_buf_free(&b);
+	pgflo_errx(PGFLO_EXIT_FAIL, "no position applied for group %s: "
+	    "printed stream_seq 0, the start of a stream", pa.group);
 }
 
 /* -p: the applied position, printed as a position record. */
@@ -270,8 +315,7 @@ print_applied(void)
 	if (r == -1)
 		pgflo_errx(PGFLO_EXIT_FAIL, "%s", errbuf);
 	if (r == 0)
-		pgflo_errx(PGFLO_EXIT_FAIL, "no position applied for group %s",
-		    pa.group);
+		print_nothing_applied();
 	if (pgflo_durable_print_position(pa.group, &p) == -1)
 		pgflo_err(PGFLO_EXIT_FAIL, "write error");
 }
@@ -296,6 +340,8 @@ apply_stdin(void)
 	if (pgflo_metrics_init(&metrics, metricsfile, "sink-pg", "group",
 	    pa.group, errbuf, sizeof(errbuf)) == -1)
 		pgflo_errx(PGFLO_EXIT_USAGE, "%s", errbuf);
+	if (pgflo_progress_init(&progress, progressflag, "rows"))
+		pgflo_metrics_progress(&metrics, &progress);
 	dc.metrics = &metrics;
 	pgflo_pgapply_init(&pa);
 	d = pgflo_durable_new(&dc, &pgflo_pgapply_ops, NULL);

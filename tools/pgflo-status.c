@@ -63,6 +63,15 @@ static double max_lag_bytes = -1, max_lag_secs = -1;
 static json_t *items, *problems;
 static int worst;		/* the exit status so far */
 static pgflo_lsn current_lsn;	/* the source's, 0 unknown */
+static double source_now;	/* the source's clock, 0 unknown */
+static uint64_t stream_last_seq;	/* the stream's last message, 0 unknown */
+
+/*
+ * The WAL an idle source writes after a commit without a transaction
+ * (the commit record's end, a standby snapshot, a checkpoint): up to this
+ * far past the applied commit the target counts as caught up.
+ */
+#define IDLE_WAL_BYTES	1024
 
 static void
 help(void)
@@ -88,7 +97,7 @@ help(void)
 "      --json              one JSON object instead of the table\n"
 "      --prometheus        the Prometheus text format instead of the table\n"
 "      --max-lag-bytes=N   unhealthy when something is N bytes behind\n"
-"      --max-lag-seconds=S unhealthy when the slot is S seconds behind\n"
+"      --max-lag-seconds=S unhealthy when something is S seconds behind\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
 "\n"
@@ -220,8 +229,12 @@ check_slot(PGconn *c)
 	set_text(it, "confirmed_flush_lsn", res, 3);
 	set_int(it, "retained_bytes", res, 4);
 	set_int(it, "lag_bytes", res, 5);
-	/* flush_lag is NULL once a walsender is idle and caught up. */
-	if (PQgetisnull(res, 0, 8) && active)
+	/*
+	 * flush_lag is NULL once a walsender is idle and caught up, and
+	 * keeps the lag of the last reply until then: none left is none.
+	 */
+	if (active && (PQgetisnull(res, 0, 8) || (!PQgetisnull(res, 0, 5) &&
+	    strtoll(PQgetvalue(res, 0, 5), NULL, 10) <= 0)))
 		json_object_set_new(it, "lag_seconds", json_real(0));
 	else
 		set_real(it, "lag_seconds", res, 8);
@@ -250,10 +263,12 @@ check_source(void)
 		problem(pgflo_pg_connect_status(), "source: %s", errbuf);
 		return;
 	}
-	if ((res = pgflo_pg_query(c, "SELECT pg_current_wal_lsn()::text",
+	if ((res = pgflo_pg_query(c, "SELECT pg_current_wal_lsn()::text, "
+	    "extract(epoch FROM now())::float8",
 	    NULL, "reading the current WAL position", errbuf,
 	    sizeof(errbuf))) != NULL) {
 		pgflo_lsn_parse(PQgetvalue(res, 0, 0), &current_lsn);
+		source_now = strtod(PQgetvalue(res, 0, 1), NULL);
 		PQclear(res);
 	} else
 		problem(PGFLO_EXIT_FAIL, "source: %s", errbuf);
@@ -302,6 +317,7 @@ check_stream(void)
 		    json_integer((json_int_t)si->State.FirstSeq));
 		json_object_set_new(it, "last_seq",
 		    json_integer((json_int_t)si->State.LastSeq));
+		stream_last_seq = si->State.LastSeq;
 		json_object_set_new(it, "consumers",
 		    json_integer((json_int_t)si->State.Consumers));
 	}
@@ -354,12 +370,45 @@ check_store(const char *url)
 
 /* ---- the target ---- */
 
+/* commit_ts through to_jsonb: a table of an older pgflo has none. */
 static const char target_sql[] =
     "SELECT commit_lsn::text, ordinal, stream_seq, "
     "to_char(updated_at AT TIME ZONE 'UTC', "
     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-    "extract(epoch FROM now() - updated_at)::float8 "
-    "FROM pgflo.applied WHERE group_name = $1";
+    "extract(epoch FROM now() - updated_at)::float8, "
+    "to_char((to_jsonb(a) ->> 'commit_ts')::timestamptz AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "extract(epoch FROM (to_jsonb(a) ->> 'commit_ts')::timestamptz)::float8, "
+    "extract(epoch FROM now())::float8 "
+    "FROM pgflo.applied a WHERE group_name = $1";
+
+/*
+ * The target's lag in seconds (see pgflo-status(1)): 0 when it has all
+ * the source has, else the time since the commit of the last transaction
+ * it applied, by the source's clock (the target's without -d).  Behind:
+ * the stream has messages past the applied one (--stream), else the
+ * source's WAL is more than IDLE_WAL_BYTES past the applied commit.
+ */
+static json_t *
+target_lag_seconds(const struct pgflo_pos *p, PGresult *res)
+{
+	double ts, now;
+	int behind;
+
+	if (PQgetisnull(res, 0, 6) || p->commit_lsn == 0)
+		return json_null();
+	ts = strtod(PQgetvalue(res, 0, 6), NULL);
+	now = source_now != 0 ? source_now : strtod(PQgetvalue(res, 0, 7),
+	    NULL);
+	if (stream_last_seq != 0 && p->stream_seq != 0)
+		behind = stream_last_seq > p->stream_seq;
+	else if (current_lsn != 0)
+		behind = current_lsn > p->commit_lsn + IDLE_WAL_BYTES;
+	else
+		return json_null();
+	return json_real(behind && now > ts ? round((now - ts) * 1000) /
+	    1000 : 0);
+}
 
 static void
 target_row(json_t *it, PGresult *res)
@@ -375,8 +424,10 @@ target_row(json_t *it, PGresult *res)
 	set_state(it, "ok");
 	set_position(it, &p);
 	set_lag_bytes(it, p.commit_lsn);
+	json_object_set_new(it, "lag_seconds", target_lag_seconds(&p, res));
 	set_text(it, "applied_at", res, 3);
 	set_real(it, "age_seconds", res, 4);
+	set_text(it, "commit_ts", res, 5);
 }
 
 static void

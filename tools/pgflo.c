@@ -585,7 +585,8 @@ sync_schema(const char *target, const char *section)
 /*
  * Where a sink's own records say it is, for --from: what "TOOL -d DEST
  * -g GROUP --position" prints, or "first" when it holds nothing yet
- * (status 1 and no output).  Returns 0, or the tool's failing status.
+ * (status 1, with sink-pg's stream_seq 0 or no output).  Returns 0, or
+ * the tool's failing status.
  */
 static int
 sink_position(const char *tool, const char *dest, const char *pw,
@@ -610,8 +611,10 @@ sink_position(const char *tool, const char *dest, const char *pw,
 		pos->data[--pos->len] = '\0';
 	if (rv == 0 && pos->len > 0)
 		return 0;
-	if (rv == 1 && pos->len == 0) {
-		pgflo_buf_puts(pos, "first");
+	if (rv == 1) {
+		/* Nothing applied yet: sink-pg prints stream_seq 0. */
+		if (pos->len == 0)
+			pgflo_buf_puts(pos, "first");
 		pgflo_buf_cstr(pos);
 		return 0;
 	}
