@@ -39,7 +39,7 @@ array_literal(struct pgflo_buf *b, struct pgflo_span v, int json_elems,
 	struct pgflo_span e;
 	int n = 0;
 
-	pgflo_js_arr(&it, v);
+	pgflo_js_arr_valid(&it, v);
 	pgflo_buf_putc(b, '{');
 	while (pgflo_js_arr_next(&it, &e)) {
 		if (n++ > 0)

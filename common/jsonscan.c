@@ -26,12 +26,25 @@ ishex(char c)
 	    (c >= 'A' && c <= 'F');
 }
 
+/* The bytes a string's walk stops at: '"', '\\', control characters. */
+static const unsigned char strstop[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1
+};
+
 static const char *
 skip_string(const char *p, const char *end)
 {
 	p++;	/* the opening quote */
 	while (p < end) {
-		unsigned char c = (unsigned char)*p;
+		unsigned char c;
+
+		while (p < end && !strstop[(unsigned char)*p])
+			p++;
+		if (p >= end)
+			break;
+		c = (unsigned char)*p;
 
 		if (c == '"')
 			return p + 1;
@@ -146,6 +159,79 @@ skip_value(const char *p, const char *end, int depth)
 	}
 }
 
+/*
+ * The end of a value of a line pgflo_js_valid() accepted: no checks, so
+ * a string is a walk to its closing quote and a container a count of
+ * brackets outside strings.  Strings are short: a loop, not memchr().
+ * In a valid string, strstop finds '"' and '\\' only.
+ */
+static const char *
+skip_valid_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		while (p < end && !strstop[(unsigned char)*p])
+			p++;
+		if (p >= end)
+			break;
+		if (*p == '"')
+			return p + 1;
+		p++;	/* a backslash: the byte after it too */
+	}
+	return end;
+}
+
+/* The bytes a container's walk stops at. */
+static const unsigned char structural[256] = {
+	['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1
+};
+
+static const char *
+skip_valid(const char *p, const char *end)
+{
+	int depth = 0;
+
+	switch (*p) {
+	case '"':
+		return skip_valid_string(p, end);
+	case '{':
+	case '[':
+		break;
+	default:	/* a number or a literal: up to a delimiter */
+		while (p < end && *p != ',' && *p != '}' && *p != ']' &&
+		    *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			p++;
+		return p;
+	}
+	while (p < end) {
+		while (p < end && !structural[(unsigned char)*p])
+			p++;
+		if (p >= end)
+			break;
+		switch (*p) {
+		case '"':
+			p = skip_valid_string(p, end);
+			continue;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (--depth == 0)
+				return p + 1;
+			break;
+		}
+		p++;
+	}
+	return p;
+}
+
+const char *
+pgflo_js_skip_valid(const char *p, const char *end)
+{
+	return p < end ? skip_valid(p, end) : end;
+}
+
 const char *
 pgflo_js_skip(const char *p, const char *end)
 {
@@ -171,6 +257,7 @@ iter_open(struct pgflo_js_iter *it, struct pgflo_span v, char open)
 	it->p = p + 1;
 	it->end = end;
 	it->first = 1;
+	it->valid = 0;
 	return 0;
 }
 
@@ -184,6 +271,24 @@ int
 pgflo_js_arr(struct pgflo_js_iter *it, struct pgflo_span v)
 {
 	return iter_open(it, v, '[');
+}
+
+int
+pgflo_js_obj_valid(struct pgflo_js_iter *it, struct pgflo_span v)
+{
+	if (iter_open(it, v, '{') == -1)
+		return -1;
+	it->valid = 1;
+	return 0;
+}
+
+int
+pgflo_js_arr_valid(struct pgflo_js_iter *it, struct pgflo_span v)
+{
+	if (iter_open(it, v, '[') == -1)
+		return -1;
+	it->valid = 1;
+	return 0;
 }
 
 /* Spans were validated when the line was: no checks needed here. */
@@ -205,7 +310,11 @@ iter_value(struct pgflo_js_iter *it, struct pgflo_span *val)
 {
 	const char *e;
 
-	if ((e = pgflo_js_skip(it->p, it->end)) == NULL)
+	if (it->valid) {
+		if (it->p >= it->end)
+			return 0;
+		e = skip_valid(it->p, it->end);
+	} else if ((e = pgflo_js_skip(it->p, it->end)) == NULL)
 		return 0;
 	val->p = it->p;
 	val->n = (size_t)(e - it->p);
@@ -221,7 +330,9 @@ pgflo_js_obj_next(struct pgflo_js_iter *it, struct pgflo_span *key,
 
 	if (!iter_sep(it, '}'))
 		return 0;
-	if ((e = skip_string(it->p, it->end)) == NULL)
+	if (it->valid)
+		e = skip_valid_string(it->p, it->end);
+	else if ((e = skip_string(it->p, it->end)) == NULL)
 		return 0;
 	key->p = it->p;
 	key->n = (size_t)(e - it->p);

@@ -26,6 +26,8 @@ const char *pgflo_js_ws(const char *p, const char *end);
  * the byte past it, or NULL when it is not valid JSON.
  */
 const char *pgflo_js_skip(const char *p, const char *end);
+/* The byte past the value at p of a line pgflo_js_valid() accepted. */
+const char *pgflo_js_skip_valid(const char *p, const char *end);
 /* Validates a whole line as one JSON value with nothing after it. */
 int	pgflo_js_valid(const char *p, size_t n);
 
@@ -33,10 +35,14 @@ int	pgflo_js_valid(const char *p, size_t n);
 struct pgflo_js_iter {
 	const char *p, *end;
 	int	 first;
+	int	 valid;	/* the text passed pgflo_js_valid(): no checks */
 };
 /* 0 when v is an object (resp. array) and the iterator is set up. */
 int	pgflo_js_obj(struct pgflo_js_iter *it, struct pgflo_span v);
 int	pgflo_js_arr(struct pgflo_js_iter *it, struct pgflo_span v);
+/* The same for a value of a line pgflo_js_valid() accepted: faster. */
+int	pgflo_js_obj_valid(struct pgflo_js_iter *it, struct pgflo_span v);
+int	pgflo_js_arr_valid(struct pgflo_js_iter *it, struct pgflo_span v);
 /* 1 with the next member's key (the raw string) and value, 0 at end. */
 int	pgflo_js_obj_next(struct pgflo_js_iter *it, struct pgflo_span *key,
 	    struct pgflo_span *val);

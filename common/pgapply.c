@@ -6,7 +6,8 @@
  * target transaction.
  *
  * Two connections: conn carries the batch in pipeline mode, cat looks
- * up the catalog (types, tables, indexes) in autocommit.  Queued
+ * up the catalog (types, tables, indexes) in autocommit; with -j, the
+ * loaders of pgload.c take snapshot rows besides (see below).  Queued
  * statements remember the retained record they came from (idx), so that
  * a failure read back later names it.
  */
@@ -28,6 +29,7 @@
 #include "pg2json.h"
 #include "pgapply.h"
 #include "pgconn.h"
+#include "pgload.h"
 #include "record.h"
 #include "recspan.h"
 
@@ -119,6 +121,7 @@ oneline(char *s)
 static struct {
 	int	 set;
 	int	 lost;		/* the connection went away */
+	int	 pool;		/* a -j loader failed */
 	enum qkind kind;
 	long	 idx;
 	int	 nrows;
@@ -921,6 +924,7 @@ send_insert_rows(int rows, size_t from, long idx)
 }
 
 static void copy_end(void);
+static void flush_urun(void);
 
 /* Sends the pending rows as statements of 2^k rows each. */
 static void
@@ -929,6 +933,7 @@ flush_run(void)
 	size_t from = 0;
 	int left, k;
 
+	flush_urun();
 	copy_end();
 	if (!run.active)
 		return;
@@ -1034,9 +1039,11 @@ static struct {
 	long	 first_idx;
 	int	 rows;
 	struct pgflo_map keys;
+	const char **vtype;	/* value_type() of each column of the run */
+	int	 cvtype;
 } cp;
 
-#define COPY_CHUNK	(64 * 1024)
+#define COPY_CHUNK	(256 * 1024)
 
 /* Whether this session may create temporary tables. */
 static int
@@ -1296,6 +1303,197 @@ start:
 	return 0;
 }
 
+/*
+ * Appends value v (of base type vt) to the COPY data as COPY text: what
+ * pgflo_pgtext() and pgflo_copytext_escape() make of it, in one step
+ * for the common kinds (no copy in between): numbers, booleans, plain
+ * strings, json.
+ */
+static void
+copy_value(struct pgflo_buf *out, struct pgflo_span v, const char *vt)
+{
+	int json = vt[0] == 'j' && (strcmp(vt, "json") == 0 ||
+	    strcmp(vt, "jsonb") == 0);
+
+	if (v.p == pgflo_js_json_null) {
+		pgflo_buf_putn(out, "null", 4);
+	} else if (*v.p == 'n') {
+		pgflo_buf_putn(out, "\\N", 2);
+	} else if (json) {
+		pgflo_copytext_escape(out, v.p, v.n);
+	} else if (*v.p == '"' && memchr(v.p, '\\', v.n) == NULL) {
+		/* No escape: the JSON text is the value, COPY-safe. */
+		pgflo_buf_putn(out, v.p + 1, v.n - 2);
+	} else if (*v.p == 't' || *v.p == 'f') {
+		pgflo_buf_putc(out, *v.p);
+	} else if ((*v.p >= '0' && *v.p <= '9') || *v.p == '-') {
+		pgflo_buf_putn(out, v.p, v.n);
+	} else {
+		pgflo_buf_reset(&cp.val);
+		if (pgflo_pgtext(&cp.val, v, vt))
+			pgflo_buf_putn(out, "\\N", 2);
+		else
+			pgflo_copytext_escape(out, cp.val.data,
+			    cp.val.len);
+	}
+}
+
+/* do_insert()'s signature buffer, kept between rows. */
+static struct pgflo_buf insig;
+
+/*
+ * ---- -j: snapshot rows through parallel loaders (pgload.h) ----
+ * Rows COPY can take straight into a table with a key go to the
+ * loader their key hashes to.  Whatever goes to conn first commits the
+ * loaders, so that it sees their rows (a change after the copy), and
+ * pa_commit() commits them before conn's batch with its position: the
+ * copy's progress is printed only after both.  Rows of a table with a
+ * key apply again as upserts, so a failure between the two commits is
+ * replayed safely; tables without one stay on conn.  A table's rows
+ * all go one way (by its key and types), so snapshot rows on conn never
+ * meet the loaders'.  Once conn has a change of the batch, the rest of
+ * the batch stays there too: a loader must never wait for a row conn
+ * holds.  A loader that fails turns the loaders off and the batch is
+ * replayed on conn.
+ */
+static struct pgflo_pgload *pool;
+static int pool_off;
+static int conn_wrote;		/* conn has changes in this batch */
+
+/* The pool failed: the batch again on conn alone (or reconnect). */
+static void
+pool_failed(const char *msg, int lost)
+{
+	pool_off = 1;
+	if (failure.set)
+		return;
+	failure.set = 1;
+	failure.lost = lost;
+	failure.pool = 1;
+	failure.kind = Q_DIRECT;
+	failure.idx = -1;
+	failure.nrows = 0;
+	snprintf(failure.msg, sizeof(failure.msg), "%s", msg);
+	oneline(failure.msg);
+}
+
+/* Commits the loaders if they hold rows; -1 (failure set). */
+static int
+pool_commit(void)
+{
+	char eb[1024];
+	int lost = 0;
+
+	if (!pgflo_pgload_dirty(pool))
+		return 0;
+	if (pgflo_pgload_commit(pool, eb, sizeof(eb), &lost) == 0)
+		return 0;
+	pool_failed(eb, lost);
+	return -1;
+}
+
+/* The decision for the last signature: COPY SQL and value types. */
+static struct {
+	struct pgflo_buf sig, sql;
+	int	 ok;
+	const char **vt;
+	int	 cvt;
+	struct pgflo_buf key;	/* a decoded key value */
+} ld;
+
+/* Whether rows of signature sig can go to the loaders; -1 errbuf. */
+static int
+load_check(struct table *t, const struct pgflo_recspan *r,
+    const struct pgflo_buf *sig)
+{
+	Oid oid;
+	int i;
+
+	if (ld.sig.len == sig->len && ld.sig.len > 0 &&
+	    memcmp(ld.sig.data, sig->data, sig->len) == 0)
+		return ld.ok;
+	pgflo_buf_reset(&ld.sig);
+	ld.ok = t->keymode && t->copyable && r->nnew > 0 &&
+	    pgflo_map_get(&nodirect, t->qname, strlen(t->qname)) == NULL;
+	for (i = 0; i < r->nnew && ld.ok; i++) {
+		if (type_oid(r->newv[i].type, &oid) == -1)
+			return -1;
+		ld.ok = (Oid)(uintptr_t)pgflo_map_get(&t->cols,
+		    r->newv[i].name, strlen(r->newv[i].name)) == oid;
+	}
+	if (r->nnew > ld.cvt) {
+		ld.cvt = r->nnew;
+		ld.vt = pgflo_xrealloc(ld.vt, (size_t)ld.cvt * sizeof(*ld.vt));
+	}
+	for (i = 0; i < r->nnew && ld.ok; i++)
+		ld.vt[i] = value_type(r->newv[i].type);
+	pgflo_buf_reset(&ld.sql);
+	pgflo_buf_printf(&ld.sql, "COPY %s ", t->qname);
+	new_columns(&ld.sql, r);
+	pgflo_buf_puts(&ld.sql, " FROM STDIN");
+	pgflo_buf_putn(&ld.sig, sig->data, sig->len);
+	return ld.ok;
+}
+
+/*
+ * The loader of a row: a hash of its key's values, strings decoded, so
+ * that one key (however written) always meets itself on one connection.
+ */
+static uint64_t
+key_hash(const struct pgflo_recspan *r)
+{
+	const struct pgflo_reccol *c;
+	uint64_t h = 1469598103934665603ULL;
+	struct pgflo_span v;
+	size_t k;
+	int j;
+
+	for (j = 0; j < r->nkey; j++) {
+		if ((c = pgflo_recspan_col(r->newv, r->nnew,
+		    r->keyv[j])) == NULL)
+			continue;
+		v = c->v;
+		if (*v.p == '"' && memchr(v.p, '\\', v.n) != NULL) {
+			pgflo_buf_reset(&ld.key);
+			pgflo_js_str(&ld.key, v);
+			v.p = ld.key.data != NULL ? ld.key.data : "";
+			v.n = ld.key.len;
+		}
+		for (k = 0; k < v.n; k++)
+			h = (h ^ (unsigned char)v.p[k]) * 1099511628211ULL;
+		h = (h ^ 0x1f) * 1099511628211ULL;
+	}
+	return h ^ (h >> 29);
+}
+
+/* r to a loader: 1 taken (or failure set), 0 not for them, -1 errbuf. */
+static int
+load_row(struct table *t, const struct pgflo_recspan *r)
+{
+	struct pgflo_buf *b;
+	char eb[1024];
+	int i, lost = 0;
+
+	if (pool == NULL || pool_off || conn_wrote)
+		return 0;
+	if ((i = load_check(t, r, &insig)) != 1)
+		return i;
+	if ((b = pgflo_pgload_buf(pool, key_hash(r), &ld.sig,
+	    pgflo_buf_cstr(&ld.sql), eb, sizeof(eb), &lost)) == NULL) {
+		pool_failed(eb, lost);
+		return 1;
+	}
+	for (i = 0; i < r->nnew; i++) {
+		if (i > 0)
+			pgflo_buf_putc(b, '\t');
+		copy_value(b, r->newv[i].v, ld.vt[i]);
+	}
+	pgflo_buf_putc(b, '\n');
+	if (pgflo_pgload_sent(pool, eb, sizeof(eb), &lost) == -1)
+		pool_failed(eb, lost);
+	return 1;
+}
+
 /* Adds r to the COPY run (starting one if needed); -1 errbuf. */
 static int
 copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
@@ -1303,9 +1501,16 @@ copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
 {
 	int i;
 
+	if ((i = load_row(t, r)) != 0)
+		return i == -1 ? -1 : 0;
+
+	/*
+	 * A key twice: one INSERT ... ON CONFLICT cannot take it, a direct
+	 * COPY fails on it and the batch comes again through staging.
+	 */
 	if (cp.active && (cp.sig.len != sig->len ||
 	    memcmp(cp.sig.data, sig->data, sig->len) != 0 ||
-	    (t->keymode && key_seen(&cp.keys, r)))) {
+	    (t->keymode && !cp.direct && key_seen(&cp.keys, r)))) {
 		copy_end();
 		if (failure.set)
 			return 0;
@@ -1318,19 +1523,23 @@ copy_row(struct table *t, const struct pgflo_recspan *r, long idx,
 			return -1;
 		if (!cp.active)
 			return 0;
-		if (t->keymode)
+		if (t->keymode && !cp.direct)
 			key_seen(&cp.keys, r);
+	}
+	if (cp.rows == 0) {
+		/* The run's signature fixes the types: looked up once. */
+		if (r->nnew > cp.cvtype) {
+			cp.cvtype = r->nnew;
+			cp.vtype = pgflo_xrealloc(cp.vtype,
+			    (size_t)cp.cvtype * sizeof(*cp.vtype));
+		}
+		for (i = 0; i < r->nnew; i++)
+			cp.vtype[i] = value_type(r->newv[i].type);
 	}
 	for (i = 0; i < r->nnew; i++) {
 		if (i > 0)
 			pgflo_buf_putc(&cp.data, '\t');
-		pgflo_buf_reset(&cp.val);
-		if (pgflo_pgtext(&cp.val, r->newv[i].v,
-		    value_type(r->newv[i].type)))
-			pgflo_buf_putn(&cp.data, "\\N", 2);
-		else
-			pgflo_copytext_escape(&cp.data, cp.val.data,
-			    cp.val.len);
+		copy_value(&cp.data, r->newv[i].v, cp.vtype[i]);
 	}
 	pgflo_buf_putc(&cp.data, '\n');
 	cp.rows++;
@@ -1357,49 +1566,48 @@ warn_noid(struct table *t, const struct pgflo_recspan *r)
 static int
 do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
 {
-	struct pgflo_buf sig = { 0 };
+	struct pgflo_buf *sig = &insig;
 	const char *type;
 	int i;
 
+	flush_urun();
+	if (failure.set)
+		return 0;
+	pgflo_buf_reset(sig);
 	for (i = 0; i < r->nnew; i++) {
 		if ((type = typed(r, i, r->newv[i].name)) == NULL)
 			return -1;
 		r->newv[i].type = type;
 	}
 	/* The run's signature: table, columns, types, key mode. */
-	pgflo_buf_puts(&sig, t->qname);
-	pgflo_buf_putc(&sig, t->keymode ? 'K' : 'N');
+	pgflo_buf_puts(sig, t->qname);
+	pgflo_buf_putc(sig, t->keymode ? 'K' : 'N');
 	for (i = 0; i < r->nnew; i++) {
-		pgflo_buf_putc(&sig, '\x1f');
-		pgflo_buf_puts(&sig, r->newv[i].name);
-		pgflo_buf_putc(&sig, '\x1e');
-		pgflo_buf_puts(&sig, r->newv[i].type);
+		pgflo_buf_putc(sig, '\x1f');
+		pgflo_buf_puts(sig, r->newv[i].name);
+		pgflo_buf_putc(sig, '\x1e');
+		pgflo_buf_puts(sig, r->newv[i].type);
 	}
-	if (r->snapshot && !slowmode && stage_usable()) {
-		i = copy_row(t, r, idx, &sig);
-		pgflo_buf_free(&sig);
-		return i;
-	}
+	if (r->snapshot && !slowmode && stage_usable())
+		return copy_row(t, r, idx, sig);
 	copy_end();
 	if (failure.set)
-		goto out;
-	if (run.active && (run.sql1.len != sig.len ||
-	    memcmp(run.sql1.data, sig.data, sig.len) != 0 ||
+		return 0;
+	if (run.active && (run.sql1.len != sig->len ||
+	    memcmp(run.sql1.data, sig->data, sig->len) != 0 ||
 	    run.rows >= run.maxrows))
 		flush_run();
 	if (failure.set)
-		goto out;
+		return 0;
 	if (!run.active) {
 		pgflo_buf_reset(&run.sql1);
-		pgflo_buf_putn(&run.sql1, sig.data, sig.len);
+		pgflo_buf_putn(&run.sql1, sig->data, sig->len);
 		run.ncols = r->nnew;
 		run.oids = pgflo_xrealloc(run.oids,
 		    (size_t)(r->nnew + 1) * sizeof(*run.oids));
 		for (i = 0; i < r->nnew; i++)
-			if (type_oid(r->newv[i].type, &run.oids[i]) == -1) {
-				pgflo_buf_free(&sig);
+			if (type_oid(r->newv[i].type, &run.oids[i]) == -1)
 				return -1;
-			}
 		insert_into(&run.head, t, r);
 		pgflo_buf_puts(&run.head, " VALUES ");
 		pgflo_buf_reset(&run.tail);
@@ -1417,7 +1625,6 @@ do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
 	/* A key twice in one INSERT ... ON CONFLICT is an error: split. */
 	if (t->keymode && key_seen(&run.keys, r)) {
 		flush_run();
-		pgflo_buf_free(&sig);
 		return failure.set ? 0 : do_insert(t, r, idx);
 	}
 	for (i = 0; i < r->nnew; i++)
@@ -1425,8 +1632,6 @@ do_insert(struct table *t, const struct pgflo_recspan *r, long idx)
 	run.ridx[run.rows++] = idx;
 	if (run.rows >= run.maxrows)
 		flush_run();
-out:
-	pgflo_buf_free(&sig);
 	return 0;
 }
 
@@ -1508,6 +1713,230 @@ key_moves(const struct table *t, const struct pgflo_recspan *r)
 }
 
 /*
+ * ---- update and delete runs ----
+ * Updates by key that keep the key, of one table and column set, and
+ * deletes by key go as one statement for many rows: UPDATE ... FROM
+ * (VALUES ...) and DELETE ... USING (VALUES ...), joined on the key.
+ * A key twice ends the run (UPDATE ... FROM changes a row once, with
+ * either row), and any other statement sends the run first: the
+ * changes keep their order.
+ */
+static struct {
+	int	 active;
+	enum pgflo_op op;
+	struct pgflo_buf sig;	/* op, table, key and set columns, types */
+	struct pgflo_buf head;	/* UPDATE t AS pgflo_t SET ... FROM or */
+	struct pgflo_buf tail;	/* ) AS pgflo_v(...) WHERE ... */
+	int	 ncols;		/* per row: keys, then set columns */
+	Oid	*oids;
+	int	 rows, maxrows;
+	long	 ridx[RUN_MAX];
+	struct pgflo_map keys;
+	struct pgflo_buf kb;	/* the key text of a row */
+} urun;
+
+static void
+send_urun_rows(int rows, size_t from, long idx)
+{
+	int i, j, p = 1;
+
+	pgflo_buf_reset(&sqlb);
+	pgflo_buf_putn(&sqlb, urun.head.data, urun.head.len);
+	for (i = 0; i < rows; i++) {
+		pgflo_buf_puts(&sqlb, i > 0 ? ",(" : "(");
+		for (j = 0; j < urun.ncols; j++)
+			pgflo_buf_printf(&sqlb, j > 0 ? ",$%d" : "$%d", p++);
+		pgflo_buf_putc(&sqlb, ')');
+	}
+	pgflo_buf_putn(&sqlb, urun.tail.data, urun.tail.len);
+	oids_need((size_t)(rows * urun.ncols));
+	for (i = 0; i < rows; i++)
+		memcpy(oids + i * urun.ncols, urun.oids,
+		    (size_t)urun.ncols * sizeof(*oids));
+	exec_stmt(prepare(rows * urun.ncols, idx), from, idx, rows);
+}
+
+/* Sends the pending updates or deletes, as statements of 2^k rows. */
+static void
+flush_urun(void)
+{
+	size_t from = 0;
+	int left, k;
+
+	if (!urun.active)
+		return;
+	left = urun.rows;
+	while (left > 0 && !failure.set) {
+		for (k = 1; k * 2 <= left && k * 2 <= urun.maxrows; k *= 2)
+			;
+		send_urun_rows(k, from, urun.ridx[urun.rows - left]);
+		from += (size_t)(k * urun.ncols);
+		left -= k;
+	}
+	urun.active = 0;
+	urun.rows = 0;
+	pgflo_map_clear(&urun.keys, NULL);
+	vals_reset();
+}
+
+/* The key column i's value of r: old's, else new's; NULL if none. */
+static const struct pgflo_reccol *
+key_col(const struct pgflo_recspan *r, int i)
+{
+	const struct pgflo_reccol *c = NULL;
+
+	if (r->has_old)
+		c = pgflo_recspan_col(r->oldv, r->nold, r->keyv[i]);
+	if (c == NULL)
+		c = pgflo_recspan_col(r->newv, r->nnew, r->keyv[i]);
+	return c;
+}
+
+static int
+is_key(const struct pgflo_recspan *r, const char *name)
+{
+	int j;
+
+	for (j = 0; j < r->nkey; j++)
+		if (strcmp(r->keyv[j], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Starts the run for r (its signature in urun.sig); -1 errbuf. */
+static int
+urun_begin(const struct table *t, const struct pgflo_recspan *r, int nset)
+{
+	const struct pgflo_reccol *c;
+	const char *type;
+	int i, n = 0;
+
+	pgflo_buf_reset(&urun.head);
+	pgflo_buf_reset(&urun.tail);
+	urun.ncols = r->nkey + nset;
+	urun.oids = pgflo_xrealloc(urun.oids,
+	    (size_t)(urun.ncols + 1) * sizeof(*urun.oids));
+	if (r->op == PGFLO_OP_UPDATE) {
+		pgflo_buf_printf(&urun.head, "UPDATE %s AS pgflo_t SET ",
+		    t->qname);
+		for (i = 0; i < r->nnew; i++) {
+			if (is_key(r, r->newv[i].name))
+				continue;
+			if (n > 0)
+				pgflo_buf_putc(&urun.head, ',');
+			pgflo_pg_quote_ident(&urun.head, r->newv[i].name);
+			pgflo_buf_printf(&urun.head, "=pgflo_v.c%d", ++n);
+		}
+		pgflo_buf_puts(&urun.head, " FROM (VALUES ");
+	} else {
+		pgflo_buf_printf(&urun.head, "DELETE FROM %s AS pgflo_t "
+		    "USING (VALUES ", t->qname);
+	}
+	pgflo_buf_puts(&urun.tail, ") AS pgflo_v(");
+	for (i = 0; i < r->nkey; i++)
+		pgflo_buf_printf(&urun.tail, "%sk%d", i > 0 ? "," : "", i + 1);
+	for (i = 0; i < nset; i++)
+		pgflo_buf_printf(&urun.tail, ",c%d", i + 1);
+	pgflo_buf_puts(&urun.tail, ") WHERE ");
+	for (i = 0; i < r->nkey; i++) {
+		c = key_col(r, i);
+		if ((type = typed(r, i, c->name)) == NULL ||
+		    type_oid(type, &urun.oids[i]) == -1)
+			return -1;
+		if (i > 0)
+			pgflo_buf_puts(&urun.tail, " AND ");
+		pgflo_buf_puts(&urun.tail, "pgflo_t.");
+		pgflo_pg_quote_ident(&urun.tail, c->name);
+		pgflo_buf_printf(&urun.tail, "=pgflo_v.k%d", i + 1);
+	}
+	for (i = 0, n = r->nkey; i < r->nnew && r->op == PGFLO_OP_UPDATE; i++)
+		if (!is_key(r, r->newv[i].name) && ((type = typed(r, i,
+		    r->newv[i].name)) == NULL || type_oid(type,
+		    &urun.oids[n++]) == -1))
+			return -1;
+	urun.op = r->op;
+	urun.maxrows = RUN_MAX;
+	if (urun.maxrows * urun.ncols > 65535)
+		urun.maxrows = 65535 / urun.ncols;
+	urun.rows = 0;
+	urun.active = 1;
+	vals_reset();
+	return 0;
+}
+
+/*
+ * Adds update or delete r to a run when it can go in one: 1 taken, 0
+ * not (the statement path takes it), -1 errbuf.
+ */
+static int
+urun_add(const struct table *t, const struct pgflo_recspan *r, long idx)
+{
+	static struct pgflo_buf sig;
+	const struct pgflo_reccol *c;
+	const char *type;
+	int i, nset = 0;
+
+	if (slowmode || !t->keymode || r->nkey == 0 ||
+	    (r->op == PGFLO_OP_UPDATE && key_moves(t, r)))
+		return 0;
+	pgflo_buf_reset(&sig);
+	pgflo_buf_putc(&sig, r->op == PGFLO_OP_UPDATE ? 'U' : 'D');
+	pgflo_buf_puts(&sig, t->qname);
+	pgflo_buf_reset(&urun.kb);
+	for (i = 0; i < r->nkey; i++) {
+		if ((c = key_col(r, i)) == NULL ||
+		    (type = pgflo_recspan_type(r, i, c->name)) == NULL)
+			return 0;	/* the statement path says why */
+		pgflo_buf_printf(&sig, "\x1f%s\x1e%s", c->name, type);
+		/* Decoded: "\u0061" is the key "a", once in a statement. */
+		if (*c->v.p == '"')
+			pgflo_js_str(&urun.kb, c->v);
+		else
+			pgflo_buf_putn(&urun.kb, c->v.p, c->v.n);
+		pgflo_buf_putc(&urun.kb, '\x1f');
+	}
+	pgflo_buf_putc(&sig, '\x1d');
+	for (i = 0; i < r->nnew && r->op == PGFLO_OP_UPDATE; i++) {
+		if (is_key(r, r->newv[i].name))
+			continue;
+		if ((type = pgflo_recspan_type(r, i, r->newv[i].name)) == NULL)
+			return 0;
+		pgflo_buf_printf(&sig, "\x1f%s\x1e%s", r->newv[i].name, type);
+		nset++;
+	}
+	if (r->op == PGFLO_OP_UPDATE && nset == 0)
+		return 0;
+	if (urun.active && (urun.sig.len != sig.len || memcmp(urun.sig.data,
+	    sig.data, sig.len) != 0 || pgflo_map_get(&urun.keys,
+	    urun.kb.data, urun.kb.len) != NULL))
+		flush_run();
+	if (failure.set)
+		return 1;
+	if (!urun.active) {
+		flush_run();
+		if (failure.set)
+			return 1;
+		if (urun_begin(t, r, nset) == -1)
+			return -1;
+		pgflo_buf_reset(&urun.sig);
+		pgflo_buf_putn(&urun.sig, sig.data, sig.len);
+	}
+	pgflo_map_put(&urun.keys, urun.kb.data, urun.kb.len, (void *)1);
+	for (i = 0; i < r->nkey; i++) {
+		c = key_col(r, i);
+		vals_add(c->v, pgflo_recspan_type(r, i, c->name));
+	}
+	for (i = 0; i < r->nnew && r->op == PGFLO_OP_UPDATE; i++)
+		if (!is_key(r, r->newv[i].name))
+			vals_add(r->newv[i].v, pgflo_recspan_type(r, i,
+			    r->newv[i].name));
+	urun.ridx[urun.rows++] = idx;
+	if (urun.rows >= urun.maxrows)
+		flush_urun();
+	return 1;
+}
+
+/*
  * An update that moves a row to another key.  The new key exists only
  * when the target is ahead of the stream (a table copied again and
  * replayed from the slot's start, pgflo-copy(1)).  A whole new row (no
@@ -1566,6 +1995,8 @@ do_update_delete(struct table *t, const struct pgflo_recspan *r, long idx)
 
 	if (!t->keymode && r->nkey == 0 && !r->has_old)
 		return warn_noid(t, r);
+	if ((i = urun_add(t, r, idx)) != 0)
+		return i == -1 ? -1 : 0;
 	flush_run();
 	/* A whole row to another key: delete the old, upsert the new. */
 	whole = r->op == PGFLO_OP_UPDATE && r->nnew == r->ntypes &&
@@ -1791,13 +2222,20 @@ apply(const struct pgflo_recspan *r, long idx)
 	case PGFLO_OP_TRUNCATE:
 		break;
 	case PGFLO_OP_DDL:
-		return do_ddl(r);
+		conn_wrote = 1;
+		return pool_commit() == -1 ? 0 : do_ddl(r);
 	default:
 		return 0;
 	}
 	if ((t = get_table(r)) == NULL)
 		return -1;
 	napplied++;
+	/* Snapshot rows may go to the loaders (copy_row()), no other. */
+	if (r->op != PGFLO_OP_INSERT || !r->snapshot) {
+		conn_wrote = 1;
+		if (pool_commit() == -1)
+			return 0;
+	}
 	switch (r->op) {
 	case PGFLO_OP_INSERT:
 		return do_insert(t, r, idx);
@@ -1865,6 +2303,25 @@ connect_all(void)
 		    PGRES_COMMAND_OK, errbuf, sizeof(errbuf))) == NULL)
 			goto fail;
 		PQclear(res);
+	}
+	if (cf.jobs > 1) {
+		struct pgflo_buf ss = { 0 };
+
+		/*
+		 * A loader that waits on a lock (another session's, or a
+		 * key another loader holds) gives up: the batch goes again
+		 * over conn, which may wait.
+		 */
+		pgflo_buf_puts(&ss, pgflo_pg_session_sql);
+		pgflo_buf_puts(&ss, "; SET lock_timeout = '5s'");
+		if (cf.no_triggers)
+			pgflo_buf_puts(&ss,
+			    "; SET session_replication_role = replica");
+		pool = pgflo_pgload_new(cf.conninfo, cf.jobs,
+		    pgflo_buf_cstr(&ss), errbuf, sizeof(errbuf));
+		pgflo_buf_free(&ss);
+		if (pool == NULL)
+			goto fail;
 	}
 	return 0;
 fail:
@@ -2097,6 +2554,9 @@ reset_run(void)
 	run.active = 0;
 	run.rows = 0;
 	pgflo_map_clear(&run.keys, NULL);
+	urun.active = 0;
+	urun.rows = 0;
+	pgflo_map_clear(&urun.keys, NULL);
 	vals_reset();
 }
 
@@ -2104,6 +2564,9 @@ static void
 pa_close(void *sink)
 {
 	(void)sink;
+	pgflo_pgload_free(pool);
+	pool = NULL;
+	ld.sig.len = 0;		/* its value types were basetypes' */
 	PQfinish(conn);
 	PQfinish(cat);
 	conn = cat = NULL;
@@ -2123,6 +2586,7 @@ pa_begin(void *sink, int one_by_one)
 {
 	(void)sink;
 	slowmode = one_by_one;
+	conn_wrote = 0;
 	send_simple("BEGIN", Q_BEGIN);
 	batch_gen++;
 }
@@ -2161,8 +2625,9 @@ pa_failure(void *sink, struct pgflo_durable_failure *f)
 	} else if (failure.kind == Q_DIRECT) {
 		/* Rows already there, say: again through a staging table. */
 		if (cf.verbose)
-			pgflo_warnx("COPY failed (%s): upserting instead",
-			    f->msg);
+			pgflo_warnx(failure.pool ? "COPY loaders failed (%s): "
+			    "one connection instead" : "COPY failed (%s): "
+			    "upserting instead", f->msg);
 		f->kind = PGFLO_DF_RETRY;
 	} else if (failure.kind == Q_COMMIT) {
 		f->kind = PGFLO_DF_COMMIT;
@@ -2183,6 +2648,8 @@ pa_commit(void *sink, const struct pgflo_pos *pos)
 
 	(void)sink;
 	flush_run();
+	/* The loaders first: progress counts once both committed. */
+	(void)pool_commit();
 	if (pos != NULL && !failure.set) {
 		params[0] = cf.group;
 		params[1] = pos->commit_lsn != 0 ?
@@ -2202,11 +2669,13 @@ pa_commit(void *sink, const struct pgflo_pos *pos)
 		send_simple("COMMIT", Q_COMMIT);
 	if (drain_all() == -1)
 		return -1;
+	pool_off = 0;
 	if (ddl_seen) {
 		/* What the DDL changed is looked up again. */
 		pgflo_map_clear(&tables, free_table);
 		pgflo_map_clear(&typeoids, NULL);
 		pgflo_map_clear(&basetypes, free);
+		ld.sig.len = 0;
 		ddl_seen = 0;
 	}
 	return 0;
@@ -2217,6 +2686,9 @@ pa_rollback(void *sink, int in_batch)
 {
 	(void)sink;
 	memset(&failure, 0, sizeof(failure));
+	if (pool != NULL)
+		pgflo_pgload_abort(pool);
+	ld.sig.len = 0;		/* a table may have lost its direct COPY */
 	copy_abort();
 	/*
 	 * A failed COPY runs outside the pipeline: what was queued after it
@@ -2300,4 +2772,15 @@ pgflo_pgapply_free(void)
 	pgflo_buf_free(&cp.ins);
 	pgflo_buf_free(&cp.data);
 	pgflo_buf_free(&cp.val);
+	free(cp.vtype);
+	pgflo_buf_free(&insig);
+	free(urun.oids);
+	pgflo_buf_free(&ld.sig);
+	pgflo_buf_free(&ld.sql);
+	pgflo_buf_free(&ld.key);
+	free(ld.vt);
+	pgflo_buf_free(&urun.sig);
+	pgflo_buf_free(&urun.head);
+	pgflo_buf_free(&urun.tail);
+	pgflo_buf_free(&urun.kb);
 }

@@ -18,6 +18,7 @@ struct pgflo_pgapply_config {
 	const char *group;	/* -g: the row of pgflo.applied */
 	int	 apply_ddl;	/* -a */
 	int	 create_tables;	/* -c */
+	int	 jobs;		/* -j: COPY loaders for snapshot rows, >1 */
 	int	 no_triggers;	/* --disable-triggers */
 	int	 verbose;	/* -v */
 	int	 nmap;		/* -s SRC=DST, nmap of them */

@@ -68,7 +68,7 @@ parse_cols(struct pgflo_recspan *r, struct pgflo_span v,
 	struct pgflo_js_iter it;
 	struct pgflo_span k, val;
 
-	if (pgflo_js_obj(&it, v) == -1)
+	if (pgflo_js_obj_valid(&it, v) == -1)
 		return -1;
 	*n = 0;
 	while (pgflo_js_obj_next(&it, &k, &val)) {
@@ -134,7 +134,7 @@ mark_json_null(struct pgflo_span list, struct pgflo_reccol *cv, int n)
 
 	if (list.p == NULL)
 		return 0;
-	if (pgflo_js_arr(&it, list) == -1)
+	if (pgflo_js_arr_valid(&it, list) == -1)
 		return -1;
 	while (pgflo_js_arr_next(&it, &v)) {
 		if (*v.p != '"')
@@ -251,7 +251,7 @@ parse_key(struct pgflo_recspan *r, struct pgflo_span key, const char **why)
 
 	if (key.p == NULL || *key.p != '[')
 		return 0;
-	pgflo_js_arr(&it, key);
+	pgflo_js_arr_valid(&it, key);
 	while (pgflo_js_arr_next(&it, &v)) {
 		*why = "record has more key columns than PostgreSQL's limit";
 		if (r->nkey == PGFLO_RECSPAN_MAX_COLUMNS)
@@ -272,14 +272,44 @@ parse_key(struct pgflo_recspan *r, struct pgflo_span key, const char **why)
 	return 0;
 }
 
+/*
+ * "types", parsed once for the rows of a table that repeat it: the text
+ * of the last one is kept with its names, in an arena of their own.
+ */
+static int
+parse_types(struct pgflo_recspan *r, struct pgflo_span v, const char **why)
+{
+	struct pgflo_buf save;
+	int rc;
+
+	if (r->traw.len == v.n && r->traw.len > 0 &&
+	    memcmp(r->traw.data, v.p, v.n) == 0) {
+		r->ntypes = r->ntcache;
+		return 0;
+	}
+	pgflo_buf_reset(&r->traw);
+	save = r->arena;
+	r->arena = r->tarena;
+	pgflo_buf_reset(&r->arena);
+	/* No reallocation while names point into it. */
+	pgflo_buf_grow(&r->arena, 2 * v.n + 256);
+	rc = parse_cols(r, v, &r->types, &r->ntypes, &r->ctypes, 0, why);
+	r->tarena = r->arena;
+	r->arena = save;
+	if (rc == -1)
+		return -1;
+	r->ntcache = r->ntypes;
+	pgflo_buf_putn(&r->traw, v.p, v.n);
+	return 0;
+}
+
 /* The members of a change: types, key, new, old and their json nulls. */
 static int
 parse_change(struct pgflo_recspan *r, const struct members *m,
     const char **why)
 {
 	*why = "record has no \"types\" object";
-	if (m->types.p == NULL || parse_cols(r, m->types, &r->types,
-	    &r->ntypes, &r->ctypes, 0, why) == -1)
+	if (m->types.p == NULL || parse_types(r, m->types, why) == -1)
 		return -1;
 	if (parse_key(r, m->key, why) == -1)
 		return -1;
@@ -376,24 +406,51 @@ pgflo_recspan_parse_head(struct pgflo_recspan *r, const char *line,
 	    -1 : 0;
 }
 
+/*
+ * The end of the value at p of member k: "types", when it is the text
+ * the record before had (a table's rows repeat it), is compared, not
+ * walked; a complete object that is a prefix is the whole value.
+ */
+static const char *
+value_end(const struct pgflo_recspan *r, struct pgflo_span k, const char *p,
+    const char *end)
+{
+	if (r->traw.len > 0 && KEYIS(k, "types") &&
+	    (size_t)(end - p) >= r->traw.len &&
+	    memcmp(p, r->traw.data, r->traw.len) == 0)
+		return p + r->traw.len;
+	return pgflo_js_skip_valid(p, end);
+}
+
 int
 pgflo_recspan_parse(struct pgflo_recspan *r, const char *line, size_t len,
     const char **why)
 {
-	struct pgflo_js_iter it;
+	const char *p, *q, *end = line + len;
 	struct pgflo_span k, v;
 	struct members m = { 0 };
 	int e;
 
 	parse_init(r, line, len);
 	*why = "record is not a JSON object";
-	if (pgflo_js_obj(&it, (struct pgflo_span){ line, len }) == -1)
+	p = pgflo_js_ws(line, end);
+	if (p >= end || *p != '{')
 		return -1;
-	while (pgflo_js_obj_next(&it, &k, &v))
+	for (p = pgflo_js_ws(p + 1, end); p < end && *p == '"';) {
+		q = pgflo_js_skip_valid(p, end);
+		k = (struct pgflo_span){ p, (size_t)(q - p) };
+		p = pgflo_js_ws(q, end);
+		p = pgflo_js_ws(p + 1, end);	/* the ':' */
+		q = value_end(r, k, p, end);
+		v = (struct pgflo_span){ p, (size_t)(q - p) };
 		if ((e = member(r, &m, k, v, why)) == -2)
 			goto badop;
 		else if (e == -1)
 			return -1;
+		p = pgflo_js_ws(q, end);
+		if (p < end && *p == ',')
+			p = pgflo_js_ws(p + 1, end);
+	}
 	if (!m.have_op)
 		goto badop;
 	if (r->op != PGFLO_OP_INSERT && r->op != PGFLO_OP_UPDATE &&
@@ -418,6 +475,8 @@ pgflo_recspan_free(struct pgflo_recspan *r)
 	free(r->oldv);
 	free(r->keyv);
 	pgflo_buf_free(&r->arena);
+	pgflo_buf_free(&r->tarena);
+	pgflo_buf_free(&r->traw);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -473,7 +532,8 @@ pgflo_recspan_describe(struct pgflo_buf *b, const char *line, size_t len,
 	int i;
 
 	pgflo_buf_printf(b, "<stdin>:%lu", lineno);
-	if (pgflo_recspan_parse(&r, line, len, &why) == 0 && r.table != NULL) {
+	if (pgflo_js_valid(line, len) &&
+	    pgflo_recspan_parse(&r, line, len, &why) == 0 && r.table != NULL) {
 		pgflo_buf_printf(b, ": %s ", pgflo_op_name(r.op));
 		pgflo_pg_quote_ident(b, r.schema);
 		pgflo_buf_putc(b, '.');

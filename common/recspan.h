@@ -45,6 +45,9 @@ struct pgflo_recspan {
 	/* Storage, kept between records. */
 	int	 ctypes, cnew, cold, ckey;
 	struct pgflo_buf arena;		/* the decoded strings */
+	/* The last "types" text, its names in tarena, ntcache of them. */
+	struct pgflo_buf traw, tarena;
+	int	 ntcache;
 	char	 whybuf[256];
 };
 

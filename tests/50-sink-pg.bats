@@ -1040,6 +1040,192 @@ wait_exit() {
 	assert_equal "$stderr" 'pgflo-sink-pg: <stdin>:1: insert "public"."nl" (id)=(1): new row for relation "nl" violates check constraint "nl_n_check" (Failing row contains (1, two lines, -1).)'
 }
 
+@test "pgflo-sink-pg: batched updates and deletes keep their order: a row twice, delete after update, key moves, unchanged columns" {
+	users_table ub
+	psql_dst -c "INSERT INTO ub SELECT i, 'e' || i, i FROM generate_series(1, 300) i"
+	{
+		begin 0/100
+		o=0
+		# Runs of one shape around the orderings that split them.
+		for i in $(seq 10 10 300); do
+			rec update ub 0/100 $((++o)) '"new":{"id":'$i',"email":"u'$i'","n":-'$i'}'
+		done
+		rec update ub 0/100 $((++o)) '"new":{"id":1,"email":"a1","n":10}'
+		rec update ub 0/100 $((++o)) '"new":{"id":1,"email":"a2","n":11}'
+		rec update ub 0/100 $((++o)) '"new":{"id":2,"email":"b1","n":20}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":2}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":3}'
+		rec insert ub 0/100 $((++o)) '"new":{"id":3,"email":"c1","n":30}'
+		rec update ub 0/100 $((++o)) '"new":{"id":3,"email":"c2","n":31}'
+		rec update ub 0/100 $((++o)) '"new":{"id":4,"n":40},"unchanged":["email"]'
+		rec update ub 0/100 $((++o)) '"new":{"id":4,"email":"d1","n":41}'
+		rec update ub 0/100 $((++o)) '"new":{"id":5,"n":50},"unchanged":["email"]'
+		rec update ub 0/100 $((++o)) '"old":{"id":5},"new":{"id":1005,"email":"e5","n":51}'
+		rec update ub 0/100 $((++o)) '"new":{"id":1005,"email":"e5b","n":52}'
+		rec update ub 0/100 $((++o)) '"new":{"id":6,"email":"f1","n":60}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":6}'
+		rec update ub 0/100 $((++o)) '"new":{"id":6,"email":"f2","n":61}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":7}'
+		rec delete ub 0/100 $((++o)) '"old":{"id":7}'
+		rec update ub 0/100 $((++o)) '"new":{"id":9999,"email":"none","n":0}'
+		rec update ub 0/100 $((++o)) '"new":{"id":8,"email":"g1","n":80}'
+		rec update ub 0/100 $((++o)) '"new":{"id":9,"email":"h1","n":90}'
+		rec update ub 0/100 $((++o)) '"new":{"id":8,"email":"g2","n":81}'
+		for i in $(seq 11 300); do
+			rec delete ub 0/100 $((++o)) '"old":{"id":'$i'}'
+		done
+		commit 0/100 $((++o))
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	run psql_dst -c "SELECT id, coalesce(email, 'NULL'), n FROM ub ORDER BY id"
+	assert_output "$(printf '%s\n' 1\|a2\|11 3\|c2\|31 4\|d1\|41 8\|g2\|81 9\|h1\|90 \
+		10\|u10\|-10 1005\|e5b\|52)"
+}
+
+@test "pgflo-sink-pg: batched updates of a composite key and a unique-index key, across transactions" {
+	psql_dst -c "CREATE TABLE ubk (a int, b text, v text, w int, PRIMARY KEY (a, b));
+	  CREATE TABLE ubu (id serial PRIMARY KEY, code text NOT NULL UNIQUE, v int);
+	  INSERT INTO ubk SELECT i % 3, 'k' || i, 'v', 0 FROM generate_series(1, 9) i;
+	  INSERT INTO ubu (code, v) SELECT 'c' || i, 0 FROM generate_series(1, 5) i"
+	CT='"key":["a","b"],"types":{"a":"integer","b":"text","v":"text","w":"integer"}'
+	UT='"key":["code"],"types":{"code":"text","v":"integer"}'
+	c() { printf '{"op":"%s","schema":"public","table":"ubk","commit_lsn":"%s","ordinal":%s,%s,%s}\n' "$1" "$2" "$3" "$CT" "$4"; }
+	u() { printf '{"op":"%s","schema":"public","table":"ubu","commit_lsn":"%s","ordinal":%s,%s,%s}\n' "$1" "$2" "$3" "$UT" "$4"; }
+	{
+		begin 0/100
+		c update 0/100 1 '"new":{"a":1,"b":"k1","v":"x","w":1}'
+		c update 0/100 2 '"new":{"a":1,"b":"k4","v":"y","w":2}'
+		c update 0/100 3 '"new":{"a":1,"b":"k1","v":"z","w":3}'
+		c delete 0/100 4 '"old":{"a":2,"b":"k2"}'
+		commit 0/100 5
+		begin 0/200
+		u update 0/200 1 '"new":{"code":"c1","v":1}'
+		u update 0/200 2 '"new":{"code":"c2","v":2}'
+		c update 0/200 3 '"new":{"a":0,"b":"k3","v":"q","w":4}'
+		u update 0/200 4 '"new":{"code":"c1","v":3}'
+		# The same key written with an escape: not twice in a statement.
+		u update 0/200 5 '"new":{"code":"\u00631","v":4}'
+		u delete 0/200 6 '"old":{"code":"c5"}'
+		commit 0/200 7
+	} >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	assert_success
+	run psql_dst -c "SELECT a, b, v, w FROM ubk WHERE w > 0 OR a = 2 ORDER BY a, b"
+	assert_output $'0|k3|q|4\n1|k1|z|3\n1|k4|y|2\n2|k5|v|0\n2|k8|v|0'
+	run psql_dst -c "SELECT code, v FROM ubu ORDER BY code"
+	assert_output $'c1|4\nc2|2\nc3|0\nc4|0'
+}
+
+# snaprows TABLE [KEY]: records TABLE as snapshot rows (no position), with
+# "key" KEY (default ["id"]).
+snaprows() {
+	records "$1" 0/0 | sed -E 's/"commit_lsn" : "0\/0", "ordinal" : [0-9]+/"snapshot" : true/;
+	  s/"key" : \["id"\]/"key" : '"${2:-[\"id\"]}"'/'
+}
+
+@test "pgflo-sink-pg: -j 3 loads snapshot rows over three connections; markers after the commit, in order; the stream after sees the rows" {
+	ddl="CREATE TABLE jb1 (id int PRIMARY KEY, v text, n numeric(12,2));
+	  CREATE TABLE jb2 (id int PRIMARY KEY, v text, n numeric(12,2));
+	  CREATE TABLE jb3 (id int, v text, n numeric(12,2))"
+	psql_src -c "$ddl"
+	psql_dst -c "$ddl"
+	psql_src -c "INSERT INTO jb1 SELECT i, md5(i::text), i / 7.0 FROM generate_series(1, 20000) i;
+	  INSERT INTO jb2 SELECT i, E'x\\t' || i, i FROM generate_series(1, 6000) i;
+	  INSERT INTO jb3 SELECT i % 100, 'k' || i, i FROM generate_series(1, 3000) i"
+	in=$BATS_TEST_TMPDIR/in
+	{
+		m() { printf '{"op":"snapshot","phase":"%s","schema":"public","table":"%s"%s}\n' "$@"; }
+		m begin jb1 ''; m begin jb2 ''; m begin jb3 ''
+		snaprows jb1 >"$BATS_TEST_TMPDIR/jb1"
+		snaprows jb2 >"$BATS_TEST_TMPDIR/jb2"
+		snaprows jb3 '[]' >"$BATS_TEST_TMPDIR/jb3"
+		# Chunks of the tables interleaved, a marker after each.
+		for c in 0 1 2 3; do
+			sed -n "$((c * 5000 + 1)),$((c * 5000 + 5000))p" "$BATS_TEST_TMPDIR/jb1"
+			m chunk jb1 ',"chunk":'$c
+			sed -n "$((c * 1500 + 1)),$((c * 1500 + 1500))p" "$BATS_TEST_TMPDIR/jb2"
+			m chunk jb2 ',"chunk":'$c
+			sed -n "$((c * 750 + 1)),$((c * 750 + 750))p" "$BATS_TEST_TMPDIR/jb3"
+		done
+		m end jb1 ',"rows":20000'; m end jb2 ',"rows":6000'; m end jb3 ',"rows":3000'
+		# The stream after the copy, in the batch of the last rows: a
+		# statement each (they alternate), so they run before the commit.
+		begin 0/100
+		for i in $(seq 1 300); do
+			printf '{"op":"update","schema":"public","table":"jb1","commit_lsn":"0/100","ordinal":%d,"key":["id"],"types":{"id":"integer","v":"text"},"new":{"id":%d,"v":"late"}}\n' $((2 * i - 1)) $((19000 + i))
+			printf '{"op":"delete","schema":"public","table":"jb2","commit_lsn":"0/100","ordinal":%d,"key":["id"],"types":{"id":"integer"},"old":{"id":%d}}\n' $((2 * i)) $((3000 + i))
+		done
+		commit 0/100 601
+	} >"$in"
+	# One batch: the change must see rows the loaders have not committed.
+	run --separate-stderr pgflo-sink-pg -j 3 -b 100000 -m 60000 -d "$PGFLO_DST" <"$in"
+	echo "$stderr"
+	assert_success
+	assert_output "$(grep '"op":"snapshot"' "$in"; echo '{"op":"position","commit_lsn":"0/100","ordinal":601,"group":"'"$PGFLO_GROUP"'"}')"
+	psql_src -c "UPDATE jb1 SET v = 'late' WHERE id BETWEEN 19001 AND 19300;
+	  DELETE FROM jb2 WHERE id BETWEEN 3001 AND 3300"
+	for t in jb1 jb2; do
+		want=$(digest psql_src $t)
+		run digest psql_dst $t
+		assert_output "$want"
+	done
+	want=$(psql_src -c "SELECT md5(string_agg(r::text, ',' ORDER BY r::text)) FROM jb3 r")
+	run psql_dst -c "SELECT md5(string_agg(r::text, ',' ORDER BY r::text)) FROM jb3 r"
+	assert_output "$want"
+}
+
+@test "pgflo-sink-pg: -j 2 with snapshot rows whose keys exist: the loaders' COPY fails, the batch applies again as upserts" {
+	psql_src -c "CREATE TABLE jx (id int PRIMARY KEY, v text);
+	  INSERT INTO jx SELECT i, 'v' || i FROM generate_series(1, 3000) i"
+	psql_dst -c "CREATE TABLE jx (id int PRIMARY KEY, v text);
+	  INSERT INTO jx SELECT i, 'old' FROM generate_series(1000, 4000, 10) i"
+	snaprows jx >"$BATS_TEST_TMPDIR/in"
+	echo '{"op":"snapshot","phase":"end","schema":"public","table":"jx","rows":3000}' >>"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr pgflo-sink-pg -j 2 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	echo "$stderr"
+	assert_success
+	assert_output '{"op":"snapshot","phase":"end","schema":"public","table":"jx","rows":3000}'
+	run psql_dst -c "SELECT count(*), count(*) FILTER (WHERE v = 'old'), min(id), max(id) FROM jx"
+	assert_output '3100|100|1|4000'
+	want=$(digest psql_src jx)
+	run digest psql_dst "(SELECT * FROM jx WHERE id <= 3000)"
+	assert_output "$want"
+}
+
+@test "pgflo-sink-pg: -j and PGFLO_JOBS take 1 to 32" {
+	run --separate-stderr pgflo-sink-pg -j 0 -d "$PGFLO_DST"
+	assert_failure 2
+	[[ $stderr == *"invalid --jobs: 0"* ]]
+	PGFLO_JOBS=33 run --separate-stderr pgflo-sink-pg -d "$PGFLO_DST"
+	assert_failure 2
+	[[ $stderr == *"invalid PGFLO_JOBS: 33"* ]]
+	PGFLO_JOBS=2 run --separate-stderr pgflo-sink-pg -j 1 -d "$PGFLO_DST" </dev/null
+	assert_success
+}
+
+@test "pgflo-sink-pg: -j 2 while another session locks the table: the loaders give up after 5 s, the batch applies over one connection" {
+	psql_src -c "CREATE TABLE jl (id int PRIMARY KEY, v text);
+	  INSERT INTO jl SELECT i, 'v' || i FROM generate_series(1, 2000) i"
+	psql_dst -c "CREATE TABLE jl (id int PRIMARY KEY, v text)"
+	snaprows jl >"$BATS_TEST_TMPDIR/in"
+	echo '{"op":"snapshot","phase":"end","schema":"public","table":"jl","rows":2000}' >>"$BATS_TEST_TMPDIR/in"
+	psql_dst -c "BEGIN; LOCK TABLE jl IN SHARE MODE; SELECT pg_sleep(8); COMMIT" >/dev/null &
+	lockpid=$!
+	sleep 1
+	start=$SECONDS
+	run --separate-stderr pgflo-sink-pg -v -j 2 -d "$PGFLO_DST" <"$BATS_TEST_TMPDIR/in"
+	wait "$lockpid"
+	echo "$stderr"
+	assert_success
+	assert_output '{"op":"snapshot","phase":"end","schema":"public","table":"jl","rows":2000}'
+	[[ $stderr == *"COPY loaders failed (COPY loader: "*"lock timeout"*"): one connection instead"* ]]
+	[ $((SECONDS - start)) -ge 5 ]
+	want=$(digest psql_src jl)
+	run digest psql_dst jl
+	assert_output "$want"
+}
+
 @test "pgflo-sink-pg: an older pgflo.applied gets commit_ts in place; it holds the applied transaction's commit time" {
 	local db="${PGFLO_DST/dbname=dst/dbname=old50}" weak
 	psql_admin -c "CREATE DATABASE old50 OWNER pgflo"

@@ -592,3 +592,42 @@ cri.nokey' ]
 	assert_failure 3
 	assert_output --partial 'pgflo-copy: could not connect: '
 }
+
+@test "pgflo-copy: kill -9 of a sink-pg -j 3 mid-copy of two tables, one without a key, changes, the same line: target converges" {
+	dst=$(newdb t30)
+	psql_src -c "CREATE TABLE bigj AS SELECT * FROM big WHERE id <= 200000;
+	  ALTER TABLE bigj ADD PRIMARY KEY (id)"
+	psql -X -q -d "$dst" -c "$BIG_DDL"
+	psql -X -q -d "$dst" -c "CREATE TABLE bigj AS SELECT * FROM big WITH NO DATA;
+	  ALTER TABLE bigj ADD PRIMARY KEY (id)"
+	nokey_table "$dst" nkj 60000
+	ck=$BATS_TEST_TMPDIR/ck
+	export PGFLO_JOBS=3
+	bash -c "$LINE" _ "$dst" "$ck" bigj bigj,nkj 2>"$BATS_TEST_TMPDIR/err1" 3>&- &
+	wait_rows "$dst" bigj 40000
+	pkill -9 -f "pgflo-sink-pg -d $dst"
+	wait || true
+	n=$(psql -X -At -d "$dst" -c "SELECT count(*) FROM bigj")
+	echo "rows in the target after the kill: $n"
+	[ "$n" -ge 40000 ] && [ "$n" -lt 200000 ]
+	psql_src -c "UPDATE bigj SET name = 'moved ' || id WHERE id % 50 = 0;
+	  DELETE FROM bigj WHERE id % 77 = 0;
+	  INSERT INTO bigj (id, name, data) SELECT i, 'new', '{}' FROM generate_series(600001, 601000) i;
+	  UPDATE nkj SET v = 'u' || id WHERE id % 10 = 0; DELETE FROM nkj WHERE id % 7 = 0"
+	run --separate-stderr bash -c "$LINE" _ "$dst" "$ck" bigj bigj,nkj
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	run same "$dst" bigj
+	echo "$output"
+	[ "$status" -eq 0 ]
+	same_rows "$dst" nkj
+	run jq -c '.copy | [.done, ([.tables[] | .table] | sort)]' "$ck"
+	[ "$output" = '[true,["bigj","nkj"]]' ]
+	# Changes after the copy still flow.
+	psql_src -c "UPDATE bigj SET val = -1 WHERE id <= 100; DELETE FROM nkj WHERE id = 1"
+	run --separate-stderr bash -c "$LINE" _ "$dst" "$ck" bigj bigj,nkj
+	[ "$status" -eq 0 ]
+	same "$dst" bigj
+	same_rows "$dst" nkj
+	pgflo-capture -d "$PGFLO_SRC" -S bigj --drop
+}

@@ -30,10 +30,11 @@
 #include "reader.h"
 
 #define SYNOPSIS \
-	"pgflo-sink-pg [-acpv] [-b rows] [-g group] [-m ms] [-s src=dst]\n" \
-	"                     [--dead-letter file] [--disable-triggers] " \
-	"[--no-loop]\n" \
-	"                     [--metrics file] [--[no-]progress] -d conninfo"
+	"pgflo-sink-pg [-acpv] [-b rows] [-g group] [-j jobs] [-m ms]\n" \
+	"                     [-s src=dst] [--dead-letter file] " \
+	"[--disable-triggers]\n" \
+	"                     [--metrics file] [--no-loop] [--[no-]progress]\n" \
+	"                     -d conninfo"
 
 enum {
 	OPT_DEADLETTER = 256, OPT_DISABLE_TRIGGERS, OPT_METRICS, OPT_NO_LOOP,
@@ -50,6 +51,7 @@ static const struct option longopts[] = {
 	{ "disable-triggers",	no_argument,	   NULL, OPT_DISABLE_TRIGGERS },
 	{ "group",		required_argument, NULL, 'g' },
 	{ "help",		no_argument,	   NULL, 'h' },
+	{ "jobs",		required_argument, NULL, 'j' },
 	{ "map-schema",		required_argument, NULL, 's' },
 	{ "metrics",		required_argument, NULL, OPT_METRICS },
 	{ "no-loop",		no_argument,	   NULL, OPT_NO_LOOP },
@@ -90,6 +92,8 @@ help(void)
 "  -b, --batch-rows=N      commit after N changes at most (default 10000)\n"
 "  -m, --batch-ms=MS       commit after MS ms at most (default 200; also\n"
 "                          \"2s\"); at once when no more input is ready\n"
+"  -j, --jobs=N            load snapshot rows over N connections at once\n"
+"                          (default 1)\n"
 "  -c, --create-tables     create missing target tables from the records\n"
 "  -a, --apply-ddl         apply the ddl records of a trusted stream, one\n"
 "                          statement each (else a notice)\n"
@@ -105,9 +109,9 @@ help(void)
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n"
 "\n"
-"Environment: PGFLO_GROUP, PGFLO_BATCH_ROWS, PGFLO_BATCH_MS, PGFLO_FLUSH,\n"
-"PGFLO_GROUP_COMMIT, PGFLO_MAX_RECORD, PGFLO_METRICS, and libpq's PG*\n"
-"variables.\n"
+"Environment: PGFLO_GROUP, PGFLO_BATCH_ROWS, PGFLO_BATCH_MS, PGFLO_JOBS,\n"
+"PGFLO_FLUSH, PGFLO_GROUP_COMMIT, PGFLO_MAX_RECORD, PGFLO_METRICS, and libpq's\n"
+"PG* variables.\n"
 "Exit status: 0 ok or stopped, 1 data or apply failure, 2 usage or login\n"
 "refused, 3 unavailable, 141 reader gone (SIGPIPE).\n");
 }
@@ -154,6 +158,17 @@ parse_ms(const char *s, const char *what)
 	pgflo_usage_error(SYNOPSIS, "invalid %s: %s", what, s);
 }
 
+static int
+parse_jobs(const char *s, const char *what)
+{
+	long v;
+
+	if (pgflo_parse_long(s, 1, 32, &v) == -1)
+		pgflo_usage_error(SYNOPSIS, "invalid %s: %s (want 1 to 32)",
+		    what, s);
+	return (int)v;
+}
+
 static long
 parse_rows(const char *s, const char *what)
 {
@@ -177,7 +192,9 @@ parse_options(int argc, char *argv[])
 		dc.batch_rows = parse_rows(e, "PGFLO_BATCH_ROWS");
 	if ((e = pgflo_env("BATCH_MS", NULL)) != NULL)
 		dc.batch_ms = parse_ms(e, "PGFLO_BATCH_MS");
-	while ((ch = getopt_long(argc, argv, "ab:cd:g:hm:ps:Vv", longopts,
+	if ((e = pgflo_env("JOBS", NULL)) != NULL)
+		pa.jobs = parse_jobs(e, "PGFLO_JOBS");
+	while ((ch = getopt_long(argc, argv, "ab:cd:g:hj:m:ps:Vv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -198,6 +215,9 @@ parse_options(int argc, char *argv[])
 		case 'h':
 			help();
 			exit(0);
+		case 'j':
+			pa.jobs = parse_jobs(optarg, "--jobs");
+			break;
 		case 'm':
 			dc.batch_ms = parse_ms(optarg, "--batch-ms");
 			break;
