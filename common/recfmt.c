@@ -1821,7 +1821,17 @@ pgflo_fmt_record(struct pgflo_fmt *f, const char *line, size_t len,
 		return -1;
 	}
 	if (strcmp(op, "position") == 0) {
-		*out = line;		/* for pgflo-checkpoint downstream */
+		/* As it came, for pgflo-checkpoint downstream; only the
+		 * white space around the object goes. */
+		while (len > 0 && (*line == ' ' || *line == '\t' ||
+		    *line == '\r')) {
+			line++;
+			len--;
+		}
+		while (len > 0 && (line[len - 1] == ' ' ||
+		    line[len - 1] == '\t' || line[len - 1] == '\r'))
+			len--;
+		*out = line;
 		*outlen = len;
 		return 1;
 	}

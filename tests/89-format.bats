@@ -147,6 +147,9 @@ check() {
 		assert_output "$pos"
 		[ -z "$stderr" ]
 	done
+	# White space around the object goes, and only that.
+	run -0 bash -c "printf ' \t%s \r\n' '$pos' | pgflo-format -t wal2json"
+	assert_output "$pos"
 	# pgflo-checkpoint takes them from there.
 	fx pg_flo-code.ndjson | pgflo-format -t pg_flo | grep '^{"op":"position"' |
 		pgflo-checkpoint --save "file:$BATS_TEST_TMPDIR/ck"
