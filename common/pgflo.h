@@ -94,6 +94,8 @@ int	pgflo_parse_size(const char *s, size_t *out);
 
 /* clock.c: milliseconds on the monotonic clock. */
 long	pgflo_now_ms(void);
+/* Days since 1970-01-01 of year y, month m (1-12), day d (Gregorian). */
+int64_t	pgflo_days_from_civil(int64_t y, int64_t m, int64_t d);
 
 /* sig.c: SIGINT/SIGTERM set a flag; loops drain and exit 0. */
 extern volatile sig_atomic_t pgflo_stop_signal;

@@ -93,20 +93,6 @@ pgflo_ptype_parse(const char *name, size_t n, struct pgflo_ptype *t)
 		}
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant). */
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static void
 civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
@@ -209,7 +195,7 @@ parse_date(const char **p, const char *end, int64_t *days)
 	    (d = digits(p, end, 2)) < 0 || m < 1 || m > 12 || d < 1 || d > 31 ||
 	    y > 5874897)	/* date's last year */
 		return -1;
-	*days = days_from_civil(y, m, d);
+	*days = pgflo_days_from_civil(y, m, d);
 	return 0;
 }
 

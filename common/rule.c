@@ -686,20 +686,6 @@ pgflo_decimal_cmp(const char *a, size_t alen, const char *b, size_t blen,
 	return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int
 month_days(int64_t y, int m)
 {
@@ -814,7 +800,8 @@ pgflo_time_parse(const char *s, size_t n, int use_offset,
 	}
 	if (i != n)
 		return -1;
-	t = ((days_from_civil(year, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
+	t = ((pgflo_days_from_civil(year, mo, d) * 24 + h) * 60 + mi) * 60 +
+	    sec;
 	if (use_offset)
 		t -= (oneg ? -1 : 1) * ((int64_t)oh * 3600 + om * 60 + os);
 	if (frac == 1000000) {
